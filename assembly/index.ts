@@ -1,0 +1,271 @@
+// The kernel ABI: plain i32/usize functions over handles and one input and
+// one output buffer, so the host crosses the boundary once per batch and no
+// managed object ever leaves Wasm. Negative results are -error codes
+// (errors.ts). docs/abi.md documents every export.
+import { Reader, Writer } from "./codec";
+import {
+  E_BAD_HANDLE, E_TRAILING, E_TYPE_MISMATCH, E_TOO_LARGE,
+  E_UNSUPPORTED, E_NOT_FOUND, MAX_REPLICA, takeError,
+} from "./errors";
+import { Lattice, Spec } from "./lattice";
+import { readSpec, writeSpec, newBottom } from "./registry";
+import { readState, writeState } from "./state";
+
+
+class Handle {
+  state: Lattice;
+  pending: Lattice; // delta-group of local ops not yet taken
+  replica: string;
+  constructor(state: Lattice, replica: string) {
+    this.state = state;
+    this.pending = state.bottom();
+    this.replica = replica;
+  }
+}
+
+const handles = new Array<Handle | null>();
+const free = new Array<i32>();
+let inBuf = new ArrayBuffer(4096);
+const out = new Writer();
+
+function put(h: Handle): i32 {
+  if (free.length > 0) { const i = free.pop(); handles[i] = h; return i + 1; }
+  handles.push(h);
+  return handles.length; // handles start at 1 so 0 is never valid
+}
+
+function handle(h: i32): Handle | null {
+  if (h < 1 || h > handles.length) return null;
+  return handles[h - 1];
+}
+
+function reader(len: i32): Reader {
+  const p = changetype<usize>(inBuf);
+  return new Reader(p, p + <usize>max(0, min(len, inBuf.byteLength)));
+}
+
+// ---- buffers -------------------------------------------------------------
+
+// Returns the input buffer, grown to hold at least len bytes. The host writes
+// the call's input there, then calls with len. Valid until the next call.
+export function input(len: i32): usize {
+  if (len > inBuf.byteLength) {
+    let cap = inBuf.byteLength;
+    while (cap < len) cap <<= 1;
+    inBuf = new ArrayBuffer(cap);
+  }
+  return changetype<usize>(inBuf);
+}
+
+// The output of the last call that returned a length.
+export function output(): usize { return out.ptr; }
+
+function readReplica(r: Reader): string {
+  const rep = r.key();
+  if (r.ok && rep.length > MAX_REPLICA) r.fail(E_TOO_LARGE);
+  return rep;
+}
+
+// ---- lifecycle ----------------------------------------------------------
+
+// input := replica spec. Returns a handle to a bottom state.
+export function create(len: i32): i32 {
+  const r = reader(len);
+  const rep = readReplica(r);
+  const spec = readSpec(r, 0);
+  if (r.ok && !r.done) r.fail(E_TRAILING);
+  if (!r.ok) return -r.err;
+  return put(new Handle(newBottom(spec), rep));
+}
+
+// input := replica state. Returns a handle to the decoded state.
+export function decode(len: i32): i32 {
+  const r = reader(len);
+  const rep = readReplica(r);
+  const v = readState(r);
+  if (r.ok && !r.done) r.fail(E_TRAILING);
+  if (!r.ok || v === null) return -r.err;
+  return put(new Handle(v, rep));
+}
+
+export function dispose(h: i32): i32 {
+  if (handle(h) === null) return -E_BAD_HANDLE;
+  handles[h - 1] = null;
+  free.push(h - 1);
+  return 0;
+}
+
+export function clone(h: i32): i32 {
+  const x = handle(h);
+  if (x === null) return -E_BAD_HANDLE;
+  return put(new Handle(x.state.clone(), x.replica));
+}
+
+// Writes the state's canonical encoding to the output; returns its length.
+export function encode(h: i32): i32 {
+  const x = handle(h);
+  if (x === null) return -E_BAD_HANDLE;
+  out.reset();
+  writeState(out, x.state);
+  return out.pos;
+}
+
+// Writes the type spec (as in the header, without magic and version).
+export function typeOf(h: i32): i32 {
+  const x = handle(h);
+  if (x === null) return -E_BAD_HANDLE;
+  out.reset();
+  writeSpec(out, x.state.spec);
+  return out.pos;
+}
+
+// ---- lattice operations --------------------------------------------------
+
+function sameType(a: Lattice, b: Lattice): bool { return a.spec.id == b.spec.id; }
+
+// a := a ⊔ b. Returns 1 if a grew, 0 if not.
+export function join(a: i32, b: i32): i32 {
+  const x = handle(a), y = handle(b);
+  if (x === null || y === null) return -E_BAD_HANDLE;
+  if (!sameType(x.state, y.state)) return -E_TYPE_MISMATCH;
+  return x.state.join(y.state) ? 1 : 0;
+}
+
+// input := state. Decodes it completely, then joins it into h. Returns 1/0.
+export function joinBytes(h: i32, len: i32): i32 {
+  const x = handle(h);
+  if (x === null) return -E_BAD_HANDLE;
+  const r = reader(len);
+  const v = readState(r);
+  if (r.ok && !r.done) r.fail(E_TRAILING);
+  if (!r.ok || v === null) return -r.err;
+  if (!sameType(x.state, v)) return -E_TYPE_MISMATCH;
+  return x.state.join(v) ? 1 : 0;
+}
+
+export function leq(a: i32, b: i32): i32 {
+  const x = handle(a), y = handle(b);
+  if (x === null || y === null) return -E_BAD_HANDLE;
+  if (!sameType(x.state, y.state)) return -E_TYPE_MISMATCH;
+  return x.state.leq(y.state) ? 1 : 0;
+}
+
+export function isBottom(h: i32): i32 {
+  const x = handle(h);
+  if (x === null) return -E_BAD_HANDLE;
+  return x.state.isBottom() ? 1 : 0;
+}
+
+// Returns a new handle holding delta(a, b): the part of a that inflates b.
+export function delta(a: i32, b: i32): i32 {
+  const x = handle(a), y = handle(b);
+  if (x === null || y === null) return -E_BAD_HANDLE;
+  if (!sameType(x.state, y.state)) return -E_TYPE_MISMATCH;
+  const d = x.state.deltaFrom(y.state);
+  const e = takeError();
+  if (e != 0) return -e;
+  return put(new Handle(d, x.replica));
+}
+
+// Output := count, then each irreducible part as (length, state). Returns length.
+export function decompose(h: i32): i32 {
+  const x = handle(h);
+  if (x === null) return -E_BAD_HANDLE;
+  const parts = new Array<Lattice>();
+  x.state.decompose(parts);
+  const e = takeError();
+  if (e != 0) return -e;
+  out.reset();
+  out.varint(<u64>parts.length);
+  const tmp = new Writer();
+  for (let i = 0; i < parts.length; i++) {
+    tmp.reset();
+    writeState(tmp, parts[i]);
+    out.varint(<u64>tmp.pos);
+    out.raw(tmp.ptr, tmp.pos);
+  }
+  return out.pos;
+}
+
+// ---- ops and deltas --------------------------------------------------------
+
+// input := count op*. Validates the whole batch first, so a bad op changes
+// nothing; then applies each op's delta to the state and to the pending
+// delta-group. Returns 1 if the state grew, 0 if not.
+export function apply(h: i32, len: i32): i32 {
+  const x = handle(h);
+  if (x === null) return -E_BAD_HANDLE;
+  let r = reader(len);
+  const n = r.count(1);
+  for (let i = 0; i < n && r.ok; i++) x.state.op(r, x.replica, true, 0);
+  if (r.ok && !r.done) r.fail(E_TRAILING);
+  if (!r.ok) return -r.err;
+  r = reader(len);
+  r.count(1);
+  let changed = false;
+  for (let i = 0; i < n; i++) {
+    const d = x.state.op(r, x.replica, false, 0);
+    if (d === null) continue;
+    if (x.state.join(d)) changed = true;
+    x.pending.join(d);
+  }
+  return changed ? 1 : 0;
+}
+
+// Writes the pending delta-group of local ops (a state) and resets it.
+export function takeDelta(h: i32): i32 {
+  const x = handle(h);
+  if (x === null) return -E_BAD_HANDLE;
+  out.reset();
+  writeState(out, x.pending);
+  x.pending = x.state.bottom();
+  return out.pos;
+}
+
+// ---- queries -------------------------------------------------------------
+
+export function query(h: i32): i32 {
+  const x = handle(h);
+  if (x === null) return -E_BAD_HANDLE;
+  out.reset();
+  x.state.query(out);
+  return out.pos;
+}
+
+// input := key. 1 if the element/key is present, 0 if not.
+export function has(h: i32, len: i32): i32 {
+  const x = handle(h);
+  if (x === null) return -E_BAD_HANDLE;
+  const r = reader(len);
+  const k = r.key();
+  if (r.ok && !r.done) r.fail(E_TRAILING);
+  if (!r.ok) return -r.err;
+  const v = x.state.has(k);
+  return v < 0 ? -E_UNSUPPORTED : v;
+}
+
+export function size(h: i32): i32 {
+  const x = handle(h);
+  if (x === null) return -E_BAD_HANDLE;
+  const v = x.state.size();
+  return v < 0 ? -E_UNSUPPORTED : v;
+}
+
+// input := key. Writes the query of the map value under key; returns its length.
+export function get(h: i32, len: i32): i32 {
+  const x = handle(h);
+  if (x === null) return -E_BAD_HANDLE;
+  const r = reader(len);
+  const k = r.key();
+  if (r.ok && !r.done) r.fail(E_TRAILING);
+  if (!r.ok) return -r.err;
+  if (x.state.has(k) < 0) return -E_UNSUPPORTED;
+  out.reset();
+  return x.state.get(k, out) ? out.pos : -E_NOT_FOUND;
+}
+
+// Live handles, for leak tests.
+export function liveHandles(): i32 { return handles.length - free.length; }
+
+// Runs a full garbage collection (the incremental GC also runs on its own).
+export function collect(): void { __collect(); }

@@ -1,0 +1,90 @@
+// The lattice contract every kernel type implements (DESIGN.md, "The lattice
+// contract"). Generic operations (leq, delta) are written once here on top of
+// join and decompose; types override them where a direct algorithm is faster.
+import { Reader, Writer } from "./codec";
+
+// Type tags, as written in the binary format (docs/format.md).
+export const T_GCOUNTER: u8 = 1;
+export const T_PNCOUNTER: u8 = 2;
+export const T_MAXINT: u8 = 3;
+export const T_EWFLAG: u8 = 4;
+export const T_IVAR: u8 = 5;
+export const T_LWWREGISTER: u8 = 6;
+export const T_MVREGISTER: u8 = 7;
+export const T_GSET: u8 = 8;
+export const T_TWOPSET: u8 = 9;
+export const T_AWSET: u8 = 10;
+export const T_ORSET: u8 = 11;
+export const T_GMAP: u8 = 12;
+export const T_AWMAP: u8 = 13;
+export const T_PAIR: u8 = 14;
+export const T_TOPK: u8 = 15;
+export const T_LAST: u8 = 15;
+
+// A type: its tag plus parameters (TopK's k; the nested types of maps and pairs).
+export class Spec {
+  tag: u8;
+  k: u32 = 0;
+  a: Spec | null = null;
+  b: Spec | null = null;
+  id: string = ""; // canonical encoding of the spec, for cheap equality
+
+  constructor(tag: u8) { this.tag = tag; }
+}
+
+export abstract class Lattice {
+  spec: Spec;
+  constructor(spec: Spec) { this.spec = spec; }
+
+  // A new bottom of the same type.
+  abstract bottom(): Lattice;
+  abstract clone(): Lattice;
+  abstract isBottom(): bool;
+
+  // this := this ⊔ o; returns true iff this strictly grew. `o` has the same spec.
+  // Must be commutative, associative and idempotent.
+  abstract join(o: Lattice): bool;
+
+  // Canonical body encoding (no header): equal states give equal bytes.
+  abstract encode(w: Writer): void;
+  // Reads a body into this (a fresh bottom). On bad input sets r.err; the caller
+  // then discards this object, so a half-filled state is never observed.
+  abstract decode(r: Reader, depth: i32): void;
+
+  // Join-irreducible parts whose join is this (bottom decomposes to nothing).
+  abstract decompose(out: Array<Lattice>): void;
+
+  // Reads one op from r and returns its delta d, computed against the current
+  // state without changing it (the caller joins d into the state and into the
+  // pending delta-group). With dry=true it only validates and may return null.
+  // Returns null and sets r.err on bad input.
+  abstract op(r: Reader, replica: string, dry: bool, depth: i32): Lattice | null;
+
+  // The user-visible value (docs/format.md, "Query encodings").
+  abstract query(w: Writer): void;
+
+  // this ⊑ o. Generic: o ⊔ this adds nothing to o.
+  leq(o: Lattice): bool {
+    return !o.clone().join(this);
+  }
+
+  // The part of this that inflates o: the join of this's irreducibles not below o.
+  // Then delta(a, b) ⊔ b = a ⊔ b.
+  deltaFrom(o: Lattice): Lattice {
+    const parts = new Array<Lattice>();
+    this.decompose(parts);
+    const d = this.bottom();
+    for (let i = 0; i < parts.length; i++) {
+      const p = parts[i];
+      if (!p.leq(o)) d.join(p);
+    }
+    return d;
+  }
+
+  // Optional fast queries: set/map membership, element count, one map entry.
+  // -1 means "not offered by this type".
+  has(key: string): i32 { return -1; }
+  size(): i32 { return -1; }
+  // Writes the query of the value under key; false when absent or not a map.
+  get(key: string, w: Writer): bool { return false; }
+}

@@ -1,0 +1,39 @@
+// Framing of a whole state: header (magic, format version, type spec) + body.
+import { Reader, Writer } from "./codec";
+import { E_BAD_MAGIC, E_BAD_VERSION, takeError } from "./errors";
+import { Lattice, Spec } from "./lattice";
+import { readSpec, writeSpec, newBottom } from "./registry";
+
+export const MAGIC0: u8 = 0x54; // 'T'
+export const MAGIC1: u8 = 0x52; // 'R'
+export const FORMAT_VERSION: u8 = 1;
+
+
+export function writeHeader(w: Writer, s: Spec): void {
+  w.u8(MAGIC0); w.u8(MAGIC1); w.u8(FORMAT_VERSION);
+  writeSpec(w, s);
+}
+
+export function writeState(w: Writer, v: Lattice): void {
+  writeHeader(w, v.spec);
+  v.encode(w);
+}
+
+// header := 'T' 'R' version spec; state := header body. Returns null and sets r.err on failure.
+export function readState(r: Reader): Lattice | null {
+  const m0 = r.u8(), m1 = r.u8();
+  if (!r.ok) return null;
+  if (m0 != MAGIC0 || m1 != MAGIC1) { r.fail(E_BAD_MAGIC); return null; }
+  const ver = r.u8();
+  if (!r.ok) return null;
+  if (ver != FORMAT_VERSION) { r.fail(E_BAD_VERSION); return null; }
+  const spec = readSpec(r, 0);
+  if (!r.ok) return null;
+  const v = newBottom(spec);
+  v.decode(r, 0);
+  const e = takeError();
+  if (e != 0) r.fail(e);
+  if (!r.ok) return null;
+  return v;
+}
+

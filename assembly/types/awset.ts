@@ -1,0 +1,229 @@
+// Add-wins set (optimised OR-Set without tombstones): element -> the dots of
+// the adds that are still alive, plus a compact causal context of every dot
+// seen. A remove only covers the dots it observed, so a concurrent add wins.
+// Almeida, Shoker & Baquero, "Delta State Replicated Data Types", §7 (AWSet).
+import { Reader, Writer, sortKeys } from "../codec";
+import { E_BAD_TAG, E_INVALID, E_NONCANONICAL, E_TOO_LARGE, MAX_PARTS, setError } from "../errors";
+import { Lattice, Spec } from "../lattice";
+import { CausalContext, Dot, readDots, sortDots, writeDots } from "../dots";
+
+export const OP_ADD: u32 = 0;    // op := 0 element:bytes
+export const OP_REMOVE: u32 = 1; // op := 1 element:bytes
+export const OP_CLEAR: u32 = 2;  // op := 2   (removes every element observed)
+
+export class AWSet extends Lattice {
+  entries: Map<string, Array<Dot>> = new Map();
+  cc: CausalContext = new CausalContext();
+
+  bottom(): Lattice { return new AWSet(this.spec); }
+  isBottom(): bool { return this.entries.size == 0 && this.cc.isEmpty(); }
+
+  clone(): Lattice {
+    const c = new AWSet(this.spec);
+    const ks = this.entries.keys();
+    for (let i = 0; i < ks.length; i++) c.entries.set(ks[i], this.entries.get(ks[i]).slice());
+    c.cc = this.cc.clone();
+    return c;
+  }
+
+  // (s1, c1) ⊔ (s2, c2): a dot survives if both sides have it, or one side has
+  // it and the other has not seen it.
+  join(o: Lattice): bool {
+    const x = changetype<AWSet>(o);
+    let changed = false;
+    const mine = this.entries.keys();
+    for (let i = 0; i < mine.length; i++) {
+      const e = mine[i];
+      const ds = this.entries.get(e);
+      const theirs: Array<Dot> | null = x.entries.has(e) ? x.entries.get(e) : null;
+      const kept = new Array<Dot>();
+      for (let j = 0; j < ds.length; j++) {
+        const d = ds[j];
+        if (!x.cc.contains(d.r, d.c) || (theirs !== null && hasDot(theirs, d))) kept.push(d);
+      }
+      if (kept.length != ds.length) {
+        changed = true;
+        if (kept.length == 0) this.entries.delete(e); else this.entries.set(e, kept);
+      }
+    }
+    const ks = x.entries.keys();
+    for (let i = 0; i < ks.length; i++) {
+      const e = ks[i];
+      const ds = x.entries.get(e);
+      let cur: Array<Dot> | null = this.entries.has(e) ? this.entries.get(e) : null;
+      let added = false;
+      for (let j = 0; j < ds.length; j++) {
+        const d = ds[j];
+        if (this.cc.contains(d.r, d.c)) continue; // seen here: kept above or removed here
+        if (cur === null) { cur = new Array<Dot>(); this.entries.set(e, cur); }
+        cur.push(d);
+        added = true;
+      }
+      if (added) { sortDots(cur!); changed = true; }
+    }
+    if (this.cc.join(x.cc)) changed = true;
+    return changed;
+  }
+
+  // a ⊑ b iff b's context covers a's, and b keeps no dot that a has seen removed.
+  leq(o: Lattice): bool {
+    const x = changetype<AWSet>(o);
+    if (!x.cc.covers(this.cc)) return false;
+    const ks = x.entries.keys();
+    for (let i = 0; i < ks.length; i++) {
+      const ds = x.entries.get(ks[i]);
+      const mine: Array<Dot> | null = this.entries.has(ks[i]) ? this.entries.get(ks[i]) : null;
+      for (let j = 0; j < ds.length; j++) {
+        const d = ds[j];
+        if (this.cc.contains(d.r, d.c) && (mine === null || !hasDot(mine, d))) return false;
+      }
+    }
+    return true;
+  }
+
+  // Store dots b has not seen, plus the context b lacks (kept compact by
+  // sending a's whole vv entry for a replica where b is behind).
+  deltaFrom(o: Lattice): Lattice {
+    const x = changetype<AWSet>(o);
+    const d = new AWSet(this.spec);
+    const ks = this.entries.keys();
+    for (let i = 0; i < ks.length; i++) {
+      const ds = this.entries.get(ks[i]);
+      let kept: Array<Dot> | null = null;
+      for (let j = 0; j < ds.length; j++) {
+        if (x.cc.contains(ds[j].r, ds[j].c)) continue;
+        if (kept === null) kept = new Array<Dot>();
+        kept.push(ds[j]);
+      }
+      if (kept !== null) d.entries.set(ks[i], kept);
+    }
+    d.cc = missingContext(this.cc, x.cc);
+    return d;
+  }
+
+  decompose(out: Array<Lattice>): void {
+    const inStore = new CausalContext();
+    const ks = sortKeys(this.entries.keys());
+    for (let i = 0; i < ks.length; i++) {
+      const ds = this.entries.get(ks[i]);
+      for (let j = 0; j < ds.length; j++) {
+        if (out.length >= MAX_PARTS) { setError(E_TOO_LARGE); return; }
+        const p = new AWSet(this.spec);
+        p.entries.set(ks[i], [ds[j]]);
+        p.cc.add(ds[j].r, ds[j].c);
+        inStore.add(ds[j].r, ds[j].c);
+        out.push(p);
+      }
+    }
+    const all = new Array<Dot>();
+    this.cc.dots(all);
+    for (let i = 0; i < all.length; i++) {
+      const d = all[i];
+      if (inStore.contains(d.r, d.c)) continue;
+      const p = new AWSet(this.spec);
+      p.cc.add(d.r, d.c);
+      out.push(p);
+    }
+  }
+
+  op(r: Reader, replica: string, dry: bool, depth: i32): Lattice | null {
+    const code = r.u8();
+    if (!r.ok) return null;
+    if (code == OP_ADD || code == OP_REMOVE) {
+      const e = r.key();
+      if (!r.ok || dry) return null;
+      const d = new AWSet(this.spec);
+      const cur: Array<Dot> | null = this.entries.has(e) ? this.entries.get(e) : null;
+      if (cur !== null) for (let j = 0; j < cur.length; j++) d.cc.add(cur[j].r, cur[j].c);
+      if (code == OP_ADD) {
+        const dot = new Dot(replica, this.cc.max(replica) + 1);
+        d.entries.set(e, [dot]);
+        d.cc.add(dot.r, dot.c);
+      }
+      return d;
+    }
+    if (code == OP_CLEAR) {
+      if (dry) return null;
+      const d = new AWSet(this.spec);
+      const ks = this.entries.keys();
+      for (let i = 0; i < ks.length; i++) {
+        const ds = this.entries.get(ks[i]);
+        for (let j = 0; j < ds.length; j++) d.cc.add(ds[j].r, ds[j].c);
+      }
+      return d;
+    }
+    r.fail(E_BAD_TAG);
+    return null;
+  }
+
+  // query := count, elements sorted
+  query(w: Writer): void {
+    const ks = sortKeys(this.entries.keys());
+    w.varint(<u64>ks.length);
+    for (let i = 0; i < ks.length; i++) w.key(ks[i]);
+  }
+
+  has(key: string): i32 { return this.entries.has(key) ? 1 : 0; }
+  size(): i32 { return this.entries.size; }
+
+  // body := context, count, then (element, dots) sorted by element; every dot
+  // in the context, each element with at least one dot.
+  encode(w: Writer): void {
+    this.cc.encode(w);
+    const ks = sortKeys(this.entries.keys());
+    w.varint(<u64>ks.length);
+    for (let i = 0; i < ks.length; i++) { w.key(ks[i]); writeDots(w, this.entries.get(ks[i])); }
+  }
+
+  decode(r: Reader, depth: i32): void {
+    this.cc.decode(r);
+    const n = r.count(2);
+    let prev = "";
+    for (let i = 0; i < n && r.ok; i++) {
+      const e = r.key();
+      const ds = readDots(r);
+      if (!r.ok) return;
+      if (i > 0 && !(prev < e)) { r.fail(E_NONCANONICAL); return; }
+      if (ds.length == 0) { r.fail(E_NONCANONICAL); return; }
+      for (let j = 0; j < ds.length; j++) {
+        if (!this.cc.contains(ds[j].r, ds[j].c)) { r.fail(E_INVALID); return; }
+      }
+      prev = e;
+      this.entries.set(e, ds);
+    }
+  }
+}
+
+export function hasDot(a: Array<Dot>, d: Dot): bool {
+  for (let i = 0; i < a.length; i++) if (a[i].c == d.c && a[i].r == d.r) return true;
+  return false;
+}
+
+// The dots of a's context that b lacks, as a compact context: a's whole vv
+// entry wherever b's vv is behind (its lower dots are already in b, so they
+// add nothing when joined), plus a's cloud dots that b has not seen.
+export function missingContext(a: CausalContext, b: CausalContext): CausalContext {
+  const out = new CausalContext();
+  const ks = a.vv.keys();
+  for (let i = 0; i < ks.length; i++) {
+    const v = a.vv.get(ks[i]);
+    const theirs: u64 = b.vv.has(ks[i]) ? b.vv.get(ks[i]) : 0;
+    if (v > theirs) {
+      // b may still hold every dot in (theirs, v] in its cloud.
+      let missing = true;
+      if (b.cloud.has(ks[i]) && <u64>b.cloud.get(ks[i]).size >= v - theirs) {
+        missing = false;
+        for (let c = theirs + 1; c <= v; c++) if (!b.contains(ks[i], c)) { missing = true; break; }
+      }
+      if (missing) out.vv.set(ks[i], v);
+    }
+  }
+  const cs = a.cloud.keys();
+  for (let i = 0; i < cs.length; i++) {
+    const vals = a.cloud.get(cs[i]).values();
+    for (let j = 0; j < vals.length; j++) {
+      if (!b.contains(cs[i], vals[j])) out.add(cs[i], vals[j]);
+    }
+  }
+  return out;
+}
