@@ -1,0 +1,216 @@
+// The surface every trellis type shares (DESIGN.md, "The lattice contract"),
+// over a kernel handle. State lives in Wasm memory; this object holds the
+// handle and a queue of encoded ops that crosses the boundary once per batch.
+import { kernel } from "../wasm/kernel.js";
+import { TrellisError } from "../wasm/errors.js";
+import { ByteReader, ByteWriter, equalBytes, utf8 } from "./bytes.js";
+import { TypeSpec, readSpec, sameSpec, specName, writeSpec } from "./spec.js";
+import { classOf, CrdtClass } from "./registry.js";
+
+export const MAX_REPLICA_BYTES = 255;
+
+// Safety net only: dispose() is the way to free kernel memory.
+const finalizer = typeof FinalizationRegistry === "function"
+  ? new FinalizationRegistry<number>((h) => { try { kernel().int("dispose", h); } catch { /* kernel gone */ } })
+  : null;
+
+// A random replica id (16 hex digits) for callers that do not name one.
+export function randomReplica(): string {
+  const b = new Uint8Array(8);
+  globalThis.crypto.getRandomValues(b);
+  return Array.from(b, (x) => x.toString(16).padStart(2, "0")).join("");
+}
+
+function replicaBytes(replica: string): Uint8Array {
+  if (typeof replica !== "string") throw new TypeError("replica id must be a string");
+  const b = utf8(replica);
+  if (b.length > MAX_REPLICA_BYTES) throw new RangeError(`replica id longer than ${MAX_REPLICA_BYTES} bytes`);
+  return b;
+}
+
+// input := replica (length-prefixed) rest
+function withReplica(replica: string, rest: Uint8Array): Uint8Array {
+  const w = new ByteWriter(rest.length + 16);
+  w.bytes(replicaBytes(replica));
+  w.raw(rest);
+  return w.finish();
+}
+
+export function createHandle(spec: TypeSpec, replica: string): number {
+  const w = new ByteWriter(32);
+  writeSpec(w, spec);
+  return kernel().call("create", withReplica(replica, w.finish()));
+}
+
+// Decodes any encoded state into an instance of its class.
+export function decodeState(bytes: Uint8Array, replica: string = randomReplica()): Crdt<unknown> {
+  if (!(bytes instanceof Uint8Array)) throw new TypeError("decode expects a Uint8Array");
+  const k = kernel();
+  const h = k.call("decode", withReplica(replica, bytes));
+  const spec = readSpec(new ByteReader(k.bytes("typeOf", h)));
+  return classOf(spec).fromHandle(h, spec, replica);
+}
+
+// fromHandle() wraps an existing kernel handle by setting this around `new`,
+// so public constructors need no internal parameter.
+let adopted: number | undefined;
+export function adopt<T>(handle: number, make: () => T): T {
+  adopted = handle;
+  try { return make(); } finally { adopted = undefined; }
+}
+
+export abstract class Crdt<Q> {
+  readonly spec: TypeSpec;
+  readonly replica: string;
+  #h: number;
+  #ops = new ByteWriter(64);
+  #count = 0;
+  #batching = 0;
+
+  protected constructor(spec: TypeSpec, replica: string | undefined) {
+    this.spec = spec;
+    this.replica = replica ?? randomReplica();
+    const h = adopted;
+    adopted = undefined;
+    this.#h = h ?? createHandle(spec, this.replica);
+    finalizer?.register(this, this.#h, this);
+  }
+
+  protected get handle(): number {
+    if (this.#h === 0) throw new TrellisError("DISPOSED", `${specName(this.spec)} was disposed`);
+    return this.#h;
+  }
+
+  // Queues one encoded op; applies at once unless inside batch().
+  protected op(write: (w: ByteWriter) => void): void {
+    this.handle;
+    const mark = this.#ops.pos;
+    try { write(this.#ops); } catch (e) { this.#ops.pos = mark; throw e; }
+    this.#count++;
+    if (this.#batching === 0) this.flush();
+  }
+
+  // Applies queued ops in one boundary crossing. The kernel validates the whole
+  // batch first: on error nothing is applied and the queue is dropped.
+  protected flush(): void {
+    if (this.#count === 0) return;
+    const head = new ByteWriter(this.#ops.pos + 10);
+    head.varint(this.#count);
+    head.raw(this.#ops.view());
+    this.#ops.reset();
+    this.#count = 0;
+    kernel().call("apply", head.view(), this.handle);
+  }
+
+  // Runs fn with ops queued, then applies them all in one crossing. If fn throws,
+  // none of its ops are applied. Reads inside fn see the ops queued so far.
+  batch(fn: (self: this) => void): this {
+    this.#batching++;
+    try {
+      fn(this);
+    } catch (e) {
+      this.#batching--;
+      if (this.#batching === 0) { this.#ops.reset(); this.#count = 0; }
+      throw e;
+    }
+    this.#batching--;
+    if (this.#batching === 0) this.flush();
+    return this;
+  }
+
+  // The current handle with queued ops applied: what every read goes through.
+  protected get h(): number { this.flush(); return this.handle; }
+
+  protected checkSame(other: Crdt<unknown>): void {
+    if (!(other instanceof Crdt)) throw new TypeError("expected a trellis type or encoded bytes");
+    if (!sameSpec(this.spec, other.spec)) {
+      throw new TrellisError("TYPE_MISMATCH", `${specName(this.spec)} vs ${specName(other.spec)}`);
+    }
+  }
+
+  // this := this ⊔ other (an instance or an encoded state / delta-group).
+  // Returns true if this grew. Bad bytes throw and change nothing.
+  merge(other: Crdt<Q> | Uint8Array): boolean {
+    if (other instanceof Uint8Array) return kernel().call("joinBytes", other, this.h) === 1;
+    this.checkSame(other);
+    return kernel().int("join", this.h, other.h) === 1;
+  }
+
+  // The delta-group of local ops since the last call (a state: merge it anywhere).
+  takeDelta(): Uint8Array { return kernel().bytes("takeDelta", this.h); }
+
+  // Canonical encoding: equal states give equal bytes.
+  encode(): Uint8Array { return kernel().bytes("encode", this.h); }
+
+  // this ⊑ other in the lattice order.
+  leq(other: Crdt<Q>): boolean {
+    this.checkSame(other);
+    return kernel().int("leq", this.h, other.h) === 1;
+  }
+
+  equals(other: Crdt<Q>): boolean {
+    this.checkSame(other);
+    return equalBytes(this.encode(), other.encode());
+  }
+
+  get isBottom(): boolean { return kernel().int("isBottom", this.h) === 1; }
+
+  // The part of this that inflates other: delta(this, other) ⊔ other = this ⊔ other.
+  delta(other: Crdt<Q>): this {
+    this.checkSame(other);
+    const h = kernel().int("delta", this.h, other.h);
+    return this.wrap(h);
+  }
+
+  // The join-irreducible parts of this.
+  decompose(): this[] {
+    const r = new ByteReader(kernel().bytes("decompose", this.h));
+    const n = r.varint();
+    const out: this[] = [];
+    for (let i = 0; i < n; i++) out.push(decodeState(r.bytes(), this.replica) as this);
+    return out;
+  }
+
+  clone(replica: string = this.replica): this {
+    const h = kernel().int("clone", this.h);
+    if (replica === this.replica) return this.wrap(h);
+    // A clone for another replica: re-decode under the new id.
+    const bytes = kernel().bytes("encode", h);
+    kernel().int("dispose", h);
+    return decodeState(bytes, replica) as this;
+  }
+
+  // Frees the kernel state. Further use throws DISPOSED.
+  dispose(): void {
+    if (this.#h === 0) return;
+    finalizer?.unregister(this);
+    kernel().int("dispose", this.#h);
+    this.#h = 0;
+  }
+
+  [Symbol.dispose](): void { this.dispose(); }
+
+  get disposed(): boolean { return this.#h === 0; }
+
+  // The user-visible value.
+  abstract get value(): Q;
+
+  protected queryReader(): ByteReader { return new ByteReader(kernel().bytes("query", this.h)); }
+
+  protected wrap(h: number): this {
+    return (this.constructor as unknown as CrdtClass).fromHandle(h, this.spec, this.replica) as this;
+  }
+
+  toJSON(): unknown { return this.value; }
+}
+
+// Checks that bytes decode to the expected type; used by each class's static decode.
+export function decodeAs<T extends Crdt<unknown>>(bytes: Uint8Array, spec: TypeSpec | number, replica?: string): T {
+  const x = decodeState(bytes, replica);
+  const ok = typeof spec === "number" ? x.spec.tag === spec : sameSpec(x.spec, spec);
+  if (!ok) {
+    x.dispose();
+    throw new TrellisError("TYPE_MISMATCH", `encoded ${specName(x.spec)} where ${typeof spec === "number" ? "#" + spec : specName(spec)} was expected`);
+  }
+  return x as T;
+}

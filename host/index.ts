@@ -1,0 +1,8 @@
+// The environment-neutral part of the public API. Entry points per environment
+// (index.node.ts, index.browser.ts, wasi.ts) add an `init` that loads the kernel.
+export * from "./crdt/index.js";
+export { TrellisError } from "./wasm/errors.js";
+export type { ErrorCode } from "./wasm/errors.js";
+export { instantiate, install } from "./wasm/load.js";
+export type { WasmSource } from "./wasm/load.js";
+export { kernel, hasKernel } from "./wasm/kernel.js";

@@ -1,0 +1,27 @@
+// Every failure trellis reports is a TrellisError with a stable code (or a
+// RangeError/TypeError for a bad argument). Kernel error numbers map to codes
+// here; keep in step with assembly/errors.ts.
+
+export type ErrorCode =
+  | "TRUNCATED" | "BAD_MAGIC" | "BAD_VERSION" | "BAD_TAG" | "NONCANONICAL" | "TOO_LARGE"
+  | "TOO_DEEP" | "INVALID" | "TRAILING" | "TYPE_MISMATCH" | "BAD_HANDLE" | "UNSUPPORTED"
+  | "NOT_FOUND" | "NOT_INITIALIZED" | "DISPOSED" | "KERNEL_TRAP" | "BAD_VALUE" | "PRECONDITION";
+
+const KERNEL_CODES: ErrorCode[] = [
+  "INVALID", "TRUNCATED", "BAD_MAGIC", "BAD_VERSION", "BAD_TAG", "NONCANONICAL", "TOO_LARGE",
+  "TOO_DEEP", "INVALID", "TRAILING", "TYPE_MISMATCH", "BAD_HANDLE", "UNSUPPORTED", "NOT_FOUND",
+];
+
+export class TrellisError extends Error {
+  readonly code: ErrorCode;
+  constructor(code: ErrorCode, message: string) {
+    super(`${code}: ${message}`);
+    this.name = "TrellisError";
+    this.code = code;
+  }
+}
+
+export function kernelError(result: number, what: string): TrellisError {
+  const code = KERNEL_CODES[-result] ?? "INVALID";
+  return new TrellisError(code, `${what} failed (kernel error ${-result})`);
+}
