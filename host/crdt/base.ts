@@ -94,12 +94,11 @@ export abstract class Crdt<Q> {
   // batch first: on error nothing is applied and the queue is dropped.
   protected flush(): void {
     if (this.#count === 0) return;
-    const head = new ByteWriter(this.#ops.pos + 10);
-    head.varint(this.#count);
-    head.raw(this.#ops.view());
-    this.#ops.reset();
+    const count = this.#count;
     this.#count = 0;
-    kernel().call("apply", head.view(), this.handle);
+    const ops = this.#ops.view();
+    this.#ops.reset();
+    kernel().apply(this.handle, count, ops);
   }
 
   // Runs fn with ops queued, then applies them all in one crossing. If fn throws,

@@ -60,6 +60,23 @@ export class Kernel {
     }
   }
 
+  // apply(h, batch) where batch := count ops, written straight into the input
+  // buffer: the hot path of every mutation, so no intermediate copy.
+  apply(h: number, count: number, ops: Uint8Array): number {
+    return this.guard("apply", () => {
+      let n = 1;
+      for (let c = count; c >= 0x80; c = Math.floor(c / 128)) n++;
+      const len = n + ops.length;
+      const p = this.exports.input(len);
+      const mem = new Uint8Array(this.exports.memory.buffer, p, len);
+      let c = count, i = 0;
+      while (c >= 0x80) { mem[i++] = (c & 0x7f) | 0x80; c = Math.floor(c / 128); }
+      mem[i++] = c;
+      mem.set(ops, i);
+      return this.check(this.exports.apply(h, len), "apply");
+    });
+  }
+
   call(name: "create" | "decode", input: Uint8Array): number;
   call(name: "joinBytes" | "apply" | "has", input: Uint8Array, h: number): number;
   call(name: string, input: Uint8Array, h?: number): number {
