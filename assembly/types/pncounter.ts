@@ -1,16 +1,110 @@
-// STUB: to be implemented.
+// Positive-negative counter: a GCounter P of increments and a GCounter N of
+// decrements, each per replica; the value is P − N. The state is the product
+// P × N, so join, order and decomposition are GCounter's, component-wise.
 import { Reader, Writer } from "../codec";
-import { E_UNSUPPORTED } from "../errors";
-import { Lattice, Spec } from "../lattice";
+import { E_BAD_TAG, E_TOO_LARGE, MAX_PARTS, setError } from "../errors";
+import { Lattice, Spec, T_GCOUNTER } from "../lattice";
+import { GCounter } from "./gcounter";
+
+export const OP_INCREMENT: u32 = 0; // op := 0 n:varint
+export const OP_DECREMENT: u32 = 1; // op := 1 n:varint
+
+// Components are plain GCounters; their spec is never written.
+const PART_SPEC = new Spec(T_GCOUNTER);
 
 export class PNCounter extends Lattice {
+  p: GCounter = new GCounter(PART_SPEC);
+  n: GCounter = new GCounter(PART_SPEC);
+
   bottom(): Lattice { return new PNCounter(this.spec); }
-  clone(): Lattice { return new PNCounter(this.spec); }
-  isBottom(): bool { return true; }
-  join(o: Lattice): bool { return false; }
-  encode(w: Writer): void {}
-  decode(r: Reader, depth: i32): void {}
-  decompose(out: Array<Lattice>): void {}
-  op(r: Reader, replica: string, dry: bool, depth: i32): Lattice | null { r.fail(E_UNSUPPORTED); return null; }
-  query(w: Writer): void {}
+  isBottom(): bool { return this.p.isBottom() && this.n.isBottom(); }
+
+  clone(): Lattice {
+    const c = new PNCounter(this.spec);
+    c.p = changetype<GCounter>(this.p.clone());
+    c.n = changetype<GCounter>(this.n.clone());
+    return c;
+  }
+
+  join(o: Lattice): bool {
+    const x = changetype<PNCounter>(o);
+    const a = this.p.join(x.p);
+    const b = this.n.join(x.n);
+    return a || b;
+  }
+
+  leq(o: Lattice): bool {
+    const x = changetype<PNCounter>(o);
+    return this.p.leq(x.p) && this.n.leq(x.n);
+  }
+
+  deltaFrom(o: Lattice): Lattice {
+    const x = changetype<PNCounter>(o);
+    const d = new PNCounter(this.spec);
+    d.p = changetype<GCounter>(this.p.deltaFrom(x.p));
+    d.n = changetype<GCounter>(this.n.deltaFrom(x.n));
+    return d;
+  }
+
+  // One part per P entry (replica order), then one per N entry.
+  decompose(out: Array<Lattice>): void {
+    const ps = new Array<Lattice>();
+    this.p.decompose(ps);
+    const ns = new Array<Lattice>();
+    this.n.decompose(ns);
+    if (out.length + ps.length + ns.length > MAX_PARTS) { setError(E_TOO_LARGE); return; }
+    for (let i = 0; i < ps.length; i++) {
+      const q = new PNCounter(this.spec);
+      q.p = changetype<GCounter>(ps[i]);
+      out.push(q);
+    }
+    for (let i = 0; i < ns.length; i++) {
+      const q = new PNCounter(this.spec);
+      q.n = changetype<GCounter>(ns[i]);
+      out.push(q);
+    }
+  }
+
+  // Delta: the replica's new P (or N) entry; bottom for n = 0.
+  op(r: Reader, replica: string, dry: bool, depth: i32): Lattice | null {
+    const code = r.u8();
+    if (!r.ok) return null;
+    if (code != OP_INCREMENT && code != OP_DECREMENT) { r.fail(E_BAD_TAG); return null; }
+    const n = r.varint();
+    if (!r.ok) return null;
+    const g = code == OP_INCREMENT ? this.p : this.n;
+    const cur = g.at(replica);
+    if (n > U64.MAX_VALUE - cur) { r.fail(E_TOO_LARGE); return null; }
+    if (dry) return null;
+    const d = new PNCounter(this.spec);
+    if (n > 0) (code == OP_INCREMENT ? d.p : d.n).m.set(replica, cur + n);
+    return d;
+  }
+
+  // query := value:varint, zigzag-encoded signed P − N (z = 2v for v ≥ 0,
+  // z = −2v − 1 for v < 0), with P and N each saturating at 2^64 − 1 and the
+  // difference clamped to the i64 range [−2^63, 2^63 − 1].
+  query(w: Writer): void {
+    const p = this.p.total(), n = this.n.total();
+    const I64MAX = <u64>I64.MAX_VALUE;
+    if (p >= n) {
+      const d = min(p - n, I64MAX);
+      w.varint(d << 1);
+    } else {
+      const d = min(n - p, I64MAX + 1); // magnitude of a negative value
+      w.varint(((d - 1) << 1) | 1);
+    }
+  }
+
+  // body := P body, N body; each a GCounter body: count, then
+  // (replica:bytes, value:varint ≥ 1) sorted strictly increasing by replica
+  encode(w: Writer): void {
+    this.p.encode(w);
+    this.n.encode(w);
+  }
+
+  decode(r: Reader, depth: i32): void {
+    this.p.decode(r, depth);
+    if (r.ok) this.n.decode(r, depth);
+  }
 }
