@@ -1,16 +1,99 @@
-// STUB: to be implemented.
+// Last-writer-wins register: bottom, or (timestamp, replica, value). The
+// greater by (timestamp, then replica bytes, then value bytes) wins, so the
+// order is total (a chain): join is commutative even for equal timestamps from
+// one replica. Timestamps come from the writer (the host uses wall-clock
+// milliseconds, kept above the last one seen so a replica's own writes order).
 import { Reader, Writer } from "../codec";
-import { E_UNSUPPORTED } from "../errors";
+import { E_BAD_TAG, E_INVALID, E_TOO_LARGE, MAX_REPLICA } from "../errors";
 import { Lattice, Spec } from "../lattice";
 
+export const OP_SET: u32 = 0; // op := 0 timestamp:varint value:bytes (replica: the handle's)
+
 export class LWWRegister extends Lattice {
+  isSet: bool = false;
+  ts: u64 = 0;
+  rep: string = "";
+  v: string = "";
+
   bottom(): Lattice { return new LWWRegister(this.spec); }
-  clone(): Lattice { return new LWWRegister(this.spec); }
-  isBottom(): bool { return true; }
-  join(o: Lattice): bool { return false; }
-  encode(w: Writer): void {}
-  decode(r: Reader, depth: i32): void {}
-  decompose(out: Array<Lattice>): void {}
-  op(r: Reader, replica: string, dry: bool, depth: i32): Lattice | null { r.fail(E_UNSUPPORTED); return null; }
-  query(w: Writer): void {}
+  isBottom(): bool { return !this.isSet; }
+
+  clone(): Lattice {
+    const c = new LWWRegister(this.spec);
+    c.isSet = this.isSet; c.ts = this.ts; c.rep = this.rep; c.v = this.v;
+    return c;
+  }
+
+  // this < (ts, rep, v) in the chain (bottom is below every write).
+  below(ts: u64, rep: string, v: string): bool {
+    if (!this.isSet) return true;
+    if (this.ts != ts) return this.ts < ts;
+    if (this.rep != rep) return this.rep < rep;
+    return this.v < v;
+  }
+
+  join(o: Lattice): bool {
+    const x = changetype<LWWRegister>(o);
+    if (!x.isSet || !this.below(x.ts, x.rep, x.v)) return false;
+    this.isSet = true; this.ts = x.ts; this.rep = x.rep; this.v = x.v;
+    return true;
+  }
+
+  leq(o: Lattice): bool {
+    const x = changetype<LWWRegister>(o);
+    return !this.isSet || (x.isSet && !x.below(this.ts, this.rep, this.v));
+  }
+
+  deltaFrom(o: Lattice): Lattice {
+    const x = changetype<LWWRegister>(o);
+    return this.isSet && x.below(this.ts, this.rep, this.v) ? this.clone() : this.bottom();
+  }
+
+  decompose(out: Array<Lattice>): void {
+    if (this.isSet) out.push(this.clone());
+  }
+
+  // set(timestamp, value): delta is the write when it wins, else bottom.
+  op(r: Reader, replica: string, dry: bool, depth: i32): Lattice | null {
+    const code = r.u8();
+    if (!r.ok) return null;
+    if (code != OP_SET) { r.fail(E_BAD_TAG); return null; }
+    const ts = r.varint();
+    const v = r.key();
+    if (!r.ok || dry) return null;
+    const d = new LWWRegister(this.spec);
+    if (this.below(ts, replica, v)) { d.isSet = true; d.ts = ts; d.rep = replica; d.v = v; }
+    return d;
+  }
+
+  // query := 0 (unset) | 1 value:bytes timestamp:varint replica:bytes
+  query(w: Writer): void {
+    w.u8(this.isSet ? 1 : 0);
+    if (!this.isSet) return;
+    w.key(this.v);
+    w.varint(this.ts);
+    w.key(this.rep);
+  }
+
+  // body := 0 (bottom) | 1 timestamp:varint replica:bytes value:bytes
+  encode(w: Writer): void {
+    w.u8(this.isSet ? 1 : 0);
+    if (!this.isSet) return;
+    w.varint(this.ts);
+    w.key(this.rep);
+    w.key(this.v);
+  }
+
+  decode(r: Reader, depth: i32): void {
+    const f = r.u8();
+    if (!r.ok) return;
+    if (f > 1) { r.fail(E_INVALID); return; }
+    if (f == 0) return;
+    const ts = r.varint();
+    const rep = r.key();
+    const v = r.key();
+    if (!r.ok) return;
+    if (rep.length > MAX_REPLICA) { r.fail(E_TOO_LARGE); return; }
+    this.isSet = true; this.ts = ts; this.rep = rep; this.v = v;
+  }
 }

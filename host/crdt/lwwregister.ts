@@ -1,0 +1,52 @@
+// Last-writer-wins register: the write with the greatest (timestamp, replica,
+// value bytes) wins. Timestamps are milliseconds by default; a replica's own
+// writes are kept in order by never writing below the last timestamp seen.
+import { Crdt, adopt, decodeAs } from "./base.js";
+import { ByteReader, ByteWriter, fromUtf8 } from "./bytes.js";
+import { Tag, TypeSpec } from "./spec.js";
+import { register } from "./registry.js";
+import { Value, decodeValue } from "./value.js";
+import { writeElement } from "./awset.js";
+import { checkCount } from "./gcounter.js";
+
+export interface LWWEntry<T> { value: T; timestamp: number; replica: string }
+
+export class LWWRegister<T extends Value = Value> extends Crdt<T | undefined> {
+  static readonly spec: TypeSpec = { tag: Tag.LWWRegister };
+
+  // Inside maps there is no state to read, so the default is just Date.now().
+  static readonly ops = {
+    set: (v: Value, timestamp: number = Date.now()) => (w: ByteWriter) => {
+      w.u8(0); w.varint(checkCount(timestamp)); writeElement(w, v);
+    },
+  };
+
+  constructor(replica?: string) { super(LWWRegister.spec, replica); }
+
+  // Writes v at timestamp (default: now, but after the current write, so this
+  // write wins locally). An explicit timestamp below the current write loses.
+  set(v: T, timestamp?: number): this {
+    const ts = timestamp ?? Math.max(Date.now(), (this.entry?.timestamp ?? -1) + 1);
+    this.op(LWWRegister.ops.set(v, ts));
+    return this;
+  }
+
+  get value(): T | undefined { return this.entry?.value; }
+  get timestamp(): number | undefined { return this.entry?.timestamp; }
+  // The replica that made the current write.
+  get writer(): string | undefined { return this.entry?.replica; }
+
+  get entry(): LWWEntry<T> | undefined { return LWWRegister.readEntry(this.queryReader()) as LWWEntry<T> | undefined; }
+
+  // query := 0 | 1 value:bytes timestamp:varint replica:bytes
+  static readEntry(r: ByteReader): LWWEntry<Value> | undefined {
+    if (r.u8() !== 1) return undefined;
+    const value = decodeValue(r.bytes());
+    const timestamp = r.varint();
+    return { value, timestamp, replica: fromUtf8(r.bytes()) };
+  }
+  static readQuery(r: ByteReader): Value | undefined { return LWWRegister.readEntry(r)?.value; }
+  static decode<T extends Value = Value>(bytes: Uint8Array, replica?: string): LWWRegister<T> { return decodeAs(bytes, Tag.LWWRegister, replica); }
+  static fromHandle(h: number, _spec: TypeSpec, replica: string): LWWRegister { return adopt(h, () => new LWWRegister(replica)); }
+}
+register(Tag.LWWRegister, LWWRegister);
