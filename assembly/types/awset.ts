@@ -82,22 +82,36 @@ export class AWSet extends Lattice {
   }
 
   // Store dots b has not seen, plus the context b lacks (kept compact by
-  // sending a's whole vv entry for a replica where b is behind).
+  // sending a's whole vv entry for a replica where b is behind). That entry
+  // also names dots b already has; b would drop those from its store unless
+  // the delta carries them, so every store dot the delta's context covers
+  // is sent too.
   deltaFrom(o: Lattice): Lattice {
     const x = changetype<AWSet>(o);
     const d = new AWSet(this.spec);
+    d.cc = missingContext(this.cc, x.cc);
     const ks = this.entries.keys();
     for (let i = 0; i < ks.length; i++) {
       const ds = this.entries.get(ks[i]);
       let kept: Array<Dot> | null = null;
       for (let j = 0; j < ds.length; j++) {
-        if (x.cc.contains(ds[j].r, ds[j].c)) continue;
+        if (x.cc.contains(ds[j].r, ds[j].c) && !d.cc.contains(ds[j].r, ds[j].c)) continue;
         if (kept === null) kept = new Array<Dot>();
         kept.push(ds[j]);
       }
       if (kept !== null) d.entries.set(ks[i], kept);
     }
-    d.cc = missingContext(this.cc, x.cc);
+    // Removals b has not seen: dots b still keeps that a has seen and dropped.
+    // Both contexts may hold them, so missingContext alone would lose them.
+    const theirs = x.entries.keys();
+    for (let i = 0; i < theirs.length; i++) {
+      const ds = x.entries.get(theirs[i]);
+      const mine: Array<Dot> | null = this.entries.has(theirs[i]) ? this.entries.get(theirs[i]) : null;
+      for (let j = 0; j < ds.length; j++) {
+        const t = ds[j];
+        if (this.cc.contains(t.r, t.c) && (mine === null || !hasDot(mine, t))) d.cc.add(t.r, t.c);
+      }
+    }
     return d;
   }
 
