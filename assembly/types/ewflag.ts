@@ -66,11 +66,18 @@ export class EWFlag extends Lattice {
   deltaFrom(o: Lattice): Lattice {
     const x = changetype<EWFlag>(o);
     const d = new EWFlag(this.spec);
+    // The compact missing context may name dots b already has (a whole vv
+    // entry): send the live dots it covers too, or b would drop them.
+    d.cc = missingContext(this.cc, x.cc);
     for (let i = 0; i < this.dots.length; i++) {
       const t = this.dots[i];
-      if (!x.cc.contains(t.r, t.c)) d.dots.push(t);
+      if (!x.cc.contains(t.r, t.c) || d.cc.contains(t.r, t.c)) d.dots.push(t);
     }
-    d.cc = missingContext(this.cc, x.cc);
+    // Disables b has not seen: dots b keeps that this has seen and dropped.
+    for (let i = 0; i < x.dots.length; i++) {
+      const t = x.dots[i];
+      if (this.cc.contains(t.r, t.c) && !hasDot(this.dots, t)) d.cc.add(t.r, t.c);
+    }
     return d;
   }
 

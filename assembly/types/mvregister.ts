@@ -82,11 +82,18 @@ export class MVRegister extends Lattice {
   deltaFrom(o: Lattice): Lattice {
     const x = changetype<MVRegister>(o);
     const d = new MVRegister(this.spec);
+    // As in AWSet: entries b has not seen, the context b lacks (compact), and
+    // the entries that compact context covers, so b keeps them.
+    d.cc = missingContext(this.cc, x.cc);
     for (let i = 0; i < this.entries.length; i++) {
       const e = this.entries[i];
-      if (!x.cc.contains(e.dot.r, e.dot.c)) d.entries.push(e);
+      if (!x.cc.contains(e.dot.r, e.dot.c) || d.cc.contains(e.dot.r, e.dot.c)) d.entries.push(e);
     }
-    d.cc = missingContext(this.cc, x.cc);
+    // Overwrites b has not seen: dots b keeps that this has seen and dropped.
+    for (let i = 0; i < x.entries.length; i++) {
+      const t = x.entries[i].dot;
+      if (this.cc.contains(t.r, t.c) && !hasEntry(this.entries, t)) d.cc.add(t.r, t.c);
+    }
     return d;
   }
 
