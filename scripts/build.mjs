@@ -13,5 +13,6 @@ mkdirSync(join(root, "dist"), { recursive: true });
 // asconfig.json targets; entries are passed here because per-target entries are ignored.
 run(bin("asc"), ["assembly/index.ts", "--config", "asconfig.json", "--target", "release"]);
 run(bin("asc"), ["assembly/wasi.ts", "--config", "asconfig.wasi.json"]);
+run(bin("asc"), ["assembly/cli.ts", "--config", "asconfig.wasi-cmd.json"]); // WASI command (docs/abi.md)
 if (!process.argv.includes("--kernels")) run(bin("tsc"), ["-p", "tsconfig.json"]);
 writeFileSync(join(root, "dist", "package.json"), '{"type":"module"}\n');

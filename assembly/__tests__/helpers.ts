@@ -1,0 +1,51 @@
+// Shared helpers for the kernel specs: byte builders and encodings as hex
+// strings, so assertions stay on std types (see as-pect.config.cjs).
+import { Reader, Writer } from "../codec";
+import { Lattice, Spec } from "../lattice";
+import { readSpec } from "../registry";
+import { writeState } from "../state";
+
+export function bytes(a: u8[]): Writer {
+  const w = new Writer();
+  for (let i = 0; i < a.length; i++) w.u8(a[i]);
+  return w;
+}
+
+export function readerOf(w: Writer): Reader {
+  return new Reader(w.ptr, w.ptr + <usize>w.pos);
+}
+
+export function hexOf(w: Writer): string {
+  const parts = new Array<string>(w.pos);
+  for (let i = 0; i < w.pos; i++) {
+    const b = load<u8>(w.ptr + i);
+    parts[i] = (b < 16 ? "0" : "") + b.toString(16);
+  }
+  return parts.join("");
+}
+
+// A spec as the registry reads it (with its id set, as the kernel compares ids).
+export function spec(tag: u8): Spec {
+  return readSpec(readerOf(bytes([tag])), 0);
+}
+
+export function enc(v: Lattice): string {
+  const w = new Writer();
+  writeState(w, v);
+  return hexOf(w);
+}
+
+// Applies one op (code, optional element bytes) on replica; returns whether the state grew.
+export function op(v: Lattice, replica: string, code: u8, elem: string | null = null): bool {
+  const w = new Writer();
+  w.u8(code);
+  if (elem !== null) w.key(stringValue(elem));
+  const d = v.op(readerOf(w), replica, false, 0);
+  return d !== null && v.join(d);
+}
+
+// An ASCII string in the host's value codec (tag 5, length, bytes), as one
+// key string: kernels may require elements to be canonical user values.
+export function stringValue(s: string): string {
+  return String.fromCharCode(5) + String.fromCharCode(s.length) + s;
+}

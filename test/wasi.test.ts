@@ -1,0 +1,244 @@
+// The WASI builds: the reactor (dist/trellis-wasi.wasm) runs the same typed
+// API as the Node build with byte-identical results; the command
+// (dist/trellis-wasi-cmd.wasm) runs merge / delta / inspect under node:wasi in
+// a child process, so exit codes and stdout bytes are the real ones.
+import { describe, expect, it, beforeAll, afterAll } from "vitest";
+import { spawnSync } from "node:child_process";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import binaryen from "binaryen";
+import { init, AWSet, GCounter, kernel, decodeState } from "../dist/host/index.node.js";
+import { initWasi } from "../dist/host/wasi.js";
+
+const root = fileURLToPath(new URL("..", import.meta.url));
+const dist = (f: string) => join(root, "dist", f);
+const runner = join(root, "scripts", "wasi-run.mjs");
+
+let dir: string;
+beforeAll(() => { dir = mkdtempSync(join(tmpdir(), "trellis-wasi-")); });
+afterAll(() => { rmSync(dir, { recursive: true, force: true }); });
+
+function file(name: string, bytes: Uint8Array): string {
+  const p = join(dir, name);
+  writeFileSync(p, bytes);
+  return p;
+}
+
+function run(args: string[], input?: Uint8Array, cwd = dir) {
+  const r = spawnSync(process.execPath, [runner, ...args], { cwd, input, maxBuffer: 64 << 20 });
+  return { code: r.status, out: new Uint8Array(r.stdout), text: r.stdout.toString("utf8"), err: r.stderr.toString("utf8") };
+}
+
+// The same ops on whichever kernel is installed; returns every encoding made.
+function scenario(): Uint8Array[] {
+  const a = new AWSet("replicaA");
+  a.add("x"); a.add(1); a.add([1, { k: true }]);
+  const b = new AWSet("replicaB");
+  b.add("y"); b.add("x");
+  const c = a.clone();
+  c.remove("x");
+  b.merge(a.encode());
+  b.merge(c);
+  const g = new GCounter("replicaA");
+  g.increment(5);
+  const h = new GCounter("replicaB");
+  h.increment(7);
+  g.merge(h.encode());
+  const d = b.delta(c);
+  return [a.encode(), b.encode(), c.encode(), d.encode(), b.takeDelta(), g.encode(), new TextEncoder().encode(JSON.stringify([b.value, g.value]))];
+}
+
+describe("WASI reactor", () => {
+  it("runs the typed API with byte-identical results to the Node build", async () => {
+    await init();
+    expect("_initialize" in kernel().exports).toBe(false);
+    const node = scenario();
+    await initWasi();
+    expect("_initialize" in kernel().exports).toBe(true); // the WASI module is installed
+    const wasi = scenario();
+    expect(wasi.length).toBe(node.length);
+    for (let i = 0; i < node.length; i++) expect(wasi[i], `encoding ${i}`).toEqual(node[i]);
+    // bytes cross between builds
+    const s = decodeState(node[1]) as AWSet;
+    expect(s.encode()).toEqual(node[1]);
+  });
+});
+
+// A module with one function doing v128.const: the positive control for the SIMD scan.
+const SIMD_MODULE = new Uint8Array([
+  0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00,
+  0x01, 0x04, 0x01, 0x60, 0x00, 0x00, // type () -> ()
+  0x03, 0x02, 0x01, 0x00, // one function
+  0x0a, 0x17, 0x01, 0x15, 0x00, 0xfd, 0x0c, ...new Array(16).fill(0), 0x1a, 0x0b, // drop (v128.const 0)
+]);
+
+// True when the module validates with every feature except SIMD: binaryen
+// rejects any v128 type or opcode then.
+function validWithoutSimd(bytes: Uint8Array): boolean {
+  const m = binaryen.readBinary(bytes);
+  try {
+    m.setFeatures(binaryen.Features.All & ~binaryen.Features.SIMD128 & ~binaryen.Features.RelaxedSIMD);
+    return m.validate() === 1;
+  } finally {
+    m.dispose();
+  }
+}
+
+describe("WASI modules for small runtimes", () => {
+  it("the SIMD scan detects SIMD (positive control)", () => {
+    expect(WebAssembly.validate(SIMD_MODULE)).toBe(true);
+    expect(validWithoutSimd(SIMD_MODULE)).toBe(false);
+  });
+
+  for (const name of ["trellis-wasi.wasm", "trellis-wasi-cmd.wasm"]) {
+    it(`${name} imports only wasi_snapshot_preview1 and has no SIMD`, () => {
+      const bytes = readFileSync(dist(name));
+      const imports = WebAssembly.Module.imports(new WebAssembly.Module(bytes));
+      expect(imports.length).toBeGreaterThan(0);
+      for (const i of imports) expect(`${i.module}.${i.name}:${i.kind}`).toMatch(/^wasi_snapshot_preview1\.[a-z_]+:function$/);
+      expect(validWithoutSimd(bytes)).toBe(true);
+    });
+  }
+
+  it("the reactor exports _initialize and the kernel ABI, the command only _start", () => {
+    const exp = (f: string) => WebAssembly.Module.exports(new WebAssembly.Module(readFileSync(dist(f)))).map((e) => e.name).sort();
+    const reactor = exp("trellis-wasi.wasm");
+    expect(reactor).toContain("_initialize");
+    expect(reactor).not.toContain("_start");
+    for (const n of ["input", "output", "create", "decode", "joinBytes", "encode", "delta", "query", "memory"]) expect(reactor).toContain(n);
+    expect(exp("trellis-wasi-cmd.wasm")).toEqual(["_start", "memory"]);
+  });
+});
+
+describe("WASI command", () => {
+  let a: Uint8Array, b: Uint8Array, g1: Uint8Array, g2: Uint8Array;
+  let ab: Uint8Array, gDelta: Uint8Array, abDelta: Uint8Array;
+  beforeAll(async () => {
+    await init();
+    const x = new AWSet("A"); x.add("x"); x.add(2.5); x.add(new Uint8Array([1, 2]));
+    const y = new AWSet("B"); y.add("y"); y.add(-3);
+    a = x.encode(); b = y.encode();
+    const m = x.clone(); m.merge(y); ab = m.encode();
+    abDelta = m.delta(x).encode();
+    const p = new GCounter("A"); p.increment(3);
+    const q = new GCounter("B"); q.increment(4);
+    g2 = q.encode();
+    q.merge(p); q.increment(1);
+    g1 = q.encode();
+    gDelta = q.delta(decodeState(g2) as GCounter).encode();
+  });
+
+  it("merge joins files and writes the canonical encoding", () => {
+    const r = run(["merge", file("a.bin", a), file("b.bin", b)]);
+    expect(r.err).toBe("");
+    expect(r.code).toBe(0);
+    expect(r.out).toEqual(ab);
+  });
+
+  it("merge reads relative paths against the working directory", () => {
+    file("rel-a.bin", a); file("rel-b.bin", b);
+    const r = run(["merge", "rel-b.bin", "./rel-a.bin"]);
+    expect(r.code).toBe(0);
+    expect(r.out).toEqual(ab);
+  });
+
+  it("merge reads stdin (several states back to back) when no file is named", () => {
+    const r = run(["merge"], new Uint8Array([...a, ...b, ...a]));
+    expect(r.code).toBe(0);
+    expect(r.out).toEqual(ab);
+  });
+
+  it("merge writes a large output through a pipe in full", async () => {
+    await init();
+    const s = new AWSet("A");
+    s.batch((t) => { for (let i = 0; i < 3000; i++) t.add(`element-${i}-${"p".repeat(40)}`); });
+    const big = s.encode();
+    expect(big.length).toBeGreaterThan(128 << 10); // more than a pipe buffer holds
+    const r = run(["merge", "-"], big);
+    expect(r.code).toBe(0);
+    expect(r.out).toEqual(big);
+  });
+
+  it("delta A B writes the part of A that inflates B (the kernel's delta)", async () => {
+    const r = run(["delta", file("g1.bin", g1), file("g2.bin", g2)]);
+    expect(r.code).toBe(0);
+    expect(r.out).toEqual(gDelta);
+    // delta(a, b) ⊔ b = a ⊔ b
+    await init();
+    const back = decodeState(g2) as GCounter;
+    back.merge(r.out);
+    expect(back.encode()).toEqual(g1);
+    const s = run(["delta", file("ab.bin", ab), file("a.bin", a)]);
+    expect(s.code).toBe(0);
+    expect(s.out).toEqual(abDelta);
+  });
+
+  it("inspect prints type, sizes and the value in readable form", () => {
+    const r = run(["inspect", file("ab.bin", ab), file("g1.bin", g1)]);
+    expect(r.code).toBe(0);
+    expect(r.text).toContain("type: AWSet");
+    expect(r.text).toContain(`bytes: ${ab.length}`);
+    expect(r.text).toContain("size: 5");
+    expect(r.text).toContain('value: [-3, 2.5, "x", "y", bytes(0102)]');
+    expect(r.text).toContain("type: GCounter");
+    expect(r.text).toContain("value: 8");
+    const s = run(["inspect"], g2);
+    expect(s.code).toBe(0);
+    expect(s.text).toContain("input: <stdin>");
+    expect(s.text).toContain("value: 4");
+  });
+
+  describe("bad input: a message on stderr and a non-zero exit, never a trap", () => {
+    const noTrap = (err: string) => {
+      expect(err).toMatch(/^trellis: /m);
+      expect(err).not.toMatch(/RuntimeError|unreachable|abort:/);
+    };
+    it("truncated state", () => {
+      const r = run(["inspect", file("t.bin", ab.slice(0, ab.length - 3))]);
+      expect(r.code).toBe(1);
+      // a count that the remaining bytes cannot hold is caught before truncation
+      expect(r.err).toMatch(/state 1 at byte 0: (TRUNCATED|TOO_LARGE)/);
+      noTrap(r.err);
+    });
+    it("not a trellis encoding, on stdin", () => {
+      const r = run(["merge"], new TextEncoder().encode("hello world"));
+      expect(r.code).toBe(1);
+      expect(r.err).toContain("BAD_MAGIC");
+      expect(r.out.length).toBe(0);
+      noTrap(r.err);
+    });
+    it("random bytes after a valid header", () => {
+      for (let seed = 1; seed <= 6; seed++) {
+        const junk = new Uint8Array(64).map((_, i) => (seed * 7919 + i * 104729) % 251);
+        const r = run(["merge", "-"], new Uint8Array([0x54, 0x52, 1, 10, ...junk]));
+        expect(r.code, `seed ${seed}`).toBe(1);
+        noTrap(r.err);
+      }
+    });
+    it("empty stdin", () => {
+      const r = run(["merge"], new Uint8Array());
+      expect(r.code).toBe(1);
+      expect(r.err).toContain("empty input");
+    });
+    it("states of different types", () => {
+      const r = run(["merge", file("a.bin", a), file("g2.bin", g2)]);
+      expect(r.code).toBe(1);
+      expect(r.err).toContain("TYPE_MISMATCH");
+      expect(r.out.length).toBe(0);
+    });
+    it("missing file", () => {
+      const r = run(["merge", join(dir, "no-such.bin")]);
+      expect(r.code).toBe(3);
+      expect(r.err).toContain("no such file");
+    });
+    it("bad command lines", () => {
+      expect(run([]).code).toBe(2);
+      const r = run(["frobnicate"]);
+      expect(r.code).toBe(2);
+      expect(r.err).toContain("unknown command");
+      expect(run(["delta", file("a.bin", a)]).code).toBe(2);
+    });
+  });
+});
