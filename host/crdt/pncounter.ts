@@ -25,8 +25,13 @@ export class PNCounter extends Crdt<number> {
 
   // query := zigzag varint (z even: z / 2; z odd: −(z + 1) / 2)
   static readQuery(r: ByteReader): number {
+    const at = r.pos;
     const z = r.varint();
-    return z % 2 === 0 ? z / 2 : -(z + 1) / 2;
+    if (z <= Number.MAX_SAFE_INTEGER) return z % 2 === 0 ? z / 2 : -(z + 1) / 2;
+    // Beyond 2^53 a number loses the sign bit (the lowest): decode exactly, then round.
+    r.pos = at;
+    const b = r.bigVarint();
+    return Number(b & 1n ? -((b + 1n) >> 1n) : b >> 1n);
   }
   static decode(bytes: Uint8Array, replica?: string): PNCounter { return decodeAs(bytes, Tag.PNCounter, replica); }
   static fromHandle(h: number, _spec: TypeSpec, replica: string): PNCounter { return adopt(h, () => new PNCounter(replica)); }

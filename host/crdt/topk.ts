@@ -8,6 +8,7 @@ import { register } from "./registry.js";
 import { Value, decodeValue } from "./value.js";
 import { writeElement } from "./awset.js";
 import { checkCount } from "./gcounter.js";
+import { kernel } from "../wasm/kernel.js";
 
 export interface Ranked<T> { id: T; score: number }
 
@@ -34,6 +35,9 @@ export class TopK<T extends Value = Value> extends Crdt<Ranked<T>[]> {
 
   // Offers (id, score); kept if it is among the k best (an id keeps its best score).
   add(id: T, score: number): this { this.op(TopK.ops.add(id, score)); return this; }
+
+  // Number of entries (at most k).
+  get size(): number { return kernel().int("size", this.h); }
 
   // Entries in rank order.
   get value(): Ranked<T>[] { return TopK.readQuery(this.queryReader()) as Ranked<T>[]; }
