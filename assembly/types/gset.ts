@@ -36,6 +36,9 @@ export function copySet(s: Set<string>): Set<string> {
 }
 
 export class GSet extends Lattice {
+  // body  := count:varint, then count × element:bytes, sorted strictly increasing by bytes
+  // query := the same list: count:varint, then element:bytes in byte order
+
   s: Set<string> = new Set();
 
   bottom(): Lattice { return new GSet(this.spec); }
@@ -98,13 +101,11 @@ export class GSet extends Lattice {
     return d;
   }
 
-  // query := count, then element:bytes sorted by bytes
   query(w: Writer): void { writeSet(w, this.s); }
 
   has(key: string): i32 { return this.s.has(key) ? 1 : 0; }
   size(): i32 { return this.s.size; }
 
-  // body := count, then element:bytes sorted strictly increasing by bytes
   encode(w: Writer): void { writeSet(w, this.s); }
   decode(r: Reader, depth: i32): void { readSet(r, this.s); }
 }

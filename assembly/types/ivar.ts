@@ -10,6 +10,9 @@ import { Lattice, Spec } from "../lattice";
 export const OP_SET: u32 = 0; // op := 0 value:bytes
 
 export class IVar extends Lattice {
+  // body  := 0x00 (bottom) | 0x01 value:bytes
+  // query := 0x00 (unset) | 0x01 value:bytes
+
   isSet: bool = false;
   v: string = "";
 
@@ -59,10 +62,8 @@ export class IVar extends Lattice {
     return d;
   }
 
-  // query := 0 (unset) | 1 value:bytes
   query(w: Writer): void { this.encode(w); }
 
-  // body := 0 (bottom) | 1 value:bytes
   encode(w: Writer): void {
     w.u8(this.isSet ? 1 : 0);
     if (this.isSet) w.key(this.v);

@@ -10,6 +10,10 @@ import { Lattice, Spec } from "../lattice";
 export const OP_SET: u32 = 0; // op := 0 timestamp:varint value:bytes (replica: the handle's)
 
 export class LWWRegister extends Lattice {
+  // body  := 0x00 (bottom) | 0x01 timestamp:varint replica:bytes value:bytes
+  //          (replica at most 255 bytes)
+  // query := 0x00 (unset) | 0x01 value:bytes timestamp:varint replica:bytes
+
   isSet: bool = false;
   ts: u64 = 0;
   rep: string = "";
@@ -66,7 +70,6 @@ export class LWWRegister extends Lattice {
     return d;
   }
 
-  // query := 0 (unset) | 1 value:bytes timestamp:varint replica:bytes
   query(w: Writer): void {
     w.u8(this.isSet ? 1 : 0);
     if (!this.isSet) return;
@@ -75,7 +78,6 @@ export class LWWRegister extends Lattice {
     w.key(this.rep);
   }
 
-  // body := 0 (bottom) | 1 timestamp:varint replica:bytes value:bytes
   encode(w: Writer): void {
     w.u8(this.isSet ? 1 : 0);
     if (!this.isSet) return;

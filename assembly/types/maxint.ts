@@ -7,6 +7,9 @@ import { Lattice, Spec } from "../lattice";
 export const OP_SET: u32 = 0; // op := 0 n:varint
 
 export class MaxInt extends Lattice {
+  // body  := value:varint (0 is bottom; every canonical varint is a valid state)
+  // query := value:varint
+
   v: u64 = 0;
 
   bottom(): Lattice { return new MaxInt(this.spec); }
@@ -49,10 +52,8 @@ export class MaxInt extends Lattice {
     return d;
   }
 
-  // query := value:varint
   query(w: Writer): void { w.varint(this.v); }
 
-  // body := value:varint (0 is bottom; every canonical varint is a valid state)
   encode(w: Writer): void { w.varint(this.v); }
   decode(r: Reader, depth: i32): void { this.v = r.varint(); }
 }

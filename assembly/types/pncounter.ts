@@ -13,6 +13,12 @@ export const OP_DECREMENT: u32 = 1; // op := 1 n:varint
 const PART_SPEC = new Spec(T_GCOUNTER);
 
 export class PNCounter extends Lattice {
+  // body  := P N, each a GCounter body: count:varint, then count ×
+  //          (replica:bytes, value:varint ≥ 1) sorted strictly increasing by replica
+  // query := z:varint, the zigzag encoding of v = P − N (z = 2v for v ≥ 0,
+  //          z = −2v − 1 for v < 0); the totals P and N each saturate at
+  //          2^64 − 1 and v is clamped to the i64 range [−2^63, 2^63 − 1]
+
   p: GCounter = new GCounter(PART_SPEC);
   n: GCounter = new GCounter(PART_SPEC);
 
@@ -81,9 +87,6 @@ export class PNCounter extends Lattice {
     return d;
   }
 
-  // query := value:varint, zigzag-encoded signed P − N (z = 2v for v ≥ 0,
-  // z = −2v − 1 for v < 0), with P and N each saturating at 2^64 − 1 and the
-  // difference clamped to the i64 range [−2^63, 2^63 − 1].
   query(w: Writer): void {
     const p = this.p.total(), n = this.n.total();
     const I64MAX = <u64>I64.MAX_VALUE;
@@ -96,8 +99,6 @@ export class PNCounter extends Lattice {
     }
   }
 
-  // body := P body, N body; each a GCounter body: count, then
-  // (replica:bytes, value:varint ≥ 1) sorted strictly increasing by replica
   encode(w: Writer): void {
     this.p.encode(w);
     this.n.encode(w);

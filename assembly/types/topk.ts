@@ -33,6 +33,11 @@ function byRank(a: Array<Entry>): void {
 const ONE_BY_ONE: i32 = 8;
 
 export class TopK extends Lattice {
+  // body  := count:varint (≤ k), then count × (id:bytes, score:varint) sorted
+  //          strictly increasing by id (k is in the spec, not the body)
+  // query := count:varint, then count × (id:bytes, score:varint) in rank
+  //          order: score descending, ties by id ascending in byte order
+
   m: Map<string, u64> = new Map();
   // Cache of the lowest-ranked entry (valid only when lowOk); not state.
   lowOk: bool = false;
@@ -167,8 +172,6 @@ export class TopK extends Lattice {
     return d;
   }
 
-  // query := count, then (id:bytes, score:varint) in rank order: score
-  // descending, ties by id ascending in byte order
   query(w: Writer): void {
     const all = this.entries();
     byRank(all);
@@ -178,8 +181,6 @@ export class TopK extends Lattice {
 
   size(): i32 { return this.m.size; }
 
-  // body := count (≤ k), then (id:bytes, score:varint) sorted strictly
-  // increasing by id (k itself is in the spec, not the body)
   encode(w: Writer): void {
     const ks = sortKeys(this.m.keys());
     w.varint(<u64>ks.length);

@@ -14,6 +14,11 @@ export const OP_ADD: u32 = 0;    // op := 0 element:bytes
 export const OP_REMOVE: u32 = 1; // op := 1 element:bytes
 
 export class TwoPSet extends Lattice {
+  // body  := adds removes; each := count:varint, then count × element:bytes
+  //          sorted strictly increasing by bytes. No element is in both: a
+  //          removed element is listed only in removes.
+  // query := count:varint, then element:bytes in byte order (the adds list)
+
   a: Set<string> = new Set(); // added and not removed (the value)
   r: Set<string> = new Set(); // removed (tombstones)
 
@@ -104,15 +109,11 @@ export class TwoPSet extends Lattice {
     return d;
   }
 
-  // query := count, then element:bytes sorted by bytes (the elements of A \ R)
   query(w: Writer): void { writeSet(w, this.a); }
 
   has(key: string): i32 { return this.a.has(key) ? 1 : 0; }
   size(): i32 { return this.a.size; }
 
-  // body := adds, removes; each := count, then element:bytes sorted strictly
-  // increasing by bytes; no element in both (a removed element is listed only
-  // in removes).
   encode(w: Writer): void {
     writeSet(w, this.a);
     writeSet(w, this.r);
