@@ -95,9 +95,9 @@ describe("memory stays bounded", () => {
       }
     };
     const base = settle();
-    for (let i = 0; i < 5; i++) round();
+    for (let i = 0; i < 3; i++) round();
     const warm = settle();
-    for (let i = 0; i < 45; i++) round();
+    for (let i = 0; i < 17; i++) round();
     const end = settle();
     console.log(`leak (all types): memory ${(warm.memory / MiB).toFixed(2)} → ${(end.memory / MiB).toFixed(2)} MiB; handles ${base.handles} → ${end.handles}`);
     expect(end.handles).toBe(base.handles);
