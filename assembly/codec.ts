@@ -1,7 +1,7 @@
 // Cursor codecs: LEB128 varints and length-prefixed byte strings.
 // Byte strings are held as AS strings with one byte per UTF-16 code unit, so
 // Map<string, _> hashes them and `<` orders them exactly as bytes compare.
-import { E_TRUNCATED, E_NONCANONICAL, E_TOO_LARGE, MAX_KEY } from "./errors";
+import { E_TRUNCATED, E_NONCANONICAL, E_TOO_LARGE, E_BAD_VALUE, MAX_KEY, MAX_REPLICA } from "./errors";
 
 export class Writer {
   buf: ArrayBuffer = new ArrayBuffer(1024);
@@ -105,6 +105,32 @@ export class Reader {
     return <i32>v;
   }
 
+  // A length-prefixed user value (element, map key, register value): a key
+  // whose bytes must be exactly one canonical value.
+  value(): string {
+    const start = this.p;
+    const n = this.varint();
+    if (!this.ok) return "";
+    const body = this.p;
+    if (n <= <u64>this.left && skipValue(body, body + <usize>n, 0) != body + <usize>n) {
+      this.fail(E_BAD_VALUE);
+      return "";
+    }
+    this.p = start;
+    return this.key();
+  }
+
+  // A replica id: UTF-8, at most MAX_REPLICA bytes (hosts show it as a string).
+  replica(): string {
+    const start = this.p;
+    const n = this.varint();
+    if (!this.ok) return "";
+    if (n > <u64>MAX_REPLICA) { this.fail(E_TOO_LARGE); return ""; }
+    if (n <= <u64>this.left && !validUtf8(this.p, this.p + <usize>n)) { this.fail(E_BAD_VALUE); return ""; }
+    this.p = start;
+    return this.key();
+  }
+
   key(): string {
     const n = this.varint();
     if (!this.ok) return "";
@@ -132,4 +158,122 @@ export function keyOf(w: Writer): string {
 export function sortKeys(a: Array<string>): Array<string> {
   a.sort((x: string, y: string): i32 => (x < y ? -1 : x > y ? 1 : 0));
   return a;
+}
+
+// ---- user values -----------------------------------------------------------
+// Elements, map keys and register values are the host's value encoding
+// (docs/format.md, "User values"). Kernels never interpret them, but they do
+// check that they are well-formed and canonical, so a hostile peer cannot plant
+// bytes that no replica can read, or a second encoding of an equal value
+// (1 as a float beside 1 as an integer) that would split one element in two.
+
+export const MAX_VALUE_DEPTH: i32 = 64;
+const MAX_SAFE: f64 = 9007199254740991.0;
+const MAX_ZIGZAG: u64 = 18014398509481982; // zigzag of ±(2^53 − 1)
+const CANONICAL_NAN: u64 = 0x7ff8000000000000;
+
+// Reads one varint from [p, end) into `varintOut`; returns the next position, or 0.
+let varintOut: u64 = 0;
+function readVarint(p: usize, end: usize): usize {
+  let v: u64 = 0;
+  let shift: u64 = 0;
+  for (let i = 0; i < 10; i++) {
+    if (p >= end) return 0;
+    const b = <u64>load<u8>(p++);
+    if (i == 9 && b > 1) return 0;
+    v |= (b & 0x7f) << shift;
+    if ((b & 0x80) == 0) {
+      if (b == 0 && i > 0) return 0;
+      varintOut = v;
+      return p;
+    }
+    shift += 7;
+  }
+  return 0;
+}
+
+// Strict UTF-8: no overlong forms, no surrogates, nothing above U+10FFFF.
+export function validUtf8(p: usize, end: usize): bool {
+  while (p < end) {
+    const b0 = <u32>load<u8>(p);
+    if (b0 < 0x80) { p++; continue; }
+    let n: i32, min: u32, cp: u32;
+    if ((b0 & 0xe0) == 0xc0) { n = 1; min = 0x80; cp = b0 & 0x1f; }
+    else if ((b0 & 0xf0) == 0xe0) { n = 2; min = 0x800; cp = b0 & 0x0f; }
+    else if ((b0 & 0xf8) == 0xf0) { n = 3; min = 0x10000; cp = b0 & 0x07; }
+    else return false;
+    if (p + <usize>n + 1 > end) return false;
+    for (let i = 1; i <= n; i++) {
+      const b = <u32>load<u8>(p + i);
+      if ((b & 0xc0) != 0x80) return false;
+      cp = (cp << 6) | (b & 0x3f);
+    }
+    if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff)) return false;
+    p += n + 1;
+  }
+  return true;
+}
+
+// Checks one canonical value in [p, end); returns the position after it, or 0.
+export function skipValue(p: usize, end: usize, depth: i32): usize {
+  if (depth > MAX_VALUE_DEPTH || p >= end) return 0;
+  const tag = load<u8>(p++);
+  switch (tag) {
+    case 0: case 1: case 2: return p;
+    case 3: {
+      p = readVarint(p, end);
+      return p != 0 && varintOut <= MAX_ZIGZAG ? p : 0;
+    }
+    case 4: {
+      if (end - p < 8) return 0;
+      const bits = bswap<u64>(load<u64>(p));
+      const f = reinterpret<f64>(bits);
+      if (isNaN(f)) return bits == CANONICAL_NAN ? p + 8 : 0;
+      // Integral numbers within the safe range (and −0) are written as integers.
+      if (isFinite(f) && Math.floor(f) == f && Math.abs(f) <= MAX_SAFE) return 0;
+      return p + 8;
+    }
+    case 5: case 6: {
+      p = readVarint(p, end);
+      if (p == 0 || varintOut > <u64>(end - p)) return 0;
+      const e = p + <usize>varintOut;
+      if (tag == 5 && !validUtf8(p, e)) return 0;
+      return e;
+    }
+    case 7: {
+      p = readVarint(p, end);
+      if (p == 0 || varintOut > <u64>(end - p)) return 0;
+      const n = <i32>varintOut;
+      for (let i = 0; i < n && p != 0; i++) p = skipValue(p, end, depth + 1);
+      return p;
+    }
+    case 8: {
+      p = readVarint(p, end);
+      if (p == 0 || varintOut > <u64>((end - p) / 2)) return 0;
+      const n = <i32>varintOut;
+      let prev: usize = 0, prevLen: usize = 0;
+      for (let i = 0; i < n; i++) {
+        p = readVarint(p, end);
+        if (p == 0 || varintOut > <u64>(end - p)) return 0;
+        const k = p, klen = <usize>varintOut;
+        if (!validUtf8(k, k + klen)) return 0;
+        // keys strictly increasing in byte order
+        if (i > 0 && compareRaw(prev, prevLen, k, klen) >= 0) return 0;
+        prev = k; prevLen = klen;
+        p = skipValue(k + klen, end, depth + 1);
+        if (p == 0) return 0;
+      }
+      return p;
+    }
+  }
+  return 0;
+}
+
+function compareRaw(a: usize, alen: usize, b: usize, blen: usize): i32 {
+  const n = alen < blen ? alen : blen;
+  for (let i: usize = 0; i < n; i++) {
+    const x = <i32>load<u8>(a + i), y = <i32>load<u8>(b + i);
+    if (x != y) return x - y;
+  }
+  return <i32>alen - <i32>blen;
 }

@@ -16,11 +16,14 @@ export const E_TYPE_MISMATCH: i32 = 10; // two states of different types
 export const E_BAD_HANDLE: i32 = 11;    // unknown or disposed handle
 export const E_UNSUPPORTED: i32 = 12;   // operation not offered by this type
 export const E_NOT_FOUND: i32 = 13;     // key absent
+export const E_BAD_VALUE: i32 = 14;     // an element/key/value that is not one canonical user value
 
 export const MAX_DEPTH: i32 = 16;       // type nesting (GMap of AWMap of ...)
 export const MAX_KEY: i32 = 1 << 20;    // bytes in one element/key/value
 export const MAX_REPLICA: i32 = 255;    // bytes in a replica id
-export const MAX_PARTS: i32 = 1 << 22; // irreducible parts one decompose may produce
+// Irreducible parts one decompose may produce: decomposition is for deltas and
+// small states (RR, tests); a tiny causal context can name billions of dots.
+export const MAX_PARTS: i32 = 1 << 16;
 
 // Errors raised deep inside an operation that has no Reader to carry them
 // (e.g. a decomposition over budget). The ABI clears it before each call and

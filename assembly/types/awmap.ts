@@ -100,7 +100,7 @@ export class AWMap extends Lattice {
     const code = r.u8();
     if (!r.ok) return null;
     if (code == OP_UPDATE) {
-      const k = r.key();
+      const k = r.value();
       if (!r.ok) return null;
       const vs = this.values.m;
       const nd = nestedOp(vs.has(k) ? vs.get(k) : null, this.spec, r, replica, dry, depth);
@@ -114,7 +114,7 @@ export class AWMap extends Lattice {
       return d;
     }
     if (code == OP_REMOVE) {
-      const k = r.key();
+      const k = r.value();
       if (!r.ok || dry) return null;
       const d = new AWMap(this.spec);
       this.removeKey(d, k, replica, depth);

@@ -92,7 +92,7 @@ export class GMap extends Lattice {
     const code = r.u8();
     if (!r.ok) return null;
     if (code != OP_UPDATE) { r.fail(E_BAD_TAG); return null; }
-    const k = r.key();
+    const k = r.value();
     if (!r.ok) return null;
     const nd = nestedOp(this.m.has(k) ? this.m.get(k) : null, this.spec, r, replica, dry, depth);
     if (nd === null) return null;
@@ -127,7 +127,7 @@ export class GMap extends Lattice {
     const n = r.count(1);
     let prev = "";
     for (let i = 0; i < n && r.ok; i++) {
-      const k = r.key();
+      const k = r.value();
       if (!r.ok) return;
       if (i > 0 && !(prev < k)) { r.fail(E_NONCANONICAL); return; }
       prev = k;

@@ -20,7 +20,7 @@ export function readSet(r: Reader, s: Set<string>): void {
   const n = r.count(1); // an empty element still takes its length byte
   let prev = "";
   for (let i = 0; i < n && r.ok; i++) {
-    const e = r.key();
+    const e = r.value();
     if (!r.ok) return;
     if (i > 0 && !(prev < e)) { r.fail(E_NONCANONICAL); return; }
     prev = e;
@@ -94,7 +94,7 @@ export class GSet extends Lattice {
     const code = r.u8();
     if (!r.ok) return null;
     if (code != OP_ADD) { r.fail(E_BAD_TAG); return null; }
-    const e = r.key();
+    const e = r.value();
     if (!r.ok || dry) return null;
     const d = new GSet(this.spec);
     if (!this.s.has(e)) d.s.add(e);

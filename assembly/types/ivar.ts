@@ -55,7 +55,7 @@ export class IVar extends Lattice {
     const code = r.u8();
     if (!r.ok) return null;
     if (code != OP_SET) { r.fail(E_BAD_TAG); return null; }
-    const v = r.key();
+    const v = r.value();
     if (!r.ok || dry) return null;
     const d = new IVar(this.spec);
     if (!this.isSet || this.v < v) { d.isSet = true; d.v = v; }
@@ -74,7 +74,7 @@ export class IVar extends Lattice {
     if (!r.ok) return;
     if (f > 1) { r.fail(E_INVALID); return; }
     if (f == 1) {
-      const v = r.key();
+      const v = r.value();
       if (!r.ok) return;
       this.isSet = true;
       this.v = v;

@@ -63,7 +63,7 @@ export class LWWRegister extends Lattice {
     if (!r.ok) return null;
     if (code != OP_SET) { r.fail(E_BAD_TAG); return null; }
     const ts = r.varint();
-    const v = r.key();
+    const v = r.value();
     if (!r.ok || dry) return null;
     const d = new LWWRegister(this.spec);
     if (this.below(ts, replica, v)) { d.isSet = true; d.ts = ts; d.rep = replica; d.v = v; }
@@ -92,8 +92,8 @@ export class LWWRegister extends Lattice {
     if (f > 1) { r.fail(E_INVALID); return; }
     if (f == 0) return;
     const ts = r.varint();
-    const rep = r.key();
-    const v = r.key();
+    const rep = r.replica();
+    const v = r.value();
     if (!r.ok) return;
     if (rep.length > MAX_REPLICA) { r.fail(E_TOO_LARGE); return; }
     this.isSet = true; this.ts = ts; this.rep = rep; this.v = v;

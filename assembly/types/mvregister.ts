@@ -123,7 +123,7 @@ export class MVRegister extends Lattice {
     if (!r.ok) return null;
     let v = "";
     if (code == OP_SET) {
-      v = r.key();
+      v = r.value();
       if (!r.ok) return null;
     } else if (code != OP_CLEAR) { r.fail(E_BAD_TAG); return null; }
     if (dry) return null;
@@ -166,7 +166,7 @@ export class MVRegister extends Lattice {
     const n = r.count(3);
     for (let i = 0; i < n && r.ok; i++) {
       const d = readDot(r);
-      const v = r.key();
+      const v = r.value();
       if (!r.ok) return;
       if (i > 0 && !dotLess(this.entries[i - 1].dot, d)) { r.fail(E_NONCANONICAL); return; }
       if (!this.cc.contains(d.r, d.c)) { r.fail(E_INVALID); return; }

@@ -141,7 +141,7 @@ export class ORSet extends Lattice {
     const code = r.u8();
     if (!r.ok) return null;
     if (code != OP_ADD && code != OP_REMOVE) { r.fail(E_BAD_TAG); return null; }
-    const e = r.key();
+    const e = r.value();
     if (!r.ok || dry) return null;
     const d = new ORSet(this.spec);
     if (code == OP_ADD) {
@@ -198,7 +198,7 @@ export class ORSet extends Lattice {
     const n = r.count(2);
     let prev = "";
     for (let i = 0; i < n && r.ok; i++) {
-      const e = r.key();
+      const e = r.value();
       if (!r.ok) return;
       if (i > 0 && !(prev < e)) { r.fail(E_NONCANONICAL); return; }
       prev = e;

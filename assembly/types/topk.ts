@@ -164,7 +164,7 @@ export class TopK extends Lattice {
     const code = r.u8();
     if (!r.ok) return null;
     if (code != OP_ADD) { r.fail(E_BAD_TAG); return null; }
-    const id = r.key();
+    const id = r.value();
     const s = r.varint();
     if (!r.ok || dry) return null;
     const d = new TopK(this.spec);
@@ -193,7 +193,7 @@ export class TopK extends Lattice {
     if (<u32>n > this.spec.k) { r.fail(E_INVALID); return; }
     let prev = "";
     for (let i = 0; i < n && r.ok; i++) {
-      const id = r.key();
+      const id = r.value();
       const s = r.varint();
       if (!r.ok) return;
       if (i > 0 && !(prev < id)) { r.fail(E_NONCANONICAL); return; }

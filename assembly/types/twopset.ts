@@ -98,7 +98,7 @@ export class TwoPSet extends Lattice {
     const code = r.u8();
     if (!r.ok) return null;
     if (code != OP_ADD && code != OP_REMOVE) { r.fail(E_BAD_TAG); return null; }
-    const e = r.key();
+    const e = r.value();
     if (!r.ok || dry) return null;
     const d = new TwoPSet(this.spec);
     if (code == OP_ADD) {

@@ -103,7 +103,9 @@ export class ByteReader {
 const enc = new TextEncoder();
 const dec = new TextDecoder("utf-8", { fatal: true });
 export const utf8 = (s: string): Uint8Array => enc.encode(s);
-export const fromUtf8 = (b: Uint8Array): string => dec.decode(b);
+export function fromUtf8(b: Uint8Array): string {
+  try { return dec.decode(b); } catch { throw new TrellisError("BAD_VALUE", "invalid UTF-8"); }
+}
 
 export function compareBytes(a: Uint8Array, b: Uint8Array): number {
   const n = Math.min(a.length, b.length);

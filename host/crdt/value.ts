@@ -77,7 +77,13 @@ export function readValue(r: ByteReader, depth = 0): Value {
       const n = r.varint();
       if (n > r.buf.length - r.pos) throw new TrellisError("TOO_LARGE", "object count beyond input");
       const o: Record<string, Value> = {};
-      for (let i = 0; i < n; i++) { const k = r.string(); o[k] = readValue(r, depth + 1); }
+      for (let i = 0; i < n; i++) {
+        const k = r.string();
+        const v = readValue(r, depth + 1);
+        // A "__proto__" key is data, never the object's prototype.
+        if (k === "__proto__") Object.defineProperty(o, k, { value: v, enumerable: true, writable: true, configurable: true });
+        else o[k] = v;
+      }
       return o;
     }
   }

@@ -10,6 +10,7 @@ export type ErrorCode =
 const KERNEL_CODES: ErrorCode[] = [
   "INVALID", "TRUNCATED", "BAD_MAGIC", "BAD_VERSION", "BAD_TAG", "NONCANONICAL", "TOO_LARGE",
   "TOO_DEEP", "INVALID", "TRAILING", "TYPE_MISMATCH", "BAD_HANDLE", "UNSUPPORTED", "NOT_FOUND",
+  "BAD_VALUE",
 ];
 
 export class TrellisError extends Error {
