@@ -39,7 +39,7 @@ export function readDots(r: Reader): Array<Dot> {
 }
 
 export function readDot(r: Reader): Dot {
-  const rep = r.key();
+  const rep = r.replica();
   if (rep.length > MAX_REPLICA) r.fail(E_TOO_LARGE);
   const c = r.varint();
   if (r.ok && c == 0) r.fail(E_INVALID);
@@ -65,6 +65,16 @@ export class CausalContext {
   }
 
   isEmpty(): bool { return this.vv.size == 0 && this.cloud.size == 0; }
+
+  // How many dots the context names (saturating).
+  size(): u64 {
+    let n: u64 = 0;
+    const vs = this.vv.values();
+    for (let i = 0; i < vs.length; i++) n = vs[i] > U64.MAX_VALUE - n ? U64.MAX_VALUE : n + vs[i];
+    const cs = this.cloud.values();
+    for (let i = 0; i < cs.length; i++) n += <u64>cs[i].size;
+    return n;
+  }
 
   contains(r: string, c: u64): bool {
     if (this.vv.has(r) && c <= this.vv.get(r)) return true;
@@ -208,7 +218,7 @@ export class CausalContext {
     const n = r.count(2);
     let prev = "";
     for (let i = 0; i < n && r.ok; i++) {
-      const rep = r.key();
+      const rep = r.replica();
       const c = r.varint();
       if (!r.ok) return;
       if (rep.length > MAX_REPLICA) { r.fail(E_TOO_LARGE); return; }

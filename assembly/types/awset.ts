@@ -26,26 +26,53 @@ export class AWSet extends Lattice {
     return c;
   }
 
+  // replica -> counter -> element for every dot in the store, so that joining a
+  // small delta touches only the dots it names instead of every element. Built
+  // on the first join that needs it, then kept current by join, the only
+  // method that changes an existing state in place (all others build new ones).
+  index: Map<string, Map<u64, string>> | null = null;
+
+  buildIndex(): Map<string, Map<u64, string>> {
+    const ix = new Map<string, Map<u64, string>>();
+    const ks = this.entries.keys();
+    for (let i = 0; i < ks.length; i++) {
+      const ds = this.entries.get(ks[i]);
+      for (let j = 0; j < ds.length; j++) indexAdd(ix, ds[j], ks[i]);
+    }
+    this.index = ix;
+    return ix;
+  }
+
   // (s1, c1) ⊔ (s2, c2): a dot survives if both sides have it, or one side has
   // it and the other has not seen it.
   join(o: Lattice): bool {
     const x = changetype<AWSet>(o);
     let changed = false;
-    const mine = this.entries.keys();
-    for (let i = 0; i < mine.length; i++) {
-      const e = mine[i];
-      const ds = this.entries.get(e);
-      const theirs: Array<Dot> | null = x.entries.has(e) ? x.entries.get(e) : null;
-      const kept = new Array<Dot>();
-      for (let j = 0; j < ds.length; j++) {
-        const d = ds[j];
-        if (!x.cc.contains(d.r, d.c) || (theirs !== null && hasDot(theirs, d))) kept.push(d);
-      }
-      if (kept.length != ds.length) {
-        changed = true;
-        if (kept.length == 0) this.entries.delete(e); else this.entries.set(e, kept);
+    // 1. Drop our dots that x has seen but no longer keeps.
+    if (this.entries.size > 32 && x.cc.size() < <u64>min(this.entries.size >> 2, 1 << 14)) {
+      changed = this.dropSeenSmall(x);
+    } else {
+      const mine = this.entries.keys();
+      for (let i = 0; i < mine.length; i++) {
+        const e = mine[i];
+        const ds = this.entries.get(e);
+        const theirs: Array<Dot> | null = x.entries.has(e) ? x.entries.get(e) : null;
+        let kept: Array<Dot> | null = null;
+        for (let j = 0; j < ds.length; j++) {
+          const d = ds[j];
+          const keep = !x.cc.contains(d.r, d.c) || (theirs !== null && hasDot(theirs, d));
+          if (!keep && kept === null) kept = ds.slice(0, j);
+          else if (keep && kept !== null) kept.push(d);
+        }
+        if (kept !== null) {
+          changed = true;
+          const ix = this.index;
+          if (ix !== null) for (let j = 0; j < ds.length; j++) if (!hasDot(kept, ds[j])) indexDelete(ix, ds[j]);
+          if (kept.length == 0) this.entries.delete(e); else this.entries.set(e, kept);
+        }
       }
     }
+    // 2. Take x's dots that we have not seen.
     const ks = x.entries.keys();
     for (let i = 0; i < ks.length; i++) {
       const e = ks[i];
@@ -57,11 +84,35 @@ export class AWSet extends Lattice {
         if (this.cc.contains(d.r, d.c)) continue; // seen here: kept above or removed here
         if (cur === null) { cur = new Array<Dot>(); this.entries.set(e, cur); }
         cur.push(d);
+        if (this.index !== null) indexAdd(this.index!, d, e);
         added = true;
       }
       if (added) { sortDots(cur!); changed = true; }
     }
     if (this.cc.join(x.cc)) changed = true;
+    return changed;
+  }
+
+  // Step 1 of join when x's context is small: look up each dot x has seen.
+  dropSeenSmall(x: AWSet): bool {
+    const ix = this.index !== null ? this.index! : this.buildIndex();
+    const seen = new Array<Dot>();
+    x.cc.dots(seen); // small by the caller's check
+    let changed = false;
+    for (let i = 0; i < seen.length; i++) {
+      const d = seen[i];
+      if (!ix.has(d.r)) continue;
+      const byCounter = ix.get(d.r);
+      if (!byCounter.has(d.c)) continue;
+      const e = byCounter.get(d.c);
+      if (x.entries.has(e) && hasDot(x.entries.get(e), d)) continue;
+      const ds = this.entries.get(e);
+      const kept = new Array<Dot>();
+      for (let j = 0; j < ds.length; j++) if (!(ds[j].c == d.c && ds[j].r == d.r)) kept.push(ds[j]);
+      if (kept.length == 0) this.entries.delete(e); else this.entries.set(e, kept);
+      byCounter.delete(d.c);
+      changed = true;
+    }
     return changed;
   }
 
@@ -144,7 +195,7 @@ export class AWSet extends Lattice {
     const code = r.u8();
     if (!r.ok) return null;
     if (code == OP_ADD || code == OP_REMOVE) {
-      const e = r.key();
+      const e = r.value();
       if (!r.ok || dry) return null;
       const d = new AWSet(this.spec);
       const cur: Array<Dot> | null = this.entries.has(e) ? this.entries.get(e) : null;
@@ -194,7 +245,7 @@ export class AWSet extends Lattice {
     const n = r.count(2);
     let prev = "";
     for (let i = 0; i < n && r.ok; i++) {
-      const e = r.key();
+      const e = r.value();
       const ds = readDots(r);
       if (!r.ok) return;
       if (i > 0 && !(prev < e)) { r.fail(E_NONCANONICAL); return; }
@@ -206,6 +257,15 @@ export class AWSet extends Lattice {
       this.entries.set(e, ds);
     }
   }
+}
+
+function indexAdd(ix: Map<string, Map<u64, string>>, d: Dot, e: string): void {
+  if (!ix.has(d.r)) ix.set(d.r, new Map<u64, string>());
+  ix.get(d.r).set(d.c, e);
+}
+
+function indexDelete(ix: Map<string, Map<u64, string>>, d: Dot): void {
+  if (ix.has(d.r)) ix.get(d.r).delete(d.c);
 }
 
 export function hasDot(a: Array<Dot>, d: Dot): bool {
