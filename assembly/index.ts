@@ -61,7 +61,7 @@ export function input(len: i32): usize {
 export function output(): usize { return out.ptr; }
 
 function readReplica(r: Reader): string {
-  const rep = r.key();
+  const rep = r.replica();
   if (r.ok && rep.length > MAX_REPLICA) r.fail(E_TOO_LARGE);
   return rep;
 }
@@ -99,6 +99,27 @@ export function clone(h: i32): i32 {
   const x = handle(h);
   if (x === null) return -E_BAD_HANDLE;
   return put(new Handle(x.state.clone(), x.replica));
+}
+
+// A copy of h's state and pending delta-group, to roll a failed host
+// transaction back with restore(). Returns a new handle.
+export function savepoint(h: i32): i32 {
+  const x = handle(h);
+  if (x === null) return -E_BAD_HANDLE;
+  const s = new Handle(x.state.clone(), x.replica);
+  s.pending = x.pending.clone();
+  return put(s);
+}
+
+// Puts savepoint s's state and pending delta-group back into h; frees s.
+export function restore(h: i32, s: i32): i32 {
+  const x = handle(h), y = handle(s);
+  if (x === null || y === null || h == s) return -E_BAD_HANDLE;
+  x.state = y.state;
+  x.pending = y.pending;
+  handles[s - 1] = null;
+  free.push(s - 1);
+  return 0;
 }
 
 // Writes the state's canonical encoding to the output; returns its length.

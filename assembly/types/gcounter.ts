@@ -66,10 +66,11 @@ export class GCounter extends Lattice {
     const n = r.varint();
     if (!r.ok) return null;
     const cur = this.at(replica);
-    if (n > U64.MAX_VALUE - cur) { r.fail(E_TOO_LARGE); return null; }
     if (dry) return null;
+    // A replica's count saturates at 2^64 − 1 rather than failing: a batch
+    // that passed its dry run must never fail halfway.
     const d = new GCounter(this.spec);
-    if (n > 0) d.m.set(replica, cur + n);
+    if (n > 0 && cur < U64.MAX_VALUE) d.m.set(replica, n > U64.MAX_VALUE - cur ? U64.MAX_VALUE : cur + n);
     return d;
   }
 
@@ -95,7 +96,7 @@ export class GCounter extends Lattice {
     const n = r.count(2);
     let prev = "";
     for (let i = 0; i < n && r.ok; i++) {
-      const k = r.key();
+      const k = r.replica();
       const v = r.varint();
       if (!r.ok) return;
       if (k.length > MAX_REPLICA) { r.fail(E_TOO_LARGE); return; }

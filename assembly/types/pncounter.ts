@@ -80,10 +80,10 @@ export class PNCounter extends Lattice {
     if (!r.ok) return null;
     const g = code == OP_INCREMENT ? this.p : this.n;
     const cur = g.at(replica);
-    if (n > U64.MAX_VALUE - cur) { r.fail(E_TOO_LARGE); return null; }
     if (dry) return null;
+    // Saturates like GCounter: a validated batch never fails halfway.
     const d = new PNCounter(this.spec);
-    if (n > 0) (code == OP_INCREMENT ? d.p : d.n).m.set(replica, cur + n);
+    if (n > 0 && cur < U64.MAX_VALUE) (code == OP_INCREMENT ? d.p : d.n).m.set(replica, n > U64.MAX_VALUE - cur ? U64.MAX_VALUE : cur + n);
     return d;
   }
 

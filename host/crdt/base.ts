@@ -47,8 +47,13 @@ export function decodeState(bytes: Uint8Array, replica: string = randomReplica()
   if (!(bytes instanceof Uint8Array)) throw new TypeError("decode expects a Uint8Array");
   const k = kernel();
   const h = k.call("decode", withReplica(replica, bytes));
-  const spec = readSpec(new ByteReader(k.bytes("typeOf", h)));
-  return classOf(spec).fromHandle(h, spec, replica);
+  try {
+    const spec = readSpec(new ByteReader(k.bytes("typeOf", h)));
+    return classOf(spec).fromHandle(h, spec, replica);
+  } catch (e) {
+    k.int("dispose", h);
+    throw e;
+  }
 }
 
 // fromHandle() wraps an existing kernel handle by setting this around `new`,
@@ -65,7 +70,7 @@ export abstract class Crdt<Q> {
   #h: number;
   #ops = new ByteWriter(64);
   #count = 0;
-  #batching = 0;
+  #levels: { savepoint: number }[] = [];
 
   protected constructor(spec: TypeSpec, replica: string | undefined) {
     this.spec = spec;
@@ -87,12 +92,20 @@ export abstract class Crdt<Q> {
     const mark = this.#ops.pos;
     try { write(this.#ops); } catch (e) { this.#ops.pos = mark; throw e; }
     this.#count++;
-    if (this.#batching === 0) this.flush();
+    if (this.#levels.length === 0) this.flush();
   }
 
   // Applies queued ops in one boundary crossing. The kernel validates the whole
-  // batch first: on error nothing is applied and the queue is dropped.
+  // batch first: on error nothing is applied and the queue is dropped. Inside
+  // batch() (a read flushed early), each open level first takes a savepoint,
+  // so a level that fails can still roll back what was applied.
   protected flush(): void {
+    if (this.#count === 0) return;
+    for (const level of this.#levels) if (level.savepoint === 0) level.savepoint = kernel().int("savepoint", this.handle);
+    this.#applyQueued();
+  }
+
+  #applyQueued(): void {
     if (this.#count === 0) return;
     const count = this.#count;
     this.#count = 0;
@@ -101,19 +114,29 @@ export abstract class Crdt<Q> {
     kernel().apply(this.handle, count, ops);
   }
 
-  // Runs fn with ops queued, then applies them all in one crossing. If fn throws,
-  // none of its ops are applied. Reads inside fn see the ops queued so far.
+  // Runs fn with ops queued, then applies them all in one crossing. All or
+  // nothing: if fn throws, none of its ops are applied, even those a read inside
+  // fn applied early (reads inside fn see the ops made so far). Batches nest; a
+  // failing inner batch caught by the outer one rolls back only its own ops.
   batch(fn: (self: this) => void): this {
-    this.#batching++;
+    this.flush(); // ops queued so far belong to the enclosing level
+    const level = { savepoint: 0 };
+    this.#levels.push(level);
     try {
       fn(this);
+      // The outermost level applies everything in one atomic kernel call; a
+      // savepoint is needed only if a read inside fn applied ops early.
+      if (this.#levels.length === 1) this.#applyQueued();
     } catch (e) {
-      this.#batching--;
-      if (this.#batching === 0) { this.#ops.reset(); this.#count = 0; }
+      this.#ops.reset();
+      this.#count = 0;
+      if (level.savepoint !== 0) kernel().int("restore", this.handle, level.savepoint);
+      level.savepoint = 0;
       throw e;
+    } finally {
+      this.#levels.pop();
+      if (level.savepoint !== 0) kernel().int("dispose", level.savepoint);
     }
-    this.#batching--;
-    if (this.#batching === 0) this.flush();
     return this;
   }
 

@@ -27,6 +27,8 @@ export interface KernelExports {
   size(h: number): number;
   get(h: number, len: number): number;
   liveHandles(): number;
+  savepoint(h: number): number;
+  restore(h: number, s: number): number;
   collect(): void;
 }
 
@@ -88,7 +90,7 @@ export class Kernel {
   }
 
   // A call on handles that returns an int.
-  int(name: "dispose" | "clone" | "isBottom" | "size" | "leq" | "join" | "delta", a: number, b?: number): number {
+  int(name: "dispose" | "clone" | "isBottom" | "size" | "leq" | "join" | "delta" | "savepoint" | "restore", a: number, b?: number): number {
     return this.guard(name, () => {
       const f = (this.exports as unknown as Record<string, (...a: number[]) => number>)[name];
       return this.check(b === undefined ? f(a) : f(a, b), name);
