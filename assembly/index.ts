@@ -225,10 +225,7 @@ export function apply(h: i32, len: i32): i32 {
   r.count(1);
   let changed = false;
   for (let i = 0; i < n; i++) {
-    const d = x.state.op(r, x.replica, false, 0);
-    if (d === null) continue;
-    if (x.state.join(d)) changed = true;
-    x.pending.join(d);
+    if (x.state.applyOp(r, x.replica, x.pending, 0)) changed = true;
   }
   return changed ? 1 : 0;
 }

@@ -60,6 +60,17 @@ export abstract class Lattice {
   // Returns null and sets r.err on bad input.
   abstract op(r: Reader, replica: string, dry: bool, depth: i32): Lattice | null;
 
+  // Applies one validated op in place: joins its delta into this and into
+  // `pending` (the handle's delta-group, always ⊑ this). Returns true if this
+  // grew. The default builds the delta; hot types override it to skip that
+  // allocation, with the same result (the delta-mutator law checks both).
+  applyOp(r: Reader, replica: string, pending: Lattice, depth: i32): bool {
+    const d = this.op(r, replica, false, depth);
+    if (d === null) return false;
+    pending.join(d);
+    return this.join(d);
+  }
+
   // The user-visible value (docs/format.md, "Query encodings").
   abstract query(w: Writer): void;
 

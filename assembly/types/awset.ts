@@ -221,6 +221,36 @@ export class AWSet extends Lattice {
     return null;
   }
 
+  // add/remove in place (clear takes the generic path). An add's delta is
+  // ({e: [new dot]}, e's old dots + new dot); a remove's is ({}, e's old dots).
+  applyOp(r: Reader, replica: string, pending: Lattice, depth: i32): bool {
+    const at = r.p;
+    const code = r.u8();
+    if (code != OP_ADD && code != OP_REMOVE) { r.p = at; return super.applyOp(r, replica, pending, depth); }
+    const e = r.key() /* validated by the dry pass */;
+    const p = changetype<AWSet>(pending);
+    const old: Array<Dot> | null = this.entries.has(e) ? this.entries.get(e) : null;
+    if (code == OP_REMOVE && old === null) return false;
+    if (old !== null) {
+      if (this.index !== null) for (let j = 0; j < old.length; j++) indexDelete(this.index!, old[j]);
+      for (let j = 0; j < old.length; j++) p.cc.add(old[j].r, old[j].c);
+    }
+    // pending's dots for e are among the old ones: the delta covers them.
+    if (p.entries.has(e)) {
+      if (p.index !== null) { const pd = p.entries.get(e); for (let j = 0; j < pd.length; j++) indexDelete(p.index!, pd[j]); }
+      p.entries.delete(e);
+    }
+    if (code == OP_REMOVE) { this.entries.delete(e); return true; }
+    const dot = new Dot(replica, this.cc.max(replica) + 1);
+    this.entries.set(e, [dot]);
+    this.cc.add(dot.r, dot.c);
+    if (this.index !== null) indexAdd(this.index!, dot, e);
+    p.entries.set(e, [dot]);
+    p.cc.add(dot.r, dot.c);
+    if (p.index !== null) indexAdd(p.index!, dot, e);
+    return true;
+  }
+
   // query := count, elements sorted
   query(w: Writer): void {
     const ks = sortKeys(this.entries.keys());

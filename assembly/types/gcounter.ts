@@ -74,6 +74,17 @@ export class GCounter extends Lattice {
     return d;
   }
 
+  applyOp(r: Reader, replica: string, pending: Lattice, depth: i32): bool {
+    r.u8();
+    const n = r.varint();
+    const cur = this.at(replica);
+    if (n == 0 || cur == U64.MAX_VALUE) return false;
+    const v = n > U64.MAX_VALUE - cur ? U64.MAX_VALUE : cur + n;
+    this.m.set(replica, v);
+    changetype<GCounter>(pending).m.set(replica, v); // pending ⊑ this, so v is its max too
+    return true;
+  }
+
   total(): u64 {
     let t: u64 = 0;
     const vs = this.m.values();

@@ -101,6 +101,22 @@ export class GMap extends Lattice {
     return d;
   }
 
+  // update(key, op) in place: the nested value applies the op into itself and
+  // into the pending map's value under the same key, recursively.
+  applyOp(r: Reader, replica: string, pending: Lattice, depth: i32): bool {
+    r.u8();
+    const k = r.key() /* validated by the dry pass */;
+    const p = changetype<GMap>(pending);
+    let grew = false;
+    let v: Lattice;
+    if (this.m.has(k)) v = this.m.get(k);
+    else { v = newBottom(this.spec.a!); this.m.set(k, v); grew = true; }
+    let pv: Lattice;
+    if (p.m.has(k)) pv = p.m.get(k);
+    else { pv = newBottom(this.spec.a!); p.m.set(k, pv); }
+    return v.applyOp(r, replica, pv, depth + 1) || grew;
+  }
+
   query(w: Writer): void {
     const ks = sortKeys(this.m.keys());
     w.varint(<u64>ks.length);

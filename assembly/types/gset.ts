@@ -101,6 +101,15 @@ export class GSet extends Lattice {
     return d;
   }
 
+  applyOp(r: Reader, replica: string, pending: Lattice, depth: i32): bool {
+    r.u8();
+    const e = r.key() /* validated by the dry pass */;
+    if (this.s.has(e)) return false;
+    this.s.add(e);
+    changetype<GSet>(pending).s.add(e);
+    return true;
+  }
+
   query(w: Writer): void { writeSet(w, this.s); }
 
   has(key: string): i32 { return this.s.has(key) ? 1 : 0; }

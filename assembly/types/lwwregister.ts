@@ -70,6 +70,17 @@ export class LWWRegister extends Lattice {
     return d;
   }
 
+  applyOp(r: Reader, replica: string, pending: Lattice, depth: i32): bool {
+    r.u8();
+    const ts = r.varint();
+    const v = r.key() /* validated by the dry pass */;
+    if (!this.below(ts, replica, v)) return false;
+    this.isSet = true; this.ts = ts; this.rep = replica; this.v = v;
+    const p = changetype<LWWRegister>(pending);
+    p.isSet = true; p.ts = ts; p.rep = replica; p.v = v;
+    return true;
+  }
+
   query(w: Writer): void {
     w.u8(this.isSet ? 1 : 0);
     if (!this.isSet) return;
