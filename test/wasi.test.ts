@@ -9,7 +9,10 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import binaryen from "binaryen";
-import { init, AWSet, GCounter, kernel, decodeState } from "../dist/host/index.node.js";
+import {
+  init, kernel, decodeState, AWSet, GCounter, PNCounter, MaxInt, EWFlag, IVar, LWWRegister, MVRegister,
+  GSet, TwoPSet, ORSet, GMap, AWMap, Pair, TopK,
+} from "../dist/host/index.node.js";
 import { initWasi } from "../dist/host/wasi.js";
 
 const root = fileURLToPath(new URL("..", import.meta.url));
@@ -188,13 +191,74 @@ describe("WASI command", () => {
     expect(r.text).toContain("type: AWSet");
     expect(r.text).toContain(`bytes: ${ab.length}`);
     expect(r.text).toContain("size: 5");
-    expect(r.text).toContain('value: [-3, 2.5, "x", "y", bytes(0102)]');
+    expect(r.text).toContain('value: [-3, 2.5, "x", "y", b"0102"]');
     expect(r.text).toContain("type: GCounter");
     expect(r.text).toContain("value: 8");
     const s = run(["inspect"], g2);
     expect(s.code).toBe(0);
     expect(s.text).toContain("input: <stdin>");
     expect(s.text).toContain("value: 4");
+  });
+
+  it("inspect renders the value of every type, nested ones included", async () => {
+    await init();
+    const states: [string, { encode(): Uint8Array }, string][] = [];
+    const add = (name: string, s: { encode(): Uint8Array }, value: string) => states.push([name, s, value]);
+
+    const g = new GCounter("a"); g.increment(7);
+    add("GCounter", g, "7");
+    const pn = new PNCounter("a"); pn.increment(2); pn.decrement(9);
+    add("PNCounter", pn, "-7");
+    const mi = new MaxInt("a"); mi.set(42);
+    add("MaxInt", mi, "42");
+    add("EWFlag", new EWFlag("a").enable(), "true");
+    add("EWFlag", new EWFlag("a").enable().disable(), "false");
+    add("IVar", new IVar("a"), "unset");
+    add("IVar", new IVar("a").set({ b: [1, null], a: "x" }), '{"a": "x", "b": [1, null]}');
+    add("LWWRegister", new LWWRegister("rep\"1").set("hi\n", 1700), '"hi\\n" @1700 by "rep\\"1"');
+    add("LWWRegister", new LWWRegister("a"), "unset");
+    const mv = new MVRegister("a").set("a");
+    mv.merge(new MVRegister("b").set("b"));
+    add("MVRegister", mv, '["a", "b"]');
+    // every kind of user value, in byte order of their encodings
+    const gs = new GSet("a");
+    for (const v of [-3, 2.5, 1e300, 2 ** 53, NaN, -Infinity, "é\u0001\t", new Uint8Array([1, 255]), true, false, null, [], {}]) gs.add(v);
+    add("GSet", gs, '[null, false, true, -3, 2.5, 9007199254740992, 1e+300, NaN, -Infinity, "é\\u0001\\t", b"01ff", [], {}]');
+    add("TwoPSet", new TwoPSet("a").add("x").add("y").remove("x"), '["y"]');
+    add("AWSet", new AWSet("a").add(1).add("z"), '[1, "z"]');
+    add("ORSet", new ORSet("a").add("p").add("q").remove("q"), '["p"]');
+    const gm = new GMap("a", AWSet).update("k", AWSet.ops.add(1)).update(2, AWSet.ops.add("w"));
+    add("GMap<AWSet>", gm, '{2: ["w"], "k": [1]}');
+    const am = new AWMap("a", GCounter);
+    am.update("ana", GCounter.ops.increment(3)).update("ben", GCounter.ops.increment(5)).update("cy", GCounter.ops.increment(1)).remove("cy");
+    add("AWMap<GCounter>", am, '{"ana": 3, "ben": 5}');
+    const deep = new AWMap("a", GMap.of(Pair.of(PNCounter, LWWRegister)));
+    deep.update("x", GMap.ops.update("y", Pair.ops.first(PNCounter.ops.decrement(4))));
+    deep.update("x", GMap.ops.update("z", Pair.ops.second(LWWRegister.ops.set([true], 5))));
+    add("AWMap<GMap<Pair<PNCounter, LWWRegister>>>", deep, '{"x": {"y": (-4, unset), "z": (0, [true] @5 by "a")}}');
+    const pr = new Pair("a", GCounter, AWSet).updateFirst(GCounter.ops.increment(3)).updateSecond(AWSet.ops.add("s"));
+    add("Pair<GCounter, AWSet>", pr, '(3, ["s"])');
+    const tk = new TopK("a", 3).add("ana", 120).add("ben", 90).add("dee", 5).add("eve", 1);
+    add("TopK(3)", tk, '[("ana", 120), ("ben", 90), ("dee", 5)]');
+    // bounded output: 100 items per collection, 200 bytes per string
+    const big = new GSet("a");
+    big.batch((t) => { for (let i = 0; i < 130; i++) t.add(i); });
+    const shown = big.value.slice(0, 100).join(", ");
+    add("GSet", big, `[${shown}, … (30 more)]`);
+    add("IVar", new IVar("a").set("é".repeat(150)), `"${"é".repeat(100)}"… (100 more bytes)`);
+
+    const names = states.map(([, s], i) => file(`all-${i}.bin`, s.encode()));
+    const r = run(["inspect", ...names]);
+    expect(r.err).toBe("");
+    expect(r.code).toBe(0);
+    const blocks = r.text.split("\n\n");
+    expect(blocks.length).toBe(states.length);
+    states.forEach(([type, , value], i) => {
+      const lines = blocks[i].trim().split("\n");
+      expect(lines, `state ${i}`).toContain(`type: ${type}`);
+      expect(lines, `state ${i}`).toContain(`value: ${value}`);
+      expect(lines.some((l) => l.startsWith("query (hex)"))).toBe(false);
+    });
   });
 
   describe("bad input: a message on stderr and a non-zero exit, never a trap", () => {
