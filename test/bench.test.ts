@@ -1,0 +1,52 @@
+// Smoke test of `npm run bench -- --quick`: it runs, and its tables have the
+// expected rows. Timings are never asserted (these machines are noisy).
+import { describe, expect, it } from "vitest";
+import { execFileSync } from "node:child_process";
+import { mkdtempSync, readFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+
+interface Table { id: string; columns: string[]; rows: string[][] }
+
+describe("bench --quick", () => {
+  it("prints every comparison with its rows", () => {
+    const root = fileURLToPath(new URL("..", import.meta.url));
+    const out = join(mkdtempSync(join(tmpdir(), "trellis-bench-")), "quick.json");
+    const stdout = execFileSync(join(root, "node_modules", ".bin", "tsx"), ["bench/run.ts", "--quick", "--json", out], {
+      cwd: root, encoding: "utf8", timeout: 170_000, stdio: ["ignore", "pipe", "pipe"],
+    });
+    const { tables, machine } = JSON.parse(readFileSync(out, "utf8")) as { tables: Table[]; machine: Record<string, string> };
+    expect(machine.cpu).toBeTruthy();
+    expect(machine.node).toBe(process.version);
+    const byId = new Map(tables.map((t) => [t.id, t]));
+    expect([...byId.keys()].sort()).toEqual(["crdts-size", "crdts-time", "kernels", "size"]);
+
+    const k = byId.get("kernels")!;
+    for (const type of ["GCounter", "AWSet", "GSet", "GMap<LWWRegister>"]) {
+      const cases = k.rows.filter((r) => r[0] === type).map((r) => r[1]);
+      expect(cases.some((c) => c.startsWith("join two replicas")), type).toBe(true);
+      expect(cases.some((c) => c.startsWith("encode")), type).toBe(true);
+      expect(cases.some((c) => c.startsWith("decode")), type).toBe(true);
+      expect(cases.some((c) => c.startsWith("apply single-op deltas")), type).toBe(true);
+      // a kernel and its twin must agree on the joined state
+      expect(cases.some((c) => c.includes("DIFFERENT RESULT")), type).toBe(false);
+    }
+    for (const r of k.rows) expect(r[6]).toMatch(/^(PASS|MISS)$/);
+
+    const c = byId.get("crdts-time")!;
+    expect(c.columns.slice(1, 5)).toEqual(["trellis", "Yjs", "Automerge", "Loro"]);
+    const workloads = c.rows.map((r) => r[0]);
+    for (const w of ["map writes, one transaction", "map writes, one transaction each", "keys set concurrently", "counter increments, one transaction", "counter increments, one transaction each"]) {
+      expect(workloads.some((x) => x.includes(w)), w).toBe(true);
+    }
+    const conc = workloads.find((x) => x.includes("concurrently"))!;
+    expect(conc).toContain("trellis yes");
+    expect(byId.get("crdts-size")!.rows).toHaveLength(c.rows.length);
+
+    const s = byId.get("size")!;
+    expect(s.rows.map((r) => r[0].split(" ")[0])).toEqual(["trellis", "Yjs", "Automerge", "Loro"]);
+    expect(s.rows[0][8]).toMatch(/^(PASS|MISS)$/);
+    expect(stdout).toContain("| GCounter");
+  }, 180_000);
+});
