@@ -53,10 +53,14 @@ export function writeSpec(w: Writer, s: Spec): void {
   else if (s.tag == T_PAIR) { writeSpec(w, s.a!); writeSpec(w, s.b!); }
 }
 
+// Reused: every decode computes one spec id, and a fresh 1 KB writer each time
+// was garbage the collector had to sweep.
+const specScratch = new Writer();
+
 function specId(s: Spec): string {
-  const w = new Writer();
-  writeSpec(w, s);
-  return keyOf(w);
+  specScratch.reset();
+  writeSpec(specScratch, s);
+  return keyOf(specScratch);
 }
 
 export function newBottom(s: Spec): Lattice {
