@@ -45,7 +45,7 @@ export async function crdtBenches(o: CrdtOptions): Promise<Table[]> {
     let k = n;
     // GC pauses can make a small probe look quadratic: scale only work whose
     // linear extrapolation is already a sizeable part of the cap.
-    if (t2 * (n / (4 * p)) > o.capMs / 10) {
+    if (t2 * (n / (4 * p)) > o.capMs / 2) {
       for (const c of [n, n / 2, n / 5, n / 10, n / 20, n / 25]) { k = Math.floor(c); if (t2 * (c / (4 * p)) ** expo <= o.capMs) break; }
     }
     if (k < n) scaled.set(`${id}/${l}`, k);
