@@ -25,7 +25,9 @@ export class ByteWriter {
   // Unsigned varint of a non-negative safe integer or bigint.
   varint(v: number | bigint): void {
     this.ensure(10);
-    if (typeof v === "number" && v < 0x80000000) {
+    if (typeof v === "number") {
+      // Bit ops are 32-bit: above 2^31 (every Date.now() timestamp) divide instead.
+      while (v >= 0x80000000) { this.buf[this.pos++] = (v % 128) | 0x80; v = Math.floor(v / 128); }
       while (v >= 0x80) { this.buf[this.pos++] = (v & 0x7f) | 0x80; v >>>= 7; }
       this.buf[this.pos++] = v;
       return;

@@ -18,6 +18,7 @@ import { TrellisError } from "../wasm/errors.js";
 export type Value = null | boolean | number | string | Uint8Array | Value[] | { [key: string]: Value };
 
 export const MAX_VALUE_DEPTH = 64;
+const TWO52 = 2 ** 52;
 
 const f64 = new DataView(new ArrayBuffer(8));
 
@@ -30,8 +31,10 @@ export function writeValue(w: ByteWriter, v: Value, depth = 0): void {
     case "number":
       if (Number.isSafeInteger(v)) {
         w.u8(3);
-        // zigzag without 32-bit overflow
-        return w.varint(v >= 0 ? v * 2 : -v * 2 - 1);
+        // zigzag; beyond 2^52 it no longer fits a float64 exactly, so use BigInt
+        if (v >= -TWO52 && v <= TWO52) return w.varint(v >= 0 ? v * 2 : -v * 2 - 1);
+        const b = BigInt(v);
+        return w.varint(b >= 0n ? b * 2n : -b * 2n - 1n);
       }
       w.u8(4);
       f64.setFloat64(0, Number.isNaN(v) ? NaN : v);
@@ -62,7 +65,14 @@ export function readValue(r: ByteReader, depth = 0): Value {
     case 0: return null;
     case 1: return false;
     case 2: return true;
-    case 3: { const z = r.varint(); return z % 2 === 0 ? z / 2 : -(z + 1) / 2; }
+    case 3: {
+      const at = r.pos;
+      const z = r.varint();
+      if (z < 2 * TWO52) return z % 2 === 0 ? z / 2 : -(z + 1) / 2;
+      r.pos = at;
+      const b = r.bigVarint();
+      return Number(b & 1n ? -(b >> 1n) - 1n : b >> 1n);
+    }
     case 4: { const b = r.raw(8); for (let i = 0; i < 8; i++) f64.setUint8(i, b[i]); return f64.getFloat64(0); }
     case 5: return r.string();
     case 6: return r.bytes().slice();
