@@ -2,6 +2,7 @@
 // docs/abi.md). Inputs are copied into the kernel's input buffer, outputs copied
 // out of its output buffer; negative results become TrellisErrors, traps become
 // KERNEL_TRAP. It knows pointers and memory, nothing of lattice semantics.
+// Every mutation crosses here, so the calls avoid allocating beyond the copy out.
 import { TrellisError, kernelError } from "./errors.js";
 
 export interface KernelExports {
@@ -32,86 +33,100 @@ export interface KernelExports {
   collect(): void;
 }
 
+type IntCall = "dispose" | "clone" | "isBottom" | "size" | "leq" | "join" | "delta" | "savepoint" | "restore";
+type BytesCall = "encode" | "typeOf" | "decompose" | "takeDelta" | "query";
+type InputCall = "create" | "decode" | "joinBytes" | "apply" | "has";
+
+const E_NOT_FOUND = -13;
+
+// A trap is an internal kernel bug, never bad input: report it as a typed error.
+function rethrow(e: unknown, what: string): never {
+  if (e instanceof WebAssembly.RuntimeError) throw new TrellisError("KERNEL_TRAP", `${what}: ${e.message}`);
+  throw e;
+}
+
+function check(r: number, what: string): number {
+  if (r < 0) throw kernelError(r, what);
+  return r;
+}
+
 export class Kernel {
   readonly exports: KernelExports;
-  constructor(exports: KernelExports) { this.exports = exports; }
+  #view: Uint8Array;
+
+  constructor(exports: KernelExports) {
+    this.exports = exports;
+    this.#view = new Uint8Array(exports.memory.buffer);
+  }
+
+  // A view of kernel memory; replaced when memory grows (the old buffer detaches).
+  #mem(): Uint8Array {
+    if (this.#view.buffer !== this.exports.memory.buffer) this.#view = new Uint8Array(this.exports.memory.buffer);
+    return this.#view;
+  }
 
   // Copies bytes into the input buffer; returns the length to pass.
-  private put(bytes: Uint8Array): number {
+  #put(bytes: Uint8Array): number {
     const p = this.exports.input(bytes.length);
-    new Uint8Array(this.exports.memory.buffer, p, bytes.length).set(bytes);
+    this.#mem().set(bytes, p);
     return bytes.length;
   }
 
-  private check(r: number, what: string): number {
-    if (r < 0) throw kernelError(r, what);
-    return r;
-  }
-
-  private out(len: number): Uint8Array {
-    return new Uint8Array(this.exports.memory.buffer, this.exports.output(), len).slice();
-  }
-
-  // Runs a kernel call, turning a trap (an internal bug, never bad input) into a TrellisError.
-  private guard<T>(what: string, f: () => T): T {
-    try {
-      return f();
-    } catch (e) {
-      if (e instanceof WebAssembly.RuntimeError) throw new TrellisError("KERNEL_TRAP", `${what}: ${e.message}`);
-      throw e;
-    }
+  #out(len: number): Uint8Array {
+    const p = this.exports.output();
+    return this.#mem().slice(p, p + len);
   }
 
   // apply(h, batch) where batch := count ops, written straight into the input
   // buffer: the hot path of every mutation, so no intermediate copy.
   apply(h: number, count: number, ops: Uint8Array): number {
-    return this.guard("apply", () => {
+    try {
       let n = 1;
       for (let c = count; c >= 0x80; c = Math.floor(c / 128)) n++;
       const len = n + ops.length;
       const p = this.exports.input(len);
-      const mem = new Uint8Array(this.exports.memory.buffer, p, len);
-      let c = count, i = 0;
+      const mem = this.#mem();
+      let c = count, i = p;
       while (c >= 0x80) { mem[i++] = (c & 0x7f) | 0x80; c = Math.floor(c / 128); }
       mem[i++] = c;
       mem.set(ops, i);
-      return this.check(this.exports.apply(h, len), "apply");
-    });
+      return check(this.exports.apply(h, len), "apply");
+    } catch (e) { return rethrow(e, "apply"); }
   }
 
+  // A call whose input is bytes: create(input), decode(input), or name(h, input).
   call(name: "create" | "decode", input: Uint8Array): number;
   call(name: "joinBytes" | "apply" | "has", input: Uint8Array, h: number): number;
-  call(name: string, input: Uint8Array, h?: number): number {
-    return this.guard(name, () => {
-      const len = this.put(input);
-      const f = (this.exports as unknown as Record<string, (...a: number[]) => number>)[name];
-      return this.check(h === undefined ? f(len) : f(h, len), name);
-    });
+  call(name: InputCall, input: Uint8Array, h?: number): number {
+    try {
+      const len = this.#put(input);
+      const f = this.exports[name] as (...a: number[]) => number;
+      return check(h === undefined ? f(len) : f(h, len), name);
+    } catch (e) { return rethrow(e, name); }
   }
 
   // A call on handles that returns an int.
-  int(name: "dispose" | "clone" | "isBottom" | "size" | "leq" | "join" | "delta" | "savepoint" | "restore", a: number, b?: number): number {
-    return this.guard(name, () => {
-      const f = (this.exports as unknown as Record<string, (...a: number[]) => number>)[name];
-      return this.check(b === undefined ? f(a) : f(a, b), name);
-    });
+  int(name: IntCall, a: number, b?: number): number {
+    try {
+      const f = this.exports[name] as (...a: number[]) => number;
+      return check(b === undefined ? f(a) : f(a, b), name);
+    } catch (e) { return rethrow(e, name); }
   }
 
   // A call that writes to the output buffer; returns a copy of the output.
-  bytes(name: "encode" | "typeOf" | "decompose" | "takeDelta" | "query", h: number): Uint8Array {
-    return this.guard(name, () => {
-      const f = (this.exports as unknown as Record<string, (h: number) => number>)[name];
-      return this.out(this.check(f(h), name));
-    });
+  bytes(name: BytesCall, h: number): Uint8Array {
+    try {
+      return this.#out(check(this.exports[name](h), name));
+    } catch (e) { return rethrow(e, name); }
   }
 
   // get(h, key): the query bytes of a map value, or null when the key is absent.
   get(h: number, key: Uint8Array): Uint8Array | null {
-    return this.guard("get", () => {
-      const r = this.exports.get(h, this.put(key));
-      if (r === -13) return null;
-      return this.out(this.check(r, "get"));
-    });
+    try {
+      const r = this.exports.get(h, this.#put(key));
+      if (r === E_NOT_FOUND) return null;
+      return this.#out(check(r, "get"));
+    } catch (e) { return rethrow(e, "get"); }
   }
 
   memoryBytes(): number { return this.exports.memory.buffer.byteLength; }
