@@ -5,7 +5,7 @@
 import { beforeAll, describe, expect, it } from "vitest";
 import fc from "fast-check";
 import {
-  init, decodeState, GSet, IVar, LWWRegister, MaxInt, PNCounter, TopK, TrellisError, TwoPSet,
+  init, decodeState, GMap, GSet, IVar, LWWRegister, MaxInt, PNCounter, TopK, TrellisError, TwoPSet,
 } from "../dist/host/index.node.js";
 import type { Crdt } from "../dist/host/index.node.js";
 import { encodeModel } from "./model/common.js";
@@ -273,6 +273,29 @@ describe("IVar", () => {
 });
 
 describe("LWWRegister", () => {
+  it("inside a map, a replica's later write wins even within one millisecond", () => {
+    const m = new GMap("a", LWWRegister);
+    try {
+      // "b" > "a" in byte order: with equal timestamps the earlier write would win.
+      m.update("k", LWWRegister.ops.set("b"));
+      m.update("k", LWWRegister.ops.set("a"));
+      expect(m.get("k")).toBe("a");
+    } finally { m.dispose(); }
+  });
+
+  it("setAfter writes at max(timestamp, current + 1); set with a timestamp competes", () => {
+    const r = new LWWRegister("a");
+    try {
+      r.set("x", 10);
+      r.setAfter("y", 3);
+      expect([r.value, r.timestamp]).toEqual(["y", 11]);
+      r.set("z", 5); // an explicit, older timestamp loses
+      expect(r.value).toBe("y");
+      r.setAfter("w", 20);
+      expect([r.value, r.timestamp]).toEqual(["w", 20]);
+    } finally { r.dispose(); }
+  });
+
   it("own writes are ordered even within one millisecond", () => {
     const r = new LWWRegister<number>("a");
     for (let i = 0; i < 50; i++) r.set(i);

@@ -7,7 +7,8 @@ import { Reader, Writer } from "../codec";
 import { E_BAD_TAG, E_INVALID, E_TOO_LARGE, MAX_REPLICA } from "../errors";
 import { Lattice, Spec } from "../lattice";
 
-export const OP_SET: u32 = 0; // op := 0 timestamp:varint value:bytes (replica: the handle's)
+export const OP_SET: u32 = 0;       // op := 0 timestamp:varint value:bytes (replica: the handle's)
+export const OP_SET_AFTER: u32 = 1; // op := 1 timestamp:varint value:bytes, written at max(timestamp, current + 1)
 
 export class LWWRegister extends Lattice {
   // body  := 0x00 (bottom) | 0x01 timestamp:varint replica:bytes value:bytes
@@ -58,21 +59,31 @@ export class LWWRegister extends Lattice {
   }
 
   // set(timestamp, value): delta is the write when it wins, else bottom.
+  // setAfter(timestamp, value): writes at max(timestamp, current + 1), so a
+  // replica's own successive writes always win in order (two writes in one
+  // millisecond would otherwise be ordered by their value bytes).
   op(r: Reader, replica: string, dry: bool, depth: i32): Lattice | null {
     const code = r.u8();
     if (!r.ok) return null;
-    if (code != OP_SET) { r.fail(E_BAD_TAG); return null; }
-    const ts = r.varint();
+    if (code != OP_SET && code != OP_SET_AFTER) { r.fail(E_BAD_TAG); return null; }
+    let ts = r.varint();
     const v = r.value();
     if (!r.ok || dry) return null;
+    if (code == OP_SET_AFTER) ts = this.after(ts);
     const d = new LWWRegister(this.spec);
     if (this.below(ts, replica, v)) { d.isSet = true; d.ts = ts; d.rep = replica; d.v = v; }
     return d;
   }
 
+  // The timestamp of a write meant to follow the current one.
+  @inline after(ts: u64): u64 {
+    return this.isSet && this.ts >= ts && this.ts < U64.MAX_VALUE ? this.ts + 1 : ts;
+  }
+
   applyOp(r: Reader, replica: string, pending: Lattice, depth: i32): bool {
-    r.u8();
-    const ts = r.varint();
+    const code = r.u8();
+    let ts = r.varint();
+    if (code == OP_SET_AFTER) ts = this.after(ts);
     const v = r.key() /* validated by the dry pass */;
     if (!this.below(ts, replica, v)) return false;
     this.isSet = true; this.ts = ts; this.rep = replica; this.v = v;

@@ -14,20 +14,32 @@ export interface LWWEntry<T> { value: T; timestamp: number; replica: string }
 export class LWWRegister<T extends Value = Value> extends Crdt<T | undefined> {
   static readonly spec: TypeSpec = { tag: Tag.LWWRegister };
 
-  // Inside maps there is no state to read, so the default is just Date.now().
+  // With no timestamp: now, but after the register's current write (kernel
+  // op 1), so a replica's successive writes win in order even within one
+  // millisecond. With an explicit timestamp (op 0) the write simply competes.
   static readonly ops = {
-    set: (v: Value, timestamp: number = Date.now()) => (w: ByteWriter) => {
+    set: (v: Value, timestamp?: number) => (w: ByteWriter) => {
+      if (timestamp === undefined) return LWWRegister.ops.setAfter(v, Date.now())(w);
       w.u8(0); w.varint(checkCount(timestamp)); writeElement(w, v);
+    },
+    // For callers with their own clock: v at max(timestamp, current + 1).
+    setAfter: (v: Value, timestamp: number) => (w: ByteWriter) => {
+      w.u8(1); w.varint(checkCount(timestamp)); writeElement(w, v);
     },
   };
 
   constructor(replica?: string) { super(LWWRegister.spec, replica); }
 
-  // Writes v at timestamp (default: now, but after the current write, so this
+  // Writes v at timestamp (default: now, and after the current write, so this
   // write wins locally). An explicit timestamp below the current write loses.
   set(v: T, timestamp?: number): this {
-    const ts = timestamp ?? Math.max(Date.now(), (this.entry?.timestamp ?? -1) + 1);
-    this.op(LWWRegister.ops.set(v, ts));
+    this.op(LWWRegister.ops.set(v, timestamp));
+    return this;
+  }
+
+  // Writes v at max(timestamp, current timestamp + 1): for a caller's own clock.
+  setAfter(v: T, timestamp: number): this {
+    this.op(LWWRegister.ops.setAfter(v, timestamp));
     return this;
   }
 

@@ -5,7 +5,8 @@ import { fromUtf8, utf8 } from "../../host/crdt/bytes.js";
 
 export interface Write { ts: number; r: string; v: string }
 export type LWWRegisterState = Write | undefined;
-export type LWWRegisterOp = { set: Value; ts: number };
+// after: the write goes at max(ts, current + 1) (kernel op 1, the host's default).
+export type LWWRegisterOp = { set: Value; ts: number; after?: boolean };
 
 const cmp = (a: Write, b: Write) => a.ts - b.ts || byByte(a.r, b.r) || byByte(a.v, b.v);
 const greater = (a: LWWRegisterState, b: LWWRegisterState) =>
@@ -15,7 +16,10 @@ export const lwwregisterModel: Model<LWWRegisterState, LWWRegisterOp> = {
   spec: { tag: 6 },
   bottom: () => undefined,
   clone: (s) => s,
-  apply: (s, op, replica) => greater(s, { ts: op.ts, r: bin(utf8(replica)), v: bin(encodeValue(op.set)) }),
+  apply: (s, op, replica) => {
+    const ts = op.after && s !== undefined && s.ts >= op.ts ? s.ts + 1 : op.ts;
+    return greater(s, { ts, r: bin(utf8(replica)), v: bin(encodeValue(op.set)) });
+  },
   join: greater,
   encodeBody(w, s) {
     if (s === undefined) { w.u8(0); return; }
