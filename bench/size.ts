@@ -7,6 +7,7 @@ import { existsSync, readFileSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { gzipSync } from "node:zlib";
+import { buildSync } from "esbuild";
 import { Table, kb, mark, table } from "./lib/harness.js";
 
 const root = join(dirname(fileURLToPath(import.meta.url)), "..");
@@ -72,7 +73,17 @@ export function closure(entry: string): Closure {
 
 const gz = (b: Buffer | string) => gzipSync(b, { level: 9 }).length;
 
-export interface Sized { name: string; entry: string; files: number; jsRaw: number; jsGz: number; wasmRaw: number; wasmGz: number }
+export interface Sized { name: string; entry: string; files: number; jsRaw: number; jsGz: number; jsMinGz: number; wasmRaw: number; wasmGz: number }
+
+// The JS as an application would ship it: bundled and minified by esbuild with
+// the browser conditions, gzipped (wasm files are counted separately).
+function minifiedGz(entry: string): number {
+  const out = buildSync({
+    entryPoints: [entry], bundle: true, minify: true, format: "esm", platform: "browser",
+    write: false, logLevel: "silent", loader: { ".wasm": "empty" },
+  });
+  return gz(Buffer.from(out.outputFiles[0].contents));
+}
 
 export function measureClosure(name: string, entry: string, extraWasm: string[] = []): Sized {
   const c = closure(entry);
@@ -82,7 +93,7 @@ export function measureClosure(name: string, entry: string, extraWasm: string[] 
   const wasm = c.wasm.map((f) => readFileSync(f));
   return {
     name, entry: entry.replace(root + "/", ""), files: c.js.length + c.wasm.length,
-    jsRaw: js.length, jsGz: gz(js),
+    jsRaw: js.length, jsGz: gz(js), jsMinGz: minifiedGz(entry),
     wasmRaw: wasm.reduce((a, b) => a + b.length, 0), wasmGz: wasm.reduce((a, b) => a + gz(b), 0),
   };
 }
@@ -97,11 +108,11 @@ export function sizeBench(): Table {
     measureClosure("Loro", resolveBare("loro-crdt", join(root, "x.js"))),
   ];
   void nm;
-  const t = table("size", "Gzipped size of the browser entry's import closure (JS gzipped as one bundle, level 9; wasm gzipped)",
-    ["package", "entry", "files", "JS raw", "JS gz", "wasm raw", "wasm gz", "total gz", "target: trellis ≤ 30 KB gz"]);
+  const t = table("size", "Gzipped size of the browser entry's import closure (JS as shipped: bundled + minified by esbuild, gzip level 9; also the unminified modules concatenated; wasm gzipped)",
+    ["package", "entry", "files", "JS raw", "JS gz", "JS min+gz", "wasm raw", "wasm gz", "total gz (min JS)", "target: trellis ≤ 30 KB gz"]);
   for (const r of rows) {
-    const total = r.jsGz + r.wasmGz;
-    t.rows.push([r.name, r.entry.replace(/^.*node_modules\//, ""), String(r.files), kb(r.jsRaw), kb(r.jsGz), kb(r.wasmRaw), kb(r.wasmGz), kb(total),
+    const total = r.jsMinGz + r.wasmGz;
+    t.rows.push([r.name, r.entry.replace(/^.*node_modules\//, ""), String(r.files), kb(r.jsRaw), kb(r.jsGz), kb(r.jsMinGz), kb(r.wasmRaw), kb(r.wasmGz), kb(total),
       r === trellis ? mark(total <= 30 * 1024) : ""]);
   }
   const c = closure(join(root, "dist/host/index.browser.js"));
