@@ -63,6 +63,7 @@ export class Reader {
   p: usize;
   end: usize;
   err: i32 = 0;
+  dry: bool = false; // a validating pass over an op batch (see value())
 
   constructor(p: usize, end: usize) { this.p = p; this.end = end; }
 
@@ -107,15 +108,18 @@ export class Reader {
 
   // A length-prefixed user value (element, map key, register value): a key
   // whose bytes must be exactly one canonical value.
+  // In a dry (validating) pass it checks the value and returns "" without
+  // allocating: ops only validate then, and never look at the key.
   value(): string {
     const start = this.p;
     const n = this.varint();
     if (!this.ok) return "";
+    // The same limits key() applies: a dry pass must reject all it would.
+    if (n > <u64>MAX_KEY) { this.fail(E_TOO_LARGE); return ""; }
+    if (n > <u64>this.left) { this.fail(E_TRUNCATED); return ""; }
     const body = this.p;
-    if (n <= <u64>this.left && skipValue(body, body + <usize>n, 0) != body + <usize>n) {
-      this.fail(E_BAD_VALUE);
-      return "";
-    }
+    if (skipValue(body, body + <usize>n, 0) != body + <usize>n) { this.fail(E_BAD_VALUE); return ""; }
+    if (this.dry) { this.p = body + <usize>n; return ""; }
     this.p = start;
     return this.key();
   }

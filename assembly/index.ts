@@ -217,6 +217,7 @@ export function apply(h: i32, len: i32): i32 {
   const x = handle(h);
   if (x === null) return -E_BAD_HANDLE;
   let r = reader(len);
+  r.dry = true;
   const n = r.count(1);
   for (let i = 0; i < n && r.ok; i++) x.state.op(r, x.replica, true, 0);
   if (r.ok && !r.done) r.fail(E_TRAILING);
@@ -227,6 +228,9 @@ export function apply(h: i32, len: i32): i32 {
   for (let i = 0; i < n; i++) {
     if (x.state.applyOp(r, x.replica, x.pending, 0)) changed = true;
   }
+  // The dry pass accepted this batch, so the real pass cannot fail; if it
+  // did, that is a kernel bug: trap (KERNEL_TRAP) rather than go on quietly.
+  if (!r.ok) unreachable();
   return changed ? 1 : 0;
 }
 

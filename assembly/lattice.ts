@@ -28,6 +28,9 @@ export class Spec {
   a: Spec | null = null;
   b: Spec | null = null;
   id: string = ""; // canonical encoding of the spec, for cheap equality
+  // A bottom that dry (validating) op passes may read but never change, so
+  // validating a nested op on an absent key allocates nothing.
+  scratch: Lattice | null = null;
 
   constructor(tag: u8) { this.tag = tag; }
 }

@@ -135,6 +135,24 @@ export class AWMap extends Lattice {
     return null;
   }
 
+  // update(key, op) in place: an AWSet add of key on the presence, and the
+  // nested op applied in place to the value (into pending's value too).
+  // Remove and clear take the generic path.
+  applyOp(r: Reader, replica: string, pending: Lattice, depth: i32): bool {
+    const at = r.p;
+    const code = r.u8();
+    if (code != OP_UPDATE) { r.p = at; return super.applyOp(r, replica, pending, depth); }
+    const k = r.key() /* validated by the dry pass */;
+    const p = changetype<AWMap>(pending);
+    this.presence.addOrRemove(k, true, replica, p.presence);
+    const vs = this.values.m, pvs = p.values.m;
+    let v: Lattice, pv: Lattice;
+    if (vs.has(k)) v = vs.get(k); else { v = newBottom(this.spec.a!); vs.set(k, v); }
+    if (pvs.has(k)) pv = pvs.get(k); else { pv = newBottom(this.spec.a!); pvs.set(k, pv); }
+    v.applyOp(r, replica, pv, depth + 1);
+    return true; // the new presence dot
+  }
+
   // Adds to d's context the presence dots of k observed here.
   coverKey(d: AWMap, k: string): void {
     if (!this.presence.entries.has(k)) return;

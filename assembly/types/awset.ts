@@ -228,9 +228,14 @@ export class AWSet extends Lattice {
     const code = r.u8();
     if (code != OP_ADD && code != OP_REMOVE) { r.p = at; return super.applyOp(r, replica, pending, depth); }
     const e = r.key() /* validated by the dry pass */;
-    const p = changetype<AWSet>(pending);
+    return this.addOrRemove(e, code == OP_ADD, replica, changetype<AWSet>(pending));
+  }
+
+  // The in-place add or remove of e, into this and into pending (⊑ this).
+  // Also AWMap's presence update.
+  addOrRemove(e: string, add: bool, replica: string, p: AWSet): bool {
     const old: Array<Dot> | null = this.entries.has(e) ? this.entries.get(e) : null;
-    if (code == OP_REMOVE && old === null) return false;
+    if (!add && old === null) return false;
     if (old !== null) {
       if (this.index !== null) for (let j = 0; j < old.length; j++) indexDelete(this.index!, old[j]);
       for (let j = 0; j < old.length; j++) p.cc.add(old[j].r, old[j].c);
@@ -240,7 +245,7 @@ export class AWSet extends Lattice {
       if (p.index !== null) { const pd = p.entries.get(e); for (let j = 0; j < pd.length; j++) indexDelete(p.index!, pd[j]); }
       p.entries.delete(e);
     }
-    if (code == OP_REMOVE) { this.entries.delete(e); return true; }
+    if (!add) { this.entries.delete(e); return true; }
     const dot = new Dot(replica, this.cc.max(replica) + 1);
     this.entries.set(e, [dot]);
     this.cc.add(dot.r, dot.c);

@@ -159,7 +159,13 @@ export class GMap extends Lattice {
 // Null on error or when dry.
 export function nestedOp(cur: Lattice | null, spec: Spec, r: Reader, replica: string, dry: bool, depth: i32): Lattice | null {
   if (depth + 1 > MAX_DEPTH) { r.fail(E_TOO_DEEP); return null; }
-  const v = cur !== null ? cur : newBottom(spec.a!);
+  let v: Lattice;
+  if (cur !== null) v = cur;
+  else if (dry) {
+    const a = spec.a!;
+    if (a.scratch === null) a.scratch = newBottom(a);
+    v = a.scratch!;
+  } else v = newBottom(spec.a!);
   const nd = v.op(r, replica, dry, depth + 1);
   if (!r.ok || dry) return null;
   return nd !== null ? nd : v.bottom();
