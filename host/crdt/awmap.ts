@@ -5,7 +5,7 @@ import { ByteReader, ByteWriter } from "./bytes.js";
 import { Tag, TypeLike, TypeSpec } from "./spec.js";
 import { readQuery, register } from "./registry.js";
 import { Value } from "./value.js";
-import { elementKey, writeElement } from "./awset.js";
+import { elementKey, writeElement } from "./set.js";
 import { Op, readEntries, valueSpec } from "./gmap.js";
 import { kernel } from "../wasm/kernel.js";
 

@@ -6,7 +6,7 @@ import { ByteReader, ByteWriter } from "./bytes.js";
 import { Tag, TypeLike, TypeSpec, toSpec } from "./spec.js";
 import { readQuery, register } from "./registry.js";
 import { Value, decodeValue } from "./value.js";
-import { elementKey, writeElement } from "./awset.js";
+import { elementKey, writeElement } from "./set.js";
 import { kernel } from "../wasm/kernel.js";
 
 // An encoded op of some type, as its class's static `ops` build them.

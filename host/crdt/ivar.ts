@@ -7,7 +7,7 @@ import { ByteReader, ByteWriter, equalBytes } from "./bytes.js";
 import { Tag, TypeSpec } from "./spec.js";
 import { register } from "./registry.js";
 import { Value, decodeValue, encodeValue } from "./value.js";
-import { writeElement } from "./awset.js";
+import { writeElement } from "./set.js";
 import { TrellisError } from "../wasm/errors.js";
 
 export class IVar<T extends Value = Value> extends Crdt<T | undefined> {

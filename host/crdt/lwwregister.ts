@@ -6,7 +6,7 @@ import { ByteReader, ByteWriter, fromUtf8 } from "./bytes.js";
 import { Tag, TypeSpec } from "./spec.js";
 import { register } from "./registry.js";
 import { Value, decodeValue } from "./value.js";
-import { writeElement } from "./awset.js";
+import { writeElement } from "./set.js";
 import { checkCount } from "./gcounter.js";
 
 export interface LWWEntry<T> { value: T; timestamp: number; replica: string }

@@ -6,7 +6,7 @@ import { ByteReader, ByteWriter } from "./bytes.js";
 import { Tag, TypeSpec } from "./spec.js";
 import { register } from "./registry.js";
 import { Value } from "./value.js";
-import { readElements, writeElement } from "./awset.js";
+import { readElements, writeElement } from "./set.js";
 
 export class MVRegister<T extends Value = Value> extends Crdt<T[]> {
   static readonly spec: TypeSpec = { tag: Tag.MVRegister };

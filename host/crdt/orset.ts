@@ -2,15 +2,14 @@
 // each add creates a unique token; a remove marks the tokens it has seen as
 // removed, so a concurrent add keeps the element. Removed tokens stay in the
 // state for ever; AWSet gives the same behaviour without tombstones.
-import { Crdt, adopt, decodeAs } from "./base.js";
-import { ByteReader, ByteWriter } from "./bytes.js";
+import { adopt, decodeAs } from "./base.js";
+import { ByteWriter } from "./bytes.js";
 import { Tag, TypeSpec } from "./spec.js";
 import { register } from "./registry.js";
 import { Value } from "./value.js";
-import { elementKey, readElements, writeElement } from "./awset.js";
-import { kernel } from "../wasm/kernel.js";
+import { SetCrdt, writeElement } from "./set.js";
 
-export class ORSet<T extends Value = Value> extends Crdt<T[]> {
+export class ORSet<T extends Value = Value> extends SetCrdt<T> {
   static readonly spec: TypeSpec = { tag: Tag.ORSet };
 
   static readonly ops = {
@@ -23,15 +22,8 @@ export class ORSet<T extends Value = Value> extends Crdt<T[]> {
   add(v: T): this { this.op(ORSet.ops.add(v)); return this; }
   remove(v: T): this { this.op(ORSet.ops.remove(v)); return this; }
 
-  has(v: T): boolean { return kernel().call("has", elementKey(v), this.h) === 1; }
-  get size(): number { return kernel().int("size", this.h); }
-
   // Elements with an active token, in canonical (byte) order.
-  values(): T[] { return readElements<T>(this.queryReader()); }
-  get value(): T[] { return this.values(); }
-  [Symbol.iterator](): Iterator<T> { return this.values()[Symbol.iterator](); }
 
-  static readQuery(r: ByteReader): Value[] { return readElements(r); }
   static decode<T extends Value = Value>(bytes: Uint8Array, replica?: string): ORSet<T> { return decodeAs(bytes, Tag.ORSet, replica); }
   static fromHandle(h: number, _spec: TypeSpec, replica: string): ORSet { return adopt(h, () => new ORSet(replica)); }
 }

@@ -6,7 +6,7 @@ import { ByteReader, ByteWriter } from "./bytes.js";
 import { MAX_TOPK, Tag, TypeSpec } from "./spec.js";
 import { register } from "./registry.js";
 import { Value, decodeValue } from "./value.js";
-import { writeElement } from "./awset.js";
+import { writeElement } from "./set.js";
 import { checkCount } from "./gcounter.js";
 import { kernel } from "../wasm/kernel.js";
 

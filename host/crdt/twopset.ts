@@ -1,15 +1,14 @@
 // Two-phase set: an element can be added, then removed, and once removed it
 // can never come back (its tombstone wins over every later or concurrent add).
-import { Crdt, adopt, decodeAs } from "./base.js";
-import { ByteReader, ByteWriter } from "./bytes.js";
+import { adopt, decodeAs } from "./base.js";
+import { ByteWriter } from "./bytes.js";
 import { Tag, TypeSpec } from "./spec.js";
 import { register } from "./registry.js";
 import { Value } from "./value.js";
-import { elementKey, readElements, writeElement } from "./awset.js";
-import { kernel } from "../wasm/kernel.js";
+import { SetCrdt, writeElement } from "./set.js";
 import { TrellisError } from "../wasm/errors.js";
 
-export class TwoPSet<T extends Value = Value> extends Crdt<T[]> {
+export class TwoPSet<T extends Value = Value> extends SetCrdt<T> {
   static readonly spec: TypeSpec = { tag: Tag.TwoPSet };
 
   // Inside maps the kernel accepts any remove (a never-seen element becomes a
@@ -31,16 +30,6 @@ export class TwoPSet<T extends Value = Value> extends Crdt<T[]> {
     return this;
   }
 
-  has(v: T): boolean { return kernel().call("has", elementKey(v), this.h) === 1; }
-  get size(): number { return kernel().int("size", this.h); }
-
-  // Present elements (added, not removed) in canonical (byte) order.
-  values(): T[] { return readElements<T>(this.queryReader()); }
-  get value(): T[] { return this.values(); }
-  [Symbol.iterator](): Iterator<T> { return this.values()[Symbol.iterator](); }
-
-  // query := count element*
-  static readQuery(r: ByteReader): Value[] { return readElements(r); }
   static decode<T extends Value = Value>(bytes: Uint8Array, replica?: string): TwoPSet<T> { return decodeAs(bytes, Tag.TwoPSet, replica); }
   static fromHandle(h: number, _spec: TypeSpec, replica: string): TwoPSet { return adopt(h, () => new TwoPSet(replica)); }
 }
