@@ -147,12 +147,12 @@ describe("semantics", () => {
     const b = track(new MVRegister<Value>("b").set(2));
     const c = track(new MVRegister<Value>("c").set("x")); // the same value twice shows once
     const m = joined(joined(a, b), c);
-    expect(m.values).toEqual([2, "x"]);
+    expect(m.values()).toEqual([2, "x"]);
     m.set("z");
-    expect(m.values).toEqual(["z"]);
-    expect(joined(m, a).values).toEqual(["z"]);
+    expect(m.values()).toEqual(["z"]);
+    expect(joined(m, a).values()).toEqual(["z"]);
     m.clear();
-    expect(m.values).toEqual([]);
+    expect(m.values()).toEqual([]);
   });
 
   it("ORSet: a remove only removes the tokens it observed", () => {

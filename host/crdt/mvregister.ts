@@ -23,8 +23,8 @@ export class MVRegister<T extends Value = Value> extends Crdt<T[]> {
   clear(): this { this.op(MVRegister.ops.clear()); return this; }
 
   // Every concurrent value, in canonical (byte) order; [] when never set or cleared.
-  get values(): T[] { return readElements<T>(this.queryReader()); }
-  get value(): T[] { return this.values; }
+  values(): T[] { return readElements<T>(this.queryReader()); }
+  get value(): T[] { return this.values(); }
 
   // query := count value*  (distinct, sorted by bytes)
   static readQuery(r: ByteReader): Value[] { return readElements(r); }
