@@ -10,6 +10,14 @@ import * as gc from "./twins/gcounter.js";
 import * as gs from "./twins/gset.js";
 import * as gm from "./twins/gmap-lww.js";
 import * as aw from "./twins/awset.js";
+import * as pn from "./twins/pncounter.js";
+import * as one from "./twins/single.js";
+import * as dt from "./twins/dotted.js";
+import * as tp from "./twins/twopset.js";
+import * as ors from "./twins/orset.js";
+import * as am from "./twins/awmap-gcounter.js";
+import * as pr from "./twins/pair-gcounter-gset.js";
+import { topk } from "./twins/topk.js";
 
 interface Twin<S> {
   decode(b: Uint8Array): S;
@@ -24,7 +32,13 @@ interface TypeBench<S> {
   sizes: number[];
   twin: Twin<S>;
   // Two replicas of n elements each, half of them shared.
-  pair(n: number): [S, S];
+  pair?(n: number): [S, S];
+  // Types whose state does not grow with n (single values, TopK's k best, a
+  // register's few concurrent writes): n replica states, joined one after the
+  // other into a replica that starts at bottom; n counts joins, not elements.
+  seq?(n: number): S[];
+  seqWhat?: string;
+  seqHeavyFrom?: number; // n from which a join run gets the few-iteration budget (default 1e5)
   // The j-th single-op delta.
   delta(j: number): S;
   bottom(): S;
@@ -37,6 +51,10 @@ const kdecode = (bytes: Uint8Array): Crdt<unknown> => trellis.decodeState(bytes,
 function types(quick: boolean): TypeBench<any>[] {
   const big = quick ? [1e3] : [1e4, 1e5, 1e6];
   const mid = quick ? [1e3] : [1e4, 1e5];
+  const tk = topk(100);
+  const pad = (j: number) => String(j).padStart(8, "0");
+  const dotted = (j: number) => ({ r: j % 2 ? "C" : "B", c: (j >> 1) + 1 }); // two writers taking turns
+  const ccOf = (r: string, c: number): aw.Context => ({ vv: new Map([[r, c]]), cloud: new Map() });
   return [
     {
       name: "GCounter", available: has("GCounter"), twinFrom: "test/model/gcounter.ts + bench/twins/gcounter.ts",
@@ -89,6 +107,112 @@ function types(quick: boolean): TypeBench<any>[] {
       },
       delta: (j) => new Map([[el("d" + j), { ts: 1000 + j, r: "A", v: el(String(j)) }]]),
     },
+    {
+      name: "PNCounter", available: has("PNCounter"), twinFrom: "test/model/pncounter.ts + bench/twins/pncounter.ts",
+      sizes: mid, twin: pn, bottom: pn.bottom,
+      pair(n) {
+        const a = pn.bottom(), b = pn.bottom();
+        for (let i = 0; i < n; i++) { a.p.set("r" + i, (i % 97) + 1); if (i % 3 === 0) a.n.set("r" + i, (i % 13) + 1); }
+        for (let i = n / 2; i < 1.5 * n; i++) { b.p.set("r" + i, (i % 89) + 1); if (i % 3 === 0) b.n.set("r" + i, (i % 11) + 1); }
+        return [a, b];
+      },
+      delta: (j) => (j % 4 === 3
+        ? { p: new Map(), n: new Map([["r" + (j % 1000), Math.floor(j / 1000) + 1]]) }
+        : { p: new Map([["r" + (j % 1000), Math.floor(j / 1000) + 1]]), n: new Map() }),
+    },
+    {
+      name: "MaxInt", available: has("MaxInt"), twinFrom: "test/model/maxint.ts + bench/twins/single.ts",
+      sizes: mid, twin: one.maxint, bottom: one.maxint.bottom, seqWhat: "each a larger value",
+      seq: (n) => Array.from({ length: n }, (_, j) => ({ v: j + 1 })),
+      delta: (j) => ({ v: j + 1 }),
+    },
+    {
+      name: "EWFlag", available: has("EWFlag"), twinFrom: "bench/twins/dotted.ts (the kernel's algorithm; the model keeps dots as JSON strings and its context encoding is quadratic)",
+      sizes: mid, twin: dt.ewflag, bottom: dt.ewflag.bottom, seqWhat: "each the next enable of one of two replicas",
+      seq: (n) => Array.from({ length: n }, (_, j) => { const d = dotted(j); return { dots: [d], cc: ccOf(d.r, d.c) }; }),
+      delta: (j) => ({ dots: [{ r: "A", c: j + 1 }], cc: ccOf("A", j + 1) }),
+    },
+    {
+      name: "IVar", available: has("IVar"), twinFrom: "test/model/ivar.ts + bench/twins/single.ts",
+      sizes: mid, twin: one.ivar, bottom: one.ivar.bottom, seqWhat: "each a byte-greater value",
+      seq: (n) => Array.from({ length: n }, (_, j) => ({ v: el("v" + pad(j)) })),
+      delta: (j) => ({ v: el("v" + pad(j)) }),
+    },
+    {
+      name: "LWWRegister", available: has("LWWRegister"), twinFrom: "test/model/lwwregister.ts + bench/twins/single.ts",
+      sizes: mid, twin: one.lwwregister, bottom: one.lwwregister.bottom, seqWhat: "each a later write",
+      seq: (n) => Array.from({ length: n }, (_, j) => ({ v: { ts: 1000 + j, r: j % 2 ? "C" : "B", v: el(String(j)) } })),
+      delta: (j) => ({ v: { ts: 1000 + j, r: "A", v: el(String(j)) } }),
+    },
+    {
+      name: "MVRegister", available: has("MVRegister"), twinFrom: "bench/twins/dotted.ts (the kernel's algorithm; the model keeps dots as JSON strings and its context encoding is quadratic)",
+      sizes: mid, twin: dt.mvregister, bottom: dt.mvregister.bottom, seqWhat: "each the next write of one of two replicas",
+      seq: (n) => Array.from({ length: n }, (_, j) => { const d = dotted(j); return { entries: [{ d, v: el("v" + j) }], cc: ccOf(d.r, d.c) }; }),
+      delta: (j) => ({ entries: [{ d: { r: "A", c: j + 1 }, v: el("v" + j) }], cc: ccOf("A", j + 1) }),
+    },
+    {
+      name: "TwoPSet", available: has("TwoPSet"), twinFrom: "test/model/twopset.ts + bench/twins/twopset.ts",
+      sizes: mid, twin: tp, bottom: tp.bottom,
+      pair(n) {
+        const a = tp.bottom(), b = tp.bottom();
+        for (let i = 0; i < n; i++) (i % 4 === 0 ? a.r : a.a).add(el("e" + i));
+        for (let i = n / 2; i < 1.5 * n; i++) (i % 3 === 0 ? b.r : b.a).add(el("e" + i));
+        return [a, b];
+      },
+      delta: (j) => (j % 4 === 3 ? { a: new Set<string>(), r: new Set([el("d" + (j - 1))]) } : { a: new Set([el("d" + j)]), r: new Set<string>() }),
+    },
+    {
+      name: "ORSet", available: has("ORSet"), twinFrom: "bench/twins/orset.ts (the kernel's algorithm; the model keys tokens by JSON strings and mints by scanning the set)",
+      sizes: mid, twin: ors, bottom: ors.bottom,
+      pair(n) {
+        const a = ors.bottom(), b = ors.bottom();
+        for (let i = 0; i < n; i++) a.set(el("e" + i), [{ r: "A", c: i + 1, rm: i % 5 === 0 }]);
+        for (let i = n / 2, c = 1; i < 1.5 * n; i++, c++) b.set(el("e" + i), [{ r: "B", c, rm: i % 7 === 0 }]);
+        return [a, b];
+      },
+      delta: (j) => new Map([[el("d" + (j % 4 === 3 ? j - 1 : j)), [{ r: "A", c: j % 4 === 3 ? j : j + 1, rm: j % 4 === 3 }]]]),
+    },
+    {
+      name: "AWMap<GCounter>", available: has("AWMap") && has("GCounter"), twinFrom: "bench/twins/awmap-gcounter.ts (the AWSet twin for presence, the GCounter twin for values; the model's presence is the quadratic AWSet model)",
+      sizes: mid, twin: am, bottom: am.bottom,
+      pair(n) {
+        const a = am.bottom(), b = am.bottom();
+        for (let i = 0; i < n; i++) { const k = el("k" + i); a.presence.entries.set(k, [{ r: "A", c: i + 1 }]); a.values.set(k, new Map([["A", (i % 97) + 1]])); }
+        a.presence.cc.vv.set("A", n);
+        for (let i = n / 2, c = 1; i < 1.5 * n; i++, c++) { const k = el("k" + i); b.presence.entries.set(k, [{ r: "B", c }]); b.values.set(k, new Map([["B", (i % 89) + 1]])); }
+        b.presence.cc.vv.set("B", n);
+        return [a, b];
+      },
+      delta(j) {
+        const d = am.bottom(), k = el("d" + j);
+        d.presence.entries.set(k, [{ r: "A", c: j + 1 }]);
+        if (j === 0) d.presence.cc.vv.set("A", 1); else d.presence.cc.cloud.set("A", new Set([j + 1]));
+        d.values.set(k, new Map([["A", 1]]));
+        return d;
+      },
+    },
+    {
+      name: "Pair<GCounter, GSet>", available: has("Pair") && has("GCounter") && has("GSet"), twinFrom: "test/model/pair.ts over the GCounter and GSet twins + bench/twins/pair-gcounter-gset.ts",
+      sizes: mid, twin: pr, bottom: pr.bottom,
+      pair(n) {
+        const a = pr.bottom(), b = pr.bottom();
+        for (let i = 0; i < n; i++) { a[0].set("r" + i, (i % 97) + 1); a[1].add(el("e" + i)); }
+        for (let i = n / 2; i < 1.5 * n; i++) { b[0].set("r" + i, (i % 89) + 1); b[1].add(el("e" + i)); }
+        return [a, b];
+      },
+      delta: (j) => (j % 2 ? [new Map([["r" + (j % 1000), Math.floor(j / 1000) + 1]]), new Set<string>()] : [new Map(), new Set([el("d" + j)])]),
+    },
+    {
+      name: "TopK(100)", available: has("TopK"), twinFrom: "bench/twins/topk.ts (the kernel's algorithm, truncating on every join; the model keeps every id and truncates on encode)",
+      sizes: quick ? [1e3] : [1e3, 1e4], seqHeavyFrom: 1e4, // 1e5 joins of 16 entries: ~7 s per run on each side
+      twin: tk, bottom: tk.bottom, seqWhat: "each 16 entries from a pool of 1000 ids, scores rising",
+      seq: (n) => Array.from({ length: n }, (_, j) => {
+        const m = new Map<string, number>();
+        for (let t = 0; t < 16; t++) m.set(el("id" + ((j * 16 + t * 61) % 1000)), j + ((t * 37) % 100));
+        return { m };
+      }),
+      delta: (j) => ({ m: new Map([[el("id" + (j % 1000)), j]]) }),
+    },
   ];
 }
 
@@ -103,13 +227,13 @@ export async function kernelBenches(o: KernelOptions): Promise<Table> {
   const heavy: Budget = { iterations: 2, time: 0, warmup: 1 };
   const light: Budget = { iterations: o.quick ? 5 : 10, time: o.quick ? 0 : 200, warmup: 2 };
   const measured: string[] = [], missing: string[] = [];
-  for (const ty of types(o.quick)) {
-    if (!ty.available) { missing.push(ty.name); continue; }
-    measured.push(ty.name);
-    o.log(`  ${ty.name}`);
-    // join two replicas, in place on both sides
+  const bytesRow = (ty: TypeBench<any>, what: string, n: number, bytes: number, k: number, w: number) =>
+    row(ty.name, `${what} (${(bytes / 1e6).toFixed(2)} MB), MB/s ${mbps(bytes, k)} vs ${mbps(bytes, w)}`, n, k, w);
+  const same = (k: Crdt<unknown>, twinBytes: Uint8Array) => Buffer.compare(Buffer.from(k.encode()), Buffer.from(twinBytes)) === 0;
+  // join two replicas, in place on both sides
+  async function joinTwo(ty: TypeBench<any>) {
     for (const n of ty.sizes) {
-      const [sa, sb] = ty.pair(n);
+      const [sa, sb] = ty.pair!(n);
       const A = ty.twin.encode(sa), B = ty.twin.encode(sb);
       const kb = kdecode(B);
       let ka: Crdt<unknown> | null = null;
@@ -120,8 +244,7 @@ export async function kernelBenches(o: KernelOptions): Promise<Table> {
         { name: "twin", before: () => { ta = ty.twin.decode(A); }, fn: () => ty.twin.joinInto(ta, tb) },
       ], n >= 1e6 ? heavy : n >= 1e5 ? { ...heavy, iterations: 3 } : light);
       // both sides must agree
-      const same = Buffer.compare(Buffer.from(ka!.encode()), Buffer.from(ty.twin.encode(ta))) === 0;
-      row(ty.name, "join two replicas" + (same ? "" : " (DIFFERENT RESULT)"), n, r.get("trellis")!, r.get("twin")!);
+      row(ty.name, "join two replicas" + (same(ka!, ty.twin.encode(ta)) ? "" : " (DIFFERENT RESULT)"), n, r.get("trellis")!, r.get("twin")!);
       ka!.dispose(); kb.dispose(); ta = null;
       // encode / decode at 1e5 (quick: the one size)
       if (n === (o.quick ? ty.sizes[0] : 1e5)) {
@@ -141,6 +264,44 @@ export async function kernelBenches(o: KernelOptions): Promise<Table> {
         row(ty.name, `decode (${(A.length / 1e6).toFixed(2)} MB), MB/s ${mbps(A.length, d.get("trellis")!)} vs ${mbps(A.length, d.get("twin")!)}`, n, d.get("trellis")!, d.get("twin")!);
       }
     }
+  }
+  // n joins of small replica states into one (types whose state does not grow with n)
+  async function joinMany(ty: TypeBench<any>) {
+    for (const n of ty.sizes) {
+      const A = ty.twin.encode(ty.bottom());
+      const Bs = ty.seq!(n).map((x) => ty.twin.encode(x));
+      const kbs = Bs.map(kdecode);
+      const tbs = Bs.map((x) => ty.twin.decode(x));
+      let ka: Crdt<unknown> | null = null;
+      let ta: unknown = null;
+      const r = await measure([
+        { name: "trellis", before: () => { ka?.dispose(); ka = kdecode(A); }, fn: () => { for (const kb of kbs) ka!.merge(kb); } },
+        { name: "twin", before: () => { ta = ty.twin.decode(A); }, fn: () => { for (const tb of tbs) ty.twin.joinInto(ta, tb); } },
+      ], n >= (ty.seqHeavyFrom ?? 1e5) ? { ...heavy, iterations: 3 } : light);
+      row(ty.name, `join n replicas into one, n = joins (${ty.seqWhat})` + (same(ka!, ty.twin.encode(ta)) ? "" : " (DIFFERENT RESULT)"), n, r.get("trellis")!, r.get("twin")!);
+      ka!.dispose(); ta = null;
+      if (n === (o.quick ? ty.sizes[0] : Math.min(1e5, ty.sizes[ty.sizes.length - 1]))) {
+        const bytes = Bs.reduce((x, b) => x + b.length, 0);
+        const e = await measure([
+          { name: "trellis", fn: () => { for (const k of kbs) k.encode(); } },
+          { name: "twin", fn: () => { for (const t of tbs) ty.twin.encode(t); } },
+        ], { ...light, iterations: 5, time: 0 });
+        bytesRow(ty, "encode n states", n, bytes, e.get("trellis")!, e.get("twin")!);
+        let kds: Crdt<unknown>[] = [];
+        const d = await measure([
+          { name: "trellis", fn: () => { kds = Bs.map(kdecode); }, after: () => { for (const k of kds) k.dispose(); kds = []; } },
+          { name: "twin", fn: () => Bs.map((x) => ty.twin.decode(x)) },
+        ], { ...light, iterations: 5, time: 0 });
+        bytesRow(ty, "decode n states", n, bytes, d.get("trellis")!, d.get("twin")!);
+      }
+      for (const k of kbs) k.dispose();
+    }
+  }
+  for (const ty of types(o.quick)) {
+    if (!ty.available) { missing.push(ty.name); continue; }
+    measured.push(ty.name);
+    o.log(`  ${ty.name}`);
+    if (ty.seq) await joinMany(ty); else await joinTwo(ty);
     // apply single-op deltas (bytes in, joined into one growing state)
     const bottom = ty.twin.encode(ty.bottom());
     const all: Uint8Array[] = [];
@@ -171,5 +332,6 @@ export async function kernelBenches(o: KernelOptions): Promise<Table> {
   t.notes.unshift(`Types measured: ${measured.join(", ")}.` + (missing.length ? ` Not measured (class not exported yet): ${missing.join(", ")}.` : ""));
   t.notes.push("Twins: " + types(o.quick).filter((x) => x.available).map((x) => `${x.name} — ${x.twinFrom}`).join("; ") + ".");
   t.notes.push("join: replica A ⊔ replica B in place (A rebuilt untimed before each run), n elements each, half shared. Both results are compared byte for byte.");
+  t.notes.push("For MaxInt, EWFlag, IVar, LWWRegister, MVRegister and TopK(100) the state does not grow with n (one value; a register's few concurrent writes, whose join both sides scan quadratically; the k best): there n counts joins of n small replica states into one replica that starts at bottom, and encode/decode cover those n states; the joined results are compared byte for byte.");
   return t;
 }

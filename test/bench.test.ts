@@ -23,9 +23,14 @@ describe("bench --quick", () => {
     expect([...byId.keys()].sort()).toEqual(["crdts-size", "crdts-time", "kernels", "size"]);
 
     const k = byId.get("kernels")!;
-    for (const type of ["GCounter", "AWSet", "GSet", "GMap<LWWRegister>"]) {
+    const types = ["GCounter", "GSet", "AWSet", "GMap<LWWRegister>", "PNCounter", "MaxInt", "EWFlag", "IVar",
+      "LWWRegister", "MVRegister", "TwoPSet", "ORSet", "AWMap<GCounter>", "Pair<GCounter, GSet>", "TopK(100)"];
+    // Types whose state does not grow with n are measured as n joins into one replica.
+    const single = new Set(["MaxInt", "EWFlag", "IVar", "LWWRegister", "MVRegister", "TopK(100)"]);
+    expect([...new Set(k.rows.map((r) => r[0]))].sort()).toEqual([...types].sort());
+    for (const type of types) {
       const cases = k.rows.filter((r) => r[0] === type).map((r) => r[1]);
-      expect(cases.some((c) => c.startsWith("join two replicas")), type).toBe(true);
+      expect(cases.some((c) => c.startsWith(single.has(type) ? "join n replicas into one" : "join two replicas")), type).toBe(true);
       expect(cases.some((c) => c.startsWith("encode")), type).toBe(true);
       expect(cases.some((c) => c.startsWith("decode")), type).toBe(true);
       expect(cases.some((c) => c.startsWith("apply single-op deltas")), type).toBe(true);

@@ -79,7 +79,7 @@ function addDot(cc: Context, r: string, c: number): boolean {
   return true;
 }
 
-function joinContext(a: Context, b: Context): boolean {
+export function joinContext(a: Context, b: Context): boolean {
   let changed = false;
   for (const [r, v] of b.vv) {
     const mine = a.vv.get(r) ?? 0;
@@ -99,9 +99,9 @@ function joinContext(a: Context, b: Context): boolean {
   return changed;
 }
 
-const dotLess = (a: Dot, b: Dot) => a.r < b.r || (a.r === b.r && a.c < b.c);
-const byDot = (a: Dot, b: Dot) => (dotLess(a, b) ? -1 : dotLess(b, a) ? 1 : 0);
-const hasDot = (a: Dot[], d: Dot) => a.some((x) => x.c === d.c && x.r === d.r);
+export const dotLess = (a: Dot, b: Dot) => a.r < b.r || (a.r === b.r && a.c < b.c);
+export const byDot = (a: Dot, b: Dot) => (dotLess(a, b) ? -1 : dotLess(b, a) ? 1 : 0);
+export const hasDot = (a: Dot[], d: Dot) => a.some((x) => x.c === d.c && x.r === d.r);
 
 // a := a ⊔ b, the kernel's join.
 export function joinInto(a: State, b: State): boolean {
@@ -142,27 +142,35 @@ export function clone(s: State): State {
   return c;
 }
 
-function writeDots(w: ByteWriter, ds: Dot[]): void {
+export function writeDots(w: ByteWriter, ds: Dot[]): void {
   w.varint(ds.length);
   for (const d of ds) { writeBin(w, d.r); w.varint(d.c); }
+}
+
+export function writeContext(w: ByteWriter, cc: Context): void {
+  const rs = [...cc.vv.keys()].sort(byByte);
+  w.varint(rs.length);
+  for (const r of rs) { writeBin(w, r); w.varint(cc.vv.get(r)!); }
+  const cloud: Dot[] = [];
+  for (const [r, x] of cc.cloud) for (const c of x) cloud.push({ r, c });
+  writeDots(w, cloud.sort(byDot));
+}
+
+export function encodeBody(w: ByteWriter, s: State): void {
+  writeContext(w, s.cc);
+  const es = [...s.entries.keys()].sort(byByte);
+  w.varint(es.length);
+  for (const e of es) { writeBin(w, e); writeDots(w, s.entries.get(e)!); }
 }
 
 export function encode(s: State): Uint8Array {
   const w = new ByteWriter(1024);
   header(w, { tag: 10 });
-  const rs = [...s.cc.vv.keys()].sort(byByte);
-  w.varint(rs.length);
-  for (const r of rs) { writeBin(w, r); w.varint(s.cc.vv.get(r)!); }
-  const cloud: Dot[] = [];
-  for (const [r, x] of s.cc.cloud) for (const c of x) cloud.push({ r, c });
-  writeDots(w, cloud.sort(byDot));
-  const es = [...s.entries.keys()].sort(byByte);
-  w.varint(es.length);
-  for (const e of es) { writeBin(w, e); writeDots(w, s.entries.get(e)!); }
+  encodeBody(w, s);
   return w.finish();
 }
 
-function readDots(r: ByteReader): Dot[] {
+export function readDots(r: ByteReader): Dot[] {
   const n = r.varint();
   const out: Dot[] = [];
   for (let i = 0; i < n; i++) {
@@ -173,10 +181,8 @@ function readDots(r: ByteReader): Dot[] {
   return out;
 }
 
-export function decode(bytes: Uint8Array): State {
-  const r = new ByteReader(bytes);
-  readHeader(r);
-  const s = bottom();
+export function readContext(r: ByteReader): Context {
+  const cc: Context = { vv: new Map(), cloud: new Map() };
   const n = r.varint();
   let prev = "";
   for (let i = 0; i < n; i++) {
@@ -184,16 +190,22 @@ export function decode(bytes: Uint8Array): State {
     const c = r.varint();
     if (c === 0 || (i > 0 && !(prev < rep))) throw new Error("noncanonical vv");
     prev = rep;
-    s.cc.vv.set(rep, c);
+    cc.vv.set(rep, c);
   }
   for (const d of readDots(r)) {
-    if (d.c <= (s.cc.vv.get(d.r) ?? 0) + 1) throw new Error("noncanonical cloud");
-    let x = s.cc.cloud.get(d.r);
-    if (!x) s.cc.cloud.set(d.r, (x = new Set()));
+    if (d.c <= (cc.vv.get(d.r) ?? 0) + 1) throw new Error("noncanonical cloud");
+    let x = cc.cloud.get(d.r);
+    if (!x) cc.cloud.set(d.r, (x = new Set()));
     x.add(d.c);
   }
+  return cc;
+}
+
+export function decodeBody(r: ByteReader): State {
+  const s = bottom();
+  s.cc = readContext(r);
   const m = r.varint();
-  prev = "";
+  let prev = "";
   for (let i = 0; i < m; i++) {
     const e = readBin(r);
     const ds = readDots(r);
@@ -202,6 +214,13 @@ export function decode(bytes: Uint8Array): State {
     prev = e;
     s.entries.set(e, ds);
   }
+  return s;
+}
+
+export function decode(bytes: Uint8Array): State {
+  const r = new ByteReader(bytes);
+  readHeader(r);
+  const s = decodeBody(r);
   done(r);
   return s;
 }

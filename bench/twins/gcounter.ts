@@ -5,9 +5,7 @@ import { ByteReader, done, readBin, readHeader } from "./read.js";
 
 export const model = gcounterModel;
 
-export function decode(bytes: Uint8Array): GCounterState {
-  const r = new ByteReader(bytes);
-  readHeader(r);
+export function decodeBody(r: ByteReader): GCounterState {
   const s: GCounterState = new Map();
   const n = r.varint();
   let prev = "";
@@ -18,6 +16,13 @@ export function decode(bytes: Uint8Array): GCounterState {
     prev = k;
     s.set(k, v);
   }
+  return s;
+}
+
+export function decode(bytes: Uint8Array): GCounterState {
+  const r = new ByteReader(bytes);
+  readHeader(r);
+  const s = decodeBody(r);
   done(r);
   return s;
 }

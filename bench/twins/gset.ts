@@ -5,9 +5,7 @@ import { ByteReader, done, readBin, readHeader } from "./read.js";
 
 export const model = gsetModel;
 
-export function decode(bytes: Uint8Array): GSetState {
-  const r = new ByteReader(bytes);
-  readHeader(r);
+export function decodeBody(r: ByteReader): GSetState {
   const s: GSetState = new Set();
   const n = r.varint();
   let prev = "";
@@ -17,6 +15,13 @@ export function decode(bytes: Uint8Array): GSetState {
     prev = e;
     s.add(e);
   }
+  return s;
+}
+
+export function decode(bytes: Uint8Array): GSetState {
+  const r = new ByteReader(bytes);
+  readHeader(r);
+  const s = decodeBody(r);
   done(r);
   return s;
 }
