@@ -7,7 +7,6 @@ import { readQuery, register } from "./registry.js";
 import { Value } from "./value.js";
 import { elementKey, writeElement } from "./set.js";
 import { Op, readEntries, valueSpec } from "./gmap.js";
-import { kernel } from "../wasm/kernel.js";
 
 /**
  * Add-wins map: key -> a value of one CRDT type (`new AWMap("r1", GCounter)`).
@@ -43,11 +42,11 @@ export class AWMap<V = unknown> extends Crdt<Map<Value, V>> {
 
   // The query value under a present key, or undefined.
   get(key: Value): V | undefined {
-    const b = kernel().get(this.h, elementKey(key));
+    const b = this.wasm.get(this.h, elementKey(key));
     return b === null ? undefined : readQuery(new ByteReader(b), this.spec.value!) as V;
   }
-  has(key: Value): boolean { return kernel().call("has", elementKey(key), this.h) === 1; }
-  get size(): number { return kernel().int("size", this.h); }
+  has(key: Value): boolean { return this.wasm.call("has", elementKey(key), this.h) === 1; }
+  get size(): number { return this.wasm.int("size", this.h); }
 
   // Present keys in canonical (byte) order.
   keys(): Value[] { return [...this.value.keys()]; }

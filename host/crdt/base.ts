@@ -1,7 +1,7 @@
 // The surface every trellis type shares (DESIGN.md, "The lattice contract"),
 // over a kernel handle. State lives in Wasm memory; this object holds the
 // handle and a queue of encoded ops that crosses the boundary once per batch.
-import { kernel } from "../wasm/kernel.js";
+import { Kernel, kernel } from "../wasm/kernel.js";
 import { TrellisError } from "../wasm/errors.js";
 import { ByteReader, ByteWriter, equalBytes, utf8 } from "./bytes.js";
 import { TypeSpec, readSpec, sameSpec, specName, writeSpec } from "./spec.js";
@@ -11,7 +11,7 @@ export const MAX_REPLICA_BYTES = 255;
 
 // Safety net only: dispose() is the way to free kernel memory.
 const finalizer = typeof FinalizationRegistry === "function"
-  ? new FinalizationRegistry<number>((h) => { try { kernel().int("dispose", h); } catch { /* kernel gone */ } })
+  ? new FinalizationRegistry<{ k: Kernel; h: number }>(({ k, h }) => { try { k.int("dispose", h); } catch { /* kernel gone */ } })
   : null;
 
 // A random replica id (16 hex digits) for callers that do not name one.
@@ -36,20 +36,19 @@ function withReplica(replica: string, rest: Uint8Array): Uint8Array {
   return w.finish();
 }
 
-export function createHandle(spec: TypeSpec, replica: string): number {
+export function createHandle(spec: TypeSpec, replica: string, k: Kernel = kernel()): number {
   const w = new ByteWriter(32);
   writeSpec(w, spec);
-  return kernel().call("create", withReplica(replica, w.finish()));
+  return k.call("create", withReplica(replica, w.finish()));
 }
 
 // Decodes any encoded state into an instance of its class.
-export function decodeState(bytes: Uint8Array, replica: string = randomReplica()): Crdt<unknown> {
+export function decodeState(bytes: Uint8Array, replica: string = randomReplica(), k: Kernel = kernel()): Crdt<unknown> {
   if (!(bytes instanceof Uint8Array)) throw new TypeError("decode expects a Uint8Array");
-  const k = kernel();
   const h = k.call("decode", withReplica(replica, bytes));
   try {
     const spec = readSpec(new ByteReader(k.bytes("typeOf", h)));
-    return classOf(spec).fromHandle(h, spec, replica);
+    return adoptOn(k, () => classOf(spec).fromHandle(h, spec, replica));
   } catch (e) {
     k.int("dispose", h);
     throw e;
@@ -58,15 +57,24 @@ export function decodeState(bytes: Uint8Array, replica: string = randomReplica()
 
 // fromHandle() wraps an existing kernel handle by setting this around `new`,
 // so public constructors need no internal parameter.
+// adoptOn() names the kernel such a handle lives in (default: the current one).
 let adopted: number | undefined;
+let adoptedKernel: Kernel | undefined;
 export function adopt<T>(handle: number, make: () => T): T {
   adopted = handle;
   try { return make(); } finally { adopted = undefined; }
+}
+function adoptOn<T>(k: Kernel, make: () => T): T {
+  adoptedKernel = k;
+  try { return make(); } finally { adoptedKernel = undefined; }
 }
 
 export abstract class Crdt<Q> {
   readonly spec: TypeSpec;
   readonly replica: string;
+  // The kernel this state lives in: the current one when it was made. States
+  // on different kernels (say Node's and WASI's) meet only through bytes.
+  readonly #k: Kernel;
   #h: number;
   #ops = new ByteWriter(64);
   #count = 0;
@@ -77,9 +85,12 @@ export abstract class Crdt<Q> {
     this.replica = replica ?? randomReplica();
     const h = adopted;
     adopted = undefined;
-    this.#h = h ?? createHandle(spec, this.replica);
-    finalizer?.register(this, this.#h, this);
+    this.#k = h !== undefined && adoptedKernel !== undefined ? adoptedKernel : kernel();
+    this.#h = h ?? createHandle(spec, this.replica, this.#k);
+    finalizer?.register(this, { k: this.#k, h: this.#h }, this);
   }
+
+  protected get wasm(): Kernel { return this.#k; }
 
   protected get handle(): number {
     if (this.#h === 0) throw new TrellisError("DISPOSED", `${specName(this.spec)} was disposed`);
@@ -101,7 +112,7 @@ export abstract class Crdt<Q> {
   // so a level that fails can still roll back what was applied.
   protected flush(): void {
     if (this.#count === 0) return;
-    for (const level of this.#levels) if (level.savepoint === 0) level.savepoint = kernel().int("savepoint", this.handle);
+    for (const level of this.#levels) if (level.savepoint === 0) level.savepoint = this.#k.int("savepoint", this.handle);
     this.#applyQueued();
   }
 
@@ -111,7 +122,7 @@ export abstract class Crdt<Q> {
     this.#count = 0;
     const ops = this.#ops.view();
     this.#ops.reset();
-    kernel().apply(this.handle, count, ops);
+    this.#k.apply(this.handle, count, ops);
   }
 
   // Runs fn with ops queued, then applies them all in one crossing. All or
@@ -130,12 +141,12 @@ export abstract class Crdt<Q> {
     } catch (e) {
       this.#ops.reset();
       this.#count = 0;
-      if (level.savepoint !== 0) kernel().int("restore", this.handle, level.savepoint);
+      if (level.savepoint !== 0) this.#k.int("restore", this.handle, level.savepoint);
       level.savepoint = 0;
       throw e;
     } finally {
       this.#levels.pop();
-      if (level.savepoint !== 0) kernel().int("dispose", level.savepoint);
+      if (level.savepoint !== 0) this.#k.int("dispose", level.savepoint);
     }
     return this;
   }
@@ -153,21 +164,30 @@ export abstract class Crdt<Q> {
   // this := this ⊔ other (an instance or an encoded state / delta-group).
   // Returns true if this grew. Bad bytes throw and change nothing.
   merge(other: Crdt<Q> | Uint8Array): boolean {
-    if (other instanceof Uint8Array) return kernel().call("joinBytes", other, this.h) === 1;
+    if (other instanceof Uint8Array) return this.#k.call("joinBytes", other, this.h) === 1;
     this.checkSame(other);
-    return kernel().int("join", this.h, other.h) === 1;
+    if (other.#k !== this.#k) return this.#k.call("joinBytes", other.encode(), this.h) === 1;
+    return this.#k.int("join", this.h, other.h) === 1;
+  }
+
+  // Runs f with a handle in this state's kernel holding other's state: other's
+  // own, or a temporary decoded copy when other lives in another kernel.
+  #local<R>(other: Crdt<Q>, f: (h: number) => R): R {
+    this.checkSame(other);
+    if (other.#k === this.#k) return f(other.h);
+    const copy = decodeState(other.encode(), other.replica, this.#k);
+    try { return f(copy.#h); } finally { copy.dispose(); }
   }
 
   // The delta-group of local ops since the last call (a state: merge it anywhere).
-  takeDelta(): Uint8Array { return kernel().bytes("takeDelta", this.h); }
+  takeDelta(): Uint8Array { return this.#k.bytes("takeDelta", this.h); }
 
   // Canonical encoding: equal states give equal bytes.
-  encode(): Uint8Array { return kernel().bytes("encode", this.h); }
+  encode(): Uint8Array { return this.#k.bytes("encode", this.h); }
 
   // this ⊑ other in the lattice order.
   leq(other: Crdt<Q>): boolean {
-    this.checkSame(other);
-    return kernel().int("leq", this.h, other.h) === 1;
+    return this.#local(other, (h) => this.#k.int("leq", this.h, h) === 1);
   }
 
   equals(other: Crdt<Q>): boolean {
@@ -175,38 +195,36 @@ export abstract class Crdt<Q> {
     return equalBytes(this.encode(), other.encode());
   }
 
-  get isBottom(): boolean { return kernel().int("isBottom", this.h) === 1; }
+  get isBottom(): boolean { return this.#k.int("isBottom", this.h) === 1; }
 
   // The part of this that inflates other: delta(this, other) ⊔ other = this ⊔ other.
   delta(other: Crdt<Q>): this {
-    this.checkSame(other);
-    const h = kernel().int("delta", this.h, other.h);
-    return this.wrap(h);
+    return this.wrap(this.#local(other, (h) => this.#k.int("delta", this.h, h)));
   }
 
   // The join-irreducible parts of this.
   decompose(): this[] {
-    const r = new ByteReader(kernel().bytes("decompose", this.h));
+    const r = new ByteReader(this.#k.bytes("decompose", this.h));
     const n = r.varint();
     const out: this[] = [];
-    for (let i = 0; i < n; i++) out.push(decodeState(r.bytes(), this.replica) as this);
+    for (let i = 0; i < n; i++) out.push(decodeState(r.bytes(), this.replica, this.#k) as this);
     return out;
   }
 
   clone(replica: string = this.replica): this {
-    const h = kernel().int("clone", this.h);
+    const h = this.#k.int("clone", this.h);
     if (replica === this.replica) return this.wrap(h);
     // A clone for another replica: re-decode under the new id.
-    const bytes = kernel().bytes("encode", h);
-    kernel().int("dispose", h);
-    return decodeState(bytes, replica) as this;
+    const bytes = this.#k.bytes("encode", h);
+    this.#k.int("dispose", h);
+    return decodeState(bytes, replica, this.#k) as this;
   }
 
   // Frees the kernel state. Further use throws DISPOSED.
   dispose(): void {
     if (this.#h === 0) return;
     finalizer?.unregister(this);
-    kernel().int("dispose", this.#h);
+    this.#k.int("dispose", this.#h);
     this.#h = 0;
   }
 
@@ -217,10 +235,10 @@ export abstract class Crdt<Q> {
   // The user-visible value.
   abstract get value(): Q;
 
-  protected queryReader(): ByteReader { return new ByteReader(kernel().bytes("query", this.h)); }
+  protected queryReader(): ByteReader { return new ByteReader(this.#k.bytes("query", this.h)); }
 
   protected wrap(h: number): this {
-    return (this.constructor as unknown as CrdtClass).fromHandle(h, this.spec, this.replica) as this;
+    return adoptOn(this.#k, () => (this.constructor as unknown as CrdtClass).fromHandle(h, this.spec, this.replica) as this);
   }
 
   toJSON(): unknown { return this.value; }

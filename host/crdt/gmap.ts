@@ -7,7 +7,6 @@ import { Tag, TypeLike, TypeSpec, toSpec } from "./spec.js";
 import { readQuery, register } from "./registry.js";
 import { Value, decodeValue } from "./value.js";
 import { elementKey, writeElement } from "./set.js";
-import { kernel } from "../wasm/kernel.js";
 
 // An encoded op of some type, as its class's static `ops` build them.
 export type Op = (w: ByteWriter) => void;
@@ -46,11 +45,11 @@ export class GMap<V = unknown> extends Crdt<Map<Value, V>> {
 
   // The query value under key (as the value class's `value`), or undefined.
   get(key: Value): V | undefined {
-    const b = kernel().get(this.h, elementKey(key));
+    const b = this.wasm.get(this.h, elementKey(key));
     return b === null ? undefined : readQuery(new ByteReader(b), this.spec.value!) as V;
   }
-  has(key: Value): boolean { return kernel().call("has", elementKey(key), this.h) === 1; }
-  get size(): number { return kernel().int("size", this.h); }
+  has(key: Value): boolean { return this.wasm.call("has", elementKey(key), this.h) === 1; }
+  get size(): number { return this.wasm.int("size", this.h); }
 
   // Keys in canonical (byte) order.
   keys(): Value[] { return [...this.value.keys()]; }

@@ -34,8 +34,8 @@ export function readElements<T extends Value>(r: ByteReader): T[] {
 }
 
 export abstract class SetCrdt<T extends Value> extends Crdt<T[]> {
-  has(v: T): boolean { return kernel().call("has", elementKey(v), this.h) === 1; }
-  get size(): number { return kernel().int("size", this.h); }
+  has(v: T): boolean { return this.wasm.call("has", elementKey(v), this.h) === 1; }
+  get size(): number { return this.wasm.int("size", this.h); }
 
   // Elements in canonical (byte) order.
   values(): T[] { return readElements<T>(this.queryReader()); }

@@ -8,7 +8,6 @@ import { register } from "./registry.js";
 import { Value, decodeValue } from "./value.js";
 import { writeElement } from "./set.js";
 import { checkCount } from "./gcounter.js";
-import { kernel } from "../wasm/kernel.js";
 
 export interface Ranked<T> { id: T; score: number }
 
@@ -37,7 +36,7 @@ export class TopK<T extends Value = Value> extends Crdt<Ranked<T>[]> {
   add(id: T, score: number): this { this.op(TopK.ops.add(id, score)); return this; }
 
   // Number of entries (at most k).
-  get size(): number { return kernel().int("size", this.h); }
+  get size(): number { return this.wasm.int("size", this.h); }
 
   // Entries in rank order.
   get value(): Ranked<T>[] { return TopK.readQuery(this.queryReader()) as Ranked<T>[]; }
