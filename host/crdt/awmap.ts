@@ -1,12 +1,12 @@
 // Add-wins map of nested lattices. A key is present while some update of it
 // has not been seen by a remove: a remove concurrent with an update loses.
-import { Crdt, adopt, decodeAs } from "./base.js";
-import { ByteReader, ByteWriter } from "./bytes.js";
+import { adopt, decodeAs } from "./base.js";
+import { ByteWriter } from "./bytes.js";
 import { Tag, TypeLike, TypeSpec } from "./spec.js";
-import { readQuery, register } from "./registry.js";
+import { register } from "./registry.js";
 import { Value } from "./value.js";
-import { elementKey, writeElement } from "./set.js";
-import { Op, readEntries, valueSpec } from "./gmap.js";
+import { writeElement } from "./set.js";
+import { MapCrdt, Op, valueSpec } from "./map.js";
 
 /**
  * Add-wins map: key -> a value of one CRDT type (`new AWMap("r1", GCounter)`).
@@ -21,7 +21,7 @@ import { Op, readEntries, valueSpec } from "./gmap.js";
  *   of sight and shows again, with all it accumulated, if the key is updated
  *   later. A counter removed at 5 and then incremented by 1 reads 6.
  */
-export class AWMap<V = unknown> extends Crdt<Map<Value, V>> {
+export class AWMap<V = unknown> extends MapCrdt<V> {
   // An AWMap has no spec of its own: name one with AWMap.of(valueType).
   static get spec(): TypeSpec { throw new TypeError("AWMap needs a value type: use AWMap.of(valueType)"); }
   static of(valueType: TypeLike): TypeSpec { return { tag: Tag.AWMap, value: valueSpec(valueType, "AWMap") }; }
@@ -40,20 +40,7 @@ export class AWMap<V = unknown> extends Crdt<Map<Value, V>> {
   remove(key: Value): this { this.op(AWMap.ops.remove(key)); return this; }
   clear(): this { this.op(AWMap.ops.clear()); return this; }
 
-  // The query value under a present key, or undefined.
-  get(key: Value): V | undefined {
-    const b = this.wasm.get(this.h, elementKey(key));
-    return b === null ? undefined : readQuery(new ByteReader(b), this.spec.value!) as V;
-  }
-  has(key: Value): boolean { return this.wasm.call("has", elementKey(key), this.h) === 1; }
-  get size(): number { return this.wasm.int("size", this.h); }
-
-  // Present keys in canonical (byte) order.
-  keys(): Value[] { return [...this.value.keys()]; }
-  entries(): [Value, V][] { return [...this.value.entries()]; }
-  get value(): Map<Value, V> { return readEntries(this.queryReader(), this.spec) as Map<Value, V>; }
-
-  static readQuery(r: ByteReader, spec: TypeSpec): Map<Value, unknown> { return readEntries(r, spec); }
+  // get, has, keys, entries, size and value show present keys only.
   static decode<V = unknown>(bytes: Uint8Array, replica?: string): AWMap<V> { return decodeAs(bytes, Tag.AWMap, replica); }
   static fromHandle(h: number, spec: TypeSpec, replica: string): AWMap { return adopt(h, () => new AWMap(replica, spec.value!)); }
 }

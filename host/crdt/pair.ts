@@ -3,7 +3,7 @@ import { Crdt, adopt, decodeAs } from "./base.js";
 import { ByteReader, ByteWriter } from "./bytes.js";
 import { Tag, TypeLike, TypeSpec } from "./spec.js";
 import { readQuery, register } from "./registry.js";
-import { Op, valueSpec } from "./gmap.js";
+import { Op, valueSpec } from "./map.js";
 
 export class Pair<A = unknown, B = unknown> extends Crdt<[A, B]> {
   // A Pair has no spec of its own: name one with Pair.of(a, b).
