@@ -3,19 +3,19 @@
 // as `trellis` and as `trellis/wasi`.
 import { describe, expect, it } from "vitest";
 import { execFileSync } from "node:child_process";
-import { mkdtempSync, readdirSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), "..");
-// The npm that runs us (npm_execpath), else the one installed beside node: a
-// bare "npm" would find node_modules/.bin/npm, an npm 6 that as-pect's
-// dependencies bring in.
+// The npm installed beside node. A bare "npm", or npm_execpath under nested
+// npm scripts, can be node_modules/.bin/npm: an npm 6 that as-pect's
+// dependencies bring in, too old for `pack --pack-destination`.
 function npm(args: string[], cwd: string): string {
-  const cli = process.env.npm_execpath;
-  if (cli && cli.endsWith(".js")) return execFileSync(process.execPath, [cli, ...args], { cwd, encoding: "utf8" });
-  return execFileSync(join(dirname(process.execPath), "npm"), args, { cwd, encoding: "utf8" });
+  const beside = join(dirname(process.execPath), process.platform === "win32" ? "npm.cmd" : "npm");
+  if (existsSync(beside)) return execFileSync(beside, args, { cwd, encoding: "utf8" });
+  return execFileSync(process.execPath, [process.env.npm_execpath!, ...args], { cwd, encoding: "utf8" });
 }
 
 describe("the packed package", () => {
