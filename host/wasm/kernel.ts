@@ -35,7 +35,7 @@ export interface KernelExports {
 
 type IntCall = "dispose" | "clone" | "isBottom" | "size" | "leq" | "join" | "delta" | "savepoint" | "restore";
 type BytesCall = "encode" | "typeOf" | "decompose" | "takeDelta" | "query";
-type InputCall = "create" | "decode" | "joinBytes" | "apply" | "has";
+type InputCall = "create" | "decode" | "joinBytes" | "has";
 
 const E_NOT_FOUND = -13;
 
@@ -96,7 +96,7 @@ export class Kernel {
 
   // A call whose input is bytes: create(input), decode(input), or name(h, input).
   call(name: "create" | "decode", input: Uint8Array): number;
-  call(name: "joinBytes" | "apply" | "has", input: Uint8Array, h: number): number;
+  call(name: "joinBytes" | "has", input: Uint8Array, h: number): number;
   call(name: InputCall, input: Uint8Array, h?: number): number {
     try {
       const len = this.#put(input);
