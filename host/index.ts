@@ -6,3 +6,4 @@ export type { ErrorCode } from "./wasm/errors.js";
 export { instantiate, install } from "./wasm/load.js";
 export type { WasmSource } from "./wasm/load.js";
 export { kernel, hasKernel } from "./wasm/kernel.js";
+export * from "./dataflow/index.js";

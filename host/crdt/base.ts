@@ -64,7 +64,7 @@ export function adopt<T>(handle: number, make: () => T): T {
   adopted = handle;
   try { return make(); } finally { adopted = undefined; }
 }
-function adoptOn<T>(k: Kernel, make: () => T): T {
+export function adoptOn<T>(k: Kernel, make: () => T): T {
   adoptedKernel = k;
   try { return make(); } finally { adoptedKernel = undefined; }
 }

@@ -1,0 +1,34 @@
+// What replication needs from a network and a clock, and nothing more: a
+// transport delivers opaque messages between named peers (best effort: a
+// message may be lost, duplicated, delayed or reordered) and says who is a
+// neighbour. The simulated network (host/transport/sim.ts), WebSocket and
+// libp2p each implement it; the protocol never sees a socket.
+
+export interface Transport {
+  // This node's id (unique in the network; used as the replica id).
+  readonly self: string;
+  // The peers this node can currently send to.
+  neighbours(): string[];
+  // Best effort, never throws for a peer that is down: the message is dropped.
+  send(to: string, message: Uint8Array): void;
+  // Returns a function that removes the handler.
+  onMessage(handler: (from: string, message: Uint8Array) => void): () => void;
+  // up = true when `peer` becomes a neighbour, false when it is lost.
+  onNeighbour(handler: (peer: string, up: boolean) => void): () => void;
+}
+
+// Time as the protocol sees it: real timers in production, a virtual clock in
+// the simulator (so a run is a pure function of its seed).
+export interface Clock {
+  now(): number; // milliseconds
+  setTimeout(fn: () => void, ms: number): () => void; // returns a cancel function
+}
+
+export const realClock: Clock = {
+  now: () => Date.now(),
+  setTimeout(fn, ms) {
+    const t = setTimeout(fn, ms);
+    (t as { unref?: () => void }).unref?.();
+    return () => clearTimeout(t);
+  },
+};
