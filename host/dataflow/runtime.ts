@@ -291,8 +291,17 @@ export class Runtime {
     return d;
   }
 
+  // Recovery from storage: joins a stored state into a replicated or dynamic
+  // variable, propagating like any change but emitting no onDelta (the store
+  // has it already; replication catches neighbours up by itself).
+  restore(id: string, state: Uint8Array): void {
+    const v = this.#var(id);
+    if (v.kind === "derived") throw new TrellisError("PRECONDITION", `${id} is derived; it is recomputed, not restored`);
+    this.#transact(() => { this.#joinInto(v, state, "local", false); });
+  }
+
   // dst ⊔= bytes; returns the strict inflation.
-  #joinInto(v: Var, bytes: Uint8Array, origin: Origin): Uint8Array | null {
+  #joinInto(v: Var, bytes: Uint8Array, origin: Origin, emit = true): Uint8Array | null {
     if (!(bytes instanceof Uint8Array)) throw new TypeError("bind expects a Uint8Array or a trellis state");
     const incoming = decodeState(bytes, this.replica, this.#k);
     try {
@@ -303,21 +312,21 @@ export class Runtime {
         const db = d.encode();
         if (v.out.length > 0) this.#dry(v, v.source!.read(db, false));
         v.crdt!.merge(d);
-        this.#commit(v, db, origin);
+        this.#commit(v, db, origin, emit);
         return db;
       } finally { d.dispose(); }
     } finally { incoming.dispose(); }
   }
 
   // After a kernel variable grew by delta: propagate, tell replication, bind onward.
-  #commit(v: Var, delta: Uint8Array, origin: Origin): void {
+  #commit(v: Var, delta: Uint8Array, origin: Origin, emit = true): void {
     this.#changed.add(v);
     if (v.prov) {
       const flips: Flip[] = [];
       const items = v.prov.join(v.source!.read(delta), flips);
       this.#propagate(v, items, flips);
     }
-    if (v.kind !== "derived") for (const f of this.#deltaFns) f(v.id, delta, origin);
+    if (emit) for (const f of this.#deltaFns) f(v.id, delta, origin);
     for (const b of v.binds) this.#joinInto(this.#vars.get(b)!, delta, "local");
   }
 
@@ -395,6 +404,14 @@ export class Runtime {
   }
 
   encode(id: string): Uint8Array { return this.state(id).encode(); }
+
+  // The provenance view of a set variable that feeds or is a combinator
+  // (elements with their tokens): for tests, debugging and law checks.
+  provenance(id: string): ProvSet {
+    const v = this.#var(id);
+    if (!v.prov) throw new TrellisError("PRECONDITION", `${id} has no provenance view (not a set read by a combinator)`);
+    return v.prov;
+  }
 
   #readable(v: Var): Readable {
     return {

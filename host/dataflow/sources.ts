@@ -25,6 +25,11 @@ export class SetSource {
   // dots a context covers can be found without scanning the whole set.
   #live = new Map<string, Map<number, string>>();
   #values = new Map<string, unknown>();
+  // AWSet only: the causal context seen so far (every dot ever added here or
+  // covered by a remove). A delta may repeat a dot the context already covers
+  // (a join ignores it); such a dot was removed, not added.
+  #vv = new Map<string, number>();
+  #cloud = new Map<string, Set<number>>();
 
   constructor(spec: TypeSpec, tokens: Tokens) {
     this.tag = spec.tag;
@@ -80,6 +85,24 @@ export class SetSource {
     return out;
   }
 
+  #covers(d: Dot): boolean {
+    return d.c <= (this.#vv.get(d.r) ?? 0) || (this.#cloud.get(d.r)?.has(d.c) ?? false);
+  }
+
+  #cover(d: Dot): void {
+    let top = this.#vv.get(d.r) ?? 0;
+    if (d.c <= top) return;
+    let cl = this.#cloud.get(d.r);
+    if (d.c > top + 1) {
+      if (!cl) this.#cloud.set(d.r, (cl = new Set()));
+      cl.add(d.c);
+      return;
+    }
+    top = d.c;
+    while (cl?.delete(top + 1)) top++; // fold the cloud into the version vector
+    this.#vv.set(d.r, top);
+  }
+
   #awset(r: ByteReader, commit: boolean): Item[] {
     // context := count (replica max)* count dot*
     const vv: Dot[] = [];
@@ -93,6 +116,7 @@ export class SetSource {
       for (let m = r.varint(); m > 0; m--) {
         const d = { r: r.string(), c: r.varint() };
         kept.add(`${d.r}\u0000${d.c}`);
+        if (this.#covers(d) && this.#live.get(d.r)?.get(d.c) === undefined) continue; // seen and removed already
         out.push({ key, value: value as Item["value"], token: this.#dotToken(d), removed: false });
         if (commit) {
           let byC = this.#live.get(d.r);
@@ -115,6 +139,10 @@ export class SetSource {
       else for (const [c, k] of [...byC]) if (c <= max) removedDot({ r: rep, c }, k);
     }
     for (const d of cloud) { const k = this.#live.get(d.r)?.get(d.c); if (k !== undefined) removedDot(d, k); }
+    if (commit) {
+      for (const { r: rep, c: max } of vv) if (max > (this.#vv.get(rep) ?? 0)) { this.#vv.set(rep, max); this.#cover({ r: rep, c: max }); }
+      for (const d of cloud) this.#cover(d);
+    }
     return out;
   }
 }
