@@ -1,0 +1,263 @@
+// A WebSocket server Transport on `ws` (Node only). Its neighbours are the
+// connected clients, named by the id each announces in its hello frame.
+// Frame format, limits, errors: docs/ws.md. The browser-safe client is in
+// ws-client.ts and is re-exported here, so `trellis/ws` has both.
+import type { IncomingMessage, Server as HttpServer } from "node:http";
+import type { Server as HttpsServer } from "node:https";
+import { WebSocketServer, WebSocket } from "ws";
+import type { Transport } from "../replication/transport.js";
+import {
+  CloseCode, DEFAULT_MAX_FRAME, HEADER, WsErrorCode, WsStats, WsTransportError,
+  countError, decodeFrame, encodeFrame, encodeHello, toBytes, zeroStats,
+} from "./ws-frame.js";
+
+export * from "./ws-client.js";
+// `ws`'s client WebSocket, to pass as WsClientOptions.WebSocket in Node.
+export { WebSocket as NodeWebSocket } from "ws";
+
+export interface WsServerOptions {
+  id: string;                     // the server's peer id (1..255 bytes of UTF-8)
+  port?: number;                  // listen on this port (0: a free one); ignored with `server`
+  host?: string;                  // with `port` (default: all interfaces)
+  server?: HttpServer | HttpsServer; // attach to an existing server instead (it is not closed by close())
+  path?: string;                  // accept upgrades only on this path (default: any)
+  maxFrame?: number;              // largest data body sent or accepted (default 16 MiB)
+  heartbeat?: number;             // ms between WebSocket pings; a client missing one is dropped (default 30,000; 0 off)
+  helloTimeout?: number;          // ms a new connection has to send its hello (default 10,000)
+  maxBuffered?: number;           // send() to a client drops while its socket buffers more (default 4 × maxFrame)
+  onError?: (e: WsTransportError) => void; // default: none (errors are still counted in stats())
+}
+
+interface Conn {
+  ws: WebSocket;
+  id: string | undefined;        // set by its hello
+  alive: boolean;                // answered the last ping
+  timer: ReturnType<typeof setTimeout> | null; // hello timeout
+  remote: string;
+}
+
+export class WsServer implements Transport {
+  readonly self: string;
+  readonly maxFrame: number;
+  // Resolves once listening (at once when attached to a given server).
+  readonly ready: Promise<void>;
+  #wss: WebSocketServer;
+  #hello: Uint8Array;
+  #heartbeat: number;
+  #helloTimeout: number;
+  #maxBuffered: number;
+  #onError: (e: WsTransportError) => void;
+  #conns = new Set<Conn>();
+  #peers = new Map<string, Conn>();
+  #beat: ReturnType<typeof setInterval> | null = null;
+  #closing: Promise<void> | null = null;
+  #stats = zeroStats();
+  #msg = new Set<(from: string, m: Uint8Array) => void>();
+  #nb = new Set<(peer: string, up: boolean) => void>();
+
+  constructor(o: WsServerOptions) {
+    this.self = o.id;
+    this.#hello = encodeHello(o.id);
+    this.maxFrame = o.maxFrame ?? DEFAULT_MAX_FRAME;
+    if (!(this.maxFrame >= 0)) throw new RangeError("maxFrame must be >= 0");
+    this.#heartbeat = o.heartbeat ?? 30_000;
+    this.#helloTimeout = o.helloTimeout ?? 10_000;
+    this.#maxBuffered = o.maxBuffered ?? 4 * this.maxFrame;
+    this.#onError = o.onError ?? (() => {});
+    if (!o.server && o.port === undefined) throw new TypeError("WsServer needs `port` or `server`");
+    const common = { path: o.path, maxPayload: HEADER + this.maxFrame, perMessageDeflate: false, clientTracking: false };
+    this.#wss = o.server
+      ? new WebSocketServer({ ...common, server: o.server })
+      : new WebSocketServer({ ...common, port: o.port, host: o.host });
+    this.ready = o.server
+      ? Promise.resolve()
+      : new Promise((resolve, reject) => {
+          this.#wss.once("listening", () => resolve());
+          this.#wss.once("error", reject);
+        });
+    this.#wss.on("error", (e) => this.#error("SOCKET", `server error: ${String(e)}`, undefined, false, e));
+    this.#wss.on("connection", (ws, req) => this.#accept(ws, req));
+    if (this.#heartbeat > 0) {
+      this.#beat = setInterval(() => this.#tick(), this.#heartbeat);
+      (this.#beat as { unref?: () => void }).unref?.();
+    }
+  }
+
+  // new WsServer(o), once listening.
+  static async listen(o: WsServerOptions): Promise<WsServer> {
+    const s = new WsServer(o);
+    await s.ready;
+    return s;
+  }
+
+  // The port listened on (with `port`; with `server`, that server's).
+  get port(): number | undefined {
+    const a = this.#wss.address?.();
+    return a && typeof a === "object" ? a.port : undefined;
+  }
+
+  // ---- Transport --------------------------------------------------------
+
+  neighbours(): string[] { return [...this.#peers.keys()]; }
+
+  send(to: string, message: Uint8Array): void {
+    const c = this.#peers.get(to);
+    if (!c || c.ws.readyState !== WebSocket.OPEN) { this.#stats.dropped++; return; }
+    if (message.length > this.maxFrame) {
+      this.#stats.dropped++;
+      this.#error("TOO_LARGE", `not sent: a ${message.length}-byte message exceeds maxFrame ${this.maxFrame}`, to, false);
+      return;
+    }
+    if (c.ws.bufferedAmount > this.#maxBuffered) { this.#stats.dropped++; return; }
+    this.#write(c, encodeFrame("data", message));
+  }
+
+  onMessage(handler: (from: string, message: Uint8Array) => void): () => void {
+    this.#msg.add(handler);
+    return () => { this.#msg.delete(handler); };
+  }
+
+  onNeighbour(handler: (peer: string, up: boolean) => void): () => void {
+    this.#nb.add(handler);
+    return () => { this.#nb.delete(handler); };
+  }
+
+  // ---- the rest -----------------------------------------------------------
+
+  stats(): WsStats { return structuredClone(this.#stats); }
+
+  // Closes one client's connection (code 4001); it fires onNeighbour(peer,
+  // false) now. The client will reconnect unless it was told not to.
+  disconnect(peer: string, reason = "disconnected by the server"): boolean {
+    const c = this.#peers.get(peer);
+    if (!c) return false;
+    this.#drop(c, CloseCode.kicked, reason);
+    return true;
+  }
+
+  // Stops accepting, closes every connection (code 1001; terminated if not
+  // closed within `grace` ms), then stops listening (an attached server is left
+  // running). Every connected client gets onNeighbour(peer, false).
+  close(grace = 1000): Promise<void> {
+    if (this.#closing) return this.#closing;
+    if (this.#beat) { clearInterval(this.#beat); this.#beat = null; }
+    const conns = [...this.#conns];
+    this.#closing = (async () => {
+      await Promise.all(conns.map((c) => new Promise<void>((resolve) => {
+        if (c.ws.readyState === WebSocket.CLOSED) return resolve();
+        const t = setTimeout(() => { c.ws.terminate(); resolve(); }, grace);
+        c.ws.once("close", () => { clearTimeout(t); resolve(); });
+        this.#drop(c, CloseCode.goingAway, "server closing");
+      })));
+      await new Promise<void>((resolve) => this.#wss.close(() => resolve()));
+    })();
+    return this.#closing;
+  }
+
+  // ---- connections ----------------------------------------------------------
+
+  #accept(ws: WebSocket, req: IncomingMessage): void {
+    if (this.#closing) { ws.close(CloseCode.goingAway, "server closing"); return; }
+    const c: Conn = { ws, id: undefined, alive: true, timer: null, remote: `${req.socket.remoteAddress}:${req.socket.remotePort}` };
+    this.#conns.add(c);
+    c.timer = setTimeout(() => {
+      c.timer = null;
+      this.#error("HELLO_TIMEOUT", `no hello from ${c.remote} within ${this.#helloTimeout} ms; connection closed`, undefined, true);
+      this.#drop(c, CloseCode.policy, "hello timeout");
+    }, this.#helloTimeout);
+    ws.on("message", (data, isBinary) => this.#frame(c, data, isBinary));
+    ws.on("pong", () => { c.alive = true; });
+    ws.on("error", (e: Error & { code?: string }) => {
+      if (e.code === "WS_ERR_UNSUPPORTED_MESSAGE_LENGTH") this.#error("TOO_LARGE", `${c.id ?? c.remote} sent a frame above maxFrame ${this.maxFrame}; connection closed (1009)`, c.id, true, e);
+      else this.#error("SOCKET", `socket error from ${c.id ?? c.remote}: ${e.message}`, c.id, true, e);
+    });
+    ws.on("close", () => this.#gone(c));
+  }
+
+  #frame(c: Conn, data: unknown, isBinary: boolean): void {
+    if (!this.#conns.has(c)) return;
+    const up = c.id !== undefined;
+    if (!isBinary) return this.#bad(c, "TEXT_FRAME", "a text frame (binary frames only)", up);
+    const bytes = toBytes(data);
+    if (!bytes) return this.#bad(c, "BAD_MAGIC", "an unreadable frame", up);
+    const f = decodeFrame(bytes, this.maxFrame);
+    if (f.type === "error") return this.#bad(c, f.code, f.message, up);
+    this.#stats.framesIn++; this.#stats.bytesIn += bytes.length;
+    c.alive = true;
+    if (!up) {
+      if (f.type !== "hello") return this.#bad(c, "NO_HELLO", `a ${f.type} frame before the hello`, false);
+      if (f.id === this.self) return this.#bad(c, "BAD_HELLO", `a client announced the server's own id ${JSON.stringify(f.id)}`, false);
+      if (c.timer) { clearTimeout(c.timer); c.timer = null; }
+      const old = this.#peers.get(f.id);
+      if (old) this.#drop(old, CloseCode.replaced, "replaced by a newer connection with the same id");
+      c.id = f.id;
+      this.#peers.set(f.id, c);
+      this.#write(c, this.#hello); // before anything the up handlers may send
+      this.#emitNeighbour(f.id, true);
+      return;
+    }
+    switch (f.type) {
+      case "data":
+        for (const h of [...this.#msg]) {
+          try { h(c.id!, f.body); } catch (e) { this.#error("HANDLER", "an onMessage handler threw", c.id, false, e); }
+        }
+        return;
+      case "ping": this.#write(c, encodeFrame("pong")); return;
+      case "pong": return;
+      case "hello": return this.#bad(c, "BAD_HELLO", "a second hello", true);
+    }
+  }
+
+  // A refused frame: after the hello it is only dropped; before it, the
+  // connection is closed (code 1002).
+  #bad(c: Conn, code: WsErrorCode, message: string, keep: boolean): void {
+    this.#error(code, `${c.id ?? c.remote}: ${message}${keep ? "; frame dropped" : "; connection closed"}`, c.id, !keep);
+    if (!keep) this.#drop(c, CloseCode.protocol, code);
+  }
+
+  #tick(): void {
+    for (const c of this.#conns) {
+      if (!c.alive) {
+        this.#error("HEARTBEAT", `${c.id ?? c.remote} missed a heartbeat; connection terminated`, c.id, true);
+        c.ws.terminate();
+        this.#gone(c);
+        continue;
+      }
+      c.alive = false;
+      try { c.ws.ping(); } catch { /* closing */ }
+    }
+  }
+
+  // Closes the socket and forgets the connection at once.
+  #drop(c: Conn, code: number, reason: string): void {
+    try { c.ws.close(code, reason); } catch { c.ws.terminate(); }
+    this.#gone(c);
+  }
+
+  #gone(c: Conn): void {
+    if (!this.#conns.delete(c)) return;
+    if (c.timer) { clearTimeout(c.timer); c.timer = null; }
+    if (c.id !== undefined && this.#peers.get(c.id) === c) {
+      this.#peers.delete(c.id);
+      this.#emitNeighbour(c.id, false);
+    }
+  }
+
+  #write(c: Conn, frame: Uint8Array): void {
+    c.ws.send(frame, { binary: true }, (e) => {
+      if (e) this.#stats.dropped++; // the socket closed under it: best effort
+    });
+    this.#stats.framesOut++; this.#stats.bytesOut += frame.length;
+  }
+
+  #emitNeighbour(peer: string, up: boolean): void {
+    for (const h of [...this.#nb]) {
+      try { h(peer, up); } catch (e) { this.#error("HANDLER", "an onNeighbour handler threw", peer, false, e); }
+    }
+  }
+
+  #error(code: WsErrorCode, message: string, peer: string | undefined, closed: boolean, cause?: unknown): void {
+    countError(this.#stats, code);
+    try { this.#onError(new WsTransportError(code, message, peer, closed, cause)); } catch { /* ignored */ }
+  }
+}
