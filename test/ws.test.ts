@@ -4,6 +4,7 @@
 // and oversized frames (on both ends), many clients, and two Runtimes
 // replicated through a server Runtime, end to end.
 import { afterEach, beforeAll, describe, expect, it } from "vitest";
+import { createServer } from "node:http";
 import { WebSocket as RawWs, WebSocketServer } from "ws";
 import { AWSet, GCounter, Runtime, init } from "../dist/host/index.node.js";
 import { Replicator } from "../dist/host/replication/index.js";
@@ -118,6 +119,25 @@ describe("server and client", () => {
     expect(sl.nbs).toEqual([["alice", true], ["alice", false]]);
     c.send("hub", bytes(1)); // after close: dropped
     expect(c.stats().dropped).toBe(2);
+  });
+
+  it("attaches to an existing http server on a path, and leaves it running on close", async () => {
+    const http = createServer((_, res) => { res.end("plain http"); });
+    await new Promise<void>((r) => http.listen(0, "127.0.0.1", r));
+    cleanups.push(() => new Promise((r) => http.close(r)));
+    const port = (http.address() as { port: number }).port;
+    const s = new WsServer({ id: "hub", server: http, path: "/sync" });
+    cleanups.push(() => s.close());
+    await s.ready;
+    expect(s.port).toBe(port);
+    const wrong = client(port, "w", { url: `ws://127.0.0.1:${port}/other`, reconnect: false });
+    const right = client(port, "r", { url: `ws://127.0.0.1:${port}/sync` });
+    await until(() => right.connected);
+    expect(s.neighbours()).toEqual(["r"]);
+    expect(wrong.connected).toBe(false);
+    await s.close();
+    await until(() => !right.connected);
+    expect(await (await fetch(`http://127.0.0.1:${port}/`)).text()).toBe("plain http");
   });
 
   it("refuses oversized sends locally and reports TOO_LARGE", async () => {
