@@ -7,3 +7,4 @@ export { instantiate, install } from "./wasm/load.js";
 export type { WasmSource } from "./wasm/load.js";
 export { kernel, hasKernel } from "./wasm/kernel.js";
 export * from "./dataflow/index.js";
+export * from "./replication/index.js";

@@ -472,13 +472,17 @@ export class Runtime {
   // nothing). "Once" holds across restarts when the runtime has a durable
   // `once` store: the action is recorded before it runs, so a crash while it
   // runs means it is not run again (at most once; exactly once otherwise).
-  // Resolves true if this node ran fn.
+  // Resolves true if this node ran fn, false if another node is the trusted
+  // one or the runtime closed first; rejects if the signal aborts or fn throws.
   async enforceOnce(id: string, threshold: Threshold, fn: () => unknown, o: { key?: string; signal?: AbortSignal } = {}): Promise<boolean> {
     fnArg(fn, "enforceOnce");
     const key = o.key ?? `${id}\u0000${thresholdKey(threshold)}`;
     const reached = this.read(id, threshold, { signal: o.signal });
     if (!this.trusted) { reached.catch(() => {}); return false; }
-    await reached;
+    try { await reached; } catch (e) {
+      if (e instanceof TrellisError && e.code === "DISPOSED") return false; // closed before the threshold
+      throw e;
+    }
     if (this.#onceLocal.has(key) || (this.#once && await this.#once.has(key))) return false;
     this.#onceLocal.add(key);
     if (this.#once) await this.#once.add(key);
