@@ -20,7 +20,7 @@ describe("bench --quick", () => {
     expect(machine.cpu).toBeTruthy();
     expect(machine.node).toBe(process.version);
     const byId = new Map(tables.map((t) => [t.id, t]));
-    expect([...byId.keys()].sort()).toEqual(["crdts-size", "crdts-time", "kernels", "size"]);
+    expect([...byId.keys()].sort()).toEqual(["crdts-size", "crdts-time", "dataflow", "kernels", "size"]);
 
     const k = byId.get("kernels")!;
     const types = ["GCounter", "GSet", "AWSet", "GMap<LWWRegister>", "PNCounter", "MaxInt", "EWFlag", "IVar",
@@ -57,5 +57,11 @@ describe("bench --quick", () => {
     expect(minCol).toBeGreaterThan(0);
     for (const r of s.rows) expect(r[minCol]).toMatch(/^\d+\.\d KB$/);
     expect(stdout).toContain("| GCounter");
+
+    // The dataflow pipeline: incremental and from scratch agree on the result, and both rates are reported.
+    const d = byId.get("dataflow")!;
+    expect(d.rows).toHaveLength(1);
+    expect(d.rows[0][4]).toBe("yes");
+    expect(d.rows[0][3]).toMatch(/×$/);
   }, 180_000);
 });
