@@ -3,7 +3,7 @@
 // as `trellis` and as `trellis/wasi`.
 import { describe, expect, it } from "vitest";
 import { execFileSync } from "node:child_process";
-import { existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -47,14 +47,29 @@ describe("the packed package", () => {
         const c = new wasi.GCounter("c"); c.increment(3);
         const before = a.values();           // a still lives in the Node kernel
         const grew = a.merge(b);             // across kernels: through bytes
+        // The dataflow runtime and replication (core), and the subpath adapters.
+        const { Runtime, replicate } = await import("trellis");
+        const { SimNetwork } = await import("trellis/sim");
+        const net = new SimNetwork({ seed: 1 });
+        net.topology("line", ["p", "q"]);
+        const [p, q] = ["p", "q"].map((id) => { const rt = new Runtime({ replica: id }); rt.declare("s", AWSet);
+          replicate(rt, net.transport(id), { clock: net.transport(id).clock, interval: 10 }); return rt; });
+        p.update("s", { add: "z" });
+        net.run({ until: 500 });
+        const adapters = [typeof (await import("trellis/storage")).Store, typeof (await import("trellis/storage/node")).openNodeStore,
+          typeof (await import("trellis/ws")).WsServer, typeof (await import("trellis/ws/client")).WsClient];
         console.log(JSON.stringify({ node: before, wasi: b.values(), count: c.value, same: wasi.AWSet === AWSet,
-          grew, merged: a.values(), leq: b.leq(a) && a.leq(b) }));
+          grew, merged: a.values(), leq: b.leq(a) && a.leq(b), replicated: q.query("s"), adapters }));
       `);
       const printed = execFileSync(process.execPath, ["main.mjs"], { cwd: app, encoding: "utf8" }).trim();
       // One package instance: trellis/wasi re-exports the same classes; each state
       // stays on the kernel it was made on, and states on two kernels merge.
-      expect(JSON.parse(printed)).toEqual({ node: ["x", "y"], wasi: ["y"], count: 3, same: true, grew: true, merged: ["y"], leq: true });
-      expect(readdirSync(join(app, "node_modules")).filter((f) => !f.startsWith("."))).toEqual(["trellis"]); // no runtime dependencies
+      expect(JSON.parse(printed)).toEqual({ node: ["x", "y"], wasi: ["y"], count: 3, same: true, grew: true, merged: ["y"], leq: true,
+        replicated: ["z"], adapters: ["function", "function", "function", "function"] });
+      // The runtime dependencies are the adapters' (storage, WebSocket); each one declared is installed.
+      const deps = Object.keys((JSON.parse(readFileSync(join(root, "package.json"), "utf8")) as { dependencies: Record<string, string> }).dependencies);
+      const installed = readdirSync(join(app, "node_modules"));
+      for (const d of deps) expect(installed).toContain(d.split("/")[0]);
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
