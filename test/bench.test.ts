@@ -50,7 +50,7 @@ describe("bench --quick", () => {
     expect(byId.get("crdts-size")!.rows).toHaveLength(c.rows.length);
 
     const s = byId.get("size")!;
-    expect(s.rows.map((r) => r[0].split(" ")[0])).toEqual(["trellis", "Yjs", "Automerge", "Loro"]);
+    expect(s.rows.map((r) => r[0].split(" ")[0])).toEqual(["trellis/lattice", "trellis", "Yjs", "Automerge", "Loro"]);
     // The verdict is the last column; the minified JS is measured for every package.
     expect(s.rows[0][s.rows[0].length - 1]).toMatch(/^(PASS|MISS)$/);
     const minCol = s.columns.indexOf("JS min+gz");
