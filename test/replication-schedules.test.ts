@@ -1,0 +1,29 @@
+// Seeded replication schedules, second half (the first is in
+// replication.test.ts, so the two run on both cores), and schedules with a
+// crash: one replica loses its memory and restarts under a new replica id.
+import { beforeAll, describe, it } from "vitest";
+import { init } from "../dist/host/index.node.js";
+import { CONFIGS, check, makeSchedule, runSchedule } from "./util/replication.js";
+import { scheduleSeeds, scheduleTimeout } from "./util/replication-seeds.js";
+
+beforeAll(async () => { await init(); });
+
+describe("seeded schedules", () => {
+  it("converge to the join of all updates under loss, duplication, reordering and partitions (part 2)", () => {
+    for (const seed of scheduleSeeds("part2", 500)) {
+      const cfg = CONFIGS[seed % CONFIGS.length];
+      const why = check(runSchedule(makeSchedule(seed), cfg), false);
+      if (why) throw new Error(`seed ${seed} (${cfg.name}): ${why}; replay with TRELLIS_SEED=${seed}`);
+    }
+  }, scheduleTimeout(500));
+
+  // Updates a crashed replica had not yet shipped are gone, so the end state
+  // lies between the join of the updates no crash could lose and the join of all.
+  it("converge with a crash and restart (memory lost)", () => {
+    for (const seed of scheduleSeeds("crash", 60)) {
+      const cfg = CONFIGS[seed % CONFIGS.length];
+      const why = check(runSchedule(makeSchedule(seed, { crash: true }), cfg), true);
+      if (why) throw new Error(`seed ${seed} (${cfg.name}, crash): ${why}; replay with TRELLIS_SEED=${seed}`);
+    }
+  }, scheduleTimeout(60));
+});
