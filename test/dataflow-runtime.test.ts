@@ -94,6 +94,54 @@ describe("variables and ops", () => {
   });
 });
 
+describe("graphs", () => {
+  it("a chain of 60 processes, fan-out and fan-in stay exact under adds and removes", () => {
+    const rt = new Runtime();
+    rt.declare("src", AWSet).declare("other", ORSet);
+    let prev = "src";
+    for (let i = 0; i < 60; i++) {
+      const id = `c${i}`;
+      if (i % 3 === 0) rt.map(id, prev, (x: number) => x + 1);
+      else if (i % 3 === 1) rt.filter(id, prev, (x: number) => x % 97 !== 0);
+      else rt.union(id, prev, "other");
+      prev = id;
+    }
+    // Fan-out from the chain's middle and the source; fan-in through intersection and product.
+    rt.map("half", "c30", (x: number) => Math.floor(x / 2));
+    rt.intersection("both", "half", "src");
+    rt.product("pairs", "both", "other");
+    rt.fold("n", "pairs", PNCounter, () => 1);
+    // The same graph recomputed from scratch with plain sets.
+    const expected = (src: number[], other: number[]): { end: number[]; both: number[]; n: number } => {
+      let cur = new Set(src);
+      let both: number[] = [];
+      for (let i = 0; i < 60; i++) {
+        if (i % 3 === 0) cur = new Set([...cur].map((x) => x + 1));
+        else if (i % 3 === 1) cur = new Set([...cur].filter((x) => x % 97 !== 0));
+        else cur = new Set([...cur, ...other]);
+        if (i === 30) {
+          const half = new Set([...cur].map((x) => Math.floor(x / 2)));
+          both = src.filter((x) => half.has(x)).sort((a, b) => a - b);
+        }
+      }
+      return { end: [...cur].sort((a, b) => a - b), both, n: both.length * new Set(other).size };
+    };
+    let src: number[] = [], other: number[] = [];
+    for (let round = 0; round < 40; round++) {
+      const x = (round * 37) % 120;
+      if (round % 4 === 3 && src.length > 0) { const v = src[round % src.length]; rt.update("src", { remove: v }); src = src.filter((y) => y !== v); }
+      else if (round % 5 === 4) { rt.update("other", { add: x }); other = [...new Set([...other, x])]; }
+      else { rt.update("src", { add: x }); src = [...new Set([...src, x])]; }
+      const want = expected(src, other);
+      const sortNum = (xs: unknown) => [...(xs as number[])].sort((a, b) => a - b);
+      expect(sortNum(rt.query("c59"))).toEqual(want.end);
+      expect(sortNum(rt.query("both"))).toEqual(want.both);
+      expect(rt.query("n")).toBe(want.n);
+    }
+    rt.close();
+  });
+});
+
 describe("user functions", () => {
   it("a throwing map is reported with the variable's id and leaves every state as it was", () => {
     const rt = new Runtime();
