@@ -288,6 +288,35 @@ describe("buffer, stats and memory", () => {
     expect(c.rts.get("b")!.query("s")).toHaveLength(200);
   });
 
+  it("BP: a neighbour is never sent back what came from it", () => {
+    for (const bp of [true, false]) {
+      const c = cluster(["a", "b"], { bp });
+      c.net.link("a", "b");
+      c.rts.get("a")!.declare("s", AWSet);
+      settle(c);
+      c.reps.get("b")!.resetStats();
+      for (let i = 0; i < 10; i++) { c.rts.get("a")!.update("s", { add: i }); c.net.run({ until: c.net.now + 60 }); }
+      settle(c);
+      c.net.run({ until: c.net.now + 500 });
+      expect(c.reps.get("b")!.stats().byKind.delta.messages > 0).toBe(!bp);
+    }
+  });
+
+  it("counts the join-irreducibles it sends", () => {
+    const rt = new Runtime({ replica: "a" }).declare("s", AWSet).declare("c", GCounter);
+    rt.update("s", [{ add: 1 }, { add: 2 }, { add: 3 }]);
+    rt.update("c", { increment: 2 });
+    const t = new Hand("a", ["p"]);
+    const rep = new Replicator(rt, t, { digest: false, session: 1 });
+    rep.sync(); // p is new and digests are off: full states
+    const parts = [...rt.state("s").decompose(), ...rt.state("c").decompose()];
+    const want = parts.length;
+    for (const x of parts) x.dispose();
+    expect(rep.stats().entries).toBe(want);
+    expect(rep.stats().byKind.delta).toEqual({ messages: 1, bytes: t.sent[0][1].length });
+    rep.close(); rt.close();
+  });
+
   it("state mode ships full states every round, and converges", () => {
     const c = cluster(["a", "b", "c"], { mode: "state" });
     c.net.topology("line", ["a", "b", "c"]);

@@ -4,12 +4,11 @@
 // Enes et al. (ICDE 2019), a state-based mode for comparison, and a
 // digest-driven catch-up by join decompositions (Enes et al., PaPoC 2016).
 // The algorithm and the wire format: docs/replication.md.
-import { Crdt, decodeState } from "../crdt/base.js";
-import { ByteReader } from "../crdt/bytes.js";
-import { TypeSpec, readSpec, sameSpec, specName } from "../crdt/spec.js";
+import { TypeSpec, sameSpec, specName } from "../crdt/spec.js";
 import { TrellisError } from "../wasm/errors.js";
 import type { Runtime, Origin } from "../dataflow/runtime.js";
 import { Clock, Transport, realClock } from "./transport.js";
+import { checkState, countParts, headerSpec, joinStates, partsOf } from "./lattice.js";
 import {
   Entry, Message, MessageKind, ReplicationError, VarHash, VarParts,
   decodeMessage, encodeMessage, hash64, hashKey, sortById,
@@ -199,7 +198,7 @@ export class Replicator {
       l.push(b.bytes);
     }
     const out: Entry[] = [];
-    for (const [id, parts] of byId) out.push({ id, bytes: parts.length === 1 ? parts[0] : join(parts) });
+    for (const [id, parts] of byId) out.push({ id, bytes: joinStates(parts) });
     return sortById(out);
   }
 
@@ -283,10 +282,9 @@ export class Replicator {
   // nothing), so only the others need a decode of their own here.
   #validate(entries: Entry[]): void {
     entries.forEach((e, i) => {
-      if (i === 0 && this.runtime.has(e.id)) { this.#check(e.id, headerSpec(e)); return; }
-      let x: Crdt<unknown>;
-      try { x = decodeState(e.bytes, SCRATCH); } catch (err) { throw badState(e, err); }
-      try { this.#check(e.id, x.spec); } finally { x.dispose(); }
+      let spec: TypeSpec;
+      try { spec = i === 0 && this.runtime.has(e.id) ? headerSpec(e.bytes) : checkState(e.bytes); } catch (err) { throw badState(e, err); }
+      this.#check(e.id, spec);
     });
   }
 
@@ -307,7 +305,7 @@ export class Replicator {
       const e = entries[i];
       if (!this.runtime.has(e.id)) {
         if (!this.#autoDeclare) continue; // not replicated here: ignore
-        this.runtime.declare(e.id, specOf(e.bytes));
+        this.runtime.declare(e.id, headerSpec(e.bytes)); // checked by #validate
       }
       let inflation: Uint8Array | null;
       this.#receiving = e.id;
@@ -338,9 +336,9 @@ export class Replicator {
       if (this.runtime.kind(v.id) !== "replicated") continue;
       const bytes = this.runtime.encode(v.id);
       if (equal8(hash64(bytes), v.hash)) continue;
-      const parts = this.runtime.state(v.id).decompose();
-      try { out.push({ id: v.id, hashes: parts.map((x) => hash64(x.encode())) }); } finally { for (const x of parts) x.dispose(); }
-      hashes += out[out.length - 1].hashes!.length;
+      const parts = partsOf(bytes);
+      out.push({ id: v.id, hashes: parts.map(hash64) });
+      hashes += parts.length;
     }
     this.#stats.hashes += hashes;
     this.#send(from, { kind: "parts", session: this.session, echo: session, seq, vars: out }, 0);
@@ -362,13 +360,10 @@ export class Replicator {
         continue;
       }
       const have = new Set(v.hashes.map(hashKey));
-      const parts = this.runtime.state(v.id).decompose();
-      try {
-        const missing = parts.filter((x) => !have.has(hashKey(hash64(x.encode()))));
-        if (missing.length === 0) continue;
-        count += missing.length;
-        entries.push({ id: v.id, bytes: join(missing.map((x) => x.encode())) });
-      } finally { for (const x of parts) x.dispose(); }
+      const missing = partsOf(this.runtime.encode(v.id)).filter((x) => !have.has(hashKey(hash64(x))));
+      if (missing.length === 0) continue;
+      count += missing.length;
+      entries.push({ id: v.id, bytes: joinStates(missing) });
     }
     if (entries.length === 0) { p.ack = Math.max(p.ack, seq); return; } // it has everything we had
     this.#send(from, { kind: "delta", session: this.session, seq, entries }, count);
@@ -423,41 +418,8 @@ export function replicate(runtime: Runtime, transport: Transport, o: ReplicatorO
   return new Replicator(runtime, transport, o).start();
 }
 
-// Replica id for scratch states that only join, count or name a type.
-const SCRATCH = "~";
-
-function join(parts: Uint8Array[]): Uint8Array {
-  const x = decodeState(parts[0], SCRATCH);
-  try {
-    for (let i = 1; i < parts.length; i++) x.merge(parts[i]);
-    return x.encode();
-  } finally { x.dispose(); }
-}
-
-function countParts(bytes: Uint8Array): number {
-  const x = decodeState(bytes, SCRATCH);
-  try {
-    const parts = x.decompose();
-    for (const p of parts) p.dispose();
-    return parts.length;
-  } finally { x.dispose(); }
-}
-
-function specOf(bytes: Uint8Array) {
-  const x = decodeState(bytes, SCRATCH);
-  try { return x.spec; } finally { x.dispose(); }
-}
-
 function badState(e: Entry, err: unknown): ReplicationError {
   return new ReplicationError("BAD_STATE", `${JSON.stringify(e.id)}: ${(err as Error)?.message ?? String(err)}`, undefined, err);
-}
-
-// The type named in a state's header ('T' 'R' version spec ...).
-function headerSpec(e: Entry): TypeSpec {
-  try {
-    if (e.bytes.length < 4 || e.bytes[0] !== 0x54 || e.bytes[1] !== 0x52) throw new TrellisError("BAD_MAGIC", "not a trellis state");
-    return readSpec(new ByteReader(e.bytes.subarray(3)));
-  } catch (err) { throw badState(e, err); }
 }
 
 function equal8(a: Uint8Array, b: Uint8Array): boolean {
