@@ -1,0 +1,250 @@
+// The `trellis` command (bin/trellis.mjs): `trellis serve` runs a node;
+// declare / update / read / vars / state / bind / info talk to a running
+// node's control API. docs/cli.md has the reference.
+import { parseArgs } from "node:util";
+import { readFile } from "node:fs/promises";
+import type { TrellisNode } from "./node.js";
+import { createLogger, LEVELS, type LogLevel } from "./log.js";
+import { parseType } from "./typename.js";
+
+export const EXIT = { OK: 0, REFUSED: 1, USAGE: 2, UNREACHABLE: 3, TIMEOUT: 4 } as const;
+
+const HELP = `trellis — replicated lattice variables (CRDTs) on a node you run
+
+Usage:
+  trellis serve --data <dir> [--port 7070] [--host 127.0.0.1] [--id <name>]
+                [--peer ws://host:port/sync]... [--trusted] [--interval ms]
+                [--max-body bytes] [--snapshot-every n] [--log-level info]
+  trellis declare <id> <Type>                 e.g. AWSet, GMap<GCounter>, TopK(10), Pair<GCounter, AWSet>
+  trellis update <id> <op-json> [<op-json>...]   e.g. '{"add":"x"}' '{"increment":2}' (all or nothing)
+  trellis read <id> [--at-least n | --size n | --contains <json-array>] [--strict] [--timeout ms]
+  trellis vars                                list variables
+  trellis info                                the node's id, replica, peers
+  trellis state <id>                          the variable's state bytes, on stdout
+  trellis bind <id> [<file> | -]              join state bytes (from a file or stdin)
+
+Client commands take --node <url> (default $TRELLIS_NODE or http://127.0.0.1:7070).
+An update returns only after the node has made it durable.
+Values print as JSON: bytes as {"$bytes": base64}, maps as {"$map": [[k, v], ...]}.
+
+Exit codes: 0 ok, 1 refused by the node, 2 usage error, 3 node unreachable, 4 read timed out.
+Docs: docs/cli.md`;
+
+class Usage extends Error {}
+
+type Out = { out: (s: string | Uint8Array) => void; err: (s: string) => void };
+const stdio: Out = {
+  out: (s) => { process.stdout.write(s); },
+  err: (s) => { process.stderr.write(s); },
+};
+
+export async function main(argv: string[], io: Out = stdio): Promise<number> {
+  const [cmd, ...rest] = argv;
+  try {
+    if (cmd === undefined || cmd === "--help" || cmd === "-h" || cmd === "help") { io.out(HELP + "\n"); return cmd === undefined ? EXIT.USAGE : EXIT.OK; }
+    if (cmd === "--version" || cmd === "-v") { io.out(`${await version()}\n`); return EXIT.OK; }
+    if (cmd === "serve") return await serve(rest, io);
+    const client = CLIENT[cmd];
+    if (!client) throw new Usage(`unknown command ${JSON.stringify(cmd)}`);
+    return await client(rest, io);
+  } catch (e) {
+    if (e instanceof Usage || (e as { code?: string }).code?.startsWith("ERR_PARSE_ARGS")) {
+      io.err(`trellis: ${(e as Error).message}\nRun 'trellis --help' for usage.\n`);
+      return EXIT.USAGE;
+    }
+    io.err(`trellis: ${(e as Error).message ?? String(e)}\n`);
+    return EXIT.REFUSED;
+  }
+}
+
+async function version(): Promise<string> {
+  const pkg = JSON.parse(await readFile(new URL("../../../package.json", import.meta.url), "utf8"));
+  return pkg.version;
+}
+
+// ---- serve -----------------------------------------------------------------
+
+function int(s: string | undefined, name: string, min = 0): number | undefined {
+  if (s === undefined) return undefined;
+  const n = Number(s);
+  if (!Number.isInteger(n) || n < min) throw new Usage(`--${name} must be an integer ≥ ${min}, got ${JSON.stringify(s)}`);
+  return n;
+}
+
+async function serve(args: string[], io: Out): Promise<number> {
+  const { values: o, positionals } = parseArgs({
+    args, allowPositionals: true, strict: true,
+    options: {
+      port: { type: "string", short: "p" }, host: { type: "string" }, data: { type: "string", short: "d" },
+      id: { type: "string" }, peer: { type: "string", multiple: true }, trusted: { type: "boolean" },
+      interval: { type: "string" }, "max-body": { type: "string" }, "snapshot-every": { type: "string" },
+      "log-level": { type: "string" }, help: { type: "boolean", short: "h" },
+    },
+  });
+  if (o.help) { io.out(HELP + "\n"); return EXIT.OK; }
+  if (positionals.length) throw new Usage(`serve takes no arguments, got ${positionals.join(" ")}`);
+  if (!o.data) throw new Usage("serve needs --data <dir> (where the node keeps its variables)");
+  const level = (o["log-level"] ?? process.env.TRELLIS_LOG_LEVEL ?? "info") as LogLevel;
+  if (!LEVELS.includes(level)) throw new Usage(`--log-level is one of ${LEVELS.join(", ")}`);
+  const port = int(o.port, "port") ?? 7070;
+  if (port > 65535) throw new Usage("--port must be at most 65535");
+  for (const p of o.peer ?? []) if (!/^wss?:\/\/[^/]+/.test(p)) throw new Usage(`--peer is a ws:// URL such as ws://127.0.0.1:7071/sync, got ${JSON.stringify(p)}`);
+  const interval = int(o.interval, "interval", 1);
+  const maxBody = int(o["max-body"], "max-body", 1);
+  const snapshotEvery = int(o["snapshot-every"], "snapshot-every", 1);
+
+  const log = createLogger(level, (l) => io.err(l));
+  // Loaded here so the client commands start fast.
+  const [{ init }, { TrellisNode }] = await Promise.all([import("../index.node.js"), import("./node.js")]);
+  await init();
+  let node: TrellisNode;
+  try {
+    node = await TrellisNode.start({
+      data: o.data, port, host: o.host, id: o.id, peers: o.peer, trusted: o.trusted,
+      interval, maxBody, snapshotEvery, log,
+    });
+  } catch (e) {
+    const cause = (e as { cause?: { code?: string } }).cause;
+    const msg = cause?.code === "LEVEL_LOCKED"
+      ? `the data directory ${o.data} is in use by another process`
+      : (e as Error).message;
+    log.error("failed to start", { err: e, reason: msg });
+    return EXIT.REFUSED;
+  }
+
+  return await new Promise<number>((resolve) => {
+    let signals = 0;
+    const onSignal = (sig: NodeJS.Signals): void => {
+      if (++signals > 1) { log.warn("second signal: exiting without waiting", { signal: sig }); resolve(130); return; }
+      log.info("shutting down", { signal: sig });
+      node.close().then(() => resolve(EXIT.OK), (e) => { log.error("shutdown failed", { err: e }); resolve(EXIT.REFUSED); });
+    };
+    process.on("SIGINT", onSignal);
+    process.on("SIGTERM", onSignal);
+    process.on("uncaughtException", (e) => {
+      log.error("uncaught exception", { err: e, stack: e.stack });
+      node.close().finally(() => resolve(EXIT.REFUSED));
+    });
+  });
+}
+
+// ---- client commands ---------------------------------------------------------
+
+const NODE_OPT = { node: { type: "string" as const, short: "n" as const } };
+
+function nodeUrl(o: { node?: string }): string {
+  const u = o.node ?? process.env.TRELLIS_NODE ?? "http://127.0.0.1:7070";
+  if (!/^https?:\/\//.test(u)) throw new Usage(`--node is an http:// URL, got ${JSON.stringify(u)}`);
+  return u.replace(/\/+$/, "");
+}
+
+const varPath = (id: string): string => `/v/${encodeURIComponent(id)}`;
+
+class Refused extends Error { constructor(readonly status: number, readonly code: string, message: string) { super(message); } }
+
+async function call(base: string, method: string, path: string, body?: unknown, raw?: Uint8Array): Promise<Response> {
+  let res: Response;
+  try {
+    res = await fetch(base + path, {
+      method,
+      headers: raw ? { "content-type": "application/octet-stream" } : body !== undefined ? { "content-type": "application/json" } : {},
+      body: (raw as BodyInit | undefined) ?? (body !== undefined ? JSON.stringify(body) : undefined),
+    });
+  } catch (e) {
+    const cause = (e as { cause?: { code?: string; message?: string } }).cause;
+    throw Object.assign(new Error(`cannot reach the node at ${base}: ${cause?.code ?? cause?.message ?? (e as Error).message}`), { exit: EXIT.UNREACHABLE });
+  }
+  if (!res.ok) {
+    let code = `HTTP_${res.status}`, message = res.statusText;
+    try { const j = await res.json() as { error?: { code: string; message: string } }; if (j.error) ({ code, message } = j.error); } catch { /* not JSON */ }
+    throw new Refused(res.status, code, message);
+  }
+  return res;
+}
+
+// Runs a client command: exit code from the outcome, errors on stderr.
+function command(fn: (args: string[], io: Out) => Promise<void>): (args: string[], io: Out) => Promise<number> {
+  return async (args, io) => {
+    try {
+      await fn(args, io);
+      return EXIT.OK;
+    } catch (e) {
+      if (e instanceof Refused) {
+        io.err(`trellis: ${e.code}: ${e.message}\n`);
+        return e.status === 408 ? EXIT.TIMEOUT : EXIT.REFUSED;
+      }
+      const exit = (e as { exit?: number }).exit;
+      if (exit !== undefined) { io.err(`trellis: ${(e as Error).message}\n`); return exit; }
+      throw e;
+    }
+  };
+}
+
+function parseJsonArg(s: string, what: string): unknown {
+  try { return JSON.parse(s); } catch (e) {
+    throw new Usage(`${what} is not JSON (${(e as Error).message}): ${s}\n  quote it for the shell, e.g. '{"add":"x"}'`);
+  }
+}
+
+const json = (io: Out, v: unknown): void => io.out(JSON.stringify(v) + "\n");
+
+const CLIENT: Record<string, (args: string[], io: Out) => Promise<number>> = {
+  declare: command(async (args, io) => {
+    const { values: o, positionals: p } = parseArgs({ args, allowPositionals: true, options: NODE_OPT });
+    if (p.length !== 2) throw new Usage("usage: trellis declare <id> <Type>");
+    try { parseType(p[1]); } catch (e) { throw new Usage((e as Error).message); } // before any request
+    const r = await (await call(nodeUrl(o), "PUT", varPath(p[0]), { type: p[1] })).json();
+    json(io, r);
+  }),
+  update: command(async (args, io) => {
+    const { values: o, positionals: p } = parseArgs({ args, allowPositionals: true, options: NODE_OPT });
+    if (p.length < 2) throw new Usage("usage: trellis update <id> <op-json> [<op-json>...]");
+    const ops = p.slice(1).map((s, i) => parseJsonArg(s, `op ${i + 1}`));
+    const body = ops.length === 1 && Array.isArray(ops[0]) ? { ops: ops[0] } : ops.length === 1 ? { op: ops[0] } : { ops };
+    json(io, await (await call(nodeUrl(o), "POST", varPath(p[0]), body)).json());
+  }),
+  read: command(async (args, io) => {
+    const { values: o, positionals: p } = parseArgs({
+      args, allowPositionals: true,
+      options: { ...NODE_OPT, "at-least": { type: "string" }, size: { type: "string" }, contains: { type: "string" }, strict: { type: "boolean" }, timeout: { type: "string" }, full: { type: "boolean" } },
+    });
+    if (p.length !== 1) throw new Usage("usage: trellis read <id> [--at-least n | --size n | --contains json] [--strict] [--timeout ms]");
+    const q = new URLSearchParams();
+    const th = (["at-least", "size", "contains"] as const).filter((k) => o[k] !== undefined);
+    if (th.length > 1) throw new Usage("give one of --at-least, --size, --contains");
+    if (o["at-least"] !== undefined) q.set("atLeast", o["at-least"]);
+    if (o.size !== undefined) q.set("size", o.size);
+    if (o.contains !== undefined) { parseJsonArg(o.contains, "--contains"); q.set("contains", o.contains); }
+    if (o.strict) q.set("strict", "1");
+    if (o.timeout !== undefined) { int(o.timeout, "timeout"); q.set("timeout", o.timeout); }
+    const qs = q.toString();
+    const r = await (await call(nodeUrl(o), "GET", varPath(p[0]) + (qs ? `?${qs}` : ""))).json() as { value: unknown };
+    json(io, o.full ? r : r.value);
+  }),
+  vars: command(async (args, io) => {
+    const { values: o } = parseArgs({ args, options: NODE_OPT });
+    const r = await (await call(nodeUrl(o), "GET", "/v")).json() as { variables: { id: string; kind: string; type: string }[] };
+    for (const v of r.variables) io.out(`${v.id}\t${v.type}\t${v.kind}\n`);
+  }),
+  info: command(async (args, io) => {
+    const { values: o } = parseArgs({ args, options: NODE_OPT });
+    json(io, await (await call(nodeUrl(o), "GET", "/")).json());
+  }),
+  state: command(async (args, io) => {
+    const { values: o, positionals: p } = parseArgs({ args, allowPositionals: true, options: NODE_OPT });
+    if (p.length !== 1) throw new Usage("usage: trellis state <id> > file");
+    io.out(new Uint8Array(await (await call(nodeUrl(o), "GET", `${varPath(p[0])}/state`)).arrayBuffer()));
+  }),
+  bind: command(async (args, io) => {
+    const { values: o, positionals: p } = parseArgs({ args, allowPositionals: true, options: NODE_OPT });
+    if (p.length < 1 || p.length > 2) throw new Usage("usage: trellis bind <id> [<file> | -]");
+    const bytes = p[1] === undefined || p[1] === "-" ? await readStdin() : new Uint8Array(await readFile(p[1]));
+    json(io, await (await call(nodeUrl(o), "POST", `${varPath(p[0])}/bind`, undefined, bytes)).json());
+  }),
+};
+
+async function readStdin(): Promise<Uint8Array> {
+  const chunks: Buffer[] = [];
+  for await (const c of process.stdin) chunks.push(c as Buffer);
+  return new Uint8Array(Buffer.concat(chunks));
+}

@@ -1,0 +1,289 @@
+// One trellis node: a Runtime whose replicated variables are kept on disk
+// (persist + a Store in a directory) and replicated over WebSocket — a server
+// that peers connect to (attached to the node's http server on `path`) and a
+// client to each configured peer, one Replicator per transport — plus the
+// control API (./api.ts) on the same http server. `trellis serve` is this
+// class; docs/cli.md describes the whole.
+import { createServer, type Server } from "node:http";
+import { randomBytes } from "node:crypto";
+import type { AddressInfo } from "node:net";
+import { Runtime, Replicator, TrellisError, specName, type OpLike, type TypeLike, type TypeSpec } from "../index.js";
+import type { Threshold } from "../dataflow/threshold.js";
+import { toSpec } from "../crdt/spec.js";
+import { openNodeStore, persist, onceRecord, specBytes, type Persisted, type Store } from "../storage/node.js";
+import { WsServer, WsClient, NodeWebSocket, type WebSocketConstructor } from "../transport/ws-server.js";
+import type { Transport } from "../replication/transport.js";
+import { parseType } from "./typename.js";
+import { createLogger, errorFields, type Logger } from "./log.js";
+import { handle, type ApiState } from "./api.js";
+
+export interface TrellisNodeOptions {
+  data: string;             // the store's directory (created if missing)
+  port?: number;            // http + WebSocket port (default 7070; 0: a free one)
+  host?: string;            // interface to listen on (default 127.0.0.1)
+  id?: string;              // this node's peer id on the network (default: kept in the store, else random)
+  peers?: string[];         // ws:// URLs of other nodes' sync endpoints to connect to
+  trusted?: boolean;        // the node that runs enforceOnce actions
+  path?: string;            // the WebSocket sync path (default "/sync")
+  interval?: number;        // ms between replication rounds (default 1000)
+  maxBody?: number;         // largest control-API request body in bytes (default 1 MiB)
+  maxReadTimeout?: number;  // longest threshold-read wait allowed in ms (default 600,000)
+  snapshotEvery?: number;   // persist: snapshot a variable after this many deltas (default 64)
+  log?: Logger;
+}
+
+// Meta records (Store.meta) the node keeps.
+export const META_NODE_ID = "trellis:node-id";
+export const META_REPLICA = "trellis:replica";
+
+const utf8 = new TextEncoder();
+const fromUtf8 = new TextDecoder();
+
+export class TrellisNode {
+  readonly id: string;
+  readonly replica: string;
+  readonly runtime: Runtime;
+  readonly store: Store;
+  readonly log: Logger;
+  readonly path: string;
+  readonly server: Server;
+  readonly wsServer: WsServer;
+  readonly clients: WsClient[] = [];
+  readonly replicators: Replicator[] = [];
+  readonly recovered: string[];
+  #persisted: Persisted;
+  #api: ApiState;
+  #closing: Promise<void> | null = null;
+  #syncQueued = false;
+
+  // Opens the store, recovers, then listens. Everything opened so far is
+  // closed again if a later step fails (e.g. the port is taken).
+  static async start(o: TrellisNodeOptions): Promise<TrellisNode> {
+    const log = o.log ?? createLogger("info");
+    if (typeof o.data !== "string" || o.data === "") throw new TypeError("a node needs a data directory");
+    const store = await openNodeStore(o.data);
+    let rt: Runtime | undefined;
+    let persisted: Persisted | undefined;
+    try {
+      // The replica id (dots, counter entries) must never be reused with
+      // fresh state, so it belongs to the store: a new store gets a new one,
+      // even under a node id used before. It is durable before any update.
+      const storedId = store.meta.get(META_NODE_ID);
+      const id = o.id ?? (storedId ? fromUtf8.decode(storedId) : `node-${randomBytes(4).toString("hex")}`);
+      checkPeerId(id);
+      if (!storedId || fromUtf8.decode(storedId) !== id) await store.meta.put(META_NODE_ID, utf8.encode(id));
+      let replicaBytes = store.meta.get(META_REPLICA);
+      const fresh = !replicaBytes;
+      if (!replicaBytes) {
+        replicaBytes = utf8.encode(`${id}.${randomBytes(6).toString("hex")}`);
+        await store.meta.put(META_REPLICA, replicaBytes);
+      }
+      const replica = fromUtf8.decode(replicaBytes);
+      rt = new Runtime({
+        replica, trusted: o.trusted ?? false, once: onceRecord(store),
+        onError: (e) => log.error("runtime error", { err: e }),
+      });
+      // Persistence is attached before anything can change the runtime.
+      persisted = await persist(rt, store, { snapshotEvery: o.snapshotEvery });
+      const node = new TrellisNode(o, log, id, replica, rt, store, persisted);
+      log.info("recovered", { data: o.data, id, replica, freshStore: fresh, variables: persisted.recovered.length });
+      await node.#listen(o.port ?? 7070, o.host ?? "127.0.0.1");
+      for (const url of o.peers ?? []) node.connect(url);
+      return node;
+    } catch (e) {
+      persisted?.stop();
+      rt?.close();
+      await store.close().catch(() => {});
+      throw e;
+    }
+  }
+
+  private constructor(o: TrellisNodeOptions, log: Logger, id: string, replica: string, rt: Runtime, store: Store, persisted: Persisted) {
+    this.log = log;
+    this.id = id;
+    this.replica = replica;
+    this.runtime = rt;
+    this.store = store;
+    this.#persisted = persisted;
+    this.recovered = persisted.recovered;
+    this.path = o.path ?? "/sync";
+    this.#interval = o.interval ?? 1000;
+    this.#api = {
+      node: this, log, maxBody: o.maxBody ?? 1 << 20, maxReadTimeout: o.maxReadTimeout ?? 600_000,
+      reads: new Set(), inflight: new Set(),
+    };
+    this.server = createServer((req, res) => handle(this.#api, req, res));
+    this.server.on("clientError", (err, socket) => {
+      log.debug("http client error", { err });
+      if (socket.writable) socket.end("HTTP/1.1 400 Bad Request\r\nConnection: close\r\n\r\n"); else socket.destroy();
+    });
+    this.wsServer = new WsServer({
+      id, server: this.server, path: this.path,
+      onError: (e) => log.warn("ws error", { transport: "server", peer: e.peer, err: e }),
+    });
+    this.#replicate(this.wsServer, "server");
+    // Ship changes at once (rounds still run every interval to catch up).
+    rt.onDelta(() => this.#queueSync());
+  }
+
+  #interval: number;
+
+  #replicate(t: Transport, name: string): void {
+    const rep = new Replicator(this.runtime, t, {
+      interval: this.#interval,
+      onError: (e) => this.log.warn("replication error", { transport: name, peer: e.peer, code: e.code, err: e }),
+    }).start();
+    this.replicators.push(rep);
+    t.onNeighbour((peer, up) => {
+      this.log.info(up ? "peer up" : "peer down", { transport: name, peer });
+      if (up) this.#queueSync();
+    });
+  }
+
+  #queueSync(): void {
+    if (this.#syncQueued || this.#closing) return;
+    this.#syncQueued = true;
+    setImmediate(() => {
+      this.#syncQueued = false;
+      if (this.#closing) return;
+      for (const r of this.replicators) {
+        try { r.sync(); } catch (e) { this.log.warn("replication round failed", { err: e }); }
+      }
+    });
+  }
+
+  async #listen(port: number, host: string): Promise<void> {
+    await new Promise<void>((resolve, reject) => {
+      const fail = (e: Error): void => reject(e);
+      this.server.once("error", fail);
+      this.server.listen(port, host, () => { this.server.off("error", fail); resolve(); });
+    }).catch(async (e) => { await this.#shutdown(); throw e; });
+    this.server.on("error", (e) => this.log.error("http server error", { err: e }));
+    this.log.info("listening", { host, port: this.port, sync: `ws://${host.includes(":") ? `[${host}]` : host}:${this.port}${this.path}` });
+  }
+
+  get port(): number { return (this.server.address() as AddressInfo | null)?.port ?? 0; }
+  get closing(): boolean { return this.#closing !== null; }
+
+  // Connects to another node's sync endpoint (reconnecting with backoff).
+  connect(url: string): WsClient {
+    if (!/^wss?:\/\//.test(url)) throw new TypeError(`a peer is a ws:// or wss:// URL, got ${JSON.stringify(url)}`);
+    const c = new WsClient({
+      url, id: this.id, WebSocket: NodeWebSocket as unknown as WebSocketConstructor,
+      onError: (e) => this.log.debug("ws error", { transport: url, peer: e.peer, err: e }),
+    });
+    this.clients.push(c);
+    this.#replicate(c, url);
+    return c;
+  }
+
+  // Peers connected now, by transport.
+  peers(): { server: string[]; clients: { url: string; peer: string | null; connected: boolean }[] } {
+    return {
+      server: this.wsServer.neighbours(),
+      clients: this.clients.map((c) => ({ url: c.url, peer: c.server ?? null, connected: c.connected })),
+    };
+  }
+
+  // ---- the operations of the control API --------------------------------
+
+  // Declares a replicated variable (type by name or spec) and waits until the
+  // declaration is durable. Resolves true if it is new, false if it existed
+  // with this type (TYPE_MISMATCH / PRECONDITION otherwise, changing nothing).
+  async declare(id: string, type: string | TypeLike): Promise<boolean> {
+    this.#open();
+    const spec = typeof type === "string" ? parseType(type) : toSpec(type);
+    const existed = this.runtime.has(id);
+    this.runtime.declare(id, spec);
+    await this.store.declare(id, specBytes(spec), "replicated");
+    if (!existed) this.log.info("declared", { var: id, type: specName(spec) });
+    return !existed;
+  }
+
+  // Applies ops atomically; resolves once the change is durable (flushed
+  // to the store), which is when it may be acknowledged.
+  async update(id: string, op: OpLike | OpLike[]): Promise<void> {
+    this.#open();
+    this.runtime.update(id, op);
+    await this.#persisted.flushed();
+  }
+
+  // Joins a state or delta-group; resolves (with the new part, or null) once durable.
+  async bind(id: string, bytes: Uint8Array): Promise<Uint8Array | null> {
+    this.#open();
+    const d = this.runtime.bind(id, bytes, "remote");
+    await this.#persisted.flushed();
+    return d;
+  }
+
+  query(id: string): unknown { this.#open(); return this.runtime.query(id); }
+
+  info(id: string): { id: string; kind: string; type: string | null } {
+    this.#open();
+    const spec: TypeSpec | undefined = this.runtime.spec(id);
+    return { id, kind: this.runtime.kind(id), type: spec ? specName(spec) : null };
+  }
+
+  // Resolves with the value once the threshold is met. Rejects with
+  // TrellisError TIMEOUT after `timeout` ms, or the signal's reason.
+  read(id: string, threshold: Threshold, o: { strict?: boolean; timeout?: number; signal?: AbortSignal } = {}): Promise<unknown> {
+    this.#open();
+    const ctl = new AbortController();
+    const onAbort = (): void => ctl.abort(o.signal!.reason);
+    if (o.signal?.aborted) ctl.abort(o.signal.reason); else o.signal?.addEventListener("abort", onAbort, { once: true });
+    const timer = o.timeout !== undefined
+      ? setTimeout(() => ctl.abort(Object.assign(new Error(`read of ${JSON.stringify(id)} timed out after ${o.timeout} ms`), { code: "TIMEOUT" })), o.timeout)
+      : undefined;
+    return this.runtime.read(id, threshold, { strict: o.strict, signal: ctl.signal }).finally(() => {
+      clearTimeout(timer);
+      o.signal?.removeEventListener("abort", onAbort);
+    });
+  }
+
+  #open(): void {
+    if (this.#closing) throw Object.assign(new Error("the node is shutting down"), { code: "SHUTTING_DOWN" });
+  }
+
+  // ---- shutdown -----------------------------------------------------------
+
+  // Graceful: stop accepting requests and connections, let acknowledged-to-be
+  // updates finish, end long-polls (503), close replication and sockets, wait
+  // until every write is durable, close the store. Idempotent.
+  close(): Promise<void> {
+    this.#closing ??= this.#shutdown();
+    return this.#closing;
+  }
+
+  async #shutdown(): Promise<void> {
+    const t0 = Date.now();
+    this.#closing ??= Promise.resolve(); // refuse new operations from here on
+    if (this.server.listening) this.server.close();
+    this.server.closeIdleConnections();
+    for (const r of this.#api.reads) r.abort(Object.assign(new Error("the node is shutting down"), { code: "SHUTTING_DOWN" }));
+    // Requests under way (an update waiting for its flush) finish first; a
+    // client that sends its body too slowly is not waited for past 5 s.
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    await Promise.race([
+      Promise.allSettled([...this.#api.inflight]),
+      new Promise((r) => { timer = setTimeout(r, 5000); }),
+    ]);
+    clearTimeout(timer);
+    for (const r of this.replicators) r.close();
+    await Promise.allSettled([...this.clients.map((c) => c.close()), this.wsServer.close(500)]);
+    let flushError: unknown = null;
+    try { await this.#persisted.flushed(); } catch (e) { flushError = e; this.log.error("final flush failed", { err: e }); }
+    this.#persisted.stop();
+    await this.store.close().catch((e) => { flushError ??= e; this.log.error("closing the store failed", { err: e }); });
+    this.runtime.close();
+    this.server.closeAllConnections();
+    this.log.info("closed", { ms: Date.now() - t0, flushed: flushError === null });
+    if (flushError) throw flushError;
+  }
+}
+
+function checkPeerId(id: string): void {
+  const n = utf8.encode(id).length;
+  if (n < 1 || n > 255) throw new RangeError(`a node id is 1..255 bytes of UTF-8, got ${n}`);
+}
+
+export { TrellisError, errorFields };
