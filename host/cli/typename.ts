@@ -5,7 +5,8 @@
 //   type  := name | name "<" type ">" | name "<" type "," type ">" | "TopK" "(" int ")"
 //
 // Whitespace between tokens is ignored; names are case-sensitive. Errors are
-// TypeErrors (RangeError for a TopK size out of range) naming the position.
+// TypeErrors with code BAD_TYPE naming the position (a RangeError for a
+// TopK size out of range).
 import { Tag, type TagName, type TypeSpec } from "../crdt/spec.js";
 import { TopK } from "../crdt/topk.js";
 
@@ -16,7 +17,10 @@ export function parseType(text: string): TypeSpec {
   if (typeof text !== "string") throw new TypeError("a type name is a string");
   let pos = 0;
   const fail = (what: string): never => {
-    throw new TypeError(`bad type ${JSON.stringify(text)} at ${pos}: ${what} (types: ${NAMES.join(", ")}; e.g. GMap<GCounter>, Pair<GCounter, AWSet>, TopK(10))`);
+    throw Object.assign(
+      new TypeError(`bad type ${JSON.stringify(text)} at ${pos}: ${what} (types: ${NAMES.join(", ")}; e.g. GMap<GCounter>, Pair<GCounter, AWSet>, TopK(10))`),
+      { code: "BAD_TYPE" },
+    );
   };
   const ws = (): void => { while (pos < text.length && /\s/.test(text[pos])) pos++; };
   const eat = (c: string): boolean => { ws(); if (text[pos] === c) { pos++; return true; } return false; };
