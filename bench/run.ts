@@ -1,12 +1,13 @@
 // `npm run bench` (full, writes bench/RESULTS.md) and `npm run bench -- --quick`
 // (small sizes, < 1 minute, prints only unless --write). `--json <file>` also
-// writes the tables as JSON (the smoke test reads it). `--only kernels,crdts,size,dataflow`.
+// writes the tables as JSON (the smoke test reads it). `--only kernels,crdts,size,dataflow,ws`.
 import { readFileSync, writeFileSync } from "node:fs";
 import { init } from "trellis";
 import { kernelBenches } from "./kernels.js";
 import { crdtBenches } from "./crdts.js";
 import { sizeBench } from "./size.js";
 import { dataflowBench } from "./dataflow.js";
+import { wsBench } from "./ws.js";
 import { Table, render } from "./lib/harness.js";
 import { machine } from "./lib/machine.js";
 
@@ -35,6 +36,7 @@ await section("size", async () => sizeBench());
 await section("kernels", () => kernelBenches({ quick, deltas: quick ? 2000 : 1e5, capMs: quick ? 2000 : 6000, log }));
 
 await section("crdts", () => crdtBenches({ quick, n: quick ? 2000 : 100_000, capMs: quick ? 3000 : 6000, log }));
+await section("ws", () => wsBench({ sizes: quick ? [1, 10] : [1, 10, 100], updates: quick ? 2000 : 20_000, samples: quick ? 20 : 200, log }));
 await section("dataflow", () => dataflowBench({ n: quick ? 2000 : 100_000, updates: quick ? 500 : 5000, scratchUpdates: quick ? 50 : 50, log }));
 
 const total = (performance.now() - t0) / 1000;

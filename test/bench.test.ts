@@ -20,7 +20,7 @@ describe("bench --quick", () => {
     expect(machine.cpu).toBeTruthy();
     expect(machine.node).toBe(process.version);
     const byId = new Map(tables.map((t) => [t.id, t]));
-    expect([...byId.keys()].sort()).toEqual(["crdts-size", "crdts-time", "dataflow", "kernels", "size"]);
+    expect([...byId.keys()].sort()).toEqual(["crdts-size", "crdts-time", "dataflow", "kernels", "size", "ws"]);
 
     const k = byId.get("kernels")!;
     const types = ["GCounter", "GSet", "AWSet", "GMap<LWWRegister>", "PNCounter", "MaxInt", "EWFlag", "IVar",
@@ -63,5 +63,10 @@ describe("bench --quick", () => {
     expect(d.rows).toHaveLength(1);
     expect(d.rows[0][4]).toBe("yes");
     expect(d.rows[0][3]).toMatch(/×$/);
+
+    // WebSocket sync: a row per client count, every run converged.
+    const w = byId.get("ws")!;
+    expect(w.rows.map((r) => r[0])).toEqual(["1", "10"]);
+    for (const r of w.rows) expect(r[r.length - 1]).toBe("yes");
   }, 180_000);
 });
