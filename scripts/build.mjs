@@ -1,7 +1,7 @@
 // Builds the kernels (two Wasm modules) and the TypeScript host into dist/.
 // Run by `npm run build`, on install (prepare) and before tests and benchmarks.
 import { execFileSync } from "node:child_process";
-import { mkdirSync, rmSync, writeFileSync } from "node:fs";
+import { copyFileSync, mkdirSync, rmSync, writeFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { dirname, join } from "node:path";
 
@@ -19,3 +19,14 @@ run(bin("asc"), ["assembly/wasi.ts", "--config", "asconfig.wasi.json"]);
 run(bin("asc"), ["assembly/cli.ts", "--config", "asconfig.wasi-cmd.json"]); // WASI command (docs/abi.md)
 if (!kernelsOnly) run(bin("tsc"), ["-p", "tsconfig.json"]);
 writeFileSync(join(root, "dist", "package.json"), '{"type":"module"}\n');
+// The browser app (web/): one bundle, served by the node (npm start).
+if (!kernelsOnly) {
+  const { build } = await import("esbuild");
+  mkdirSync(join(root, "dist", "web"), { recursive: true });
+  await build({
+    entryPoints: [join(root, "web", "app.js")], bundle: true, format: "esm", platform: "browser",
+    target: "es2022", minify: true, sourcemap: true, outfile: join(root, "dist", "web", "app.js"), logLevel: "warning",
+  });
+  for (const f of ["index.html", "style.css", "sw.js"]) copyFileSync(join(root, "web", f), join(root, "dist", "web", f));
+  copyFileSync(join(root, "dist", "trellis.wasm"), join(root, "dist", "web", "trellis.wasm"));
+}

@@ -6,6 +6,8 @@ import type { TrellisNode } from "./node.js";
 import type { Logger } from "./log.js";
 import type { Threshold } from "../dataflow/threshold.js";
 import { fromJson, toJson } from "./json.js";
+import { readFile } from "node:fs/promises";
+import { extname, join, normalize } from "node:path";
 
 export interface ApiState {
   node: TrellisNode;
@@ -14,6 +16,22 @@ export interface ApiState {
   maxReadTimeout: number;
   reads: Set<AbortController>;     // long-polls under way (ended at shutdown)
   inflight: Set<Promise<unknown>>; // requests under way (awaited at shutdown)
+  static?: string;                  // a folder served under /app/ (the browser app)
+}
+
+const TYPES: Record<string, string> = {
+  ".html": "text/html; charset=utf-8", ".js": "text/javascript; charset=utf-8", ".css": "text/css; charset=utf-8",
+  ".wasm": "application/wasm", ".map": "application/json", ".svg": "image/svg+xml",
+};
+
+// GET /app/<file> from the static folder; nothing outside it is reachable.
+async function serveStatic(dir: string, pathname: string, res: ServerResponse): Promise<void> {
+  const rel = normalize(decodeURIComponent(pathname.slice("/app/".length)) || "index.html");
+  if (rel.startsWith("..") || rel.includes("\0")) throw new HttpError(404, "NO_ROUTE", "no such file");
+  let body: Buffer;
+  try { body = await readFile(join(dir, rel)); } catch { throw new HttpError(404, "NO_ROUTE", `no such file: ${pathname}`); }
+  res.writeHead(200, { "content-type": TYPES[extname(rel)] ?? "application/octet-stream", "content-length": body.length, "cache-control": "no-cache" });
+  res.end(body);
 }
 
 export const DEFAULT_READ_TIMEOUT = 30_000;
@@ -106,8 +124,13 @@ async function dispatch(api: ApiState, req: IncomingMessage, res: ServerResponse
   const node = api.node;
   if (node.closing) throw new HttpError(503, "SHUTTING_DOWN", "the node is shutting down");
   const url = new URL(req.url ?? "/", "http://x");
-  const r = route(url.pathname);
   const method = req.method ?? "GET";
+  if (api.static && (method === "GET" || method === "HEAD")) {
+    if (url.pathname === "/app") { res.writeHead(301, { location: "/app/" }); res.end(); return; }
+    if (url.pathname.startsWith("/app/")) return serveStatic(api.static, url.pathname, res);
+    if (url.pathname === "/" && (req.headers.accept ?? "").includes("text/html")) { res.writeHead(302, { location: "/app/" }); res.end(); return; }
+  }
+  const r = route(url.pathname);
   const allow = (...m: string[]): void => {
     if (!m.includes(method)) { res.setHeader("allow", m.join(", ")); throw new HttpError(405, "METHOD_NOT_ALLOWED", `${method} is not allowed here (${m.join(", ")})`); }
   };

@@ -30,6 +30,7 @@ export interface TrellisNodeOptions {
   maxReadTimeout?: number;  // longest threshold-read wait allowed in ms (default 600,000)
   snapshotEvery?: number;   // persist: snapshot a variable after this many deltas (default 64)
   log?: Logger;
+  static?: string;          // a folder to serve under /app/ (the browser app)
 }
 
 // Meta records (Store.meta) the node keeps.
@@ -110,7 +111,7 @@ export class TrellisNode {
     this.#interval = o.interval ?? 1000;
     this.#api = {
       node: this, log, maxBody: o.maxBody ?? 1 << 20, maxReadTimeout: o.maxReadTimeout ?? 600_000,
-      reads: new Set(), inflight: new Set(),
+      reads: new Set(), inflight: new Set(), static: o.static,
     };
     this.server = createServer((req, res) => handle(this.#api, req, res));
     this.server.on("clientError", (err, socket) => {

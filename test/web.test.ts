@@ -1,0 +1,126 @@
+// The ad-counter dashboard (web/) in Chromium against the real server
+// (web/server.mjs: a trellis node with storage and WebSocket sync): two tabs
+// and the server converge; a tab goes offline, keeps counting, is reloaded
+// with no network (its state comes back from IndexedDB, the page from the
+// service worker), comes back online, and everyone converges.
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { ChildProcess, spawn } from "node:child_process";
+import { existsSync, mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { chromium, Browser, BrowserContext, Page } from "playwright-core";
+
+const root = fileURLToPath(new URL("..", import.meta.url));
+const CHROMIUM = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium";
+const ADS = ["ad-shoes", "ad-coffee", "ad-bikes", "ad-books"];
+
+let server: ChildProcess;
+let base = "";
+let data = "";
+let browser: Browser;
+
+async function api(path: string): Promise<any> {
+  const r = await fetch(base + path);
+  return r.json();
+}
+const serverCounts = async (): Promise<number[]> => Promise.all(ADS.map(async (ad) => (await api(`/v/impressions%2F${ad}`)).value as number));
+const serverState = async (id: string): Promise<number[]> => Array.from(new Uint8Array(await (await fetch(`${base}/v/${encodeURIComponent(id)}/state`)).arrayBuffer()));
+
+async function until(what: string, f: () => Promise<boolean>, ms = 20_000): Promise<void> {
+  const end = Date.now() + ms;
+  while (Date.now() < end) { if (await f()) return; await new Promise((r) => setTimeout(r, 100)); }
+  throw new Error(`timed out waiting for: ${what}`);
+}
+
+async function openTab(ctx: BrowserContext): Promise<Page> {
+  const page = await ctx.newPage();
+  page.on("pageerror", (e) => console.error("page error:", e));
+  await page.goto(base + "/app/");
+  await page.waitForFunction(() => (globalThis as any).trellis?.online(), null, { timeout: 20_000 });
+  return page;
+}
+const tabCounts = (p: Page): Promise<number[]> => p.evaluate((ads) => ads.map((ad) => {
+  const rt = (globalThis as any).trellis.rt;
+  return rt.has(`impressions/${ad}`) ? rt.query(`impressions/${ad}`) : 0;
+}), ADS);
+const tabState = (p: Page, id: string): Promise<number[]> => p.evaluate((id) => (globalThis as any).trellis.state(id), id);
+const show = (p: Page, n: number): Promise<unknown> => p.evaluate(async (n) => { for (let i = 0; i < n; i++) await (globalThis as any).trellis.showAd(); }, n);
+const sum = (xs: number[]): number => xs.reduce((a, b) => a + b, 0);
+
+beforeAll(async () => {
+  if (!existsSync(CHROMIUM)) throw new Error(`browser tests need Chromium at ${CHROMIUM} (apt-get install -y chromium; .ci/run installs it)`);
+  data = mkdtempSync(join(tmpdir(), "trellis-web-"));
+  // A high limit: this test is about sync, not removal.
+  server = spawn(process.execPath, ["web/server.mjs", "--port", "0", "--data", data, "--limit", "100000"], { cwd: root, stdio: ["ignore", "pipe", "pipe"] });
+  base = await new Promise<string>((resolve, reject) => {
+    let out = "";
+    server.stdout!.on("data", (d) => { out += d; const m = out.match(/http:\/\/127\.0\.0\.1:(\d+)\/app\//); if (m) resolve(`http://127.0.0.1:${m[1]}`); });
+    server.on("exit", (c) => reject(new Error(`server exited ${c}`)));
+    setTimeout(() => reject(new Error("server did not start")), 20_000);
+  });
+  browser = await chromium.launch({
+    executablePath: CHROMIUM,
+    args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--no-first-run", "--disable-quic", "--disable-sync"],
+  });
+}, 60_000);
+
+afterAll(async () => {
+  await browser?.close();
+  server?.kill("SIGTERM");
+  await new Promise((r) => server?.once("exit", r));
+  rmSync(data, { recursive: true, force: true });
+});
+
+describe("ad-counter dashboard in Chromium", () => {
+  it("two tabs and the server converge; an offline tab reloads from IndexedDB and catches up", async () => {
+    // Each tab in its own context: separate storage, and one can go offline alone.
+    const ctxA = await browser.newContext(), ctxB = await browser.newContext();
+    const a = await openTab(ctxA), b = await openTab(ctxB);
+    await until("both tabs see the ads", async () => (await a.evaluate(() => (globalThis as any).trellis.rt.query("displayable").length)) === 4
+      && (await b.evaluate(() => (globalThis as any).trellis.rt.query("displayable").length)) === 4);
+
+    await show(a, 12);
+    await show(b, 7);
+    await until("server has 19 impressions", async () => sum(await serverCounts()) === 19);
+    await until("tabs agree with the server", async () => {
+      const s = await serverCounts();
+      return JSON.stringify(await tabCounts(a)) === JSON.stringify(s) && JSON.stringify(await tabCounts(b)) === JSON.stringify(s);
+    });
+
+    // The dashboard shows it.
+    await until("rows rendered", async () => (await a.locator("#ads tbody tr").count()) === 4);
+
+    // B goes offline and keeps counting; nothing reaches the server.
+    await b.evaluate(() => navigator.serviceWorker.ready);
+    await ctxB.setOffline(true);
+    await until("b notices it is offline", async () => !(await b.evaluate(() => (globalThis as any).trellis.online())));
+    await show(b, 9);
+    await b.evaluate(() => (globalThis as any).trellis.flushed());
+    const offlineCounts = await tabCounts(b);
+    expect(sum(offlineCounts)).toBe(28);
+    await show(a, 3); // meanwhile, online
+    await new Promise((r) => setTimeout(r, 500));
+    expect(sum(await serverCounts())).toBe(22);
+
+    // Reload with no network: the page from the service worker, the state from IndexedDB.
+    const replicaBefore = await b.evaluate(() => (globalThis as any).trellis.replica);
+    await b.reload();
+    await b.waitForFunction(() => (globalThis as any).trellis?.rt, null, { timeout: 20_000 });
+    expect(await b.evaluate(() => (globalThis as any).trellis.replica)).toBe(replicaBefore);
+    expect(await b.evaluate(() => (globalThis as any).trellis.online())).toBe(false);
+    expect(await tabCounts(b)).toEqual(offlineCounts);
+
+    // Back online: everyone converges on all 31 impressions, byte for byte.
+    await ctxB.setOffline(false);
+    await until("server has all 31 impressions", async () => sum(await serverCounts()) === 31);
+    await until("all three states identical", async () => {
+      for (const id of ["ads", "contracts", ...ADS.map((ad) => `impressions/${ad}`)]) {
+        const s = JSON.stringify(await serverState(id));
+        if (JSON.stringify(await tabState(a, id)) !== s || JSON.stringify(await tabState(b, id)) !== s) return false;
+      }
+      return true;
+    });
+    await ctxA.close(); await ctxB.close();
+  }, 120_000);
+});
