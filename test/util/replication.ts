@@ -131,7 +131,7 @@ export function runSchedule(s: Schedule, config: Config, o: { countEntries?: boo
           nd.rt.declare(v.id, v.spec);
           const d = nd.rt.update(v.id, e.op);
           joinRef(refAll, v.id, d);
-          if (!(lastCrash.get(e.node)! > e.t)) joinRef(refSafe, v.id, d);
+          if (!(lastCrash.get(e.node)! >= e.t)) joinRef(refSafe, v.id, d); // at the crash instant: may be lost
           return;
         }
         case "partition": net.partition(e.groups.map((g) => g.map((i) => ids[i])).filter((g) => g.length > 0)); return;
