@@ -2,37 +2,17 @@
 // playwright-core): it loads the kernel from a URL and from bytes, with no
 // Node built-ins anywhere in its import graph.
 import { describe, expect, it, beforeAll, afterAll } from "vitest";
-import { existsSync, readFileSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
-import { chromium, Browser } from "playwright-core";
+import type { Browser } from "playwright-core";
+import { importSpecifiers, launchChromium } from "./util/chromium.js";
 import { serve } from "./util/static-server.js";
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), "..");
-const CHROMIUM = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium";
-
-// The modules a browser would fetch, starting at the browser entry.
-function importClosure(entry: string): string[] {
-  const seen = new Set<string>();
-  const todo = [entry];
-  const specs: string[] = [];
-  while (todo.length) {
-    const file = todo.pop()!;
-    if (seen.has(file)) continue;
-    seen.add(file);
-    const src = readFileSync(file, "utf8");
-    for (const m of src.matchAll(/(?:import|export)\s[^'"]*?from\s*["']([^"']+)["']|import\(\s*["']([^"']+)["']\s*\)/g)) {
-      const spec = m[1] ?? m[2];
-      specs.push(spec);
-      if (spec.startsWith(".")) todo.push(join(dirname(file), spec));
-    }
-  }
-  return specs;
-}
 
 describe("browser entry", () => {
   it("imports no Node built-ins and no bare packages", () => {
-    const specs = importClosure(join(root, "dist/host/index.browser.js"));
+    const specs = importSpecifiers(join(root, "dist/host/index.browser.js"));
     expect(specs.length).toBeGreaterThan(3);
     expect(specs.filter((s) => !s.startsWith("."))).toEqual([]);
   });
@@ -43,12 +23,8 @@ describe("in Chromium", () => {
   let server: Awaited<ReturnType<typeof serve>>;
 
   beforeAll(async () => {
-    if (!existsSync(CHROMIUM)) throw new Error(`browser tests need Chromium at ${CHROMIUM} (apt-get install -y chromium; .ci/run installs it)`);
     server = await serve(root, { "/blank.html": "<!doctype html><title>trellis</title>" });
-    browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--no-first-run"],
-    });
+    browser = await launchChromium();
   });
   afterAll(async () => { await browser?.close(); await server?.close(); });
 

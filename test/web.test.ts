@@ -5,14 +5,14 @@
 // service worker), comes back online, and everyone converges.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ChildProcess, spawn } from "node:child_process";
-import { existsSync, mkdtempSync, rmSync } from "node:fs";
+import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { chromium, Browser, BrowserContext, Page } from "playwright-core";
+import type { Browser, BrowserContext, Page } from "playwright-core";
+import { launchChromium } from "./util/chromium.js";
 
 const root = fileURLToPath(new URL("..", import.meta.url));
-const CHROMIUM = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium";
 const ADS = ["ad-shoes", "ad-coffee", "ad-bikes", "ad-books"];
 
 let server: ChildProcess;
@@ -49,7 +49,6 @@ const show = (p: Page, n: number): Promise<unknown> => p.evaluate(async (n) => {
 const sum = (xs: number[]): number => xs.reduce((a, b) => a + b, 0);
 
 beforeAll(async () => {
-  if (!existsSync(CHROMIUM)) throw new Error(`browser tests need Chromium at ${CHROMIUM} (apt-get install -y chromium; .ci/run installs it)`);
   data = mkdtempSync(join(tmpdir(), "trellis-web-"));
   // A high limit: this test is about sync, not removal.
   server = spawn(process.execPath, ["web/server.mjs", "--port", "0", "--data", data, "--limit", "100000"], { cwd: root, stdio: ["ignore", "pipe", "pipe"] });
@@ -59,10 +58,7 @@ beforeAll(async () => {
     server.on("exit", (c) => reject(new Error(`server exited ${c}`)));
     setTimeout(() => reject(new Error("server did not start")), 20_000);
   });
-  browser = await chromium.launch({
-    executablePath: CHROMIUM,
-    args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--no-first-run", "--disable-quic", "--disable-sync"],
-  });
+  browser = await launchChromium();
 }, 60_000);
 
 afterAll(async () => {

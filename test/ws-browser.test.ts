@@ -3,36 +3,18 @@
 // hello, messages both ways, and a reconnect after a server-side drop. Also:
 // the client's import graph has no Node built-ins and no bare packages.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { existsSync, readFileSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
-import { chromium, Browser } from "playwright-core";
+import type { Browser } from "playwright-core";
+import { importSpecifiers, launchChromium } from "./util/chromium.js";
 import { serve } from "./util/static-server.js";
 import { WsServer } from "../dist/host/transport/ws-server.js";
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), "..");
-const CHROMIUM = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium";
-
-function importSpecs(entry: string): string[] {
-  const seen = new Set<string>();
-  const todo = [entry];
-  const specs: string[] = [];
-  while (todo.length) {
-    const file = todo.pop()!;
-    if (seen.has(file)) continue;
-    seen.add(file);
-    for (const m of readFileSync(file, "utf8").matchAll(/(?:import|export)\s[^'"]*?from\s*["']([^"']+)["']|import\(\s*["']([^"']+)["']\s*\)/g)) {
-      const spec = m[1] ?? m[2];
-      specs.push(spec);
-      if (spec.startsWith(".")) todo.push(join(dirname(file), spec));
-    }
-  }
-  return specs;
-}
 
 describe("ws client import graph", () => {
   it("imports no Node built-ins and no bare packages", () => {
-    const specs = importSpecs(join(root, "dist/host/transport/ws-client.js"));
+    const specs = importSpecifiers(join(root, "dist/host/transport/ws-client.js"));
     expect(specs.length).toBeGreaterThan(0);
     expect(specs.filter((s) => !s.startsWith("."))).toEqual([]);
   });
@@ -43,12 +25,8 @@ describe("ws client in Chromium", () => {
   let files: Awaited<ReturnType<typeof serve>>;
 
   beforeAll(async () => {
-    if (!existsSync(CHROMIUM)) throw new Error(`browser tests need Chromium at ${CHROMIUM} (apt-get install -y chromium; .ci/run installs it)`);
     files = await serve(root, { "/blank.html": "<!doctype html><title>trellis ws</title>" });
-    browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--no-first-run"],
-    });
+    browser = await launchChromium();
   });
   afterAll(async () => { await browser?.close(); await files?.close(); });
 
