@@ -146,7 +146,9 @@ export class Replicator {
       for (const j of nbs) this.#send(j, { kind: "state", session: this.session, entries }, entries);
       return;
     }
-    for (const j of nbs) this.#syncPeer(j);
+    let digest: VarHash[] | null = null; // computed once per round, if any neighbour needs it
+    const vars = () => (digest ??= sortById(this.#replicated().map((id) => ({ id, hash: hash64(this.runtime.encode(id)) }))));
+    for (const j of nbs) this.#syncPeer(j, vars);
     this.#gc(nbs);
   }
 
@@ -161,7 +163,7 @@ export class Replicator {
 
   // ---- delta mode: sending ----------------------------------------------
 
-  #syncPeer(j: string): void {
+  #syncPeer(j: string, digestVars: () => VarHash[]): void {
     const p = this.#peer(j);
     const base = this.#buffer.length > 0 ? this.#buffer[0].seq : this.#seq;
     if (p.ack < 0 || p.ack < base) {
@@ -173,7 +175,7 @@ export class Replicator {
       }
       const now = this.#clock.now();
       if (p.digestSeq >= 0 && now - p.digestAt < 2 * this.interval) return; // one in flight
-      const vars: VarHash[] = sortById(this.#replicated().map((id) => ({ id, hash: hash64(this.runtime.encode(id)) })));
+      const vars = digestVars();
       p.digestSeq = this.#seq; p.digestAt = now;
       this.#send(j, { kind: "digest", session: this.session, seq: this.#seq, vars }, 0);
       this.#stats.hashes += vars.length;
