@@ -15,9 +15,7 @@ import { launchChromium } from "./util/chromium.js";
 const root = fileURLToPath(new URL("..", import.meta.url));
 const ADS = ["ad-shoes", "ad-coffee", "ad-bikes", "ad-books"];
 
-let server: ChildProcess;
 let base = "";
-let data = "";
 let browser: Browser;
 
 async function api(path: string): Promise<any> {
@@ -48,24 +46,36 @@ const tabState = (p: Page, id: string): Promise<number[]> => p.evaluate((id) => 
 const show = (p: Page, n: number): Promise<unknown> => p.evaluate(async (n) => { for (let i = 0; i < n; i++) await (globalThis as any).trellis.showAd(); }, n);
 const sum = (xs: number[]): number => xs.reduce((a, b) => a + b, 0);
 
-beforeAll(async () => {
-  data = mkdtempSync(join(tmpdir(), "trellis-web-"));
-  // A high limit: this test is about sync, not removal.
-  server = spawn(process.execPath, ["web/server.mjs", "--port", "0", "--data", data, "--limit", "100000"], { cwd: root, stdio: ["ignore", "pipe", "pipe"] });
-  base = await new Promise<string>((resolve, reject) => {
+async function startServer(limit: number): Promise<{ proc: ChildProcess; base: string; data: string }> {
+  const data = mkdtempSync(join(tmpdir(), "trellis-web-"));
+  const proc = spawn(process.execPath, ["web/server.mjs", "--port", "0", "--data", data, "--limit", String(limit)], { cwd: root, stdio: ["ignore", "pipe", "pipe"] });
+  const base = await new Promise<string>((resolve, reject) => {
     let out = "";
-    server.stdout!.on("data", (d) => { out += d; const m = out.match(/http:\/\/127\.0\.0\.1:(\d+)\/app\//); if (m) resolve(`http://127.0.0.1:${m[1]}`); });
-    server.on("exit", (c) => reject(new Error(`server exited ${c}`)));
+    proc.stdout!.on("data", (d) => { out += d; const m = out.match(/http:\/\/127\.0\.0\.1:(\d+)\/app\//); if (m) resolve(`http://127.0.0.1:${m[1]}`); });
+    proc.on("exit", (c) => reject(new Error(`server exited ${c}`)));
     setTimeout(() => reject(new Error("server did not start")), 20_000);
   });
+  return { proc, base, data };
+}
+
+async function stopServer(s: { proc: ChildProcess; data: string }): Promise<void> {
+  s.proc.kill("SIGTERM");
+  await new Promise((r) => s.proc.once("exit", r));
+  rmSync(s.data, { recursive: true, force: true });
+}
+
+let main: { proc: ChildProcess; base: string; data: string };
+
+beforeAll(async () => {
+  // A high limit: the first test is about sync, not removal.
+  main = await startServer(100_000);
+  base = main.base;
   browser = await launchChromium();
 }, 60_000);
 
 afterAll(async () => {
   await browser?.close();
-  server?.kill("SIGTERM");
-  await new Promise((r) => server?.once("exit", r));
-  rmSync(data, { recursive: true, force: true });
+  if (main) await stopServer(main);
 });
 
 describe("ad-counter dashboard in Chromium", () => {
@@ -119,4 +129,28 @@ describe("ad-counter dashboard in Chromium", () => {
     });
     await ctxA.close(); await ctxB.close();
   }, 120_000);
+
+  it("the server removes each ad at its limit; the dashboard lists it as removed with its overshoot", async () => {
+    const small = await startServer(10);
+    const saved = base;
+    base = small.base;
+    try {
+      const ctx = await browser.newContext();
+      const tab = await openTab(ctx);
+      await until("ads displayable", async () => (await tab.evaluate(() => (globalThis as any).trellis.rt.query("displayable").length)) === 4);
+      await tab.check("#auto");
+      await until("every ad removed", async () => (await tab.evaluate(() => (globalThis as any).trellis.rt.query("displayable").length)) === 0, 30_000);
+      await tab.uncheck("#auto");
+      await until("removed table lists all four", async () => (await tab.locator("#removed tbody tr").count()) === 4);
+      const counts = await serverCounts();
+      for (const n of counts) expect(n).toBeGreaterThanOrEqual(10);
+      expect((await api("/v/ads")).value).toEqual([]);
+      const rows = await tab.locator("#removed tbody tr").allTextContents();
+      for (const r of rows) expect(r).toMatch(/^ad-\w+\d+\+\d+$/);
+      await ctx.close();
+    } finally {
+      base = saved;
+      await stopServer(small);
+    }
+  }, 90_000);
 });
