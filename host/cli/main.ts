@@ -13,7 +13,8 @@ const HELP = `trellis — replicated lattice variables (CRDTs) on a node you run
 
 Usage:
   trellis serve --data <dir> [--port 7070] [--host 127.0.0.1] [--id <name>]
-                [--peer ws://host:port/sync]... [--trusted] [--interval ms]
+                [--peer ws://host:port/sync | --peer /ip4/…/tcp/…/p2p/<id>]...
+                [--listen /ip4/127.0.0.1/tcp/0]... [--network name] [--trusted] [--interval ms]
                 [--max-body bytes] [--snapshot-every n] [--log-level info]
   trellis declare <id> <Type>                 e.g. AWSet, GMap<GCounter>, TopK(10), Pair<GCounter, AWSet>
   trellis update <id> <op-json> [<op-json>...]   e.g. '{"add":"x"}' '{"increment":2}' (all or nothing)
@@ -77,6 +78,7 @@ async function serve(args: string[], io: Out): Promise<number> {
     options: {
       port: { type: "string", short: "p" }, host: { type: "string" }, data: { type: "string", short: "d" },
       id: { type: "string" }, peer: { type: "string", multiple: true }, trusted: { type: "boolean" },
+      listen: { type: "string", multiple: true }, network: { type: "string" },
       interval: { type: "string" }, "max-body": { type: "string" }, "snapshot-every": { type: "string" },
       "log-level": { type: "string" }, help: { type: "boolean", short: "h" },
     },
@@ -88,7 +90,9 @@ async function serve(args: string[], io: Out): Promise<number> {
   if (!LEVELS.includes(level)) throw new Usage(`--log-level is one of ${LEVELS.join(", ")}`);
   const port = int(o.port, "port") ?? 7070;
   if (port > 65535) throw new Usage("--port must be at most 65535");
-  for (const p of o.peer ?? []) if (!/^wss?:\/\/[^/]+/.test(p)) throw new Usage(`--peer is a ws:// URL such as ws://127.0.0.1:7071/sync, got ${JSON.stringify(p)}`);
+  for (const p of o.peer ?? []) if (!/^wss?:\/\/[^/]+/.test(p) && !/^\/[a-z0-9]+\/./.test(p)) throw new Usage(`--peer is a ws:// URL such as ws://127.0.0.1:7071/sync or a libp2p multiaddr such as /ip4/127.0.0.1/tcp/4001/p2p/<peer-id>, got ${JSON.stringify(p)}`);
+  for (const a of o.listen ?? []) if (!/^\/[a-z0-9]+\/./.test(a)) throw new Usage(`--listen is a multiaddr such as /ip4/0.0.0.0/tcp/4001, got ${JSON.stringify(a)}`);
+  if (o.network !== undefined && !/^[\w.-]{1,64}$/.test(o.network)) throw new Usage(`--network is 1..64 letters, digits, '_', '-' or '.', got ${JSON.stringify(o.network)}`);
   const interval = int(o.interval, "interval", 1);
   const maxBody = int(o["max-body"], "max-body", 1);
   const snapshotEvery = int(o["snapshot-every"], "snapshot-every", 1);
@@ -100,7 +104,7 @@ async function serve(args: string[], io: Out): Promise<number> {
   let node: TrellisNode;
   try {
     node = await TrellisNode.start({
-      data: o.data, port, host: o.host, id: o.id, peers: o.peer, trusted: o.trusted,
+      data: o.data, port, host: o.host, id: o.id, peers: o.peer, listen: o.listen, network: o.network, trusted: o.trusted,
       interval, maxBody, snapshotEvery, log,
     });
   } catch (e) {

@@ -2,8 +2,11 @@
 // (persist + a Store in a directory) and replicated over WebSocket — a server
 // that peers connect to (attached to the node's http server on `path`) and a
 // client to each configured peer, one Replicator per transport — plus the
-// control API (./api.ts) on the same http server. `trellis serve` is this
-// class; docs/cli.md describes the whole.
+// control API (./api.ts) on the same http server. With `listen` (or a
+// multiaddr among `peers`) the node also joins a libp2p mesh
+// (../transport/libp2p.ts: sync streams + gossip, its own Replicator), with
+// an identity key kept in the store. `trellis serve` is this class;
+// docs/cli.md and docs/p2p.md describe the whole.
 import { createServer, type Server } from "node:http";
 import { randomBytes } from "node:crypto";
 import type { AddressInfo } from "node:net";
@@ -13,6 +16,7 @@ import { toSpec } from "../crdt/spec.js";
 import { openNodeStore, persist, onceRecord, specBytes, type Persisted, type Store } from "../storage/node.js";
 import { WsServer, WsClient, NodeWebSocket, type WebSocketConstructor } from "../transport/ws-server.js";
 import type { Transport } from "../replication/transport.js";
+import type { Libp2pTransport } from "../transport/libp2p.js";
 import { parseType } from "./typename.js";
 import { createLogger, errorFields, type Logger } from "./log.js";
 import { handle, type ApiState } from "./api.js";
@@ -22,7 +26,9 @@ export interface TrellisNodeOptions {
   port?: number;            // http + WebSocket port (default 7070; 0: a free one)
   host?: string;            // interface to listen on (default 127.0.0.1)
   id?: string;              // this node's peer id on the network (default: kept in the store, else random)
-  peers?: string[];         // ws:// URLs of other nodes' sync endpoints to connect to
+  peers?: string[];         // ws:// URLs of other nodes' sync endpoints, or libp2p multiaddrs ("/ip4/…/tcp/…/p2p/…") to bootstrap from
+  listen?: string[];        // libp2p multiaddrs to listen on (e.g. /ip4/0.0.0.0/tcp/4001); libp2p runs if this or a multiaddr peer is given
+  network?: string;         // libp2p gossip topic trellis/<network> (default "default")
   trusted?: boolean;        // the node that runs enforceOnce actions
   path?: string;            // the WebSocket sync path (default "/sync")
   interval?: number;        // ms between replication rounds (default 1000)
@@ -36,6 +42,7 @@ export interface TrellisNodeOptions {
 // Meta records (Store.meta) the node keeps.
 export const META_NODE_ID = "trellis:node-id";
 export const META_REPLICA = "trellis:replica";
+export const META_LIBP2P_KEY = "trellis:libp2p-key"; // protobuf private key: the libp2p peer id survives restarts
 
 const utf8 = new TextEncoder();
 const fromUtf8 = new TextDecoder();
@@ -52,6 +59,7 @@ export class TrellisNode {
   readonly clients: WsClient[] = [];
   readonly replicators: Replicator[] = [];
   readonly recovered: string[];
+  libp2p: Libp2pTransport | null = null;
   #persisted: Persisted;
   #api: ApiState;
   #closing: Promise<void> | null = null;
@@ -89,7 +97,11 @@ export class TrellisNode {
       const node = new TrellisNode(o, log, id, replica, rt, store, persisted);
       log.info("recovered", { data: o.data, id, replica, freshStore: fresh, variables: persisted.recovered.length });
       await node.#listen(o.port ?? 7070, o.host ?? "127.0.0.1");
-      for (const url of o.peers ?? []) node.connect(url);
+      const p2p = (o.peers ?? []).filter((p) => p.startsWith("/"));
+      if ((o.listen?.length ?? 0) > 0 || p2p.length > 0) {
+        await node.#startLibp2p(o.listen?.length ? o.listen : [`/ip4/${o.host ?? "127.0.0.1"}/tcp/0`], p2p, o.network);
+      }
+      for (const url of o.peers ?? []) if (!url.startsWith("/")) node.connect(url);
       return node;
     } catch (e) {
       persisted?.stop();
@@ -163,11 +175,40 @@ export class TrellisNode {
     this.log.info("listening", { host, port: this.port, sync: `ws://${host.includes(":") ? `[${host}]` : host}:${this.port}${this.path}` });
   }
 
+  // Joins the libp2p mesh: identity from the store (made once), sync streams
+  // with their own Replicator, gossip of local deltas.
+  async #startLibp2p(listen: string[], bootstrap: string[], network?: string): Promise<void> {
+    const { Libp2pTransport, gossipDeltas, exportKey, newPrivateKey } = await import("../transport/libp2p.js");
+    let key = this.store.meta.get(META_LIBP2P_KEY);
+    if (!key) {
+      key = exportKey(await newPrivateKey());
+      await this.store.meta.put(META_LIBP2P_KEY, key);
+    }
+    const t = await Libp2pTransport.create({
+      privateKey: key, listen, bootstrap, network,
+      onError: (e) => (e.code === "DIAL" || e.code === "STREAM" ? this.log.debug : this.log.warn)("libp2p error", { code: e.code, peer: e.peer, err: e }),
+    }).catch(async (e) => { await this.#shutdown(); throw e; });
+    this.libp2p = t;
+    this.#replicate(t, "libp2p");
+    this.#stopGossip = gossipDeltas(this.runtime, t, {
+      onError: (e) => this.log.warn("gossip error", { peer: e.peer, code: e.code, err: e }),
+    });
+    this.log.info("libp2p listening", { peerId: t.self, addrs: t.multiaddrs(), topic: t.topic });
+  }
+
+  #stopGossip: (() => void) | null = null;
+
   get port(): number { return (this.server.address() as AddressInfo | null)?.port ?? 0; }
   get closing(): boolean { return this.#closing !== null; }
 
   // Connects to another node's sync endpoint (reconnecting with backoff).
-  connect(url: string): WsClient {
+  // A multiaddr ("/ip4/…") is dialled over libp2p (kept connected) and gives null.
+  connect(url: string): WsClient | null {
+    if (url.startsWith("/")) {
+      if (!this.libp2p) throw new TypeError("a multiaddr peer needs libp2p: start the node with `listen` or a multiaddr among `peers`");
+      this.libp2p.dial(url);
+      return null;
+    }
     if (!/^wss?:\/\//.test(url)) throw new TypeError(`a peer is a ws:// or wss:// URL, got ${JSON.stringify(url)}`);
     const c = new WsClient({
       url, id: this.id, WebSocket: NodeWebSocket as unknown as WebSocketConstructor,
@@ -179,10 +220,11 @@ export class TrellisNode {
   }
 
   // Peers connected now, by transport.
-  peers(): { server: string[]; clients: { url: string; peer: string | null; connected: boolean }[] } {
+  peers(): { server: string[]; clients: { url: string; peer: string | null; connected: boolean }[]; libp2p?: { peerId: string; addrs: string[]; neighbours: string[] } } {
     return {
       server: this.wsServer.neighbours(),
       clients: this.clients.map((c) => ({ url: c.url, peer: c.server ?? null, connected: c.connected })),
+      ...(this.libp2p ? { libp2p: { peerId: this.libp2p.self, addrs: this.libp2p.multiaddrs(), neighbours: this.libp2p.neighbours() } } : {}),
     };
   }
 
@@ -270,7 +312,8 @@ export class TrellisNode {
     ]);
     clearTimeout(timer);
     for (const r of this.replicators) r.close();
-    await Promise.allSettled([...this.clients.map((c) => c.close()), this.wsServer.close(500)]);
+    this.#stopGossip?.();
+    await Promise.allSettled([...this.clients.map((c) => c.close()), this.wsServer.close(500), ...(this.libp2p ? [this.libp2p.close()] : [])]);
     let flushError: unknown = null;
     try { await this.#persisted.flushed(); } catch (e) { flushError = e; this.log.error("final flush failed", { err: e }); }
     this.#persisted.stop();
