@@ -122,6 +122,9 @@ export class Runtime {
 
   has(id: string): boolean { return this.#vars.has(id); }
 
+  // The kernel this runtime's states live in (replication computes on it too).
+  get kernel(): Kernel { return this.#k; }
+
   variables(): VariableInfo[] {
     return [...this.#vars.values()].map((v) => ({ id: v.id, kind: v.kind, spec: v.spec, inputs: v.process?.inputs }));
   }

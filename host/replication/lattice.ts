@@ -4,7 +4,7 @@
 import { ByteReader } from "../crdt/bytes.js";
 import { TypeSpec, readSpec } from "../crdt/spec.js";
 import { TrellisError } from "../wasm/errors.js";
-import { kernel } from "../wasm/kernel.js";
+import { Kernel, kernel } from "../wasm/kernel.js";
 
 // decode input := replica:bytes state; an empty replica id is for read-only use.
 function decodeInput(state: Uint8Array): Uint8Array {
@@ -13,8 +13,8 @@ function decodeInput(state: Uint8Array): Uint8Array {
   return b;
 }
 
-function withHandle<R>(state: Uint8Array, f: (h: number) => R): R {
-  const k = kernel();
+// Each operation runs on the kernel of the runtime being replicated (default: the current one).
+function withHandle<R>(k: Kernel, state: Uint8Array, f: (h: number) => R): R {
   const h = k.call("decode", decodeInput(state));
   try { return f(h); } finally { k.int("dispose", h); }
 }
@@ -26,30 +26,29 @@ export function headerSpec(state: Uint8Array): TypeSpec {
 }
 
 // Decodes the whole state (the kernel validates every byte); returns its type.
-export function checkState(state: Uint8Array): TypeSpec {
-  withHandle(state, () => undefined);
+export function checkState(state: Uint8Array, k: Kernel = kernel()): TypeSpec {
+  withHandle(k, state, () => undefined);
   return headerSpec(state);
 }
 
 // The join of states of one type.
-export function joinStates(states: Uint8Array[]): Uint8Array {
+export function joinStates(states: Uint8Array[], k: Kernel = kernel()): Uint8Array {
   if (states.length === 1) return states[0];
-  const k = kernel();
-  return withHandle(states[0], (h) => {
+  return withHandle(k, states[0], (h) => {
     for (let i = 1; i < states.length; i++) k.call("joinBytes", states[i], h);
     return k.bytes("encode", h);
   });
 }
 
 // The encoded join-irreducible parts of a state.
-export function partsOf(state: Uint8Array): Uint8Array[] {
-  const r = new ByteReader(withHandle(state, (h) => kernel().bytes("decompose", h)));
+export function partsOf(state: Uint8Array, k: Kernel = kernel()): Uint8Array[] {
+  const r = new ByteReader(withHandle(k, state, (h) => k.bytes("decompose", h)));
   const n = r.varint();
   const out: Uint8Array[] = [];
   for (let i = 0; i < n; i++) out.push(r.bytes());
   return out;
 }
 
-export function countParts(state: Uint8Array): number {
-  return new ByteReader(withHandle(state, (h) => kernel().bytes("decompose", h))).varint();
+export function countParts(state: Uint8Array, k: Kernel = kernel()): number {
+  return new ByteReader(withHandle(k, state, (h) => k.bytes("decompose", h))).varint();
 }

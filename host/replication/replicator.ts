@@ -200,7 +200,7 @@ export class Replicator {
       l.push(b.bytes);
     }
     const out: Entry[] = [];
-    for (const [id, parts] of byId) out.push({ id, bytes: joinStates(parts) });
+    for (const [id, parts] of byId) out.push({ id, bytes: joinStates(parts, this.runtime.kernel) });
     return sortById(out);
   }
 
@@ -234,7 +234,7 @@ export class Replicator {
     s.messages++; s.bytes += bytes.length;
     s.byKind[m.kind].messages++; s.byKind[m.kind].bytes += bytes.length;
     if (typeof shipped === "number") s.entries += shipped;
-    else if (this.#countEntries) for (const e of shipped) s.entries += countParts(e.bytes);
+    else if (this.#countEntries) for (const e of shipped) s.entries += countParts(e.bytes, this.runtime.kernel);
     this.transport.send(to, bytes);
   }
 
@@ -285,7 +285,7 @@ export class Replicator {
   #validate(entries: Entry[]): void {
     entries.forEach((e, i) => {
       let spec: TypeSpec;
-      try { spec = i === 0 && this.runtime.has(e.id) ? headerSpec(e.bytes) : checkState(e.bytes); } catch (err) { throw badState(e, err); }
+      try { spec = i === 0 && this.runtime.has(e.id) ? headerSpec(e.bytes) : checkState(e.bytes, this.runtime.kernel); } catch (err) { throw badState(e, err); }
       this.#check(e.id, spec);
     });
   }
@@ -338,7 +338,7 @@ export class Replicator {
       if (this.runtime.kind(v.id) !== "replicated") continue;
       const bytes = this.runtime.encode(v.id);
       if (equal8(hash64(bytes), v.hash)) continue;
-      const parts = partsOf(bytes);
+      const parts = partsOf(bytes, this.runtime.kernel);
       out.push({ id: v.id, hashes: parts.map(hash64) });
       hashes += parts.length;
     }
@@ -358,14 +358,14 @@ export class Replicator {
       if (v.hashes === null) {
         const bytes = this.runtime.encode(v.id);
         entries.push({ id: v.id, bytes });
-        if (this.#countEntries) count += countParts(bytes);
+        if (this.#countEntries) count += countParts(bytes, this.runtime.kernel);
         continue;
       }
       const have = new Set(v.hashes.map(hashKey));
-      const missing = partsOf(this.runtime.encode(v.id)).filter((x) => !have.has(hashKey(hash64(x))));
+      const missing = partsOf(this.runtime.encode(v.id), this.runtime.kernel).filter((x) => !have.has(hashKey(hash64(x))));
       if (missing.length === 0) continue;
       count += missing.length;
-      entries.push({ id: v.id, bytes: joinStates(missing) });
+      entries.push({ id: v.id, bytes: joinStates(missing, this.runtime.kernel) });
     }
     if (entries.length === 0) { p.ack = Math.max(p.ack, seq); return; } // it has everything we had
     this.#send(from, { kind: "delta", session: this.session, seq, entries }, count);
