@@ -21,7 +21,7 @@ export async function renderSvg(spec: vl.TopLevelSpec): Promise<string> {
 // per topology. Values are relative to state-based in the same topology and
 // workload (as the paper plots them), so workloads of very different sizes share
 // an axis; the absolute numbers are in results.md.
-export function metricSpec(rows: Row[], m: Metric, modes: readonly string[], workloads: string[], topologies: string[]): vl.TopLevelSpec {
+export function metricSpec(rows: Row[], m: Metric, modes: readonly string[], workloads: string[], topologies: string[], subtitle: string): vl.TopLevelSpec {
   const base = new Map<string, number>();
   for (const r of rows) if (r.mode === "state") base.set(`${r.topology}|${r.workload}`, r[m.key]);
   const data = rows.map((r) => {
@@ -30,7 +30,7 @@ export function metricSpec(rows: Row[], m: Metric, modes: readonly string[], wor
   });
   return {
     $schema: "https://vega.github.io/schema/vega-lite/v6.json",
-    title: { text: `${m.title}, relative to state-based`, subtitle: "15 replicas, 100 events each; lower is better" },
+    title: { text: `${m.title}, relative to state-based`, subtitle: `${subtitle}; lower is better` },
     data: { values: data },
     facet: { column: { field: "topology", type: "nominal", sort: topologies, title: null, header: { labelFontSize: 13 } } },
     spec: {

@@ -60,7 +60,7 @@ async function icde19(out: string): Promise<Row[]> {
   const svgs: string[] = [];
   for (const m of METRICS) {
     const file = `${m.key === "cpuMs" ? "cpu" : m.key}.svg`;
-    writeFileSync(join(out, file), await renderSvg(metricSpec(rows, m, MODES, workloads, topologies)));
+    writeFileSync(join(out, file), await renderSvg(metricSpec(rows, m, MODES, workloads, topologies, `${o.nodes} replicas, ${o.events} events each`)));
     svgs.push(file);
   }
   const config = { ...o, workloads, topologies, modes: MODES, network: "lossless, FIFO, fixed latency", node: process.version };
