@@ -141,25 +141,35 @@ export class TrellisNode {
 
   #interval: number;
 
-  #replicate(t: Transport, name: string): void {
+  // eager: a round right after every change (else only every interval, and
+  // when a neighbour comes up).
+  #replicate(t: Transport, name: string, eager = true): void {
     const rep = new Replicator(this.runtime, t, {
       interval: this.#interval,
       onError: (e) => this.log.warn("replication error", { transport: name, peer: e.peer, code: e.code, err: e }),
     }).start();
     this.replicators.push(rep);
+    if (!eager) this.#lazy.add(rep);
     t.onNeighbour((peer, up) => {
       this.log.info(up ? "peer up" : "peer down", { transport: name, peer });
-      if (up) this.#queueSync();
+      if (up) this.#queueSync(true);
     });
   }
 
-  #queueSync(): void {
+  #lazy = new Set<Replicator>();
+  #syncAll = false;
+
+  #queueSync(all = false): void {
+    if (all) this.#syncAll = true;
     if (this.#syncQueued || this.#closing) return;
     this.#syncQueued = true;
     setImmediate(() => {
       this.#syncQueued = false;
+      const everyone = this.#syncAll;
+      this.#syncAll = false;
       if (this.#closing) return;
       for (const r of this.replicators) {
+        if (!everyone && this.#lazy.has(r)) continue;
         try { r.sync(); } catch (e) { this.log.warn("replication round failed", { err: e }); }
       }
     });
@@ -189,7 +199,9 @@ export class TrellisNode {
       onError: (e) => (e.code === "DIAL" || e.code === "STREAM" ? this.log.debug : this.log.warn)("libp2p error", { code: e.code, peer: e.peer, err: e }),
     }).catch(async (e) => { await this.#shutdown(); throw e; });
     this.libp2p = t;
-    this.#replicate(t, "libp2p");
+    // Gossip is the fast path: this Replicator runs its rounds (anti-entropy,
+    // the guarantee) but is not also run after every change.
+    this.#replicate(t, "libp2p", false);
     this.#stopGossip = gossipDeltas(this.runtime, t, {
       onError: (e) => this.log.warn("gossip error", { peer: e.peer, code: e.code, err: e }),
     });

@@ -24,7 +24,7 @@ import { webSockets } from "@libp2p/websockets";
 import { noise } from "@libp2p/noise";
 import { yamux } from "@libp2p/yamux";
 import { identify, type Identify } from "@libp2p/identify";
-import { gossipsub, TopicValidatorResult, type GossipSub } from "@libp2p/gossipsub";
+import { gossipsub, StrictNoSign, StrictSign, TopicValidatorResult, type GossipSub } from "@libp2p/gossipsub";
 import { generateKeyPair, privateKeyFromProtobuf, privateKeyToProtobuf } from "@libp2p/crypto/keys";
 import { peerIdFromString } from "@libp2p/peer-id";
 import { multiaddr, type Multiaddr } from "@multiformats/multiaddr";
@@ -79,6 +79,7 @@ export interface Libp2pTransportOptions {
   maxFrame?: number;         // largest message sent or accepted (default 16 MiB)
   maxBuffered?: number;      // send() drops while a neighbour's stream has this many bytes queued (default 4 MiB)
   gossip?: boolean;          // run gossipsub (default true)
+  signGossip?: boolean;      // sign gossip messages with the node's key and require signatures (default false; see docs/p2p.md)
   sameHost?: boolean;        // many nodes on one IP: no gossipsub IP colocation penalty, no per-host inbound rate limit (default true)
   pingInterval?: number;     // ms between connection pings; a connection whose ping fails is closed (default 10,000)
   onError?: (e: Libp2pTransportError) => void; // default: none (errors are counted in stats())
@@ -191,7 +192,7 @@ export class Libp2pTransport implements Transport {
   readonly node: Libp2p<Services>;
   readonly topic: string;
   readonly maxFrame: number;
-  #o: Required<Omit<Libp2pTransportOptions, "privateKey" | "listen" | "announce" | "bootstrap" | "onError">>;
+  #o: Required<Omit<Libp2pTransportOptions, "privateKey" | "listen" | "announce" | "bootstrap" | "onError" | "signGossip">>;
   #onError: (e: Libp2pTransportError) => void;
   #out = new Map<string, Out>();
   #opening = new Set<string>();
@@ -205,6 +206,7 @@ export class Libp2pTransport implements Transport {
   #maint: ReturnType<typeof setInterval> | null = null;
   #peersTimer: ReturnType<typeof setTimeout> | null = null;
   #closing: Promise<void> | null = null;
+  #delivering = 0;
 
   // Creates, starts and connects a node.
   static async create(o: Libp2pTransportOptions = {}): Promise<Libp2pTransport> {
@@ -217,6 +219,7 @@ export class Libp2pTransport implements Transport {
         allowPublishToZeroTopicPeers: true, // a lone node still works; anti-entropy catches others up
         ignoreDuplicatePublishError: true,
         emitSelf: false,
+        globalSignaturePolicy: o.signGossip ? StrictSign : StrictNoSign,
         scoreParams: sameHost ? { IPColocationFactorWeight: 0 } : {},
         maxInboundDataLength: o.maxFrame ?? DEFAULT_MAX_FRAME,
       });
@@ -290,9 +293,12 @@ export class Libp2pTransport implements Transport {
         if (m.topic !== this.topic || this.#closing) return;
         this.#stats.gossipIn++;
         const from = m.type === "signed" ? m.from.toString() : "";
-        for (const h of [...this.#gossip]) {
-          try { h(from, m.data); } catch (e) { this.#error("HANDLER", "an onGossip handler threw", from, e); }
-        }
+        this.#delivering++;
+        try {
+          for (const h of [...this.#gossip]) {
+            try { h(from, m.data); } catch (e) { this.#error("HANDLER", "an onGossip handler threw", from, e); }
+          }
+        } finally { this.#delivering--; }
       });
       pubsub.subscribe(this.topic);
     }
@@ -355,6 +361,11 @@ export class Libp2pTransport implements Transport {
   setGossipValidator(fn: ((data: Uint8Array) => void) | null): void { this.#validator = fn; }
 
   // ---- the rest -------------------------------------------------------------
+
+  // True while a message that came over this transport (a sync frame or a
+  // gossip message) is being handed to handlers: what changes then came from
+  // the mesh, and gossipDeltas does not publish it again.
+  get delivering(): boolean { return this.#delivering > 0; }
 
   // This node's addresses, each ending in /p2p/<its peer id>.
   multiaddrs(): string[] { return this.node.getMultiaddrs().map(String); }
@@ -446,9 +457,12 @@ export class Libp2pTransport implements Transport {
     switch (kind) {
       case FrameKind.data: {
         const m = b.subarray(1);
-        for (const h of [...this.#msg]) {
-          try { h(peer, m); } catch (e) { this.#error("HANDLER", "an onMessage handler threw", peer, e); }
-        }
+        this.#delivering++;
+        try {
+          for (const h of [...this.#msg]) {
+            try { h(peer, m); } catch (e) { this.#error("HANDLER", "an onMessage handler threw", peer, e); }
+          }
+        } finally { this.#delivering--; }
         return;
       }
       case FrameKind.hello: {
@@ -621,9 +635,11 @@ export interface GossipOptions {
   onError?: (e: ReplicationError | Libp2pTransportError) => void;
 }
 
-// The fast path: every local change to a replicated variable is published on
-// the transport's topic (the delta-groups of one turn joined per variable, as
-// one message), and every valid message from others is joined in with
+// The fast path: every change to a replicated variable that did not come over
+// this transport (local updates, and changes that came from elsewhere, e.g.
+// over WebSocket) is published on the transport's topic (the delta-groups of
+// one turn joined per variable, as one message), and every valid message from
+// others is joined in with
 // `runtime.bind(id, delta, "remote")` — so the runtime's other hooks (storage,
 // Replicators) see it like any remote change. A gossip message is a
 // replication `state` message (docs/replication.md, kind 3, session 0) whose
@@ -649,7 +665,8 @@ export function gossipDeltas(runtime: Runtime, transport: Libp2pTransport, o: Go
     transport.publish(encodeMessage({ kind: "state", session: 0, entries }));
   };
   const offDelta = runtime.onDelta((id, d, origin) => {
-    if (stopped || origin !== "local" || runtime.kind(id) !== "replicated") return;
+    if (stopped || transport.delivering || runtime.kind(id) !== "replicated") return;
+    void origin;
     let l = pending.get(id);
     if (!l) pending.set(id, (l = []));
     l.push(d);
