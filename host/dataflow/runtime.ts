@@ -73,6 +73,7 @@ export class Runtime {
   #vars = new Map<string, Var>();
   #tokens = new Tokens();
   #deltaFns = new Set<(id: string, delta: Uint8Array, origin: Origin) => void>();
+  #declareFns = new Set<(id: string, spec: TypeSpec, kind: Kind) => void>();
   #once: RuntimeOptions["once"];
   #onceLocal = new Set<string>();
   #onError: (e: unknown) => void;
@@ -106,7 +107,9 @@ export class Runtime {
       return old;
     }
     const crdt = this.#make(spec); // validates the spec
-    return this.#add({ id, kind, spec, crdt, removable: SET_TAGS.has(spec.tag) && removable(spec.tag) });
+    const v = this.#add({ id, kind, spec, crdt, removable: SET_TAGS.has(spec.tag) && removable(spec.tag) });
+    for (const f of this.#declareFns) f(id, spec, kind);
+    return v;
   }
 
   #make(spec: TypeSpec): Crdt<unknown> {
@@ -500,6 +503,14 @@ export class Runtime {
   onDelta(fn: (id: string, delta: Uint8Array, origin: Origin) => void): () => void {
     this.#deltaFns.add(fn);
     return () => { this.#deltaFns.delete(fn); };
+  }
+
+  // fn(id, spec, kind) when a replicated or dynamic variable is declared, so a
+  // declaration can travel before the variable's first change (replication
+  // ships its bottom state, whose header names the type).
+  onDeclare(fn: (id: string, spec: TypeSpec, kind: Kind) => void): () => void {
+    this.#declareFns.add(fn);
+    return () => { this.#declareFns.delete(fn); };
   }
 
   #open(): void { if (this.#closed) throw new TrellisError("DISPOSED", "runtime is closed"); }

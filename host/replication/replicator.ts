@@ -107,6 +107,8 @@ export class Replicator {
     this.#onError = o.onError ?? ((e) => { queueMicrotask(() => { throw e; }); });
     this.#off.push(
       runtime.onDelta((id, d, origin) => this.#local(id, d, origin)),
+      // A declaration travels as the bottom state: peers auto-declare from its header.
+      runtime.onDeclare((id, _spec, kind) => { if (kind === "replicated") this.#local(id, runtime.encode(id), "local"); }),
       transport.onMessage((from, m) => this.#receive(from, m)),
       transport.onNeighbour((peer) => this.#forget(peer)),
     );
