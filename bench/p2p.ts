@@ -217,7 +217,7 @@ async function runOne(kind: Kind, n: number, updates: number, samples: number): 
 
 export async function p2pBench(o: { sizes: number[]; updates: number; samples: number; kinds?: Kind[]; log: (s: string) => void }): Promise<Table> {
   const t = table("p2p", "Replication between processes on loopback: libp2p (sync streams + gossip) vs WebSocket (star), n processes",
-    ["transport", "processes", "neighbours (mean)", "updates", "updates/s", "sync msgs/s", "sync MB/s", "gossip deliveries/s", "latency p50 (ms)", "p95", "to all p50 (ms)", "p95"]);
+    ["transport", "processes", "neighbours (mean)", "updates", "updates/s", "sync msgs/s", "sync KB/s", "gossip deliveries/s", "latency p50 (ms)", "p95", "to all p50 (ms)", "p95"]);
   for (const n of o.sizes) {
     for (const kind of o.kinds ?? KINDS) {
       const r = await runOne(kind, n, o.updates, o.samples);
@@ -226,7 +226,7 @@ export async function p2pBench(o: { sizes: number[]; updates: number; samples: n
         LABEL[kind], String(n), r.degree.toFixed(1), count(r.updates),
         Math.round(r.updates / r.seconds).toLocaleString("en"),
         Math.round(r.messages / r.seconds).toLocaleString("en"),
-        (r.bytes / 1e6 / r.seconds).toFixed(1),
+        Math.round(r.bytes / 1e3 / r.seconds).toLocaleString("en"),
         kind !== "libp2p" ? "—" : Math.round(r.gossipIn / r.seconds).toLocaleString("en"),
         ms(pct(r.each, 50)), ms(pct(r.each, 95)), ms(pct(r.all, 50)), ms(pct(r.all, 95)),
       ]);
@@ -234,7 +234,7 @@ export async function p2pBench(o: { sizes: number[]; updates: number; samples: n
   }
   t.notes.push("Every process is a separate Node process on the same 2-core machine, so 16 processes share two cores; a process is a Runtime + Replicator (interval 1 s, a round right after every change) without storage.");
   t.notes.push("libp2p: TCP + Noise + yamux, anti-entropy on /trellis/sync/1.0.0 streams, local deltas also published with gossipsub; peers found from one bootstrap address by peer exchange (at most 8 dialled). WebSocket: one server, n − 1 clients, so a client's update reaches the other clients through the server.");
-  t.notes.push("Throughput: all processes increment at once as fast as they can; the time runs until the last process has every update. sync msgs/s and MB/s: Replicator messages sent by all processes; gossip deliveries/s: gossip messages received by all processes (several updates of one turn share a message).");
+  t.notes.push("Throughput: all processes increment at once as fast as they can; the time runs until the last process has every update. sync msgs/s and KB/s: Replicator messages sent by all processes; gossip deliveries/s: gossip messages received by all processes (several updates of one turn share a message).");
   t.notes.push("Latency: one update at a time, at each process in turn, to each other process's threshold read (p50/p95 over all pairs), and to the last of them (to all).");
   return t;
 }

@@ -56,6 +56,11 @@ describe("Libp2pTransport", () => {
     all.forEach((p, i) => p.rt.update("s", [{ add: `x${i}` }, { add: `y${i}` }]));
     await until("convergence by gossip", () => all.every((p) => p.rt.query("s").length === 8 && same(p.rt, a.rt, "s")));
     expect(all.every((p) => p.t.stats().gossipIn >= 3)).toBe(true);
+    // A declaration alone travels too (its bottom state), and is not re-published by those who got it.
+    const before = all.map((p) => p.t.stats().gossipOut);
+    a.rt.declare("only", GCounter);
+    await until("the declaration by gossip", () => all.every((p) => p.rt.has("only") && p.rt.kind("only") === "replicated"));
+    expect(all.map((p, i) => p.t.stats().gossipOut - before[i])).toEqual([1, 0, 0, 0]);
     expect(all.flatMap((p) => p.errors)).toEqual([]);
   });
 

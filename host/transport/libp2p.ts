@@ -638,8 +638,8 @@ export interface GossipOptions {
 // The fast path: every change to a replicated variable that did not come over
 // this transport (local updates, and changes that came from elsewhere, e.g.
 // over WebSocket) is published on the transport's topic (the delta-groups of
-// one turn joined per variable, as one message), and every valid message from
-// others is joined in with
+// one turn joined per variable, as one message), as is every new declaration
+// (its bottom state), and every valid message from others is joined in with
 // `runtime.bind(id, delta, "remote")` — so the runtime's other hooks (storage,
 // Replicators) see it like any remote change. A gossip message is a
 // replication `state` message (docs/replication.md, kind 3, session 0) whose
@@ -664,13 +664,21 @@ export function gossipDeltas(runtime: Runtime, transport: Libp2pTransport, o: Go
     }
     transport.publish(encodeMessage({ kind: "state", session: 0, entries }));
   };
-  const offDelta = runtime.onDelta((id, d, origin) => {
-    if (stopped || transport.delivering || runtime.kind(id) !== "replicated") return;
-    void origin;
+  const queue = (id: string, d: Uint8Array): void => {
     let l = pending.get(id);
     if (!l) pending.set(id, (l = []));
     l.push(d);
     if (!queued) { queued = true; setImmediate(flush); }
+  };
+  const offDelta = runtime.onDelta((id, d) => {
+    if (stopped || transport.delivering || runtime.kind(id) !== "replicated") return;
+    queue(id, d);
+  });
+  // A declaration travels as the variable's bottom state (as the Replicator
+  // ships it): others declare it from the header.
+  const offDeclare = runtime.onDeclare((id, _spec, kind) => {
+    if (stopped || transport.delivering || kind !== "replicated") return;
+    queue(id, runtime.encode(id));
   });
   transport.setGossipValidator((data) => {
     const m = decodeMessage(data);
@@ -706,6 +714,7 @@ export function gossipDeltas(runtime: Runtime, transport: Libp2pTransport, o: Go
   return () => {
     stopped = true;
     offDelta();
+    offDeclare();
     offGossip();
     transport.setGossipValidator(null);
   };
