@@ -658,7 +658,7 @@ export function gossipDeltas(runtime: Runtime, transport: Libp2pTransport, o: Go
     pending = new Map();
     if (stopped || p.size === 0) return;
     let entries: Entry[];
-    try { entries = sortById([...p].map(([id, ds]) => ({ id, bytes: joinStates(ds) }))); } catch (e) {
+    try { entries = sortById([...p].map(([id, ds]) => ({ id, bytes: joinStates(ds, runtime.kernel) }))); } catch (e) {
       report(new ReplicationError("APPLY_FAILED", `gossip: ${(e as Error).message}`, undefined, e));
       return;
     }
@@ -684,7 +684,7 @@ export function gossipDeltas(runtime: Runtime, transport: Libp2pTransport, o: Go
     const m = decodeMessage(data);
     if (m.kind !== "state") throw new ReplicationError("MALFORMED", `a gossip message is a state message, got ${m.kind}`);
     for (const e of m.entries) {
-      try { checkState(e.bytes); } catch (err) { throw new ReplicationError("BAD_STATE", `${JSON.stringify(e.id)}: ${(err as Error).message}`, undefined, err); }
+      try { checkState(e.bytes, runtime.kernel); } catch (err) { throw new ReplicationError("BAD_STATE", `${JSON.stringify(e.id)}: ${(err as Error).message}`, undefined, err); }
     }
   });
   const offGossip = transport.onGossip((from, data) => {
