@@ -137,6 +137,7 @@ export class TrellisNode {
     this.#replicate(this.wsServer, "server");
     // Ship changes at once (rounds still run every interval to catch up).
     rt.onDelta(() => this.#queueSync());
+    rt.onDeclare(() => this.#queueSync());
   }
 
   #interval: number;
