@@ -236,7 +236,7 @@ export class Replicator {
     s.messages++; s.bytes += bytes.length;
     s.byKind[m.kind].messages++; s.byKind[m.kind].bytes += bytes.length;
     if (typeof shipped === "number") s.entries += shipped;
-    else if (this.#countEntries) for (const e of shipped) s.entries += countParts(e.bytes, this.runtime.kernel);
+    else if (this.#countEntries) for (const e of shipped) s.entries += this.#parts(e.bytes);
     this.transport.send(to, bytes);
   }
 
@@ -360,7 +360,7 @@ export class Replicator {
       if (v.hashes === null) {
         const bytes = this.runtime.encode(v.id);
         entries.push({ id: v.id, bytes });
-        if (this.#countEntries) count += countParts(bytes, this.runtime.kernel);
+        if (this.#countEntries) count += this.#parts(bytes);
         continue;
       }
       const have = new Set(v.hashes.map(hashKey));
@@ -388,6 +388,16 @@ export class Replicator {
   }
 
   // ---- helpers ------------------------------------------------------------
+
+  // Join-irreducibles in a state, counted once per byte array: the same
+  // entries go to every neighbour in state mode, and a buffered delta-group
+  // shipped as is goes to several.
+  #partCounts = new WeakMap<Uint8Array, number>();
+  #parts(bytes: Uint8Array): number {
+    let n = this.#partCounts.get(bytes);
+    if (n === undefined) this.#partCounts.set(bytes, (n = countParts(bytes, this.runtime.kernel)));
+    return n;
+  }
 
   #replicated(): string[] {
     return this.runtime.variables().filter((v) => v.kind === "replicated").map((v) => v.id);
