@@ -173,6 +173,22 @@ describe("user functions", () => {
     b.close(); rt.close();
   });
 
+  it("a function that throws downstream of a bindTo target also leaves the source as it was", () => {
+    const rt = new Runtime();
+    rt.declare("src", ORSet).declare("dst", ORSet);
+    rt.bindTo("dst", "src");
+    rt.map("m", "dst", (x: number) => { if (x < 0) throw new Error("negative"); return x * 2; });
+    rt.update("src", { add: 1 });
+    const before = [rt.encode("src"), rt.encode("dst")];
+    expect(() => rt.update("src", { add: -1 })).toThrow(expect.objectContaining({ code: "USER_FUNCTION", variable: "m" }));
+    const other = new Runtime({ replica: "o" });
+    other.declare("src", ORSet).update("src", { add: -5 });
+    expect(() => rt.bind("src", other.encode("src"))).toThrow(expect.objectContaining({ code: "USER_FUNCTION" }));
+    expect([rt.encode("src"), rt.encode("dst")]).toEqual(before);
+    expect(rt.query("m")).toEqual([2]);
+    other.close(); rt.close();
+  });
+
   it("a combinator whose function throws on existing elements is not declared", () => {
     const rt = new Runtime();
     rt.declare("s", GSet).update("s", { add: "bad" });

@@ -275,7 +275,7 @@ export class Runtime {
     const v = this.#var(id);
     if (v.kind === "derived") throw new TrellisError("PRECONDITION", `${id} is derived from ${v.process!.inputs.join(", ")}; update its inputs`);
     const ops = (Array.isArray(op) ? op : [op]).map((o) => toOp(v.spec!, o));
-    if (v.out.length > 0) {
+    if (this.#feeds(v)) {
       const w = new ByteWriter(64);
       for (const o of ops) o(w);
       this.#dry(v, candidatesFromOps(v.spec!.tag, w.finish()));
@@ -316,7 +316,7 @@ export class Runtime {
       try {
         if (d.isBottom) return null;
         const db = d.encode();
-        if (v.out.length > 0) this.#dry(v, v.source!.read(db, false));
+        if (this.#feeds(v) && SET_TAGS.has(v.spec!.tag)) this.#dry(v, (v.source ?? new SetSource(v.spec!, this.#tokens)).read(db, false));
         v.crdt!.merge(d);
         this.#commit(v, db, origin, emit);
         return db;
@@ -349,6 +349,11 @@ export class Runtime {
     const f2: Flip[] = [];
     const eff = out.prov.join(produced, f2);
     if (eff.length > 0) { this.#changed.add(out); this.#propagate(out, eff, f2); }
+  }
+
+  // Whether a change of v reaches any process (directly or through bindTo).
+  #feeds(v: Var): boolean {
+    return v.out.length > 0 || v.binds.some((b) => this.#feeds(this.#vars.get(b)!));
   }
 
   // The dry run: every user function downstream of v meets the candidate
