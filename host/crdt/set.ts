@@ -4,7 +4,6 @@
 import { Crdt } from "./base.js";
 import { ByteReader, ByteWriter } from "./bytes.js";
 import { Value, decodeValue, writeValue } from "./value.js";
-import { kernel } from "../wasm/kernel.js";
 
 // An element's canonical bytes, length-prefixed, as the kernel expects a key.
 export function writeElement(w: ByteWriter, v: Value): void {

@@ -21,7 +21,7 @@ import { randomReplica } from "../crdt/base.js";
 import { Flip, Item, ProvSet, Tokens, bytesKey } from "./provenance.js";
 import { SET_TAGS, SetSource, removable } from "./sources.js";
 import {
-  DataflowError, FilterProcess, IntersectionProcess, JoinFoldProcess, MapProcess, Process,
+  FilterProcess, IntersectionProcess, JoinFoldProcess, MapProcess, Process,
   ProductProcess, SumProcess, UnionProcess,
 } from "./combinators.js";
 import { Readable, Threshold, thresholdCheck } from "./threshold.js";

@@ -12,7 +12,8 @@
 // they hold.
 import { Crdt, decodeState } from "../crdt/base.js";
 import { TrellisError } from "../wasm/errors.js";
-import { Value } from "../crdt/value.js";
+import { Value, encodeValue } from "../crdt/value.js";
+import { bytesKey } from "./provenance.js";
 import { specName } from "../crdt/spec.js";
 
 export type Threshold =
@@ -59,7 +60,8 @@ export function thresholdCheck(v: Readable, t: Threshold, strict: boolean): () =
     if (!Array.isArray(t.contains)) throw new TypeError("contains must be an array of values");
     const xs = t.contains;
     if (v.has(null) === undefined) throw new TrellisError("TYPE_MISMATCH", `{ contains } needs a set; ${v.id} is not one`);
-    return () => xs.every((x) => v.has(x)) && (!strict || v.size()! > new Set(xs.map((x) => JSON.stringify(x))).size);
+    const distinct = new Set(xs.map((x) => bytesKey(encodeValue(x)))).size; // as the set counts them
+    return () => xs.every((x) => v.has(x)) && (!strict || v.size()! > distinct);
   }
   throw new TypeError("a threshold is a state, bytes, { atLeast }, { size } or { contains }");
 }
