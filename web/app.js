@@ -17,12 +17,15 @@ if (!replica) {
   sessionStorage.setItem("trellis-replica", replica);
 }
 $("replica").textContent = replica;
+// The Runtime's replica id is new at every load: a change can reach the server
+// before IndexedDB has it, so a tab closed in between must not reissue its dots.
+const incarnation = `${replica}.${crypto.getRandomValues(new Uint32Array(1))[0].toString(36)}`;
 
 // The app shell works offline once the service worker has cached it.
 if ("serviceWorker" in navigator) navigator.serviceWorker.register("sw.js").catch((e) => console.warn("no offline shell:", e));
 
 await init(new URL("trellis.wasm", location.href));
-const rt = new Runtime({ replica, onError: (e) => console.error(e) });
+const rt = new Runtime({ replica: incarnation, onError: (e) => console.error(e) });
 const store = await openBrowserStore(`trellis-${replica}`);
 const durable = await persist(rt, store, { snapshotEvery: 64 });
 // The program (the same on the server and every tab); variables the server
@@ -41,7 +44,7 @@ const connect = () => {
   if (link || !navigator.onLine) return;
   const url = new URL("/sync", location.href);
   url.protocol = url.protocol === "https:" ? "wss:" : "ws:";
-  const client = new WsClient({ url: url.href, id: replica, reconnect: { initial: 200, max: 5000 } });
+  const client = new WsClient({ url: url.href, id: incarnation, reconnect: { initial: 200, max: 5000 } });
   const rep = replicate(rt, client, { interval: 250 });
   client.onNeighbour(() => render());
   link = { client, rep };
@@ -100,7 +103,7 @@ render();
 
 // For tests and the console.
 globalThis.trellis = {
-  rt, replica, showAd, render,
+  rt, replica, incarnation, showAd, render,
   online: () => !!link && link.client.connected,
   flushed: () => durable.flushed(),
   state: (id) => Array.from(rt.encode(id)),

@@ -41,7 +41,6 @@ export interface TrellisNodeOptions {
 
 // Meta records (Store.meta) the node keeps.
 export const META_NODE_ID = "trellis:node-id";
-export const META_REPLICA = "trellis:replica";
 export const META_LIBP2P_KEY = "trellis:libp2p-key"; // protobuf private key: the libp2p peer id survives restarts
 
 const utf8 = new TextEncoder();
@@ -74,20 +73,18 @@ export class TrellisNode {
     let rt: Runtime | undefined;
     let persisted: Persisted | undefined;
     try {
-      // The replica id (dots, counter entries) must never be reused with
-      // fresh state, so it belongs to the store: a new store gets a new one,
-      // even under a node id used before. It is durable before any update.
+      // The node id is durable; the replica id (dots, counter entries) is new
+      // at every start. A change can reach peers before it is durable (it is
+      // shipped at once, acknowledged after the flush), so a node killed in
+      // between comes back without it while peers have it: reusing the replica
+      // id would reissue its dot, and the peers' copy would then erase the
+      // new, acknowledged update. A fresh incarnation never collides.
       const storedId = store.meta.get(META_NODE_ID);
       const id = o.id ?? (storedId ? fromUtf8.decode(storedId) : `node-${randomBytes(4).toString("hex")}`);
       checkPeerId(id);
       if (!storedId || fromUtf8.decode(storedId) !== id) await store.meta.put(META_NODE_ID, utf8.encode(id));
-      let replicaBytes = store.meta.get(META_REPLICA);
-      const fresh = !replicaBytes;
-      if (!replicaBytes) {
-        replicaBytes = utf8.encode(`${id}.${randomBytes(6).toString("hex")}`);
-        await store.meta.put(META_REPLICA, replicaBytes);
-      }
-      const replica = fromUtf8.decode(replicaBytes);
+      const fresh = !storedId;
+      const replica = `${id}.${randomBytes(6).toString("hex")}`;
       rt = new Runtime({
         replica, trusted: o.trusted ?? false, once: onceRecord(store),
         onError: (e) => log.error("runtime error", { err: e }),
