@@ -17,6 +17,8 @@ export const E_BAD_HANDLE: i32 = 11;    // unknown or disposed handle
 export const E_UNSUPPORTED: i32 = 12;   // operation not offered by this type
 export const E_NOT_FOUND: i32 = 13;     // key absent
 export const E_BAD_VALUE: i32 = 14;     // an element/key/value that is not one canonical user value
+export const E_OVERFLOW: i32 = 15;      // a counter, dot or timestamp whose next op would wrap (never produced by an honest history)
+export const E_OUT_OF_MEMORY: i32 = 16; // the kernel could not get memory (or hit the host's cap); the state is unchanged
 
 export const MAX_DEPTH: i32 = 16;       // type nesting (GMap of AWMap of ...)
 export const MAX_KEY: i32 = 1 << 20;    // bytes in one element/key/value
