@@ -5,7 +5,7 @@
 // service worker), comes back online, and everyone converges.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ChildProcess, spawn } from "node:child_process";
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -18,12 +18,15 @@ const ADS = ["ad-shoes", "ad-coffee", "ad-bikes", "ad-books"];
 let base = "";
 let browser: Browser;
 
+// The server's API token, made in its data directory at its first start.
+let token = "";
+const auth = (): Record<string, string> => ({ authorization: `Bearer ${token}` });
 async function api(path: string): Promise<any> {
-  const r = await fetch(base + path);
+  const r = await fetch(base + path, { headers: auth() });
   return r.json();
 }
 const serverCounts = async (): Promise<number[]> => Promise.all(ADS.map(async (ad) => (await api(`/v/impressions%2F${ad}`)).value as number));
-const serverState = async (id: string): Promise<number[]> => Array.from(new Uint8Array(await (await fetch(`${base}/v/${encodeURIComponent(id)}/state`)).arrayBuffer()));
+const serverState = async (id: string): Promise<number[]> => Array.from(new Uint8Array(await (await fetch(`${base}/v/${encodeURIComponent(id)}/state`, { headers: auth() })).arrayBuffer()));
 
 async function until(what: string, f: () => Promise<boolean>, ms = 20_000): Promise<void> {
   const end = Date.now() + ms;
@@ -70,6 +73,7 @@ beforeAll(async () => {
   // A high limit: the first test is about sync, not removal.
   main = await startServer(100_000);
   base = main.base;
+  token = readFileSync(join(main.data, "api-token"), "utf8").trim();
   browser = await launchChromium();
 }, 60_000);
 
@@ -132,8 +136,9 @@ describe("ad-counter dashboard in Chromium", () => {
 
   it("the server removes each ad at its limit; the dashboard lists it as removed with its overshoot", async () => {
     const small = await startServer(10);
-    const saved = base;
+    const saved = base, savedToken = token;
     base = small.base;
+    token = readFileSync(join(small.data, "api-token"), "utf8").trim();
     try {
       const ctx = await browser.newContext();
       const tab = await openTab(ctx);
@@ -149,7 +154,7 @@ describe("ad-counter dashboard in Chromium", () => {
       for (const r of rows) expect(r).toMatch(/^ad-\w+\d+\+\d+$/);
       await ctx.close();
     } finally {
-      base = saved;
+      base = saved; token = savedToken;
       await stopServer(small);
     }
   }, 90_000);

@@ -20,6 +20,8 @@ import type { Libp2pTransport } from "../transport/libp2p.js";
 import { parseType } from "./typename.js";
 import { createLogger, errorFields, type Logger } from "./log.js";
 import { handle, type ApiState } from "./api.js";
+import { loadOrCreateToken, originAllowed, parseCors, type HttpPolicy } from "./auth.js";
+import { HttpLimits, MeteredTransport, limits as makeLimits, type LimitError, type LimitOptions, type Limits } from "../transport/limits.js";
 
 export interface TrellisNodeOptions {
   data: string;             // the store's directory (created if missing)
@@ -37,6 +39,12 @@ export interface TrellisNodeOptions {
   snapshotEvery?: number;   // persist: snapshot a variable after this many deltas (default 64)
   log?: Logger;
   static?: string;          // a folder to serve under /app/ (the browser app)
+  // The control API's bearer token: default, made at the first start in
+  // <data>/api-token (0600); a string: this one; false: none (open to anyone
+  // who can reach the port). docs/security-limits.md.
+  token?: string | false;
+  cors?: string[];          // browser origins allowed besides the node's own (default none)
+  limits?: LimitOptions;    // per-peer and total budgets (transport/limits.ts; defaults for a small machine)
 }
 
 // Meta records (Store.meta) the node keeps.
@@ -58,6 +66,10 @@ export class TrellisNode {
   readonly clients: WsClient[] = [];
   readonly replicators: Replicator[] = [];
   readonly recovered: string[];
+  readonly token: string | null;   // the API token (null: none required)
+  readonly limits: Limits;
+  readonly httpLimits: HttpLimits;
+  readonly meters: MeteredTransport[] = []; // sync-work budgets, one per transport
   libp2p: Libp2pTransport | null = null;
   #persisted: Persisted;
   #api: ApiState;
@@ -91,7 +103,18 @@ export class TrellisNode {
       });
       // Persistence is attached before anything can change the runtime.
       persisted = await persist(rt, store, { snapshotEvery: o.snapshotEvery });
-      const node = new TrellisNode(o, log, id, replica, rt, store, persisted);
+      let token: string | null = null;
+      if (o.token === undefined) {
+        const t = await loadOrCreateToken(o.data);
+        token = t.token;
+        // Printed once, when made; afterwards it is only in the file.
+        if (t.created) log.info("api token created", { file: t.file, token: t.token });
+        if (t.fixedMode) log.warn("api token file was readable by others; made owner-only", { file: t.file });
+      } else if (o.token !== false) {
+        if (typeof o.token !== "string" || !/^[A-Za-z0-9_-]{16,256}$/.test(o.token)) throw new TypeError("token is 16..256 characters of A-Z a-z 0-9 _ -");
+        token = o.token;
+      }
+      const node = new TrellisNode(o, log, id, replica, rt, store, persisted, token);
       log.info("recovered", { data: o.data, id, replica, freshStore: fresh, variables: persisted.recovered.length });
       await node.#listen(o.port ?? 7070, o.host ?? "127.0.0.1");
       const p2p = (o.peers ?? []).filter((p) => p.startsWith("/"));
@@ -108,7 +131,7 @@ export class TrellisNode {
     }
   }
 
-  private constructor(o: TrellisNodeOptions, log: Logger, id: string, replica: string, rt: Runtime, store: Store, persisted: Persisted) {
+  private constructor(o: TrellisNodeOptions, log: Logger, id: string, replica: string, rt: Runtime, store: Store, persisted: Persisted, token: string | null) {
     this.log = log;
     this.id = id;
     this.replica = replica;
@@ -118,20 +141,26 @@ export class TrellisNode {
     this.recovered = persisted.recovered;
     this.path = o.path ?? "/sync";
     this.#interval = o.interval ?? 1000;
+    this.token = token;
+    this.limits = makeLimits(o.limits);
+    const policy: HttpPolicy = { token, cors: parseCors(o.cors ?? []) };
+    this.httpLimits = new HttpLimits(this.limits, (e, remote) => log.warn("http client over a limit", { remote, code: e.code, err: e }));
     this.#api = {
       node: this, log, maxBody: o.maxBody ?? 1 << 20, maxReadTimeout: o.maxReadTimeout ?? 600_000,
-      reads: new Set(), inflight: new Set(), static: o.static,
+      reads: new Set(), inflight: new Set(), static: o.static, policy, limits: this.httpLimits,
     };
     this.server = createServer((req, res) => handle(this.#api, req, res));
+    this.httpLimits.attach(this.server);
     this.server.on("clientError", (err, socket) => {
       log.debug("http client error", { err });
       if (socket.writable) socket.end("HTTP/1.1 400 Bad Request\r\nConnection: close\r\n\r\n"); else socket.destroy();
     });
     this.wsServer = new WsServer({
-      id, server: this.server, path: this.path,
-      onError: (e) => log.warn("ws error", { transport: "server", peer: e.peer, err: e }),
+      id, server: this.server, path: this.path, limits: this.limits,
+      verifyOrigin: (req) => originAllowed(policy, req),
+      onError: (e) => log.warn("ws error", { transport: "server", peer: e.peer, code: e.code, err: e }),
     });
-    this.#replicate(this.wsServer, "server");
+    this.#replicate(this.wsServer, "server", true, (peer, e) => this.wsServer.disconnectOver(peer, "OVER_BUDGET", e.message));
     // Ship changes at once (rounds still run every interval to catch up).
     rt.onDelta(() => this.#queueSync());
     rt.onDeclare(() => this.#queueSync());
@@ -141,8 +170,18 @@ export class TrellisNode {
 
   // eager: a round right after every change (else only every interval, and
   // when a neighbour comes up).
-  #replicate(t: Transport, name: string, eager = true): void {
-    const rep = new Replicator(this.runtime, t, {
+  // Each peer's messages are charged the sync work they cause; one over its
+  // budget is refused and, where the transport can, disconnected (`kick`).
+  #replicate(t: Transport, name: string, eager = true, kick?: (peer: string, e: LimitError) => void): void {
+    const metered = new MeteredTransport(t, {
+      work: this.runtime.kernel, rate: this.limits.syncWorkRate, burst: this.limits.syncWorkBurst, max: this.limits.peerBuckets,
+      onOver: (peer, e) => {
+        this.log.warn("peer over its sync budget", { transport: name, peer, code: e.code, err: e });
+        kick?.(peer, e);
+      },
+    });
+    this.meters.push(metered);
+    const rep = new Replicator(this.runtime, metered, {
       interval: this.#interval,
       onError: (e) => this.log.warn("replication error", { transport: name, peer: e.peer, code: e.code, err: e }),
     }).start();
@@ -193,13 +232,13 @@ export class TrellisNode {
       await this.store.meta.put(META_LIBP2P_KEY, key);
     }
     const t = await Libp2pTransport.create({
-      privateKey: key, listen, bootstrap, network,
+      privateKey: key, listen, bootstrap, network, limits: this.limits,
       onError: (e) => (e.code === "DIAL" || e.code === "STREAM" ? this.log.debug : this.log.warn)("libp2p error", { code: e.code, peer: e.peer, err: e }),
     }).catch(async (e) => { await this.#shutdown(); throw e; });
     this.libp2p = t;
     // Gossip is the fast path: this Replicator runs its rounds (anti-entropy,
     // the guarantee) but is not also run after every change.
-    this.#replicate(t, "libp2p", false);
+    this.#replicate(t, "libp2p", false, (peer, e) => t.hangUp(peer, "OVER_BUDGET", e.message));
     this.#stopGossip = gossipDeltas(this.runtime, t, {
       onError: (e) => this.log.warn("gossip error", { peer: e.peer, code: e.code, err: e }),
     });
@@ -322,6 +361,7 @@ export class TrellisNode {
     ]);
     clearTimeout(timer);
     for (const r of this.replicators) r.close();
+    for (const m of this.meters) m.close();
     this.#stopGossip?.();
     await Promise.allSettled([...this.clients.map((c) => c.close()), this.wsServer.close(500), ...(this.libp2p ? [this.libp2p.close()] : [])]);
     let flushError: unknown = null;

@@ -29,7 +29,13 @@ export type WsErrorCode =
   | "HELLO_TIMEOUT"  // no hello within helloTimeout
   | "HEARTBEAT"      // the peer stopped answering heartbeats
   | "SOCKET"         // the socket failed (cause: the underlying error)
-  | "HANDLER";       // an onMessage/onNeighbour handler threw (cause: what it threw)
+  | "HANDLER"        // an onMessage/onNeighbour handler threw (cause: what it threw)
+  // Limits (limits.ts, docs/security-limits.md): the peer is disconnected (4002)
+  | "RATE_LIMITED"   // over its frames/s or bytes/s
+  | "SLOW_READER"    // it left sends unread past its budget
+  | "TOO_MANY_CONNECTIONS" // the upgrade was refused (503): the node or the address is full
+  | "BAD_ORIGIN"     // the upgrade came from a browser page on another origin (403)
+  | "OVER_BUDGET";   // its sync messages cost more work than its budget
 
 export class WsTransportError extends Error {
   override readonly name = "WsTransportError";
@@ -122,6 +128,7 @@ export const CloseCode = {
   tooBig: 1009,       // a frame above maxPayload (sent by ws itself)
   replaced: 4000,     // another connection announced the same peer id
   kicked: 4001,       // server.disconnect(peer)
+  overBudget: 4002,   // over a rate, send or work budget (limits.ts)
 } as const;
 
 // Node's Buffer, ArrayBuffer, or an array of chunks (ws fragments) → a plain

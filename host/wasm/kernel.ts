@@ -52,6 +52,10 @@ function check(r: number, what: string): number {
 
 export class Kernel {
   readonly exports: KernelExports;
+  // Bytes copied into and out of the kernel so far: grows with every decode,
+  // join, encode and decomposition, so it measures work deterministically
+  // (a node charges each peer the work its messages cause: transport/limits.ts).
+  work = 0;
   #view: Uint8Array;
 
   constructor(exports: KernelExports) {
@@ -69,11 +73,13 @@ export class Kernel {
   #put(bytes: Uint8Array): number {
     const p = this.exports.input(bytes.length);
     this.#mem().set(bytes, p);
+    this.work += bytes.length;
     return bytes.length;
   }
 
   #out(len: number): Uint8Array {
     const p = this.exports.output();
+    this.work += len;
     return this.#mem().slice(p, p + len);
   }
 
@@ -85,6 +91,7 @@ export class Kernel {
       for (let c = count; c >= 0x80; c = Math.floor(c / 128)) n++;
       const len = n + ops.length;
       const p = this.exports.input(len);
+      this.work += len;
       const mem = this.#mem();
       let c = count, i = p;
       while (c >= 0x80) { mem[i++] = (c & 0x7f) | 0x80; c = Math.floor(c / 128); }
