@@ -18,7 +18,7 @@ Usage:
                 [--peer ws://host:port/sync | --peer /ip4/…/tcp/…/p2p/<id>]...
                 [--listen /ip4/127.0.0.1/tcp/0]... [--network name] [--trusted] [--interval ms]
                 [--max-body bytes] [--snapshot-every n] [--log-level info]
-                [--cors https://origin]... [--limit name=value]... [--no-auth]
+                [--cors https://origin]... [--limit name=value]... [--max-frame bytes] [--no-auth]
   trellis declare <id> <Type>                 e.g. AWSet, GMap<GCounter>, TopK(10), Pair<GCounter, AWSet>
   trellis update <id> <op-json> [<op-json>...]   e.g. '{"add":"x"}' '{"increment":2}' (all or nothing)
   trellis read <id> [--at-least n | --size n | --contains <json-array>] [--strict] [--timeout ms]
@@ -99,7 +99,7 @@ async function serve(args: string[], io: Out): Promise<number> {
       listen: { type: "string", multiple: true }, network: { type: "string" },
       interval: { type: "string" }, "max-body": { type: "string" }, "snapshot-every": { type: "string" },
       "log-level": { type: "string" }, help: { type: "boolean", short: "h" },
-      cors: { type: "string", multiple: true }, limit: { type: "string", multiple: true }, "no-auth": { type: "boolean" },
+      cors: { type: "string", multiple: true }, "max-frame": { type: "string" }, limit: { type: "string", multiple: true }, "no-auth": { type: "boolean" },
     },
   });
   if (o.help) { io.out(HELP + "\n"); return EXIT.OK; }
@@ -118,6 +118,7 @@ async function serve(args: string[], io: Out): Promise<number> {
   let cors: string[];
   try { cors = parseCors(o.cors ?? []); } catch (e) { throw new Usage((e as Error).message); }
   const limitOpts = parseLimits(o.limit ?? []);
+  const maxFrame = int(o["max-frame"], "max-frame", 1024);
 
   const log = createLogger(level, (l) => io.err(l));
   // Loaded here so the client commands start fast.
@@ -127,7 +128,7 @@ async function serve(args: string[], io: Out): Promise<number> {
   try {
     node = await TrellisNode.start({
       data: o.data, port, host: o.host, id: o.id, peers: o.peer, listen: o.listen, network: o.network, trusted: o.trusted,
-      interval, maxBody, snapshotEvery, log, cors, limits: limitOpts, ...(o["no-auth"] ? { token: false as const } : {}),
+      interval, maxBody, snapshotEvery, log, cors, limits: limitOpts, maxFrame, ...(o["no-auth"] ? { token: false as const } : {}),
     });
   } catch (e) {
     const cause = (e as { cause?: { code?: string } }).cause;

@@ -45,6 +45,7 @@ export interface TrellisNodeOptions {
   token?: string | false;
   cors?: string[];          // browser origins allowed besides the node's own (default none)
   limits?: LimitOptions;    // per-peer and total budgets (transport/limits.ts; defaults for a small machine)
+  maxFrame?: number;        // largest sync message sent or accepted, WebSocket and libp2p (default 16 MiB); refused before it is buffered
 }
 
 // Meta records (Store.meta) the node keeps.
@@ -141,6 +142,7 @@ export class TrellisNode {
     this.recovered = persisted.recovered;
     this.path = o.path ?? "/sync";
     this.#interval = o.interval ?? 1000;
+    this.#maxFrame = o.maxFrame;
     this.token = token;
     this.limits = makeLimits(o.limits);
     const policy: HttpPolicy = { token, cors: parseCors(o.cors ?? []) };
@@ -156,7 +158,7 @@ export class TrellisNode {
       if (socket.writable) socket.end("HTTP/1.1 400 Bad Request\r\nConnection: close\r\n\r\n"); else socket.destroy();
     });
     this.wsServer = new WsServer({
-      id, server: this.server, path: this.path, limits: this.limits,
+      id, server: this.server, path: this.path, limits: this.limits, maxFrame: o.maxFrame,
       verifyOrigin: (req) => originAllowed(policy, req),
       onError: (e) => log.warn("ws error", { transport: "server", peer: e.peer, code: e.code, err: e }),
     });
@@ -167,6 +169,7 @@ export class TrellisNode {
   }
 
   #interval: number;
+  #maxFrame: number | undefined;
 
   // eager: a round right after every change (else only every interval, and
   // when a neighbour comes up).
@@ -232,7 +235,7 @@ export class TrellisNode {
       await this.store.meta.put(META_LIBP2P_KEY, key);
     }
     const t = await Libp2pTransport.create({
-      privateKey: key, listen, bootstrap, network, limits: this.limits,
+      privateKey: key, listen, bootstrap, network, limits: this.limits, maxFrame: this.#maxFrame,
       onError: (e) => (e.code === "DIAL" || e.code === "STREAM" ? this.log.debug : this.log.warn)("libp2p error", { code: e.code, peer: e.peer, err: e }),
     }).catch(async (e) => { await this.#shutdown(); throw e; });
     this.libp2p = t;

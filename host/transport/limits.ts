@@ -189,7 +189,7 @@ export class MeteredTransport implements Transport {
 
 // ---- HTTP -----------------------------------------------------------------
 
-interface SockState { bucket: TokenBucket; pending: number; held: number }
+interface SockState { socket: Socket; bucket: TokenBucket; pending: number; held: number; cut: boolean }
 
 export interface HttpLimitStats { connections: number; held: number; maxHeld: number; refused: Partial<Record<LimitCode, number>> }
 
@@ -200,6 +200,7 @@ export interface HttpLimitStats { connections: number; held: number; maxHeld: nu
 export class HttpLimits {
   readonly l: Limits;
   #socks = new WeakMap<Socket, SockState>();
+  #holding = new Set<SockState>(); // connections with replies not yet flushed, oldest first
   #open = 0;
   #held = 0;
   #maxHeld = 0;
@@ -227,7 +228,7 @@ export class HttpLimits {
 
   #state(s: Socket): SockState {
     let st = this.#socks.get(s);
-    if (!st) this.#socks.set(s, (st = { bucket: new TokenBucket(this.l.httpRate, this.l.httpBurst, this.#now), pending: 0, held: 0 }));
+    if (!st) this.#socks.set(s, (st = { socket: s, bucket: new TokenBucket(this.l.httpRate, this.l.httpBurst, this.#now), pending: 0, held: 0, cut: false }));
     return st;
   }
 
@@ -239,7 +240,11 @@ export class HttpLimits {
     const remote = `${s.remoteAddress}:${s.remotePort}`;
     st.pending++;
     res.once("close", () => { st.pending--; });
-    if (st.pending > this.l.httpPipeline) return this.#refuse(new LimitError("SLOW_READER", `${st.pending - 1} requests already queued on this connection (at most ${this.l.httpPipeline})`), remote);
+    if (st.pending > this.l.httpPipeline) {
+      // It sends requests without reading the replies: a reply would only queue too.
+      if (!st.cut) this.#cut(st, `${st.pending - 1} requests already queued on this connection (at most ${this.l.httpPipeline}); connection closed`);
+      return new LimitError("SLOW_READER", "connection closed");
+    }
     if (!st.bucket.take()) return this.#refuse(new LimitError("RATE_LIMITED", `over ${this.l.httpRate} requests/s (burst ${this.l.httpBurst}) on this connection`), remote);
     return null;
   }
@@ -253,9 +258,16 @@ export class HttpLimits {
     const st = this.#state(s);
     const remote = `${s.remoteAddress}:${s.remotePort}`;
     if (st.held > 0 && st.held + n > this.l.httpResponseBudget) {
-      this.#refuse(new LimitError("SLOW_READER", `${st.held} bytes of replies unread; another ${n} would pass the budget of ${this.l.httpResponseBudget}; connection closed`), remote);
-      s.destroy();
+      this.#cut(st, `${st.held} bytes of replies unread; another ${n} would pass the budget of ${this.l.httpResponseBudget}; connection closed`);
       return false;
+    }
+    // At the total: connections that stopped reading (their socket wants a
+    // drain and still holds replies) are cut first, so readers keep being served.
+    if (this.#held + n > this.l.httpTotalBudget) {
+      for (const o of [...this.#holding]) {
+        if (this.#held + n <= this.l.httpTotalBudget) break;
+        if (o !== st && o.socket.writableNeedDrain) this.#cut(o, `${o.held} bytes of replies unread while the node is at its total budget of ${this.l.httpTotalBudget}; connection closed`);
+      }
     }
     if (n > this.l.httpResponseBudget || this.#held + n > this.l.httpTotalBudget) {
       const e = this.#refuse(new LimitError("BUSY", n > this.l.httpResponseBudget
@@ -268,12 +280,31 @@ export class HttpLimits {
     }
     st.held += n;
     this.#held += n;
+    this.#holding.add(st);
     this.#maxHeld = Math.max(this.#maxHeld, this.#held);
     let done = false;
-    const release = (): void => { if (done) return; done = true; st.held -= n; this.#held -= n; };
+    const release = (): void => {
+      if (done) return;
+      done = true;
+      if (st.cut) return; // released all at once when cut
+      st.held -= n; this.#held -= n;
+      if (st.held === 0) this.#holding.delete(st);
+    };
     res.once("finish", release); // flushed to the OS
     res.once("close", release);  // or dropped with the connection
     return true;
+  }
+
+  // Cuts a slow reader off; what it held is released now (the socket's
+  // buffers go with it).
+  #cut(st: SockState, message: string): void {
+    const s = st.socket;
+    this.#refuse(new LimitError("SLOW_READER", message), `${s.remoteAddress}:${s.remotePort}`);
+    st.cut = true;
+    this.#held -= st.held;
+    st.held = 0;
+    this.#holding.delete(st);
+    s.destroy();
   }
 
   #count(code: LimitCode): void { this.#refused[code] = (this.#refused[code] ?? 0) + 1; }
