@@ -161,6 +161,7 @@ export class MeteredTransport implements Transport {
 
   neighbours(): string[] { return this.#inner.neighbours(); }
   send(to: string, message: Uint8Array): void { this.#inner.send(to, message); }
+  canSend(peer: string): boolean { return this.#inner.canSend?.(peer) ?? true; }
   onNeighbour(h: (peer: string, up: boolean) => void): () => void { return this.#inner.onNeighbour(h); }
   onMessage(h: (from: string, m: Uint8Array) => void): () => void {
     this.#handlers.add(h);
@@ -189,7 +190,13 @@ export class MeteredTransport implements Transport {
 
 // ---- HTTP -----------------------------------------------------------------
 
-interface SockState { socket: Socket; bucket: TokenBucket; pending: number; held: number; cut: boolean }
+interface SockState {
+  socket: Socket; bucket: TokenBucket;
+  pending: number; // requests whose replies are not closed
+  held: number;    // reply bytes accounted and not yet out of this process
+  written: number; // … of which written to the socket, waiting for it to drain
+  cut: boolean;
+}
 
 export interface HttpLimitStats { connections: number; held: number; maxHeld: number; refused: Partial<Record<LimitCode, number>> }
 
@@ -228,7 +235,13 @@ export class HttpLimits {
 
   #state(s: Socket): SockState {
     let st = this.#socks.get(s);
-    if (!st) this.#socks.set(s, (st = { socket: s, bucket: new TokenBucket(this.l.httpRate, this.l.httpBurst, this.#now), pending: 0, held: 0, cut: false }));
+    if (!st) {
+      const v: SockState = { socket: s, bucket: new TokenBucket(this.l.httpRate, this.l.httpBurst, this.#now), pending: 0, held: 0, written: 0, cut: false };
+      this.#socks.set(s, (st = v));
+      // A reply has left this process once the socket's own buffer drains.
+      s.on("drain", () => { if (s.writableLength === 0) this.#release(v, v.written); });
+      s.once("close", () => this.#release(v, v.held));
+    }
     return st;
   }
 
@@ -257,6 +270,7 @@ export class HttpLimits {
     if (!s) return true; // already gone: nothing will be buffered
     const st = this.#state(s);
     const remote = `${s.remoteAddress}:${s.remotePort}`;
+    this.#settle(st);
     if (st.held > 0 && st.held + n > this.l.httpResponseBudget) {
       this.#cut(st, `${st.held} bytes of replies unread; another ${n} would pass the budget of ${this.l.httpResponseBudget}; connection closed`);
       return false;
@@ -264,6 +278,7 @@ export class HttpLimits {
     // At the total: connections that stopped reading (their socket wants a
     // drain and still holds replies) are cut first, so readers keep being served.
     if (this.#held + n > this.l.httpTotalBudget) {
+      for (const o of [...this.#holding]) this.#settle(o);
       for (const o of [...this.#holding]) {
         if (this.#held + n <= this.l.httpTotalBudget) break;
         if (o !== st && o.socket.writableNeedDrain) this.#cut(o, `${o.held} bytes of replies unread while the node is at its total budget of ${this.l.httpTotalBudget}; connection closed`);
@@ -282,17 +297,27 @@ export class HttpLimits {
     this.#held += n;
     this.#holding.add(st);
     this.#maxHeld = Math.max(this.#maxHeld, this.#held);
-    let done = false;
-    const release = (): void => {
-      if (done) return;
-      done = true;
-      if (st.cut) return; // released all at once when cut
-      st.held -= n; this.#held -= n;
-      if (st.held === 0) this.#holding.delete(st);
-    };
-    res.once("finish", release); // flushed to the OS
-    res.once("close", release);  // or dropped with the connection
+    // 'finish' means written to the socket, which may still buffer it in
+    // memory: counted until the socket drains (or closes).
+    res.once("finish", () => {
+      if (st.cut) return;
+      if (s.writableLength === 0) this.#release(st, n); else st.written += n;
+    });
     return true;
+  }
+
+  // A socket buffer that emptied without a 'drain' (it never passed its
+  // high-water mark) has let its written replies go.
+  #settle(st: SockState): void {
+    if (st.written > 0 && st.socket.writableLength === 0) this.#release(st, st.written);
+  }
+
+  #release(st: SockState, n: number): void {
+    if (st.cut || n <= 0) return;
+    n = Math.min(n, st.held);
+    st.held -= n; this.#held -= n;
+    st.written = Math.max(0, st.written - n);
+    if (st.held === 0) this.#holding.delete(st);
   }
 
   // Cuts a slow reader off; what it held is released now (the socket's
@@ -300,9 +325,9 @@ export class HttpLimits {
   #cut(st: SockState, message: string): void {
     const s = st.socket;
     this.#refuse(new LimitError("SLOW_READER", message), `${s.remoteAddress}:${s.remotePort}`);
-    st.cut = true;
     this.#held -= st.held;
-    st.held = 0;
+    st.held = 0; st.written = 0;
+    st.cut = true;
     this.#holding.delete(st);
     s.destroy();
   }
@@ -339,6 +364,7 @@ export class WsConnLimits {
 // all connections hold `total`? One frame is always let through to an idle
 // connection, so a state up to maxFrame still goes out.
 export function maySend(l: Limits, buffered: number, total: number, n: number): boolean {
+  if (n === 0) return buffered === 0 || (buffered < l.wsSendBudget && total < l.wsTotalSendBudget);
   if (total + n > l.wsTotalSendBudget && buffered + total > 0) return false;
   return buffered === 0 || buffered + n <= l.wsSendBudget;
 }

@@ -166,6 +166,14 @@ export class WsServer implements Transport {
   // Backpressure with limits: a send that does not fit is dropped (anti-entropy
   // resends later); a peer that holds unread bytes through wsStalls such sends
   // in a row is cut off. One whose queue is empty is never blamed for others'.
+  // Transport.canSend: with limits, whether a send to `peer` could go now; a
+  // "no" counts as a refused send (so a peer that never drains is still cut).
+  canSend(peer: string): boolean {
+    const c = this.#peers.get(peer);
+    if (!c || !c.limits) return true;
+    return this.#maySend(c, 0);
+  }
+
   #maySend(c: Conn, n: number): boolean {
     const l = this.#limits!;
     const mine = c.ws.bufferedAmount;
