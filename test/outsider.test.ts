@@ -348,8 +348,8 @@ describe("slow readers", () => {
 
 describe("expensive sync requests", () => {
   it("a peer whose digests cost more decompositions than its budget is refused and cut off (4002 OVER_BUDGET); others are not", async () => {
-    const burst = 4 << 20;
-    const s = await node({ limits: { syncWorkRate: 1, syncWorkBurst: burst } });
+    const burst = 4 << 20, rate = 128 * 1024; // the honest replica's own catch-up fits easily
+    const s = await node({ limits: { syncWorkRate: rate, syncWorkBurst: burst } });
     const h = fair(s);
     await s.node.declare("hits", GCounter);
     await s.node.declare("big", AWSet);
@@ -364,30 +364,65 @@ describe("expensive sync requests", () => {
     // answers with its parts' hashes: a few bytes of request, more than
     // `size` bytes of work (an encode and a decomposition).
     const vars = [{ id: "big", hash: new Uint8Array(8) }];
+    const t0 = Date.now();
     for (let i = 0; i < 200 && m.closed === null; i++) {
       m.send({ kind: "digest", session: 9, seq: i, vars });
       if (i % 10 === 9) await sleep(10);
     }
     await until(() => m.closed !== null, 10_000, "mallory cut off");
+    const refilled = (rate * (Date.now() - t0 + 1000)) / 1000; // at most this much came back meanwhile
     expect(m.closed!.code).toBe(4002);
     expect(m.closed!.reason).toBe("OVER_BUDGET");
     const over = s.logs.filter((x) => x.msg === "peer over its sync budget");
     expect(over.length).toBeGreaterThan(0);
     expect(over.every((x) => x.peer === "mallory" && x.code === "OVER_BUDGET")).toBe(true);
     // Work done for it: at most its burst plus the one message that crossed it,
-    // where one digest costs more than `size`.
+    // where one digest costs more than `size`; 200 were sent.
     const answered = m.messages.filter((x) => x.kind === "parts").length;
     expect(answered).toBeGreaterThan(0);
-    expect(answered).toBeLessThanOrEqual(Math.floor(burst / size) + 1);
+    expect(answered).toBeLessThanOrEqual(Math.floor((burst + refilled) / size) + 1);
+    expect(answered).toBeLessThan(200);
     await stillConverging(s, h, 2);
   });
 });
 
-describe("libp2p", () => {
-  it("hangs up on a sync-stream peer over its byte rate and resets a stream carrying a frame over maxFrame; the honest peer converges", async () => {
-    const { Libp2pTransport } = await import("../dist/host/transport/libp2p.js");
-    const s = await node({ listen: ["/ip4/127.0.0.1/tcp/0"], maxFrame: 64 * 1024, limits: { wsByteRate: 1024, wsByteBurst: 256 * 1024 } });
+describe("expensive sync requests, all peers together", () => {
+  it("when many peers' work passes the node's total, their messages wait (BUSY) and nobody is cut for it", async () => {
+    const s = await node({ limits: { syncWorkRate: 1 << 30, syncWorkBurst: 1 << 30, syncWorkTotalRate: 256 * 1024, syncWorkTotalBurst: 2 << 20 } });
+    const h = fair(s);
     await s.node.declare("hits", GCounter);
+    await s.node.declare("big", AWSet);
+    await s.node.update("big", Array.from({ length: 2000 }, (_, i) => ({ add: `element-${i}` })));
+    await until(() => h.rt.has("big") && (h.rt.query("big") as unknown[]).length === 2000);
+    const peers = await Promise.all(Array.from({ length: 8 }, async (_, i) => {
+      const p = new RawPeer(s.ws, `m${i}`);
+      expect(await p.opened).toBe(true);
+      return p;
+    }));
+    cleanups.push(() => { for (const p of peers) p.terminate(); });
+    await until(() => peers.every((p) => s.node.wsServer.neighbours().includes(p.id)));
+    for (let r = 0; r < 20; r++) for (const p of peers) p.send({ kind: "digest", session: 5, seq: r, vars: [{ id: "big", hash: new Uint8Array(8) }] });
+    await until(() => s.logs.some((x) => x.msg === "sync work over the node's total budget"), 10_000, "total budget reached");
+    const answered = peers.reduce((n, p) => n + p.messages.filter((x) => x.kind === "parts").length, 0);
+    // 160 digests asked for; the total burst allows about 2 MiB / size of them
+    // (plus what refills meanwhile at 256 KiB/s).
+    expect(answered).toBeLessThan(160);
+    expect(s.node.meters[0].stats().busy).toBeGreaterThan(0);
+    expect(peers.every((p) => p.closed === null)).toBe(true);
+    expect(s.logs.filter((x) => x.msg === "peer over its sync budget")).toHaveLength(0);
+    // Once it refills, the honest replica converges again.
+    await stillConverging(s, h, 1);
+  }, 30_000);
+});
+
+describe("libp2p", () => {
+  it("hangs up on a sync-stream peer over its byte rate or its sync-work budget, and resets a stream carrying a frame over maxFrame; the honest peer converges", async () => {
+    const { Libp2pTransport } = await import("../dist/host/transport/libp2p.js");
+    const { encodeMessage } = await import("../dist/host/replication/wire.js");
+    const s = await node({ listen: ["/ip4/127.0.0.1/tcp/0"], maxFrame: 64 * 1024, limits: { wsByteRate: 1024, wsByteBurst: 256 * 1024, syncWorkRate: 256 * 1024, syncWorkBurst: 2 << 20 } });
+    await s.node.declare("hits", GCounter);
+    await s.node.declare("big", AWSet); // small enough to fit in one 64 KiB frame
+    await s.node.update("big", Array.from({ length: 500 }, (_, i) => ({ add: `element-${i}` })));
     const addr = s.node.libp2p!.multiaddrs()[0];
     // An honest libp2p replica.
     const ht = await Libp2pTransport.create({ bootstrap: [addr], gossip: false });
@@ -396,7 +431,7 @@ describe("libp2p", () => {
     cleanups.push(async () => { hrep.close(); await ht.close(); hrt.close(); });
     hrt.declare("hits", GCounter);
     hrt.update("hits", { increment: 1 });
-    await until(() => s.node.query("hits") === 1, 20_000, "bob's update at the node");
+    await until(() => s.node.query("hits") === 1 && hrt.has("big") && (hrt.query("big") as unknown[]).length === 500, 20_000, "bob and the node in sync");
     // Outsiders: one sends a frame over maxFrame, another floods valid-size ones.
     const errors = () => s.logs.filter((x) => x.msg === "libp2p error").map((x) => x.code);
     const self = s.node.libp2p!.self;
@@ -412,6 +447,18 @@ describe("libp2p", () => {
     await until(() => errors().includes("RATE_LIMITED"), 10_000, "rate limit");
     const rl = s.logs.find((x) => x.msg === "libp2p error" && x.code === "RATE_LIMITED")!;
     expect(rl.peer).toBe(mt.self);
+    // A third asks for the same decomposition again and again.
+    const cpu = await Libp2pTransport.create({ bootstrap: [addr], gossip: false });
+    cleanups.push(() => cpu.close());
+    await until(() => cpu.neighbours().includes(self), 20_000, "the third outsider's sync stream");
+    for (let i = 0; i < 100 && cpu.neighbours().includes(self); i++) {
+      cpu.send(self, encodeMessage({ kind: "digest", session: 4, seq: i, vars: [{ id: "big", hash: new Uint8Array(8) }] }));
+      if (i % 10 === 9) await sleep(20);
+    }
+    await until(() => errors().includes("OVER_BUDGET"), 10_000, "work budget");
+    const ob = s.logs.filter((x) => x.msg === "libp2p error" && x.code === "OVER_BUDGET");
+    expect(ob.every((x) => x.peer === cpu.self)).toBe(true);
+    expect(s.logs.filter((x) => x.msg === "peer over its sync budget").every((x) => x.peer === cpu.self && x.transport === "libp2p")).toBe(true);
     expect(s.node.query("hits")).toBe(1);
     hrt.update("hits", { increment: 1 });
     await s.node.update("hits", { increment: 10 });

@@ -21,7 +21,7 @@ import { parseType } from "./typename.js";
 import { createLogger, errorFields, type Logger } from "./log.js";
 import { handle, type ApiState } from "./api.js";
 import { loadOrCreateToken, originAllowed, parseCors, type HttpPolicy } from "./auth.js";
-import { HttpLimits, MeteredTransport, limits as makeLimits, type LimitError, type LimitOptions, type Limits } from "../transport/limits.js";
+import { HttpLimits, MeteredTransport, TokenBucket, limits as makeLimits, type LimitError, type LimitOptions, type Limits } from "../transport/limits.js";
 
 export interface TrellisNodeOptions {
   data: string;             // the store's directory (created if missing)
@@ -178,6 +178,8 @@ export class TrellisNode {
   #replicate(t: Transport, name: string, eager = true, kick?: (peer: string, e: LimitError) => void): void {
     const metered = new MeteredTransport(t, {
       work: this.runtime.kernel, rate: this.limits.syncWorkRate, burst: this.limits.syncWorkBurst, max: this.limits.peerBuckets,
+      total: this.#workTotal ??= new TokenBucket(this.limits.syncWorkTotalRate, this.limits.syncWorkTotalBurst),
+      onBusy: (e) => this.log.warn("sync work over the node's total budget", { transport: name, peer: e.peer, code: e.code, err: e }),
       onOver: (peer, e) => {
         this.log.warn("peer over its sync budget", { transport: name, peer, code: e.code, err: e });
         kick?.(peer, e);
@@ -197,6 +199,7 @@ export class TrellisNode {
   }
 
   #lazy = new Set<Replicator>();
+  #workTotal: TokenBucket | undefined; // shared by every transport's meter
   #syncAll = false;
 
   #queueSync(all = false): void {

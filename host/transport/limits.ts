@@ -30,6 +30,8 @@ export interface LimitOptions {
   wsStalls?: number;            // sends in a row refused for backpressure before the peer is cut off (default 8)
   syncWorkRate?: number;        // sync work per second one peer may cause: bytes through the kernel (default 16 MiB)
   syncWorkBurst?: number;       // … in a burst (default 256 MiB)
+  syncWorkTotalRate?: number;   // sync work per second all peers together may cause (default 64 MiB)
+  syncWorkTotalBurst?: number;  // … in a burst (default 512 MiB)
   peerBuckets?: number;         // peers whose budgets are remembered (default 4096)
 }
 
@@ -40,7 +42,7 @@ export const DEFAULT_LIMITS: Limits = {
   httpResponseBudget: 16 * MiB, httpTotalBudget: 64 * MiB,
   wsConnections: 256, wsPerAddress: 64, wsFrameRate: 200, wsFrameBurst: 1000,
   wsByteRate: 4 * MiB, wsByteBurst: 48 * MiB, wsSendBudget: 8 * MiB, wsTotalSendBudget: 128 * MiB, wsStalls: 8,
-  syncWorkRate: 16 * MiB, syncWorkBurst: 256 * MiB, peerBuckets: 4096,
+  syncWorkRate: 16 * MiB, syncWorkBurst: 256 * MiB, syncWorkTotalRate: 64 * MiB, syncWorkTotalBurst: 512 * MiB, peerBuckets: 4096,
 };
 
 export function limits(o: LimitOptions = {}): Limits {
@@ -129,12 +131,17 @@ export interface MeterOptions {
   rate: number;               // bytes of work per second per peer
   burst: number;
   max?: number;               // peers remembered (default 4096)
+  // Shared by every transport of a node: work all peers together may cause.
+  // While it is spent, messages are refused (not answered, so anti-entropy
+  // retries) but nobody is disconnected for it.
+  total?: TokenBucket;
+  onBusy?: (e: LimitError) => void; // the total ran out (once per time it does)
   now?: Now;
   // A peer went over: refuse it (the transport disconnects it, if it can).
   onOver: (peer: string, e: LimitError) => void;
 }
 
-export interface MeterStats { delivered: number; refused: number; work: number }
+export interface MeterStats { delivered: number; refused: number; busy: number; work: number }
 
 // Wraps a Transport so that each peer's messages are charged the work they
 // cause (measured around delivery to the replication layer). A message from a
@@ -149,7 +156,8 @@ export class MeteredTransport implements Transport {
   #buckets: Buckets;
   #handlers = new Set<(from: string, m: Uint8Array) => void>();
   #off: () => void;
-  #stats: MeterStats = { delivered: 0, refused: 0, work: 0 };
+  #stats: MeterStats = { delivered: 0, refused: 0, busy: 0, work: 0 };
+  #busy = false;
 
   constructor(inner: Transport, o: MeterOptions) {
     this.#inner = inner;
@@ -178,11 +186,22 @@ export class MeteredTransport implements Transport {
       this.#o.onOver(from, new LimitError("OVER_BUDGET", `${from}: sync work over its budget (${this.#o.rate} bytes/s, burst ${this.#o.burst}); message refused`, from));
       return;
     }
+    const total = this.#o.total;
+    if (total && total.level() < 0) {
+      this.#stats.busy++;
+      if (!this.#busy) {
+        this.#busy = true;
+        this.#o.onBusy?.(new LimitError("BUSY", `all peers' sync work is over the node's budget (${total.rate} bytes/s, burst ${total.burst}); messages refused until it refills`, from));
+      }
+      return;
+    }
+    this.#busy = false;
     const w0 = this.#o.work.work;
     for (const h of [...this.#handlers]) h(from, m);
     const cost = this.#o.work.work - w0 + m.length;
     this.#stats.delivered++;
     this.#stats.work += cost;
+    total?.charge(cost);
     const left = b.charge(cost);
     if (left < 0) this.#o.onOver(from, new LimitError("OVER_BUDGET", `${from}: its sync messages cost ${Math.round(this.#o.burst - left)} bytes of work, over the budget of ${this.#o.burst}`, from));
   }
