@@ -241,6 +241,23 @@ describe("floods", () => {
     await stillConverging(s, h, 2);
   });
 
+  it("caps HTTP connections per address", async () => {
+    const s = await node({ limits: { httpPerAddress: 5 } });
+    const socks = Array.from({ length: 12 }, () => createConnection({ host: "127.0.0.1", port: s.node.port }));
+    cleanups.push(() => { for (const k of socks) k.destroy(); });
+    const closed = await Promise.all(socks.map((k) => new Promise<boolean>((r) => {
+      k.on("close", () => r(true)); k.on("error", () => {});
+      setTimeout(() => r(false), 1500);
+    })));
+    expect(closed.filter(Boolean).length).toBe(7);
+    expect(s.node.httpLimits.stats().refused.TOO_MANY_CONNECTIONS).toBe(7);
+    expect(s.node.httpLimits.stats().connections).toBe(5);
+    // Once they go, others from that address are served again.
+    for (const k of socks) k.destroy();
+    await until(() => s.node.httpLimits.stats().connections === 0);
+    expect((await http(s.url, "GET", "/health")).status).toBe(200);
+  });
+
   it("cuts off a WebSocket peer over its frame rate (4002 RATE_LIMITED)", async () => {
     const s = await node({ limits: { wsFrameRate: 1, wsFrameBurst: 20 } });
     const h = fair(s, "alice");

@@ -360,6 +360,13 @@ export class Libp2pTransport implements Transport {
     this.#write(o, frame(FrameKind.data, message));
   }
 
+  // Transport.canSend: false while the neighbour's stream holds more than
+  // maxBuffered, so the replicator skips it instead of building what it lacks.
+  canSend(peer: string): boolean {
+    const o = this.#out.get(peer);
+    return !o || o.stream.writeBufferLength <= this.#o.maxBuffered;
+  }
+
   onMessage(handler: (from: string, message: Uint8Array) => void): () => void {
     this.#msg.add(handler);
     return () => { this.#msg.delete(handler); };

@@ -14,6 +14,7 @@ const MiB = 1 << 20;
 // sends ~128 MiB.
 export interface LimitOptions {
   httpConnections?: number;     // open TCP connections to the http server, WebSocket included (default 512)
+  httpPerAddress?: number;      // … from one remote address (default 256)
   httpRate?: number;            // requests per second per connection, sustained (default 50)
   httpBurst?: number;           // … and in a burst (default 200)
   httpPipeline?: number;        // requests queued on one connection before it is cut off (default 8)
@@ -38,7 +39,7 @@ export interface LimitOptions {
 export type Limits = Required<LimitOptions>;
 
 export const DEFAULT_LIMITS: Limits = {
-  httpConnections: 512, httpRate: 50, httpBurst: 200, httpPipeline: 8,
+  httpConnections: 512, httpPerAddress: 256, httpRate: 50, httpBurst: 200, httpPipeline: 8,
   httpResponseBudget: 16 * MiB, httpTotalBudget: 64 * MiB,
   wsConnections: 256, wsPerAddress: 64, wsFrameRate: 200, wsFrameBurst: 1000,
   wsByteRate: 4 * MiB, wsByteBurst: 48 * MiB, wsSendBudget: 8 * MiB, wsTotalSendBudget: 128 * MiB, wsStalls: 8,
@@ -243,9 +244,22 @@ export class HttpLimits {
   // Caps the server's connections (Node closes the ones over it at accept).
   attach(server: Server): void {
     server.maxConnections = this.l.httpConnections;
+    const byAddr = new Map<string, number>();
     server.on("connection", (s: Socket) => {
+      const a = s.remoteAddress ?? "";
+      const n = (byAddr.get(a) ?? 0) + 1;
+      if (n > this.l.httpPerAddress) {
+        this.#refuse(new LimitError("TOO_MANY_CONNECTIONS", `${n - 1} connections from ${a} already (at most ${this.l.httpPerAddress}); closed at accept`), `${a}:${s.remotePort}`);
+        s.destroy();
+        return;
+      }
+      byAddr.set(a, n);
       this.#open++;
-      s.once("close", () => { this.#open--; });
+      s.once("close", () => {
+        this.#open--;
+        const m = (byAddr.get(a) ?? 1) - 1;
+        if (m === 0) byAddr.delete(a); else byAddr.set(a, m);
+      });
     });
     server.on("drop", () => this.#count("TOO_MANY_CONNECTIONS"));
   }
