@@ -8,6 +8,7 @@ import { afterEach, beforeAll, describe, expect, it } from "vitest";
 import { createConnection } from "node:net";
 import { init, GSet } from "../dist/host/index.node.js";
 import { RawPeer, sleep, startNode, until, type Started } from "./util/outsider.js";
+import { Buckets, DEFAULT_LIMITS, MeteredTransport, TokenBucket, limits, maySend } from "../dist/host/transport/limits.js";
 
 beforeAll(async () => { await init(); });
 
@@ -29,6 +30,83 @@ async function slowReader(s: Started, id: string): Promise<RawPeer> {
   p.stopReading();
   return p;
 }
+
+// The accounting itself, on a clock the test moves.
+describe("budget primitives", () => {
+  it("a token bucket spends, refills at its rate up to its burst, and stays in debt after a charge", () => {
+    let t = 0;
+    const b = new TokenBucket(10, 5, () => t);
+    for (let i = 0; i < 5; i++) expect(b.take()).toBe(true);
+    expect(b.take()).toBe(false);
+    t = 100; // 0.1 s: one token
+    expect(b.take()).toBe(true);
+    expect(b.take()).toBe(false);
+    t = 10_000;
+    expect(b.level()).toBe(5); // never above the burst
+    expect(b.charge(25)).toBe(-20);
+    expect(b.take()).toBe(false);
+    t = 12_000; // 2 s pays the debt back
+    expect(b.level()).toBe(0);
+    t = 12_100;
+    expect(b.take()).toBe(true);
+  });
+
+  it("remembers a bounded number of peers, forgetting those that owe nothing first", () => {
+    let t = 0;
+    const bs = new Buckets(1, 10, 3, () => t);
+    bs.get("debtor").charge(100);
+    bs.get("a"); bs.get("b");
+    bs.get("c"); // over the max: the full ones go, the debtor stays
+    expect(bs.size).toBeLessThanOrEqual(3);
+    expect(bs.get("debtor").level()).toBeLessThan(0);
+    for (let i = 0; i < 100; i++) bs.get(`flood${i}`);
+    expect(bs.size).toBeLessThanOrEqual(3);
+  });
+
+  it("maySend: one frame to an idle peer, nothing past a busy peer's budget or the total", () => {
+    const l = limits({ wsSendBudget: 100, wsTotalSendBudget: 1000 });
+    expect(maySend(l, 0, 0, 5000)).toBe(true);     // idle everywhere: a big frame goes
+    expect(maySend(l, 50, 50, 40)).toBe(true);
+    expect(maySend(l, 50, 50, 60)).toBe(false);    // past this peer's budget
+    expect(maySend(l, 0, 990, 20)).toBe(false);    // past the total
+    expect(maySend(l, 0, 990, 0)).toBe(true);      // may it send at all? an idle peer: yes
+    expect(maySend(l, 10, 1000, 0)).toBe(false);
+  });
+
+  it("limits() refuses unknown names and values that are not positive", () => {
+    expect(limits()).toEqual(DEFAULT_LIMITS);
+    expect(() => limits({ nope: 1 } as never)).toThrow(TypeError);
+    for (const v of [0, -1, NaN, "5"]) expect(() => limits({ wsSendBudget: v as never })).toThrow(RangeError);
+  });
+
+  it("MeteredTransport charges each peer the work around its messages and refuses one in debt before any work", () => {
+    let t = 0;
+    const meter = { work: 0 };
+    const handlers: ((from: string, m: Uint8Array) => void)[] = [];
+    const inner = {
+      self: "me", neighbours: () => ["x", "y"], send: () => {}, onNeighbour: () => () => {},
+      onMessage: (h: (from: string, m: Uint8Array) => void) => { handlers.push(h); return () => {}; },
+    };
+    const over: string[] = [];
+    const mt = new MeteredTransport(inner, { work: meter, rate: 1, burst: 100, now: () => t, onOver: (p) => over.push(p) });
+    let done = 0;
+    mt.onMessage(() => { meter.work += 40; done++; }); // each message costs 40 + its length
+    const m = new Uint8Array(10);
+    handlers[0]("x", m); handlers[0]("x", m); // 100 spent: at zero, still allowed
+    expect(over).toEqual([]);
+    handlers[0]("x", m); // this one crosses the budget: done, then reported
+    expect(done).toBe(3);
+    expect(over).toEqual(["x"]);
+    handlers[0]("x", m); // in debt: refused before any work
+    expect(done).toBe(3);
+    handlers[0]("y", m); // another peer is untouched
+    expect(done).toBe(4);
+    expect(mt.stats()).toMatchObject({ delivered: 4, refused: 1, work: 200 });
+    t = 60_000; // paid back at 1/s
+    handlers[0]("x", m);
+    expect(done).toBe(5);
+  });
+});
 
 describe("memory under slow readers", () => {
   it(`WebSocket: ${N} peers that never read hold no more than the send budgets`, async () => {

@@ -108,6 +108,11 @@ describe("the HTTP API needs its token", () => {
       expect(no.err).toMatch(/UNAUTHORIZED/);
       expect(await run(["read", "hits", "--node", s.url, "--data", s.data])).toMatchObject({ code: 0, out: "3\n" });
       expect(await run(["read", "hits", "--node", s.url, "--token", s.node.token!])).toMatchObject({ code: 0, out: "3\n" });
+      // serve refuses bad --cors / --limit values before starting (usage, exit 2).
+      for (const bad of [["--cors", "evil.example"], ["--cors", "http://a.example/path"], ["--limit", "nope=1"], ["--limit", "wsSendBudget=0"], ["--max-frame", "10"]]) {
+        const r = await run(["serve", "--data", s.data, ...bad]);
+        expect(r.code, bad.join(" ")).toBe(2);
+      }
       process.env.TRELLIS_TOKEN = s.node.token!;
       expect(await run(["update", "hits", '{"increment":1}', "--node", s.url])).toMatchObject({ code: 0 });
       expect(s.node.query("hits")).toBe(4);
