@@ -119,7 +119,7 @@ describe("memory under slow readers", () => {
     for (let i = 0; i < N; i++) peers.push(await slowReader(s, `slow${i}`));
     cleanups.push(() => { for (const p of peers) p.terminate(); });
     const before = rss();
-    let peak = before, worst = { total: 0, max: 0 }, wanted = 0;
+    let peak = before, worst = { total: 0, max: 0 }, wanted = 0, peakAb = 0, peakHeap = 0;
     for (let i = 0; i < 40; i++) {
       await s.node.update("blob", { add: new Uint8Array(32 * 1024).fill(i) });
       // Unbounded, every round would queue the whole group since their ack to each.
@@ -128,6 +128,8 @@ describe("memory under slow readers", () => {
       const b = s.node.wsServer.buffered();
       worst = { total: Math.max(worst.total, b.total), max: Math.max(worst.max, b.max) };
       peak = Math.max(peak, rss());
+      const mu = process.memoryUsage();
+      peakAb = Math.max(peakAb, mu.arrayBuffers); peakHeap = Math.max(peakHeap, mu.heapUsed);
     }
     expect(s.node.wsServer.neighbours().filter((n) => n.startsWith("slow"))).toHaveLength(N);
     expect(s.node.wsServer.stats().dropped).toBeGreaterThan(0); // the budgets did refuse sends (or skip rounds)
@@ -137,7 +139,7 @@ describe("memory under slow readers", () => {
     expect(worst.total).toBeLessThanOrEqual(l.wsTotalSendBudget + maxFrame);
     const growth = peak - before;
     const budget = Math.min(N * Math.max(l.wsSendBudget, maxFrame), l.wsTotalSendBudget + maxFrame);
-    console.log(`ws: ${N} slow readers, RSS +${(growth / MiB).toFixed(1)} MiB (budget ${(budget / MiB).toFixed(1)} MiB + slack ${SLACK / MiB}); unbounded would queue ${(wanted / MiB).toFixed(0)} MiB`);
+    console.log(`ws: ${N} slow readers, RSS +${(growth / MiB).toFixed(1)} MiB (budget ${(budget / MiB).toFixed(1)} MiB + slack ${SLACK / MiB}); unbounded would queue ${(wanted / MiB).toFixed(0)} MiB; peak array buffers ${(peakAb / MiB).toFixed(0)} MiB, heap ${(peakHeap / MiB).toFixed(0)} MiB, kernel memory ${(s.node.runtime.kernel.memoryBytes() / MiB).toFixed(0)} MiB`);
     expect(growth).toBeLessThan(budget + SLACK);
     expect(wanted).toBeGreaterThan(3 * (budget + SLACK)); // the comparison means something
   }, 60_000);

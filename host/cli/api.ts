@@ -133,7 +133,9 @@ export function handle(api: ApiState, req: IncomingMessage, res: ServerResponse)
       return;
     }
   }
-  const p = dispatch(api, req, res).catch((e) => {
+  // One request at a time per connection (limits.ts: turn).
+  const turn = api.limits ? api.limits.turn(req, res) : Promise.resolve(true);
+  const p = turn.then((go) => (go ? dispatch(api, req, res) : undefined)).catch((e) => {
     const { status, code, message } = statusOf(e);
     if (status >= 500 && code !== "SHUTTING_DOWN") api.log.error("request failed", { method: req.method, url: req.url, err: e });
     if (status === 413 || status === 401 || status === 403 || status === 415) res.setHeader("connection", "close");

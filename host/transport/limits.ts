@@ -216,6 +216,8 @@ interface SockState {
   held: number;    // reply bytes accounted and not yet out of this process
   written: number; // … of which written to the socket, waiting for it to drain
   cut: boolean;
+  last: Promise<void>; // the previous request's reply is out (or its connection gone)
+  gone: Promise<void>; // the connection closed
 }
 
 export interface HttpLimitStats { connections: number; held: number; maxHeld: number; refused: Partial<Record<LimitCode, number>> }
@@ -269,7 +271,8 @@ export class HttpLimits {
   #state(s: Socket): SockState {
     let st = this.#socks.get(s);
     if (!st) {
-      const v: SockState = { socket: s, bucket: new TokenBucket(this.l.httpRate, this.l.httpBurst, this.#now), pending: 0, held: 0, written: 0, cut: false };
+      const v: SockState = { socket: s, bucket: new TokenBucket(this.l.httpRate, this.l.httpBurst, this.#now), pending: 0, held: 0, written: 0, cut: false, last: Promise.resolve(),
+        gone: new Promise<void>((resolve) => s.once("close", () => resolve())) };
       this.#socks.set(s, (st = v));
       // A reply has left this process once the socket's own buffer drains.
       s.on("drain", () => { if (s.writableLength === 0) this.#release(v, v.written); });
@@ -293,6 +296,26 @@ export class HttpLimits {
     }
     if (!st.bucket.take()) return this.#refuse(new LimitError("RATE_LIMITED", `over ${this.l.httpRate} requests/s (burst ${this.l.httpBurst}) on this connection`), remote);
     return null;
+  }
+
+  // Requests on one connection are handled one at a time, each once the
+  // previous reply has left the process: a client that pipelines requests and
+  // does not read makes the node build one reply, not one per request.
+  // Resolves false if the connection is gone meanwhile (skip the request).
+  turn(req: IncomingMessage, res: ServerResponse): Promise<boolean> {
+    const s = req.socket;
+    const st = this.#state(s);
+    const prev = st.last;
+    st.last = new Promise<void>((resolve) => {
+      const out = (): void => {
+        if (s.destroyed || s.writableLength === 0) return resolve();
+        s.once("drain", resolve);
+      };
+      res.once("finish", out);
+      res.once("close", () => { if (!res.writableFinished) resolve(); });
+      void st.gone.then(() => resolve());
+    });
+    return prev.then(() => !s.destroyed && !st.cut);
   }
 
   // Before a reply of n bytes: true to write it. A connection that already
