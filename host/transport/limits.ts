@@ -15,8 +15,8 @@ const MiB = 1 << 20;
 export interface LimitOptions {
   httpConnections?: number;     // open TCP connections to the http server, WebSocket included (default 512)
   httpPerAddress?: number;      // … from one remote address (default 256)
-  httpRate?: number;            // requests per second per connection, sustained (default 50)
-  httpBurst?: number;           // … and in a burst (default 200)
+  httpRate?: number;            // requests per second per connection, sustained (default 200)
+  httpBurst?: number;           // … and in a burst (default 1000)
   httpPipeline?: number;        // requests queued on one connection before it is cut off (default 8)
   httpResponseBudget?: number;  // bytes of replies one connection may leave unread (default 16 MiB)
   httpTotalBudget?: number;     // … all connections together (default 64 MiB)
@@ -39,7 +39,7 @@ export interface LimitOptions {
 export type Limits = Required<LimitOptions>;
 
 export const DEFAULT_LIMITS: Limits = {
-  httpConnections: 512, httpPerAddress: 256, httpRate: 50, httpBurst: 200, httpPipeline: 8,
+  httpConnections: 512, httpPerAddress: 256, httpRate: 200, httpBurst: 1000, httpPipeline: 8,
   httpResponseBudget: 16 * MiB, httpTotalBudget: 64 * MiB,
   wsConnections: 256, wsPerAddress: 64, wsFrameRate: 200, wsFrameBurst: 1000,
   wsByteRate: 4 * MiB, wsByteBurst: 48 * MiB, wsSendBudget: 8 * MiB, wsTotalSendBudget: 128 * MiB, wsStalls: 8,
