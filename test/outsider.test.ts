@@ -14,6 +14,7 @@ import { init, GCounter, AWSet, GSet, Runtime } from "../dist/host/index.node.js
 import { Replicator } from "../dist/host/replication/index.js";
 import { main } from "../dist/host/cli/main.js";
 import { encodeFrame } from "../dist/host/transport/ws-server.js";
+import { PART_WORK } from "../dist/host/wasm/kernel.js";
 import { RawPeer, bearer, honest, http, sleep, startNode, until, type Started } from "./util/outsider.js";
 
 beforeAll(async () => { await init(); });
@@ -370,21 +371,22 @@ describe("slow readers", () => {
 
 describe("expensive sync requests", () => {
   it("a peer whose digests cost more decompositions than its budget is refused and cut off (4002 OVER_BUDGET); others are not", async () => {
-    const burst = 4 << 20, rate = 128 * 1024; // the honest replica's own catch-up fits easily
+    // A decomposition of big costs 1000 parts × PART_WORK (16 MiB); the honest
+    // replica's own catch-up (a few of them) fits in the burst.
+    const burst = 96 << 20, rate = 1 << 20, parts = 1000;
     const s = await node({ limits: { syncWorkRate: rate, syncWorkBurst: burst } });
     const h = fair(s);
     await s.node.declare("hits", GCounter);
     await s.node.declare("big", AWSet);
-    await s.node.update("big", Array.from({ length: 4000 }, (_, i) => ({ add: `element-${i}` })));
+    await s.node.update("big", Array.from({ length: parts }, (_, i) => ({ add: `element-${i}` })));
     await stillConverging(s, h, 1);
-    await until(() => h.rt.has("big") && (h.rt.query("big") as unknown[]).length === 4000);
-    const size = s.node.runtime.encode("big").length;
+    await until(() => h.rt.has("big") && (h.rt.query("big") as unknown[]).length === parts);
     const m = new RawPeer(s.ws, "mallory");
     expect(await m.opened).toBe(true);
     await until(() => s.node.wsServer.neighbours().includes("mallory"));
     // Each digest names "big" with a wrong hash: the node decomposes it and
-    // answers with its parts' hashes: a few bytes of request, more than
-    // `size` bytes of work (an encode and a decomposition).
+    // answers with its parts' hashes: a few bytes of request, a decomposition
+    // of work.
     const vars = [{ id: "big", hash: new Uint8Array(8) }];
     const t0 = Date.now();
     for (let i = 0; i < 200 && m.closed === null; i++) {
@@ -399,10 +401,10 @@ describe("expensive sync requests", () => {
     expect(over.length).toBeGreaterThan(0);
     expect(over.every((x) => x.peer === "mallory" && x.code === "OVER_BUDGET")).toBe(true);
     // Work done for it: at most its burst plus the one message that crossed it,
-    // where one digest costs more than `size`; 200 were sent.
+    // where one digest costs at least parts × PART_WORK; 200 were sent.
     const answered = m.messages.filter((x) => x.kind === "parts").length;
     expect(answered).toBeGreaterThan(0);
-    expect(answered).toBeLessThanOrEqual(Math.floor((burst + refilled) / size) + 1);
+    expect(answered).toBeLessThanOrEqual(Math.floor((burst + refilled) / (parts * PART_WORK)) + 1);
     expect(answered).toBeLessThan(200);
     await stillConverging(s, h, 2);
   });
@@ -410,7 +412,7 @@ describe("expensive sync requests", () => {
 
 describe("expensive sync requests, all peers together", () => {
   it("when many peers' work passes the node's total, their messages wait (BUSY) and nobody is cut for it", async () => {
-    const s = await node({ limits: { syncWorkRate: 1 << 30, syncWorkBurst: 1 << 30, syncWorkTotalRate: 256 * 1024, syncWorkTotalBurst: 2 << 20 } });
+    const s = await node({ limits: { syncWorkRate: 2 ** 40, syncWorkBurst: 2 ** 40, syncWorkTotalRate: 32 << 20, syncWorkTotalBurst: 2 << 20 } });
     const h = fair(s);
     await s.node.declare("hits", GCounter);
     await s.node.declare("big", AWSet);
@@ -441,7 +443,7 @@ describe("libp2p", () => {
   it("hangs up on a sync-stream peer over its byte rate or its sync-work budget, and resets a stream carrying a frame over maxFrame; the honest peer converges", async () => {
     const { Libp2pTransport } = await import("../dist/host/transport/libp2p.js");
     const { encodeMessage } = await import("../dist/host/replication/wire.js");
-    const s = await node({ listen: ["/ip4/127.0.0.1/tcp/0"], maxFrame: 64 * 1024, limits: { wsByteRate: 1024, wsByteBurst: 256 * 1024, syncWorkRate: 256 * 1024, syncWorkBurst: 2 << 20 } });
+    const s = await node({ listen: ["/ip4/127.0.0.1/tcp/0"], maxFrame: 64 * 1024, limits: { wsByteRate: 1024, wsByteBurst: 256 * 1024, syncWorkRate: 1 << 20, syncWorkBurst: 48 << 20 } });
     await s.node.declare("hits", GCounter);
     await s.node.declare("big", AWSet); // small enough to fit in one 64 KiB frame
     await s.node.update("big", Array.from({ length: 500 }, (_, i) => ({ add: `element-${i}` })));

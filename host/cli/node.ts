@@ -188,6 +188,9 @@ export class TrellisNode {
     this.meters.push(metered);
     const rep = new Replicator(this.runtime, metered, {
       interval: this.#interval,
+      // Counting parts sent costs a decomposition per state: a cheap delta
+      // with a large causal context would make every round expensive.
+      countEntries: false,
       onError: (e) => this.log.warn("replication error", { transport: name, peer: e.peer, code: e.code, err: e }),
     }).start();
     this.replicators.push(rep);

@@ -29,10 +29,12 @@ export interface LimitOptions {
   wsSendBudget?: number;        // bytes queued to one peer beyond a frame in flight (default 8 MiB)
   wsTotalSendBudget?: number;   // … to all peers together (default 128 MiB)
   wsStalls?: number;            // sends in a row refused for backpressure before the peer is cut off (default 8)
-  syncWorkRate?: number;        // sync work per second one peer may cause: bytes through the kernel (default 16 MiB)
-  syncWorkBurst?: number;       // … in a burst (default 256 MiB)
-  syncWorkTotalRate?: number;   // sync work per second all peers together may cause (default 64 MiB)
-  syncWorkTotalBurst?: number;  // … in a burst (default 512 MiB)
+  // Sync work is Kernel.work: bytes through the kernel, a decomposed part
+  // counting 16 KiB; 1 MiB of it is roughly 1 ms of CPU here.
+  syncWorkRate?: number;        // sync work per second one peer may cause (default 64 MiB: ~6 % of a core)
+  syncWorkBurst?: number;       // … in a burst (default 1 GiB: ~1 s, two decompositions of the largest state)
+  syncWorkTotalRate?: number;   // sync work per second all peers together may cause (default 256 MiB: ~25 %)
+  syncWorkTotalBurst?: number;  // … in a burst (default 2 GiB)
   peerBuckets?: number;         // peers whose budgets are remembered (default 4096)
 }
 
@@ -43,7 +45,7 @@ export const DEFAULT_LIMITS: Limits = {
   httpResponseBudget: 16 * MiB, httpTotalBudget: 64 * MiB,
   wsConnections: 256, wsPerAddress: 64, wsFrameRate: 200, wsFrameBurst: 1000,
   wsByteRate: 4 * MiB, wsByteBurst: 48 * MiB, wsSendBudget: 8 * MiB, wsTotalSendBudget: 128 * MiB, wsStalls: 8,
-  syncWorkRate: 16 * MiB, syncWorkBurst: 256 * MiB, syncWorkTotalRate: 64 * MiB, syncWorkTotalBurst: 512 * MiB, peerBuckets: 4096,
+  syncWorkRate: 64 * MiB, syncWorkBurst: 1024 * MiB, syncWorkTotalRate: 256 * MiB, syncWorkTotalBurst: 2048 * MiB, peerBuckets: 4096,
 };
 
 export function limits(o: LimitOptions = {}): Limits {
