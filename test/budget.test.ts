@@ -108,6 +108,25 @@ describe("budget primitives", () => {
   });
 });
 
+describe("work limits inside one message", () => {
+  it("MeteredTransport sets the meter's workLimit to what the peer has left while its message is handled, then restores it", () => {
+    const meter = { work: 1000, workLimit: Infinity };
+    let h!: (from: string, m: Uint8Array) => void;
+    const inner = { self: "me", neighbours: () => [], send: () => {}, onNeighbour: () => () => {}, onMessage: (f: typeof h) => { h = f; return () => {}; } };
+    const total = new TokenBucket(1, 500, () => 0);
+    const mt = new MeteredTransport(inner, { work: meter, rate: 1, burst: 300, now: () => 0, total, onOver: () => {} });
+    const seen: number[] = [];
+    mt.onMessage(() => { seen.push(meter.workLimit); meter.work += 100; });
+    h("x", new Uint8Array(0));
+    expect(seen).toEqual([1300]); // the peer's 300 (the total's 500 is larger)
+    expect(meter.workLimit).toBe(Infinity);
+    h("y", new Uint8Array(0)); // the total has 400 left, y has 300
+    h("z", new Uint8Array(0)); // the total has 300 left
+    h("w", new Uint8Array(0)); // the total has 200 left: that is all w may cost
+    expect(seen).toEqual([1300, 1400, 1500, 1500]); // work so far + what is left
+  });
+});
+
 describe("memory under slow readers", () => {
   it(`WebSocket: ${N} peers that never read hold no more than the send budgets`, async () => {
     const maxFrame = 2 * MiB;

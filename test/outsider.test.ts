@@ -410,6 +410,35 @@ describe("expensive sync requests", () => {
   });
 });
 
+describe("one expensive message", () => {
+  it("a digest naming 20 large variables stops at the first decomposition past the peer's budget", async () => {
+    const parts = 1000; // 16 MiB of work each
+    const s = await node({ limits: { syncWorkRate: 1 << 20, syncWorkBurst: 40 << 20 } });
+    const h = fair(s);
+    await s.node.declare("hits", GCounter);
+    const ids = Array.from({ length: 20 }, (_, i) => `big${String(i).padStart(2, "0")}`);
+    for (const id of ids) await s.node.declare(id, GSet);
+    for (const id of ids) await s.node.update(id, Array.from({ length: parts }, (_, i) => ({ add: `${id}-${i}` })));
+    await stillConverging(s, h, 1);
+    await until(() => ids.every((id) => h.rt.has(id) && (h.rt.query(id) as unknown[]).length === parts), 20_000, "alice has them all");
+    const m = new RawPeer(s.ws, "mallory");
+    expect(await m.opened).toBe(true);
+    await until(() => s.node.wsServer.neighbours().includes("mallory"));
+    const w0 = s.node.runtime.kernel.work;
+    m.send({ kind: "digest", session: 9, seq: 0, vars: ids.map((id) => ({ id, hash: new Uint8Array(8) })) });
+    await until(() => m.closed !== null, 10_000, "mallory cut off");
+    expect(m.closed!.reason).toBe("OVER_BUDGET");
+    // 20 decompositions asked for (320 MiB of work); done: what the budget
+    // held (40 MiB) plus the one that crossed it, and a little for replies.
+    const done = s.node.runtime.kernel.work - w0;
+    expect(done).toBeLessThan((40 << 20) + 2 * parts * PART_WORK);
+    expect(m.messages.filter((x) => x.kind === "parts")).toHaveLength(0); // stopped: no answer
+    // The replicator reports the stopped decomposition (its cause: the kernel's OVER_BUDGET).
+    expect(s.logs.some((x) => x.msg === "replication error" && x.peer === "mallory" && /past the limit/.test(x.err?.message))).toBe(true);
+    await stillConverging(s, h, 2);
+  });
+});
+
 describe("expensive sync requests, all peers together", () => {
   it("when many peers' work passes the node's total, their messages wait (BUSY) and nobody is cut for it", async () => {
     const s = await node({ limits: { syncWorkRate: 2 ** 40, syncWorkBurst: 2 ** 40, syncWorkTotalRate: 32 << 20, syncWorkTotalBurst: 2 << 20 } });

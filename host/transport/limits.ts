@@ -127,7 +127,9 @@ export class Buckets {
 
 // A counter that grows with the work done (Kernel.work: bytes through the
 // kernel; every decode, join, encode and decomposition is proportional to it).
-export interface WorkMeter { readonly work: number }
+// workLimit, when the meter has one (Kernel does), makes the work stop with
+// an error at that point: a decomposition past it throws OVER_BUDGET.
+export interface WorkMeter { readonly work: number; workLimit?: number }
 
 export interface MeterOptions {
   work: WorkMeter;
@@ -148,10 +150,11 @@ export interface MeterStats { delivered: number; refused: number; busy: number; 
 
 // Wraps a Transport so that each peer's messages are charged the work they
 // cause (measured around delivery to the replication layer). A message from a
-// peer in debt is refused before any work; the message that puts it in debt
-// is the last it gets for free, so one peer costs at most burst + one message
-// (itself bounded by the frame size and the kernel's part limit) up front and
-// `rate` per second after that. Other peers' budgets are untouched.
+// peer in debt is refused before any work; while one is handled, the kernel
+// stops at the first decomposition past what the peer has left (workLimit), so
+// one peer costs at most its burst plus one decomposition (at most the
+// kernel's 65,536 parts) up front and `rate` per second after that. Other
+// peers' budgets are untouched.
 export class MeteredTransport implements Transport {
   readonly self: string;
   #inner: Transport;
@@ -199,9 +202,18 @@ export class MeteredTransport implements Transport {
       return;
     }
     this.#busy = false;
-    const w0 = this.#o.work.work;
-    for (const h of [...this.#handlers]) h(from, m);
-    const cost = this.#o.work.work - w0 + m.length;
+    const meter = this.#o.work;
+    const w0 = meter.work;
+    // What is left of both budgets is all this message may cost: a
+    // decomposition past it stops the handling (the replicator reports it).
+    const saved = meter.workLimit;
+    if (saved !== undefined) meter.workLimit = Math.min(saved, w0 + Math.max(0, Math.min(b.level(), total ? total.level() : Infinity)));
+    try {
+      for (const h of [...this.#handlers]) h(from, m);
+    } finally {
+      if (saved !== undefined) meter.workLimit = saved;
+    }
+    const cost = meter.work - w0 + m.length;
     this.#stats.delivered++;
     this.#stats.work += cost;
     total?.charge(cost);

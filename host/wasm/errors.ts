@@ -6,7 +6,8 @@ export type ErrorCode =
   | "TRUNCATED" | "BAD_MAGIC" | "BAD_VERSION" | "BAD_TAG" | "NONCANONICAL" | "TOO_LARGE"
   | "TOO_DEEP" | "INVALID" | "TRAILING" | "TYPE_MISMATCH" | "BAD_HANDLE" | "UNSUPPORTED"
   | "NOT_FOUND" | "NOT_INITIALIZED" | "DISPOSED" | "KERNEL_TRAP" | "BAD_VALUE" | "PRECONDITION"
-  | "USER_FUNCTION" | "ABORTED" | "OVERFLOW" | "OUT_OF_MEMORY";
+  | "USER_FUNCTION" | "ABORTED" | "OVERFLOW" | "OUT_OF_MEMORY"
+  | "OVER_BUDGET"; // a decomposition past Kernel.workLimit (a peer's sync-work budget)
 
 const KERNEL_CODES: ErrorCode[] = [
   "INVALID", "TRUNCATED", "BAD_MAGIC", "BAD_VERSION", "BAD_TAG", "NONCANONICAL", "TOO_LARGE",

@@ -74,6 +74,9 @@ export class Kernel {
   // decomposition, so it measures work deterministically (a node charges each
   // peer the work its messages cause: transport/limits.ts).
   work = 0;
+  // A decomposition that takes `work` past this throws OVER_BUDGET (set by
+  // whoever meters a caller, e.g. around one peer's message; else Infinity).
+  workLimit = Infinity;
   #view: Uint8Array;
 
   constructor(exports: KernelExports) {
@@ -142,7 +145,12 @@ export class Kernel {
   bytes(name: BytesCall, h: number): Uint8Array {
     try {
       const out = this.#out(check(this.exports[name](h), name));
-      if (name === "decompose") this.work += PART_WORK * leadingCount(out);
+      if (name === "decompose") {
+        this.work += PART_WORK * leadingCount(out);
+        // Read-only, so stopping here changes nothing: the caller gets an error
+        // instead of going on to the next decomposition.
+        if (this.work > this.workLimit) throw new TrellisError("OVER_BUDGET", `decompose: work ${this.work} is past the limit ${this.workLimit}`);
+      }
       return out;
     } catch (e) { return rethrow(e, name); }
   }
