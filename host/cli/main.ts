@@ -184,9 +184,10 @@ function command(fn: (args: string[], io: Out) => Promise<void>): (args: string[
   };
 }
 
-function parseJsonArg(s: string, what: string): unknown {
+// `example` is a valid argument of the same kind, shell-quoted, for the hint.
+function parseJsonArg(s: string, what: string, example = `'{"add":"x"}'`): unknown {
   try { return JSON.parse(s); } catch (e) {
-    throw new Usage(`${what} is not JSON (${(e as Error).message}): ${s}\n  quote it for the shell, e.g. '{"add":"x"}'`);
+    throw new Usage(`${what} is not JSON (${(e as Error).message}): ${s}\n  quote it for the shell, e.g. ${example}`);
   }
 }
 
@@ -218,7 +219,11 @@ const CLIENT: Record<string, (args: string[], io: Out) => Promise<number>> = {
     if (th.length > 1) throw new Usage("give one of --at-least, --size, --contains");
     if (o["at-least"] !== undefined) q.set("atLeast", o["at-least"]);
     if (o.size !== undefined) q.set("size", o.size);
-    if (o.contains !== undefined) { parseJsonArg(o.contains, "--contains"); q.set("contains", o.contains); }
+    if (o.contains !== undefined) {
+      const example = `--contains '["x", 2]'`;
+      if (!Array.isArray(parseJsonArg(o.contains, "--contains", example))) throw new Usage(`--contains takes a JSON array of the elements to wait for, e.g. ${example}; got ${o.contains}`);
+      q.set("contains", o.contains);
+    }
     if (o.strict) q.set("strict", "1");
     if (o.timeout !== undefined) { int(o.timeout, "timeout"); q.set("timeout", o.timeout); }
     const qs = q.toString();

@@ -20,6 +20,7 @@ import type { Libp2pTransport } from "../transport/libp2p.js";
 import { parseType } from "./typename.js";
 import { createLogger, errorFields, type Logger } from "./log.js";
 import { handle, type ApiState } from "./api.js";
+import { missingTop, removeCreated } from "./datadir.js";
 
 export interface TrellisNodeOptions {
   data: string;             // the store's directory (created if missing)
@@ -69,7 +70,8 @@ export class TrellisNode {
   static async start(o: TrellisNodeOptions): Promise<TrellisNode> {
     const log = o.log ?? createLogger("info");
     if (typeof o.data !== "string" || o.data === "") throw new TypeError("a node needs a data directory");
-    const store = await openNodeStore(o.data);
+    const created = missingTop(o.data);
+    const store = await openNodeStore(o.data).catch(async (e) => { await removeCreated(o.data, created, false); throw e; });
     let rt: Runtime | undefined;
     let persisted: Persisted | undefined;
     try {
@@ -104,6 +106,7 @@ export class TrellisNode {
       persisted?.stop();
       rt?.close();
       await store.close().catch(() => {});
+      await removeCreated(o.data, created, true);
       throw e;
     }
   }
@@ -194,9 +197,17 @@ export class TrellisNode {
     }
     const t = await Libp2pTransport.create({
       privateKey: key, listen, bootstrap, network,
-      onError: (e) => (e.code === "DIAL" || e.code === "STREAM" ? this.log.debug : this.log.warn)("libp2p error", { code: e.code, peer: e.peer, err: e }),
+      onError: (e) => {
+        // A --peer multiaddr that cannot be dialled warns once (until it connects).
+        if (e.code === "DIAL" && e.peer && bootstrap.some((a) => a.endsWith(`/p2p/${e.peer}`)) && this.#warnUnreachable(e.peer)) {
+          this.log.warn("cannot reach peer", { peer: e.peer, code: e.code, cause: causeOf(e) });
+          return;
+        }
+        (e.code === "DIAL" || e.code === "STREAM" ? this.log.debug : this.log.warn)("libp2p error", { code: e.code, peer: e.peer, err: e });
+      },
     }).catch(async (e) => { await this.#shutdown(); throw e; });
     this.libp2p = t;
+    t.onNeighbour((peer, up) => { if (up) this.#unreachable.delete(peer); });
     // Gossip is the fast path: this Replicator runs its rounds (anti-entropy,
     // the guarantee) but is not also run after every change.
     this.#replicate(t, "libp2p", false);
@@ -207,6 +218,14 @@ export class TrellisNode {
   }
 
   #stopGossip: (() => void) | null = null;
+
+  // Peers (ws URLs, libp2p peer ids) already warned about as unreachable.
+  #unreachable = new Set<string>();
+  #warnUnreachable(key: string): boolean {
+    if (this.#unreachable.has(key)) return false;
+    this.#unreachable.add(key);
+    return true;
+  }
 
   get port(): number { return (this.server.address() as AddressInfo | null)?.port ?? 0; }
   get closing(): boolean { return this.#closing !== null; }
@@ -220,10 +239,16 @@ export class TrellisNode {
       return null;
     }
     if (!/^wss?:\/\//.test(url)) throw new TypeError(`a peer is a ws:// or wss:// URL, got ${JSON.stringify(url)}`);
-    const c = new WsClient({
+    const c: WsClient = new WsClient({
       url, id: this.id, WebSocket: NodeWebSocket as unknown as WebSocketConstructor,
-      onError: (e) => this.log.debug("ws error", { transport: url, peer: e.peer, err: e }),
+      onError: (e) => {
+        // A peer that cannot be reached is worth one warning with its cause
+        // (until it connects); the retries every backoff stay at debug.
+        if (!c.connected && this.#warnUnreachable(url)) this.log.warn("cannot reach peer", { peer: url, code: e.code, cause: causeOf(e) });
+        else this.log.debug("ws error", { transport: url, peer: e.peer, err: e });
+      },
     });
+    c.onNeighbour((_, up) => { if (up) this.#unreachable.delete(url); });
     this.clients.push(c);
     this.#replicate(c, url);
     return c;
@@ -285,7 +310,7 @@ export class TrellisNode {
     const onAbort = (): void => ctl.abort(o.signal!.reason);
     if (o.signal?.aborted) ctl.abort(o.signal.reason); else o.signal?.addEventListener("abort", onAbort, { once: true });
     const timer = o.timeout !== undefined
-      ? setTimeout(() => ctl.abort(Object.assign(new Error(`read of ${JSON.stringify(id)} timed out after ${o.timeout} ms`), { code: "TIMEOUT" })), o.timeout)
+      ? setTimeout(() => ctl.abort(new TrellisError("TIMEOUT", `read of ${JSON.stringify(id)} timed out after ${o.timeout} ms`)), o.timeout)
       : undefined;
     return this.runtime.read(id, threshold, { strict: o.strict, signal: ctl.signal }).finally(() => {
       clearTimeout(timer);
@@ -333,6 +358,12 @@ export class TrellisNode {
     this.log.info("closed", { ms: Date.now() - t0, flushed: flushError === null });
     if (flushError) throw flushError;
   }
+}
+
+// The underlying reason of a transport error (ECONNREFUSED, ENOTFOUND, …).
+function causeOf(e: Error): string {
+  const c = e.cause as { message?: unknown; code?: unknown } | undefined;
+  return typeof c?.message === "string" && c.message ? c.message : typeof c?.code === "string" ? c.code : e.message;
 }
 
 function checkPeerId(id: string): void {
