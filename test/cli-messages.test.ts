@@ -88,6 +88,20 @@ describe("trellis serve messages", () => {
     expect(n.logs.find((l) => l.msg === "cannot reach peer")!.level).toBe("warn");
   });
 
+  it("warns once about a libp2p --peer multiaddr it cannot dial", async () => {
+    const { generateKeyPair } = await import("@libp2p/crypto/keys");
+    const { peerIdFromPrivateKey } = await import("@libp2p/peer-id");
+    const id = peerIdFromPrivateKey(await generateKeyPair("Ed25519")).toString();
+    const dead = await port(false);
+    const n = serve(["--data", tmp(), "--port", "0", "--log-level", "debug", "--peer", `/ip4/127.0.0.1/tcp/${dead}/p2p/${id}`]);
+    await until(() => n.logs.filter((l) => l.msg === "libp2p error" && l.code === "DIAL").length >= 1, "a redial", 60_000);
+    const warns = n.logs.filter((l) => l.level === "warn" && l.msg === "cannot reach peer");
+    expect(warns).toHaveLength(1);
+    expect(warns[0].peer).toBe(id);
+    expect(warns[0].addr).toBe(`/ip4/127.0.0.1/tcp/${dead}/p2p/${id}`);
+    expect(String(warns[0].cause)).not.toBe("");
+  }, 90_000);
+
   it("a start that fails (port in use) removes the data directory it created", async () => {
     const busy = await port(true);
     const base = tmp();

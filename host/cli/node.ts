@@ -199,8 +199,9 @@ export class TrellisNode {
       privateKey: key, listen, bootstrap, network,
       onError: (e) => {
         // A --peer multiaddr that cannot be dialled warns once (until it connects).
-        if (e.code === "DIAL" && e.peer && bootstrap.some((a) => a.endsWith(`/p2p/${e.peer}`)) && this.#warnUnreachable(e.peer)) {
-          this.log.warn("cannot reach peer", { peer: e.peer, code: e.code, cause: causeOf(e) });
+        const addr = e.code === "DIAL" && e.peer ? bootstrap.find((a) => a.endsWith(`/p2p/${e.peer}`)) : undefined;
+        if (addr && this.#warnUnreachable(e.peer!)) {
+          this.log.warn("cannot reach peer", { peer: e.peer, addr, code: e.code, cause: causeOf(e) });
           return;
         }
         (e.code === "DIAL" || e.code === "STREAM" ? this.log.debug : this.log.warn)("libp2p error", { code: e.code, peer: e.peer, err: e });
