@@ -185,6 +185,7 @@ describe("typed errors in the library", () => {
       expect((err as TrellisError).code).toBe(code);
       expect((err as Error).message).toMatch(msg);
       expect((err as Error).message).not.toMatch(/failed \(kernel error/);
+      expect((err as Error).message).toMatch(/ \[decode, kernel error \d+\]$/); // kept for bug reports
     }
   });
 

@@ -47,7 +47,7 @@ const KERNEL_MESSAGES: Partial<Record<ErrorCode, string>> = {
 export function kernelError(result: number, what: string): TrellisError {
   const code = KERNEL_CODES[-result] ?? "INVALID";
   const text = KERNEL_MESSAGES[code] ?? "invalid input";
-  return new TrellisError(code, `${text} (${what}, kernel error ${-result})`);
+  return new TrellisError(code, `${text} [${what}, kernel error ${-result}]`);
 }
 
 // An offending argument for an error message: its type shows too, so the
