@@ -199,6 +199,16 @@ describe("typed errors in the library", () => {
     } finally { g.dispose(); }
   });
 
+  it("a start that fails after listening (libp2p port in use) removes the new data directory", async () => {
+    await init();
+    const busy = await port(true);
+    const base = tmp();
+    const err = await TrellisNode.start({ data: join(base, "n", "d"), port: 0, listen: [`/ip4/127.0.0.1/tcp/${busy}`], log: silentLogger })
+      .then(async (n) => { await n.close(); return null; }, (e) => e);
+    expect(err).toBeInstanceOf(Error);
+    expect(readdirSync(base)).toEqual([]);
+  }, 60_000);
+
   it("node.read rejects with TrellisError TIMEOUT", async () => {
     await init();
     const node = await TrellisNode.start({ data: tmp(), port: 0, log: silentLogger });

@@ -103,10 +103,13 @@ export class TrellisNode {
       for (const url of o.peers ?? []) if (!url.startsWith("/")) node.connect(url);
       return node;
     } catch (e) {
+      // The API listens before libp2p starts: if a variable was declared in
+      // between, an update may have been acknowledged, so the store stays.
+      const untouched = (rt?.variables().length ?? 0) === 0;
       persisted?.stop();
       rt?.close();
       await store.close().catch(() => {});
-      await removeCreated(o.data, created, true);
+      if (untouched) await removeCreated(o.data, created, true);
       throw e;
     }
   }
