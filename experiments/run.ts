@@ -56,7 +56,7 @@ export function parseRunArgs(args: string[]): RunArgs | "help" {
     throw new UsageError(`${(e as Error).message.split(". ")[0]}\n\n${USAGE}`, 2);
   }
   const { values: v, positionals } = parsed;
-  if (v.help) return "help";
+  if (v.help || positionals[0] === "help") return "help";
   if (positionals.length === 0) throw new UsageError(`no experiment named\n\n${USAGE}`, 2);
   if (positionals.length > 1) throw new UsageError(`one experiment at a time, got: ${positionals.join(" ")}\n\n${USAGE}`, 2);
   const what = positionals[0];

@@ -59,6 +59,8 @@ describe("experiment runner usage", () => {
 
   it("parses options and rejects bad ones", () => {
     expect(parseRunArgs(["-h"])).toBe("help");
+    expect(parseRunArgs(["help"])).toBe("help");
+    expect(parseRunArgs(["scale", "--quick", "--help"])).toBe("help");
     const a = parseRunArgs(["scale", "--quick", "--jobs", "3", "--out", "/tmp/x"]);
     expect(a).toEqual({ what: "scale", quick: true, jobs: 3, out: "/tmp/x" });
     expect(parseRunArgs(["both", "--save"])).toMatchObject({ what: "both", out: join(root, "results") });
