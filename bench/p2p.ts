@@ -72,7 +72,7 @@ async function worker(): Promise<void> {
           reply(m.req, null);
         } else {
           const { WsServer } = await import("trellis/ws");
-          const t = await WsServer.listen({ id: `p${process.pid}`, port: 0, host: "127.0.0.1", path: "/sync" });
+          const t = await WsServer.listen({ id: `p${process.pid}`, open: true, port: 0, host: "127.0.0.1", path: "/sync" });
           rep = new Replicator(rt, t, { interval: 1000 }).start();
           reps.push(rep);
           neighbours = () => t.neighbours().length;
