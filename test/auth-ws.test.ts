@@ -220,6 +220,33 @@ describe("authenticated WebSocket", () => {
     }
   });
 
+  it("malformed, out-of-order and stalled handshakes are closed, and nothing goes up", async () => {
+    const [sk, k] = await Promise.all([Identity.generate(), Identity.generate()]);
+    const errors: WsTransportError[] = [];
+    const s = await server(sk, { helloTimeout: 300 }, errors);
+    const nonce = crypto.getRandomValues(new Uint8Array(32));
+    const cases: [string, (r: Raw) => Promise<void> | void, number][] = [
+      ["auth of another version", (r) => { const f = authFrame(nonce, k.did); f[4] = 2; r.ws.send(f); }, CloseCode.protocol],
+      ["auth too short", (r) => r.ws.send(encodeFrame("auth", new Uint8Array(20))), CloseCode.protocol],
+      ["auth naming no did:key", (r) => r.ws.send(authFrame(nonce, "did:key:z6MkNotAKey")), CloseCode.authFailed],
+      ["a challenge sent to the server", (r) => r.ws.send(encodeFrame("challenge", new Uint8Array(100))), CloseCode.protocol],
+      ["two auth frames", async (r) => { r.ws.send(authFrame(nonce, k.did)); await challengeOf(r); r.ws.send(authFrame(nonce, k.did)); }, CloseCode.protocol],
+      ["a proof of the wrong size", async (r) => { r.ws.send(authFrame(nonce, k.did)); await challengeOf(r); r.ws.send(encodeFrame("proof", new Uint8Array(63))); }, CloseCode.protocol],
+      ["data before the proof", async (r) => { r.ws.send(authFrame(nonce, k.did)); await challengeOf(r); r.ws.send(encodeFrame("data", new Uint8Array(3))); }, CloseCode.protocol],
+      ["auth, then silence", (r) => r.ws.send(authFrame(nonce, k.did)), CloseCode.policy],
+    ];
+    for (const [what, act, code] of cases) {
+      const r = await raw(s.port!);
+      await act(r);
+      expect([what, await r.closed]).toEqual([what, code]);
+    }
+    expect(s.neighbours()).toEqual([]);
+    expect(errors.every((e) => e.closed)).toBe(true);
+    // An honest client still gets in afterwards.
+    const c = client(s.port!, k);
+    await until(() => c.connected);
+  });
+
   it("needs an identity unless open; a client without one is refused by an authenticating server (4012)", async () => {
     expect(() => new WsServer({ id: "x", port: 0 })).toThrow(/identity/);
     const sk = await Identity.generate();

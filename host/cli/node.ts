@@ -232,6 +232,8 @@ export class TrellisNode {
     if (!/^wss?:\/\//.test(url)) throw new TypeError(`a peer is a ws:// or wss:// URL, got ${JSON.stringify(url)}`);
     const c = new WsClient({
       url, identity: this.identity, WebSocket: NodeWebSocket as unknown as WebSocketConstructor,
+      // An allow-list holds both ways: a server whose key is not listed is not synced with.
+      server: Array.isArray(this.#allow) ? this.#allow : undefined,
       onError: (e) => this.log.debug("ws error", { transport: url, peer: e.peer, err: e }),
     });
     this.clients.push(c);
