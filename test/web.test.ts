@@ -83,6 +83,18 @@ describe("ad-counter dashboard in Chromium", () => {
     // Each tab in its own context: separate storage, and one can go offline alone.
     const ctxA = await browser.newContext(), ctxB = await browser.newContext();
     const a = await openTab(ctxA), b = await openTab(ctxB);
+    // Each tab has its own key (non-extractable WebCrypto), proven to the server, which names it by its did.
+    const dids = await Promise.all([a, b].map((p) => p.evaluate(() => {
+      const t = (globalThis as any).trellis;
+      return { did: t.did, replica: t.incarnation, backend: t.identity.backend, extractable: t.identity.keyPair.privateKey.extractable };
+    })));
+    for (const d of dids) {
+      expect(d).toMatchObject({ did: expect.stringMatching(/^did:key:z6Mk/), backend: "webcrypto", extractable: false });
+      expect(d.replica.startsWith(`${d.did}.`)).toBe(true);
+    }
+    expect(dids[0].did).not.toBe(dids[1].did);
+    await until("the server names both tabs by their keys", async () =>
+      JSON.stringify(((await api("/")).peers.server as string[]).sort()) === JSON.stringify(dids.map((d) => d.did).sort()));
     await until("both tabs see the ads", async () => (await a.evaluate(() => (globalThis as any).trellis.rt.query("displayable").length)) === 4
       && (await b.evaluate(() => (globalThis as any).trellis.rt.query("displayable").length)) === 4);
 
@@ -114,6 +126,7 @@ describe("ad-counter dashboard in Chromium", () => {
     await b.reload();
     await b.waitForFunction(() => (globalThis as any).trellis?.rt, null, { timeout: 20_000 });
     expect(await b.evaluate(() => (globalThis as any).trellis.replica)).toBe(replicaBefore);
+    expect(await b.evaluate(() => (globalThis as any).trellis.did)).toBe(dids[1].did); // the same key after a reload
     expect(await b.evaluate(() => (globalThis as any).trellis.online())).toBe(false);
     expect(await tabCounts(b)).toEqual(offlineCounts);
 

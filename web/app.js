@@ -5,6 +5,7 @@
 import { init, Runtime, AWSet, GCounter, replicate } from "../dist/host/index.browser.js";
 import { WsClient } from "../dist/host/transport/ws-client.js";
 import { openBrowserStore, persist } from "../dist/host/storage/browser.js";
+import { loadBrowserIdentity } from "../dist/host/identity/browser.js";
 
 const $ = (id) => document.getElementById(id);
 const LIMIT_VAR = "limit";
@@ -17,9 +18,12 @@ if (!replica) {
   sessionStorage.setItem("trellis-replica", replica);
 }
 $("replica").textContent = replica;
-// The Runtime's replica id is new at every load: a change can reach the server
+// The tab's key (non-extractable, in IndexedDB, kept per tab like its store):
+// it proves itself to the server, and names the tab's replica. The replica
+// id is `<did>.<incarnation>`, new at every load: a change can reach the server
 // before IndexedDB has it, so a tab closed in between must not reissue its dots.
-const incarnation = `${replica}.${crypto.getRandomValues(new Uint32Array(1))[0].toString(36)}`;
+const identity = await loadBrowserIdentity(replica);
+const incarnation = identity.replicaId();
 
 // The app shell works offline once the service worker has cached it.
 if ("serviceWorker" in navigator) navigator.serviceWorker.register("sw.js").catch((e) => console.warn("no offline shell:", e));
@@ -44,7 +48,7 @@ const connect = () => {
   if (link || !navigator.onLine) return;
   const url = new URL("/sync", location.href);
   url.protocol = url.protocol === "https:" ? "wss:" : "ws:";
-  const client = new WsClient({ url: url.href, id: incarnation, reconnect: { initial: 200, max: 5000 } });
+  const client = new WsClient({ url: url.href, identity, reconnect: { initial: 200, max: 5000 } });
   const rep = replicate(rt, client, { interval: 250 });
   client.onNeighbour(() => render());
   link = { client, rep };
@@ -103,7 +107,7 @@ render();
 
 // For tests and the console.
 globalThis.trellis = {
-  rt, replica, incarnation, showAd, render,
+  rt, replica, incarnation, identity, did: identity.did, showAd, render,
   online: () => !!link && link.client.connected,
   flushed: () => durable.flushed(),
   state: (id) => Array.from(rt.encode(id)),

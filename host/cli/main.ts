@@ -15,18 +15,23 @@ Usage:
   trellis serve --data <dir> [--port 7070] [--host 127.0.0.1] [--id <name>]
                 [--peer ws://host:port/sync | --peer /ip4/…/tcp/…/p2p/<id>]...
                 [--listen /ip4/127.0.0.1/tcp/0]... [--network name] [--trusted] [--interval ms]
+                [--allow <did:key>]... [--allow-file <file>] [--open]
                 [--max-body bytes] [--snapshot-every n] [--log-level info]
   trellis declare <id> <Type>                 e.g. AWSet, GMap<GCounter>, TopK(10), Pair<GCounter, AWSet>
   trellis update <id> <op-json> [<op-json>...]   e.g. '{"add":"x"}' '{"increment":2}' (all or nothing)
   trellis read <id> [--at-least n | --size n | --contains <json-array>] [--strict] [--timeout ms]
   trellis vars                                list variables
-  trellis info                                the node's id, replica, peers
+  trellis info                                the node's name, key (did), replica, peers
   trellis state <id>                          the variable's state bytes, on stdout
   trellis bind <id> [<file> | -]              join state bytes (from a file or stdin)
 
 Client commands take --node <url> (default $TRELLIS_NODE or http://127.0.0.1:7070).
 An update returns only after the node has made it durable.
 Values print as JSON: bytes as {"$bytes": base64}, maps as {"$map": [[k, v], ...]}.
+
+Peers prove their key (did:key) when they connect. Any key is admitted unless
+--allow / --allow-file list the admitted ones; --open also admits peers with no
+key (the old unauthenticated protocol). docs/security.md has the details.
 
 Exit codes: 0 ok, 1 refused by the node, 2 usage error, 3 node unreachable, 4 read timed out.
 Docs: docs/cli.md`;
@@ -81,6 +86,7 @@ async function serve(args: string[], io: Out): Promise<number> {
       listen: { type: "string", multiple: true }, network: { type: "string" },
       interval: { type: "string" }, "max-body": { type: "string" }, "snapshot-every": { type: "string" },
       "log-level": { type: "string" }, help: { type: "boolean", short: "h" },
+      allow: { type: "string", multiple: true }, "allow-file": { type: "string" }, open: { type: "boolean" },
     },
   });
   if (o.help) { io.out(HELP + "\n"); return EXIT.OK; }
@@ -96,6 +102,7 @@ async function serve(args: string[], io: Out): Promise<number> {
   const interval = int(o.interval, "interval", 1);
   const maxBody = int(o["max-body"], "max-body", 1);
   const snapshotEvery = int(o["snapshot-every"], "snapshot-every", 1);
+  const allow = await allowList(o.allow, o["allow-file"]);
 
   const log = createLogger(level, (l) => io.err(l));
   // Loaded here so the client commands start fast.
@@ -105,7 +112,7 @@ async function serve(args: string[], io: Out): Promise<number> {
   try {
     node = await TrellisNode.start({
       data: o.data, port, host: o.host, id: o.id, peers: o.peer, listen: o.listen, network: o.network, trusted: o.trusted,
-      interval, maxBody, snapshotEvery, log,
+      interval, maxBody, snapshotEvery, log, allow, open: o.open,
     });
   } catch (e) {
     const cause = (e as { cause?: { code?: string } }).cause;
@@ -130,6 +137,20 @@ async function serve(args: string[], io: Out): Promise<number> {
       node.close().finally(() => resolve(EXIT.REFUSED));
     });
   });
+}
+
+// --allow did… and --allow-file: the admitted keys, or "any" if neither is given.
+async function allowList(dids: string[] | undefined, file: string | undefined): Promise<"any" | string[]> {
+  if (!dids?.length && file === undefined) return "any";
+  const { isDid, AllowList } = await import("../identity/index.js");
+  const out = [...(dids ?? [])];
+  for (const d of out) if (!isDid(d)) throw new Usage(`--allow is an Ed25519 did:key (did:key:z6Mk…; see \`trellis info\`), got ${JSON.stringify(d)}`);
+  if (file !== undefined) {
+    let text: string;
+    try { text = await readFile(file, "utf8"); } catch (e) { throw new Usage(`--allow-file ${file}: ${(e as Error).message}`); }
+    try { out.push(...AllowList.parse(text)); } catch (e) { throw new Usage(`--allow-file ${file}: ${(e as Error).message}`); }
+  }
+  return out;
 }
 
 // ---- client commands ---------------------------------------------------------

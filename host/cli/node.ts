@@ -10,7 +10,7 @@
 import { createServer, type Server } from "node:http";
 import { randomBytes } from "node:crypto";
 import type { AddressInfo } from "node:net";
-import { Runtime, Replicator, TrellisError, specName, type OpLike, type TypeLike, type TypeSpec } from "../index.js";
+import { Runtime, Replicator, gossipDeltas, TrellisError, specName, type OpLike, type TypeLike, type TypeSpec } from "../index.js";
 import type { Threshold } from "../dataflow/threshold.js";
 import { toSpec } from "../crdt/spec.js";
 import { openNodeStore, persist, onceRecord, specBytes, type Persisted, type Store } from "../storage/node.js";
@@ -18,6 +18,10 @@ import { WsServer, WsClient, NodeWebSocket, type WebSocketConstructor } from "..
 import type { Transport } from "../replication/transport.js";
 import type { Libp2pTransport } from "../transport/libp2p.js";
 import { parseType } from "./typename.js";
+import { loadNodeIdentity } from "../identity/node.js";
+import type { Identity } from "../identity/identity.js";
+import type { AllowPolicy } from "../identity/allow.js";
+import type { PrivateKey } from "@libp2p/interface";
 import { createLogger, errorFields, type Logger } from "./log.js";
 import { handle, type ApiState } from "./api.js";
 import { missingTop, removeCreated } from "./datadir.js";
@@ -26,7 +30,9 @@ export interface TrellisNodeOptions {
   data: string;             // the store's directory (created if missing)
   port?: number;            // http + WebSocket port (default 7070; 0: a free one)
   host?: string;            // interface to listen on (default 127.0.0.1)
-  id?: string;              // this node's peer id on the network (default: kept in the store, else random)
+  id?: string;              // this node's name, for people and logs (default: kept in the store, else random); on the network it is its did:key
+  allow?: AllowPolicy;      // keys that may connect over WebSocket and libp2p: "any" (default: any key that proves itself) or a list of did:keys
+  open?: boolean;           // also accept unauthenticated WebSocket peers, as before identities (default false)
   peers?: string[];         // ws:// URLs of other nodes' sync endpoints, or libp2p multiaddrs ("/ip4/…/tcp/…/p2p/…") to bootstrap from
   listen?: string[];        // libp2p multiaddrs to listen on (e.g. /ip4/0.0.0.0/tcp/4001); libp2p runs if this or a multiaddr peer is given
   network?: string;         // libp2p gossip topic trellis/<network> (default "default")
@@ -42,13 +48,16 @@ export interface TrellisNodeOptions {
 
 // Meta records (Store.meta) the node keeps.
 export const META_NODE_ID = "trellis:node-id";
-export const META_LIBP2P_KEY = "trellis:libp2p-key"; // protobuf private key: the libp2p peer id survives restarts
+export const META_LIBP2P_KEY = "trellis:libp2p-key"; // protobuf Ed25519 private key: the node's identity (did:key) and libp2p peer id
 
 const utf8 = new TextEncoder();
 const fromUtf8 = new TextDecoder();
 
 export class TrellisNode {
   readonly id: string;
+  // The node's key (kept in its store): its did:key is its peer id on every
+  // transport, and the replica id is `<did>.<incarnation>`.
+  readonly identity: Identity;
   readonly replica: string;
   readonly runtime: Runtime;
   readonly store: Store;
@@ -86,15 +95,16 @@ export class TrellisNode {
       checkPeerId(id);
       if (!storedId || fromUtf8.decode(storedId) !== id) await store.meta.put(META_NODE_ID, utf8.encode(id));
       const fresh = !storedId;
-      const replica = `${id}.${randomBytes(6).toString("hex")}`;
+      const { identity, privateKey } = await loadNodeIdentity(store.meta);
+      const replica = identity.replicaId();
       rt = new Runtime({
         replica, trusted: o.trusted ?? false, once: onceRecord(store),
         onError: (e) => log.error("runtime error", { err: e }),
       });
       // Persistence is attached before anything can change the runtime.
       persisted = await persist(rt, store, { snapshotEvery: o.snapshotEvery });
-      const node = new TrellisNode(o, log, id, replica, rt, store, persisted);
-      log.info("recovered", { data: o.data, id, replica, freshStore: fresh, variables: persisted.recovered.length });
+      const node = new TrellisNode(o, log, id, identity, privateKey, replica, rt, store, persisted);
+      log.info("recovered", { data: o.data, id, did: identity.did, replica, freshStore: fresh, variables: persisted.recovered.length });
       await node.#listen(o.port ?? 7070, o.host ?? "127.0.0.1");
       const p2p = (o.peers ?? []).filter((p) => p.startsWith("/"));
       if ((o.listen?.length ?? 0) > 0 || p2p.length > 0) {
@@ -114,9 +124,12 @@ export class TrellisNode {
     }
   }
 
-  private constructor(o: TrellisNodeOptions, log: Logger, id: string, replica: string, rt: Runtime, store: Store, persisted: Persisted) {
+  private constructor(o: TrellisNodeOptions, log: Logger, id: string, identity: Identity, privateKey: PrivateKey, replica: string, rt: Runtime, store: Store, persisted: Persisted) {
     this.log = log;
     this.id = id;
+    this.identity = identity;
+    this.#privateKey = privateKey;
+    this.#allow = o.allow ?? "any";
     this.replica = replica;
     this.runtime = rt;
     this.store = store;
@@ -134,7 +147,7 @@ export class TrellisNode {
       if (socket.writable) socket.end("HTTP/1.1 400 Bad Request\r\nConnection: close\r\n\r\n"); else socket.destroy();
     });
     this.wsServer = new WsServer({
-      id, server: this.server, path: this.path,
+      identity, allow: this.#allow, open: o.open ?? false, server: this.server, path: this.path,
       onError: (e) => log.warn("ws error", { transport: "server", peer: e.peer, err: e }),
     });
     this.#replicate(this.wsServer, "server");
@@ -144,6 +157,8 @@ export class TrellisNode {
   }
 
   #interval: number;
+  #privateKey: PrivateKey;
+  #allow: AllowPolicy;
 
   // eager: a round right after every change (else only every interval, and
   // when a neighbour comes up).
@@ -192,14 +207,9 @@ export class TrellisNode {
   // Joins the libp2p mesh: identity from the store (made once), sync streams
   // with their own Replicator, gossip of local deltas.
   async #startLibp2p(listen: string[], bootstrap: string[], network?: string): Promise<void> {
-    const { Libp2pTransport, gossipDeltas, exportKey, newPrivateKey } = await import("../transport/libp2p.js");
-    let key = this.store.meta.get(META_LIBP2P_KEY);
-    if (!key) {
-      key = exportKey(await newPrivateKey());
-      await this.store.meta.put(META_LIBP2P_KEY, key);
-    }
+    const { Libp2pTransport } = await import("../transport/libp2p.js");
     const t = await Libp2pTransport.create({
-      privateKey: key, listen, bootstrap, network,
+      privateKey: this.#privateKey, allow: this.#allow, listen, bootstrap, network,
       onError: (e) => {
         // A --peer multiaddr that cannot be dialled warns once (until it connects).
         const addr = e.code === "DIAL" && e.peer ? bootstrap.find((a) => a.endsWith(`/p2p/${e.peer}`)) : undefined;
@@ -244,7 +254,9 @@ export class TrellisNode {
     }
     if (!/^wss?:\/\//.test(url)) throw new TypeError(`a peer is a ws:// or wss:// URL, got ${JSON.stringify(url)}`);
     const c: WsClient = new WsClient({
-      url, id: this.id, WebSocket: NodeWebSocket as unknown as WebSocketConstructor,
+      url, identity: this.identity, WebSocket: NodeWebSocket as unknown as WebSocketConstructor,
+      // An allow-list holds both ways: a server whose key is not listed is not synced with.
+      server: Array.isArray(this.#allow) ? this.#allow : undefined,
       onError: (e) => {
         // A peer that cannot be reached is worth one warning with its cause
         // (until it connects); the retries every backoff stay at debug.
