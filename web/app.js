@@ -108,6 +108,7 @@ var uiReady = false;
 var seen = new Map();   // ad id -> [[time, impressions], …] as this tab saw them
 var lit = new Map();    // graph node -> time it last changed
 const MAX_POINTS = 400; // per series; older points are thinned, not dropped
+const MAX_HISTORY = 12; // earlier campaigns listed
 
 function sample(ids, now) {
   for (const id of ids) {
@@ -171,6 +172,8 @@ function render() {
         `(overshoot ${rows.reduce((t, r) => t + r.n - cur.limit, 0)} impressions in all).`;
       $("new-campaign-2").textContent = `Start campaign ${Math.max(cur.n, requested) + 1}`;
     }
+    // Only the current campaign is drawn: forget the series of earlier ones.
+    for (const id of seen.keys()) if (!cur.ads.includes(id)) seen.delete(id);
     sample(cur.ads, now);
     $("chart").innerHTML = lineChart(cur.ads.map((id) => ({ id, label: adName(id), points: seen.get(id) ?? [] })), { limit: cur.limit, now });
   }
@@ -178,8 +181,8 @@ function render() {
   removedBefore = removedNow;
   $("chart-box").hidden = !cur;
 
-  // Past campaigns: what each ad ended with.
-  $("history").tBodies[0].innerHTML = all.slice(1).map((c) => {
+  // Past campaigns: what each ad ended with (the latest few; the set only grows).
+  $("history").tBodies[0].innerHTML = all.slice(1, 1 + MAX_HISTORY).map((c) => {
     const ns = c.ads.map(count);
     return `<tr data-campaign="${c.n}"><td>${c.n}</td><td>${c.limit}</td>` +
       c.ads.map((ad, i) => `<td>${esc(adName(ad))} ${ns[i]}${ns[i] > c.limit ? ` <span class="plus">+${ns[i] - c.limit}</span>` : ns[i] < c.limit ? ` <span class="muted">(ended)</span>` : ""}</td>`).join("") +

@@ -10,6 +10,7 @@
 // `presence` (an LWW register written by the server alone) lists the replicas
 // connected to it, so every tab can show who is online.
 // Run: node web/server.mjs [--port 8080] [--data ./data] [--limit 40]  (--help)
+import { existsSync } from "node:fs";
 import { parseArgs } from "node:util";
 import { fileURLToPath } from "node:url";
 import { init, AWSet, GCounter, GSet, LWWRegister, MaxInt, TopK } from "trellis";
@@ -148,6 +149,10 @@ if (process.argv[1] === fileURLToPath(import.meta.url)) {
   const port = Number(values.port), limit = Number(values.limit);
   if (!/^\d+$/.test(values.port) || port > 65535) { console.error(`--port is a port number 0..65535, got ${JSON.stringify(values.port)}`); process.exit(2); }
   if (!/^\d+$/.test(values.limit) || !Number.isSafeInteger(limit) || limit < 1) { console.error(`--limit is a whole number ≥ 1, got ${JSON.stringify(values.limit)}`); process.exit(2); }
+  if (!existsSync(fileURLToPath(new URL("../dist/web/index.html", import.meta.url)))) {
+    console.error("ad-counter: the dashboard is not built (no dist/web/); run npm run build first");
+    process.exit(1);
+  }
   const logs = heldLogger();
   let node;
   try {

@@ -82,7 +82,7 @@ export function flowGraph(nodes, edges, { width = 780, height = 250 } = {}) {
 // Replicas: this one, the server, and the others the server last reported.
 export function presenceList({ me, online, presence, label = (id) => id }) {
   const items = [`<li class="replica ${online ? "online" : "offline"}" data-replica="server"><b>server</b> ${esc(presence?.server ?? "")}<small>${online ? "connected" : "unreachable"}</small></li>`,
-    `<li class="replica online me" data-replica="${esc(me)}"><b>this tab</b> ${esc(label(me))}<small>${online ? "online" : "offline, counting locally"}</small></li>`];
+    `<li class="replica ${online ? "online" : "stale"} me" data-replica="${esc(me)}"><b>this tab</b> ${esc(label(me))}<small>${online ? "online" : "offline, counting locally"}</small></li>`];
   const others = (Array.isArray(presence?.peers) ? presence.peers : []).filter((p) => typeof p === "string" && p !== me);
   for (const p of others) {
     items.push(`<li class="replica ${online ? "online" : "stale"}" data-replica="${esc(p)}"><b>tab</b> ${esc(label(p))}<small>${online ? "online" : "last seen by the server"}</small></li>`);
