@@ -159,6 +159,32 @@ describe("the leaderboard page", () => {
   }, 90_000);
 });
 
+describe("the server's campaigns under hostile input", () => {
+  it("records of another shape are ignored; a campaign that cannot start is skipped and the next one starts", async () => {
+    const s = await startServer(5);
+    const post = async (path: string, body: unknown, method = "POST"): Promise<number> => (await fetch(s.base + path, { method, body: JSON.stringify(body) })).status;
+    const get = async (path: string): Promise<any> => (await (await fetch(s.base + path)).json()).value;
+    const valid = async (): Promise<number[]> => (await get("/v/campaigns")).filter((c: any) => Array.isArray(c?.ads) && c.ads.length > 0).map((c: any) => c.n).sort((x: number, y: number) => x - y);
+    const ads = async (): Promise<string[]> => (await get("/v/ads")).map((a: any) => a.id).sort();
+    await until("campaign 1", async () => JSON.stringify(await valid()) === "[1]");
+    // A peer writes junk into the history: not a campaign the server counts.
+    expect(await post("/v/campaigns", { add: { n: 99, limit: 1, ads: [] } })).toBe(200);
+    expect(await post("/v/campaigns", { add: "junk" })).toBe(200);
+    expect(await post("/v/campaign", { set: 2 })).toBe(200);
+    await until("campaign 2", async () => JSON.stringify(await valid()) === "[1,2]");
+    expect(await ads()).toEqual(ADS.map((ad) => ad.replace("c1-", "c2-")).sort());
+    // A peer declares one of campaign 3's counters with another type: 3 cannot start.
+    expect(await post("/v/impressions%2Fc3-shoes", { type: "MaxInt" }, "PUT")).toBe(201);
+    expect(await post("/v/campaign", { set: 3 })).toBe(200);
+    await until("the server logs it", async () => s.stderr().includes('"msg":"campaign not started","campaign":3'));
+    expect(await valid()).toEqual([1, 2]);
+    // The next request is served.
+    expect(await post("/v/campaign", { set: 4 })).toBe(200);
+    await until("campaign 4", async () => JSON.stringify(await valid()) === "[1,2,4]");
+    expect(await ads()).toEqual(ADS.map((ad) => ad.replace("c1-", "c4-")).sort());
+  }, 60_000);
+});
+
 describe("server start-up errors", () => {
   it("a busy port gives one clear line naming the port and --port, and exit code 1", async () => {
     const s = await startServer(40);

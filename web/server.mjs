@@ -76,12 +76,20 @@ export async function startAdServer({ port = 8080, data = "./data", limit = 40, 
   if (started() < Math.max(1, rt.query("campaign"))) await startCampaign(Math.max(1, rt.query("campaign")));
 
   // Requests for a new campaign (one per increase of `campaign`, however many
-  // replicas asked for the same number at once).
+  // replicas asked for the same number at once). A number that cannot be
+  // started (a peer declared one of its counters with another type) is
+  // skipped: the next request gets its turn.
+  let skipped = 0;
   (async () => {
     for (;;) {
-      await rt.read("campaign", { atLeast: started() + 1 });
+      await rt.read("campaign", { atLeast: Math.max(started(), skipped) + 1 });
       if (node.closing) return;
-      await startCampaign(rt.query("campaign"));
+      const n = rt.query("campaign");
+      try { await startCampaign(n); } catch (e) {
+        if (node.closing) return;
+        skipped = n;
+        node.log.error("campaign not started", { campaign: n, err: e });
+      }
     }
   })().catch((e) => { if (!node.closing) node.log.error("campaign loop stopped", { err: e }); });
 
