@@ -89,8 +89,7 @@ describe("the dashboard draws the replicated state", () => {
         labels: [...document.querySelectorAll("#chart text.label")].map((x) => x.textContent),
         graph: Object.fromEntries(["contracts", "ads", "ads×contracts", "matched", "displayable", "impressions", "enforce"].map((id) => [id, node(id)])),
         sizes: ["contracts", "ads", "ads×contracts", "matched", "displayable"].map((id) => t.rt.query(id).length),
-        replicas: [...document.querySelectorAll("#replicas li")].map((li) => ({ id: li.getAttribute("data-replica"), cls: li.className })),
-        me: t.incarnation,
+        counted: [...document.querySelectorAll("#counted li")].map((li) => [li.getAttribute("data-replica"), Number(li.getAttribute("data-count"))]),
       };
     }, ADS);
     expect(seen.series.map((x) => x.ad)).toEqual(ADS);
@@ -104,6 +103,10 @@ describe("the dashboard draws the replicated state", () => {
       contracts: "4 contracts", ads: "4 ads", "ads×contracts": "16 pairs", matched: "4 matched", displayable: "4 displayable",
       impressions: "21 counted", enforce: "0 of 4 removed",
     });
+
+    // Who counted: each tab's own GCounter entries, read from the state's bytes.
+    const [ra, rb] = [await a.evaluate(() => (globalThis as any).trellis.replica), await b.evaluate(() => (globalThis as any).trellis.replica)];
+    expect(seen.counted).toEqual([[ra, 13], [rb, 8]]);
 
     // Replicas: the server, this tab, and the other tab as the server reports it.
     const other = await b.evaluate(() => (globalThis as any).trellis.incarnation);

@@ -5,7 +5,7 @@
 import { init, Runtime, AWSet, GCounter, GSet, LWWRegister, MaxInt, replicate } from "../dist/host/index.browser.js";
 import { WsClient } from "../dist/host/transport/ws-client.js";
 import { openBrowserStore, persist } from "../dist/host/storage/browser.js";
-import { esc, lineChart, flowGraph, presenceList } from "./ui.js";
+import { esc, lineChart, flowGraph, presenceList, shares } from "./ui.js";
 
 const $ = (id) => document.getElementById(id);
 
@@ -101,6 +101,37 @@ function newCampaign() {
 $("new-campaign").addEventListener("click", newCampaign);
 $("new-campaign-2").addEventListener("click", newCampaign);
 
+// Who counted what: a GCounter's state holds one entry per replica (its own
+// increments; the value is their sum). Read from the canonical bytes
+// (docs/format.md: 'T' 'R' version spec=1, then count (replica:bytes n:varint)*),
+// grouped by tab (a reload is a new incarnation of the same tab).
+function counted(ids) {
+  const by = new Map();
+  for (const id of ids) {
+    if (!rt.has(id)) continue;
+    const b = rt.encode(id);
+    let i = 4;
+    const varint = () => {
+      let n = 0, m = 1;
+      for (;;) {
+        if (i >= b.length) throw new RangeError("truncated GCounter state");
+        const x = b[i++];
+        n += (x & 0x7f) * m;
+        if (x < 0x80) return n;
+        m *= 128;
+      }
+    };
+    if (b[0] !== 0x54 || b[1] !== 0x52 || b[3] !== 1) continue;
+    for (let k = varint(); k > 0; k--) {
+      const len = varint();
+      const replica = new TextDecoder().decode(b.subarray(i, (i += len)));
+      const who = replica.replace(/\..*$/, "");
+      by.set(who, (by.get(who) ?? 0) + varint());
+    }
+  }
+  return [...by].sort((x, y) => y[1] - x[1] || (x[0] < y[0] ? -1 : 1));
+}
+
 // ---- what this tab saw: counters over time, and which parts just changed ----
 
 // `var`: render() runs from connect() above, before this point is reached.
@@ -175,6 +206,7 @@ function render() {
     // Only the current campaign is drawn: forget the series of earlier ones.
     for (const id of seen.keys()) if (!cur.ads.includes(id)) seen.delete(id);
     sample(cur.ads, now);
+    $("counted").innerHTML = shares(counted(cur.ads.map((ad) => `impressions/${ad}`)), replica);
     $("chart").innerHTML = lineChart(cur.ads.map((id) => ({ id, label: adName(id), points: seen.get(id) ?? [] })), { limit: cur.limit, now });
   }
   if (removedBefore >= 0 && removedNow > removedBefore) light("enforce");

@@ -91,3 +91,19 @@ export function presenceList({ me, online, presence, label = (id) => id }) {
   if (hidden > 0) items.push(`<li class="replica muted">and ${hidden} more</li>`);
   return items.join("");
 }
+
+// Each replica's share of a total, as one stacked bar with a legend.
+// parts: [[who, n], …], largest first; me: highlighted.
+export function shares(parts, me, { width = 760 } = {}) {
+  const total = parts.reduce((t, [, n]) => t + n, 0);
+  if (total === 0) return `<p class="muted">No impressions counted yet.</p>`;
+  let x = 0;
+  const bars = [], legend = [];
+  parts.forEach(([who, n], i) => {
+    const w = (n / total) * width, colour = COLOURS[(i + 2) % COLOURS.length];
+    bars.push(`<rect x="${x.toFixed(1)}" width="${Math.max(0, w - 1).toFixed(1)}" height="18" fill="${colour}"${who === me ? ' class="me"' : ""}><title>${esc(who)}: ${n}</title></rect>`);
+    legend.push(`<li data-replica="${esc(who)}" data-count="${n}"><i style="background:${colour}"></i>${esc(who)}${who === me ? " (this tab)" : ""} <b>${n}</b></li>`);
+    x += w;
+  });
+  return `<svg viewBox="0 0 ${width} 18" preserveAspectRatio="none" class="shares">${bars.join("")}</svg><ul class="legend">${legend.join("")}</ul>`;
+}
