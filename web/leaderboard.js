@@ -91,16 +91,16 @@ function render() {
   const on = (id) => now - (lit.get(id) ?? 0) < 900;
   const nodes = [
     { id: "games", x: 10, y: 20, title: "games in this tab", kind: "proc", value: `${games.length} played` },
-    { id: "local", x: 250, y: 20, title: "lb/local · TopK (dynamic)", kind: "var", value: `top ${local.length}, this tab only` },
-    { id: "global", x: 490, y: 20, title: "lb/global · TopK", kind: "var", value: `top ${global.length}, replicated` },
-    { id: "others", x: 490, y: 110, title: "other tabs + server", kind: "once", value: `${Math.max(0, (rt.query("presence")?.count ?? 1) - 1)} other tabs online` },
+    { id: "local", x: 270, y: 20, title: "lb/local · TopK", kind: "var", value: `dynamic: ${local.length}, this tab` },
+    { id: "global", x: 530, y: 20, title: "lb/global · TopK", kind: "var", value: `replicated: ${global.length}` },
+    { id: "others", x: 530, y: 110, title: "other tabs + server", kind: "once", value: `${Math.max(0, (rt.query("presence")?.count ?? 1) - 1)} other tabs online` },
   ].map((n) => ({ ...n, lit: on(n.id) }));
   const edges = [
     { from: "games", to: "local", label: "add" },
     { from: "local", to: "global", label: "foldDynamic" },
-    { from: "others", to: "global", label: "deltas", path: "M570,110 L570,72", labelAt: [605, 98] },
+    { from: "others", to: "global", label: "deltas", path: "M610,110 L610,72", labelAt: [645, 98] },
   ];
-  $("graph").innerHTML = flowGraph(nodes, edges, { width: 660, height: 170 });
+  $("graph").innerHTML = flowGraph(nodes, edges, { width: 700, height: 170 });
 }
 
 uiReady = true;
