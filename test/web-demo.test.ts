@@ -152,12 +152,28 @@ describe("the leaderboard page", () => {
       expect(norm(await t.evaluate(() => (globalThis as any).trellis.rt.query("lb/local")))).toBe(norm(topK(games[i])));
     }
     await until("the server holds it", async () => norm((await (await fetch(`${s.base}/v/lb%2Fglobal`)).json()).value) === want);
+
     // The rows highlighted as "yours" are the global entries this tab's own local top-K holds.
     for (const [i, t] of tabs.entries()) {
       const mine = await t.evaluate(() => [...document.querySelectorAll("#global tbody tr.mine")].map((tr) => tr.getAttribute("data-player")));
       const local = topK(games[i]);
       expect(mine.sort()).toEqual(JSON.parse(want).filter((e: { id: string; score: number }) => local.some((l) => l.id === e.id && l.score === e.score)).map((e: { id: string }) => e.id).sort());
     }
+
+    // A reloaded tab keeps its local top-K (IndexedDB), and its new games still reach the global one.
+    const before = await tabs[0].evaluate(() => (globalThis as any).trellis.rt.query("lb/local"));
+    await tabs[0].reload();
+    await tabs[0].waitForFunction(() => (globalThis as any).trellis?.online(), null, { timeout: 20_000 });
+    expect(await tabs[0].evaluate(() => (globalThis as any).trellis.rt.query("lb/local"))).toEqual(before);
+    // Scores above every earlier one, so the global top-K must change.
+    await tabs[0].evaluate(async () => {
+      const rt = (globalThis as any).trellis.rt;
+      rt.update("lb/local", [{ add: ["zed", 5000] }, { add: ["yan", 4000] }]);
+      await (globalThis as any).trellis.flushed();
+    });
+    const after = norm([{ id: "zed", score: 5000 }, { id: "yan", score: 4000 }, ...JSON.parse(want)].slice(0, K));
+    for (const [i, t] of tabs.entries()) await until(`tab ${i} sees the reloaded tab's new scores`, async () => norm(await rows(t, "global")) === after);
+    await until("the server too", async () => norm((await (await fetch(`${s.base}/v/lb%2Fglobal`)).json()).value) === after);
     await Promise.all(ctxs.map((c) => c.close()));
   }, 90_000);
 });

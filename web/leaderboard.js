@@ -27,7 +27,9 @@ const store = await openBrowserStore(`trellis-lb-${replica}`);
 const durable = await persist(rt, store, { snapshotEvery: 64 });
 rt.declare("presence", LWWRegister);
 rt.declareDynamic("lb/local", TopK.of(K));
-if (!rt.has("lb/global")) rt.foldDynamic("lb/global", "lb/local");
+// Every load: the store brings lb/global back, but the bind from lb/local
+// into it lives in the runtime only.
+rt.foldDynamic("lb/global", "lb/local");
 
 let link = null;
 const connect = () => {
