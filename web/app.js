@@ -87,16 +87,26 @@ const validCampaign = (c) => c !== null && typeof c === "object" && Number.isSaf
   Number.isSafeInteger(c.limit) && c.limit > 0 && Array.isArray(c.ads) && c.ads.length > 0 && c.ads.length <= 16 &&
   c.ads.every((id) => typeof id === "string" && id.length <= 64);
 const campaigns = () => rt.query("campaigns").filter(validCampaign).sort((a, b) => b.n - a.n);
-const count = (ad) => (rt.has(`impressions/${ad}`) ? rt.query(`impressions/${ad}`) : 0);
+// 0 for a counter not here yet, or one a peer declared with another type.
+const count = (ad) => {
+  const v = rt.has(`impressions/${ad}`) ? rt.query(`impressions/${ad}`) : 0;
+  return Number.isSafeInteger(v) ? v : 0;
+};
 const adName = (id) => id.replace(/^c\d+-/, "");
 
 // Asks for campaign n+1: a replicated change like any other, so it works
 // offline too (the server starts it once the request reaches it). Tabs that
 // ask at the same time ask for the same number: one new campaign.
-function newCampaign() {
+// A second click while this tab's request is on its way asks for nothing
+// more (a number the server could not start is passed over by the next one).
+let askedFor = 0;
+async function newCampaign() {
   const now = campaigns()[0]?.n ?? 0;
-  rt.update("campaign", { set: Math.max(now, rt.query("campaign")) + 1 });
+  if (askedFor > now) return;
+  askedFor = Math.max(now, rt.query("campaign")) + 1;
+  rt.update("campaign", { set: askedFor });
   render();
+  await durable.flushed();
 }
 $("new-campaign").addEventListener("click", newCampaign);
 $("new-campaign-2").addEventListener("click", newCampaign);
