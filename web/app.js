@@ -93,6 +93,7 @@ const count = (ad) => {
   return Number.isSafeInteger(v) ? v : 0;
 };
 const adName = (id) => id.replace(/^c\d+-/, "");
+const plural = (n, word) => `${n} ${word}${n === 1 ? "" : "s"}`;
 
 // Asks for campaign n+1: a replicated change like any other, so it works
 // offline too (the server starts it once the request reaches it). Tabs that
@@ -210,7 +211,7 @@ function render() {
     $("done").hidden = !allRemoved;
     if (allRemoved) {
       $("done-text").textContent = `All ${rows.length} ads of campaign ${cur.n} reached their limit of ${cur.limit} impressions and were removed ` +
-        `(overshoot ${rows.reduce((t, r) => t + r.n - cur.limit, 0)} impressions in all).`;
+        `(${plural(rows.reduce((t, r) => t + r.n - cur.limit, 0), "impression")} past the limit in all).`;
       $("new-campaign-2").textContent = `Start campaign ${Math.max(cur.n, requested) + 1}`;
     }
     // Only the current campaign is drawn: forget the series of earlier ones.
