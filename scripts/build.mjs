@@ -24,9 +24,9 @@ if (!kernelsOnly) {
   const { build } = await import("esbuild");
   mkdirSync(join(root, "dist", "web"), { recursive: true });
   await build({
-    entryPoints: [join(root, "web", "app.js")], bundle: true, format: "esm", platform: "browser",
-    target: "es2022", minify: true, sourcemap: true, outfile: join(root, "dist", "web", "app.js"), logLevel: "warning",
+    entryPoints: [join(root, "web", "app.js"), join(root, "web", "leaderboard.js")], bundle: true, format: "esm", platform: "browser",
+    target: "es2022", minify: true, sourcemap: true, outdir: join(root, "dist", "web"), logLevel: "warning",
   });
-  for (const f of ["index.html", "style.css", "sw.js"]) copyFileSync(join(root, "web", f), join(root, "dist", "web", f));
+  for (const f of ["index.html", "leaderboard.html", "style.css", "sw.js"]) copyFileSync(join(root, "web", f), join(root, "dist", "web", f));
   copyFileSync(join(root, "dist", "trellis.wasm"), join(root, "dist", "web", "trellis.wasm"));
 }
