@@ -105,7 +105,8 @@ describe("the dashboard draws the replicated state", () => {
     });
 
     // Who counted: each tab's own GCounter entries, read from the state's bytes.
-    const [ra, rb] = [await a.evaluate(() => (globalThis as any).trellis.replica), await b.evaluate(() => (globalThis as any).trellis.replica)];
+    // Grouped by the tab's key (its did), whatever its incarnation.
+    const [ra, rb] = [await a.evaluate(() => (globalThis as any).trellis.did), await b.evaluate(() => (globalThis as any).trellis.did)];
     expect(seen.counted).toEqual([[ra, 13], [rb, 8]]);
 
     // Replicas: the server, this tab, and the other tab as the server reports it.

@@ -119,7 +119,7 @@ $("new-campaign-2").addEventListener("click", newCampaign);
 // Who counted what: a GCounter's state holds one entry per replica (its own
 // increments; the value is their sum). Read from the canonical bytes
 // (docs/format.md: 'T' 'R' version spec=1, then count (replica:bytes n:varint)*),
-// grouped by tab (a reload is a new incarnation of the same tab).
+// grouped by tab: by its key's did (a reload is a new incarnation of the same key).
 function counted(ids) {
   const by = new Map();
   for (const id of ids) {
@@ -221,7 +221,7 @@ function render() {
     // Only the current campaign is drawn: forget the series of earlier ones.
     for (const id of seen.keys()) if (!cur.ads.includes(id)) seen.delete(id);
     sample(cur.ads, now);
-    $("counted").innerHTML = shares(counted(cur.ads.map((ad) => `impressions/${ad}`)), replica);
+    $("counted").innerHTML = shares(counted(cur.ads.map((ad) => `impressions/${ad}`)), identity.did);
     $("chart").innerHTML = lineChart(cur.ads.map((id) => ({ id, label: adName(id), points: seen.get(id) ?? [] })), { limit: cur.limit, now });
   }
   if (removedBefore >= 0 && removedNow > removedBefore) light("enforce");
