@@ -6,14 +6,16 @@ import type { IncomingMessage, Server as HttpServer } from "node:http";
 import type { Server as HttpsServer } from "node:https";
 import { WebSocketServer, WebSocket } from "ws";
 import type { Transport } from "../replication/transport.js";
+import type { WebSocketConstructor } from "./ws-client.js";
 import {
   CloseCode, DEFAULT_MAX_FRAME, HEADER, WsErrorCode, WsStats, WsTransportError,
   countError, decodeFrame, encodeFrame, encodeHello, toBytes, zeroStats,
 } from "./ws-frame.js";
 
 export * from "./ws-client.js";
-// `ws`'s client WebSocket, to pass as WsClientOptions.WebSocket in Node.
-export { WebSocket as NodeWebSocket } from "ws";
+// `ws`'s client WebSocket, to pass as WsClientOptions.WebSocket in Node. Typed
+// as the client's constructor so the published .d.ts needs no @types/ws.
+export const NodeWebSocket: WebSocketConstructor = WebSocket as unknown as WebSocketConstructor;
 
 export interface WsServerOptions {
   id: string;                     // the server's peer id (1..255 bytes of UTF-8)
