@@ -37,7 +37,7 @@ function runIn(app: string, code: string): string {
 describe("the packed package", () => {
   it("holds the built files, the docs and the licence, and no sources", () => {
     for (const need of ["dist/trellis.wasm", "dist/trellis-wasi.wasm", "dist/host/index.node.js", "dist/host/index.browser.js",
-      "dist/host/index.node.d.ts", "dist/host/index.browser.d.ts", "dist/host/storage/browser.js", "dist/host/wasi.js", "docs/format.md", "LICENSE"]) {
+      "dist/host/index.node.d.ts", "dist/host/index.browser.d.ts", "dist/host/storage/browser.js", "dist/host/wasm/trellis.wasm", "dist/host/wasi.js", "docs/format.md", "LICENSE"]) {
       expect(packed.files).toContain(need);
     }
     expect(packed.files.filter((p) => /^(test|assembly|bench|host)\//.test(p) || p.endsWith(".wat"))).toEqual([]);

@@ -1,0 +1,98 @@
+// A bundled browser app, as a user builds one: the packed tarball installed
+// into a project (test/util/pack.ts), bundled with esbuild, run in Chromium.
+// Each variant is a line of docs/bundlers.md; the failures must say what was
+// tried and what to do.
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { copyFileSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { build } from "esbuild";
+import type { Browser } from "playwright-core";
+import { launchChromium } from "./util/chromium.js";
+import { serve } from "./util/static-server.js";
+import { installApp, pack } from "./util/pack.js";
+
+let dir: string;
+let app: string;
+let browser: Browser;
+let server: Awaited<ReturnType<typeof serve>>;
+
+// The app: loads the kernel (how is the variant's), then uses the lattice API.
+const use = `
+  const a = new AWSet("tab-a"), b = new AWSet("tab-b");
+  a.add("x"); b.add("y");
+  a.merge(b.takeDelta());
+  return { values: a.values() };`;
+const report = `.then((r) => { window.result = r; }, (e) => { window.result = { error: e.name + ":" + (e.code ?? "") + ":" + e.message }; })`;
+
+async function bundle(name: string, code: string, format: "esm" | "iife", loader: Record<string, "file"> = {}): Promise<void> {
+  const out = join(app, "public", name);
+  mkdirSync(out, { recursive: true });
+  writeFileSync(join(app, `${name}.js`), code);
+  await build({
+    absWorkingDir: app, entryPoints: [join(app, `${name}.js`)], bundle: true, format, platform: "browser", target: "es2022",
+    outfile: join(out, "app.js"), loader, logLevel: "silent",
+  });
+  writeFileSync(join(out, "index.html"), `<!doctype html><script ${format === "esm" ? 'type="module" ' : ""}src="app.js"></script>`);
+}
+
+async function run(name: string): Promise<Record<string, unknown>> {
+  const page = await browser.newPage();
+  try {
+    await page.goto(`${server.url}/${name}/index.html`);
+    await page.waitForFunction("window.result !== undefined", undefined, { timeout: 30_000 });
+    return await page.evaluate("window.result") as Record<string, unknown>;
+  } finally {
+    await page.close();
+  }
+}
+
+beforeAll(async () => {
+  dir = mkdtempSync(join(tmpdir(), "trellis-bundle-"));
+  app = join(dir, "app");
+  installApp(pack(dir).tarball, app);
+  const wasm = join(app, "node_modules", "trellis", "dist", "trellis.wasm");
+  const esm = (init: string, head = "") => `${head}\nimport { init, AWSet } from "trellis";\n(async () => { ${init};${use} })()${report};`;
+  // esbuild, default init(): the kernel copied next to the bundle (one line in the build script).
+  await bundle("esm-copied", esm("await init()"), "esm");
+  copyFileSync(wasm, join(app, "public", "esm-copied", "trellis.wasm"));
+  // esbuild with the file loader: the kernel imported as a URL.
+  await bundle("esm-loader", esm("await init(wasmUrl)", 'import wasmUrl from "trellis/trellis.wasm";'), "esm", { ".wasm": "file" });
+  // esbuild, default init(), kernel not copied: a 404 that names the URL.
+  await bundle("esm-missing", esm("await init()"), "esm");
+  // IIFE: no import.meta.url; the default cannot work, the error says what to pass; the explicit URL works.
+  await bundle("iife", `import { init, AWSet } from "trellis";
+    (async () => {
+      let first = "";
+      try { await init(); } catch (e) { first = e.name + ":" + e.code + ":" + e.message; }
+      await init("trellis.wasm");${use.replace("return {", "return { first,")} })()${report};`, "iife");
+  copyFileSync(wasm, join(app, "public", "iife", "trellis.wasm"));
+  server = await serve(join(app, "public"));
+  browser = await launchChromium();
+});
+afterAll(async () => {
+  await browser?.close();
+  await server?.close();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+describe("an esbuild bundle in Chromium", () => {
+  it("loads the kernel by default from trellis.wasm beside the bundle", async () => {
+    expect(await run("esm-copied")).toEqual({ values: ["x", "y"] });
+  });
+
+  it("loads the kernel from the URL the file loader gives for trellis/trellis.wasm", async () => {
+    expect(await run("esm-loader")).toEqual({ values: ["x", "y"] });
+  });
+
+  it("names the URL it tried when the kernel is not there", async () => {
+    const { error } = await run("esm-missing");
+    expect(error).toMatch(/^TrellisError:NOT_FOUND:.*fetching the kernel from http:\/\/127\.0\.0\.1:\d+\/esm-missing\/trellis\.wasm failed: HTTP 404/);
+  });
+
+  it("as an IIFE, says to pass the URL instead of failing with Invalid URL, and works when given it", async () => {
+    const r = await run("iife");
+    expect(r.values).toEqual(["x", "y"]);
+    expect(r.first).toMatch(/^TrellisError:NOT_FOUND:.*no import\.meta\.url.*init\("\/trellis\.wasm"\)/);
+  });
+});
