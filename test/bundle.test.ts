@@ -50,7 +50,7 @@ async function run(name: string): Promise<Record<string, unknown>> {
 beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), "trellis-bundle-"));
   app = join(dir, "app");
-  installApp(pack(dir).tarball, app);
+  installApp(pack(dir).tarball, app, ["browser-level", "events"]); // events: for browser-level (docs/storage.md)
   const wasm = join(app, "node_modules", "trellis", "dist", "trellis.wasm");
   const esm = (init: string, head = "") => `${head}\nimport { init, AWSet } from "trellis";\n(async () => { ${init};${use} })()${report};`;
   // esbuild, default init(): the kernel copied next to the bundle (one line in the build script).
@@ -67,6 +67,24 @@ beforeAll(async () => {
       try { await init(); } catch (e) { first = e.name + ":" + e.code + ":" + e.message; }
       await init("trellis.wasm");${use.replace("return {", "return { first,")} })()${report};`, "iife");
   copyFileSync(wasm, join(app, "public", "iife", "trellis.wasm"));
+  // trellis/storage/browser: a tab's state in IndexedDB survives closing and reopening the store.
+  await bundle("storage", `import { init, AWSet, Runtime } from "trellis";
+    import { openBrowserStore, persist } from "trellis/storage/browser";
+    const open = async () => {
+      const store = await openBrowserStore("bundle-test");
+      const rt = new Runtime({ replica: "tab." + crypto.randomUUID() });
+      return { store, rt, p: await persist(rt, store) };
+    };
+    (async () => {
+      await init();
+      let { store, rt, p } = await open();
+      rt.declare("cart", AWSet);
+      rt.update("cart", { add: "tea" });
+      await p.flushed(); p.stop(); await store.close();
+      ({ store, rt, p } = await open());
+      return { values: rt.query("cart") };
+    })()${report};`, "esm");
+  copyFileSync(wasm, join(app, "public", "storage", "trellis.wasm"));
   server = await serve(join(app, "public"));
   browser = await launchChromium();
 });
@@ -77,6 +95,10 @@ afterAll(async () => {
 });
 
 describe("an esbuild bundle in Chromium", () => {
+  it("keeps a tab's variables in IndexedDB through trellis/storage/browser", async () => {
+    expect(await run("storage")).toEqual({ values: ["tea"] });
+  });
+
   it("loads the kernel by default from trellis.wasm beside the bundle", async () => {
     expect(await run("esm-copied")).toEqual({ values: ["x", "y"] });
   });
