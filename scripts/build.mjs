@@ -23,6 +23,9 @@ if (!kernelsOnly) run(bin("tsc"), ["-p", "tsconfig.json"]);
 mkdirSync(join(root, "dist", "host", "wasm"), { recursive: true });
 copyFileSync(join(root, "dist", "trellis.wasm"), join(root, "dist", "host", "wasm", "trellis.wasm"));
 writeFileSync(join(root, "dist", "package.json"), '{"type":"module"}\n');
+// trellis/ws, trellis/storage/node, trellis/libp2p, trellis/node: entries that
+// name the missing package when an optional peer is not installed.
+if (!kernelsOnly) await (await import("./peer-entries.mjs")).writePeerEntries(root);
 // The browser app (web/): one bundle, served by the node (npm start).
 if (!kernelsOnly) {
   const { build } = await import("esbuild");

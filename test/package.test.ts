@@ -17,6 +17,7 @@ const pkg = JSON.parse(readFileSync(join(root, "package.json"), "utf8")) as {
 const ADAPTER_PEERS: Record<string, string[]> = {
   "trellis/ws": ["ws"],
   "trellis/storage/node": ["classic-level"],
+  "trellis/node": ["classic-level", "ws"],
   "trellis/libp2p": ["libp2p", "@libp2p/tcp", "@libp2p/websockets", "@libp2p/noise", "@libp2p/yamux", "@libp2p/identify",
     "@libp2p/gossipsub", "@libp2p/crypto", "@libp2p/peer-id", "@multiformats/multiaddr"],
 };
@@ -45,7 +46,7 @@ describe("the packed package", () => {
 
   it("installs from its tarball and works as trellis, trellis/wasi and the adapters", () => {
     const app = join(dir, "app");
-    installApp(packed.tarball, app, ["ws", "classic-level"]);
+    installApp(packed.tarball, app, ["ws", "classic-level"]); // the user adds the adapters' packages
     const printed = runIn(app, `
       import { init, AWSet, GCounter } from "trellis";
       import * as wasi from "trellis/wasi";
@@ -91,12 +92,35 @@ describe("the packed package", () => {
     `);
     expect(JSON.parse(printed)).toEqual({ loaded: [true, true, true, true, true, true], values: [1] });
     for (const [entry, peers] of Object.entries(ADAPTER_PEERS)) {
-      writeFileSync(join(app, "adapter.mjs"), `await import(${JSON.stringify(entry)});`);
-      const r = spawnSync(process.execPath, ["adapter.mjs"], { cwd: app, encoding: "utf8" });
-      expect(r.status).not.toBe(0);
-      const named = /Cannot find package '([^']+)'/.exec(r.stderr)?.[1];
-      expect(peers, `${entry}: ${r.stderr.slice(0, 300)}`).toContain(named);
+      const printed = runIn(app, `
+        try { await import(${JSON.stringify(entry)}); console.log("loaded"); }
+        catch (e) { console.log(JSON.stringify({ name: e.name, code: e.code, missing: e.missing, message: e.message })); }`);
+      const err = JSON.parse(printed) as { name: string; code: string; missing: string; message: string };
+      expect(err).toMatchObject({ name: "MissingPeerError", code: "ERR_MODULE_NOT_FOUND" });
+      expect(peers).toContain(err.missing);
+      expect(err.message).toBe(`${entry} needs the package '${err.missing}', which is not installed (an optional peer dependency of trellis): ` +
+        `npm install ${peers.join(" ")}`);
     }
+    // The CLI's node says the same, without a stack trace.
+    const cli = spawnSync(process.execPath, [join(app, "node_modules", "trellis", "bin", "trellis.mjs"), "serve", "--data", join(app, "data"), "--port", "0"],
+      { cwd: app, encoding: "utf8" });
+    expect(cli.status).not.toBe(0);
+    expect(cli.stderr).toMatch(/^trellis: trellis serve needs the package '(classic-level|ws)', which is not installed .*: npm install classic-level ws\n$/);
+  });
+
+  it("re-exports each adapter whole through its entry", () => {
+    const app = join(dir, "app");
+    const printed = runIn(app, `
+      const pairs = [["trellis/ws", "transport/ws-server.js"], ["trellis/storage/node", "storage/node.js"], ["trellis/node", "cli/node.js"]];
+      const out = {};
+      for (const [entry, module] of pairs) {
+        const viaEntry = await import(entry), direct = await import("./node_modules/trellis/dist/host/" + module);
+        out[entry] = Object.keys(viaEntry).length > 3 && Object.keys(viaEntry).every((k) => viaEntry[k] === direct[k]) &&
+          Object.keys(direct).filter((k) => k !== "default").sort().join() === Object.keys(viaEntry).sort().join();
+      }
+      console.log(JSON.stringify(out));
+    `);
+    expect(JSON.parse(printed)).toEqual({ "trellis/ws": true, "trellis/storage/node": true, "trellis/node": true });
   });
 
   it("declares every package its built code imports, the adapters' as optional peers", () => {
