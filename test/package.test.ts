@@ -94,9 +94,10 @@ describe("the packed package", () => {
     for (const [entry, peers] of Object.entries(ADAPTER_PEERS)) {
       const printed = runIn(app, `
         try { await import(${JSON.stringify(entry)}); console.log("loaded"); }
-        catch (e) { console.log(JSON.stringify({ name: e.name, code: e.code, missing: e.missing, message: e.message })); }`);
+        catch (e) { const { MissingPeerError } = await import("trellis");
+          console.log(JSON.stringify({ name: e.name, code: e.code, missing: e.missing, message: e.message, typed: e instanceof MissingPeerError })); }`);
       const err = JSON.parse(printed) as { name: string; code: string; missing: string; message: string };
-      expect(err).toMatchObject({ name: "MissingPeerError", code: "ERR_MODULE_NOT_FOUND" });
+      expect(err).toMatchObject({ name: "MissingPeerError", code: "ERR_MODULE_NOT_FOUND", typed: true });
       expect(peers).toContain(err.missing);
       expect(err.message).toBe(`${entry} needs the package '${err.missing}', which is not installed (an optional peer dependency of trellis): ` +
         `npm install ${peers.join(" ")}`);

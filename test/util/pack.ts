@@ -11,7 +11,7 @@
 // or the network; an undeclared import fails, as it would for a user.
 // (.ci/run also installs the tarball with npm itself, from an empty cache.)
 import { execFileSync } from "node:child_process";
-import { existsSync, mkdirSync, readFileSync, readdirSync, statSync, symlinkSync, writeFileSync, lstatSync } from "node:fs";
+import { existsSync, lstatSync, mkdirSync, readFileSync, readdirSync, symlinkSync, writeFileSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 
@@ -113,4 +113,3 @@ export function installWeight(names: string[]): { packages: number; bytes: numbe
   return { packages: seen.size, bytes, list: [...seen.values()].sort() };
 }
 
-export { statSync };
