@@ -41,7 +41,8 @@ describe("the packed package", () => {
       "dist/host/index.node.d.ts", "dist/host/index.browser.d.ts", "dist/host/storage/browser.js", "dist/host/wasm/trellis.wasm", "dist/host/wasi.js", "docs/format.md", "LICENSE"]) {
       expect(packed.files).toContain(need);
     }
-    expect(packed.files.filter((p) => /^(test|assembly|bench|host)\//.test(p) || p.endsWith(".wat"))).toEqual([]);
+    // No sources, and not the demo's bundle (dist/web/: the dashboard, served from a checkout by npm start).
+    expect(packed.files.filter((p) => /^(test|assembly|bench|host|web|dist\/web)\//.test(p) || p.endsWith(".wat"))).toEqual([]);
   });
 
   it("installs from its tarball and works as trellis, trellis/wasi and the adapters", () => {
@@ -153,12 +154,12 @@ describe("the packed package", () => {
     const tarballBytes = readFileSync(packed.tarball).length;
     const deps = installWeight(Object.keys(pkg.dependencies));
     const all = installWeight([...Object.keys(pkg.dependencies), ...Object.keys(pkg.peerDependencies)]);
-    console.log(`npm i trellis: ${deps.packages + 1} packages (${deps.list.join(", ")}), ` +
-      `${((deps.bytes + tarballBytes) / 1e6).toFixed(2)} MB (tarball ${(tarballBytes / 1e6).toFixed(2)} MB); ` +
-      `with every optional peer: ${all.packages + 1} packages, ${((all.bytes + tarballBytes) / 1e6).toFixed(1)} MB`);
+    const core = deps.bytes + packed.unpackedSize;
+    console.log(`npm i trellis: ${deps.packages + 1} packages (trellis, ${deps.list.join(", ")}), ${(core / 1e6).toFixed(2)} MB unpacked ` +
+      `(tarball ${(tarballBytes / 1e6).toFixed(2)} MB); with every optional peer: ${all.packages + 1} packages, ${((all.bytes + core) / 1e6).toFixed(1)} MB`);
     // Budgets, not snapshots: the core install was 100 packages / 45 MB with the adapters' packages as dependencies.
     expect(deps.packages + 1).toBeLessThanOrEqual(5);
-    expect(deps.bytes).toBeLessThan(1_000_000);
+    expect(core).toBeLessThan(1_500_000);
     expect(all.packages).toBeGreaterThan(50); // the measurement sees the adapters' trees, so the budget above means something
   });
 });

@@ -26,14 +26,14 @@ export function npm(args: string[], cwd: string, env: NodeJS.ProcessEnv = proces
   return execFileSync(process.execPath, [process.env.npm_execpath!, ...args], { cwd, encoding: "utf8", env });
 }
 
-export interface Packed { tarball: string; files: string[] }
+export interface Packed { tarball: string; files: string[]; unpackedSize: number }
 
 // --ignore-scripts: dist/ is already built (npm test builds first); running
 // prepare here would rebuild it under the other test files.
 export function pack(dir: string): Packed {
   const out = npm(["pack", "--ignore-scripts", "--json", "--pack-destination", dir], root);
-  const [{ filename, files }] = JSON.parse(out) as { filename: string; files: { path: string }[] }[];
-  return { tarball: join(dir, filename), files: files.map((f) => f.path) };
+  const [{ filename, files, unpackedSize }] = JSON.parse(out) as { filename: string; files: { path: string }[]; unpackedSize: number }[];
+  return { tarball: join(dir, filename), files: files.map((f) => f.path), unpackedSize };
 }
 
 interface Manifest {
