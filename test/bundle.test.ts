@@ -3,7 +3,7 @@
 // Each variant is a line of docs/bundlers.md; the failures must say what was
 // tried and what to do.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { copyFileSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { build } from "esbuild";
@@ -60,13 +60,19 @@ beforeAll(async () => {
   await bundle("esm-loader", esm("await init(wasmUrl)", 'import wasmUrl from "trellis/trellis.wasm";'), "esm", { ".wasm": "file" });
   // esbuild, default init(), kernel not copied: a 404 that names the URL.
   await bundle("esm-missing", esm("await init()"), "esm");
-  // IIFE: no import.meta.url; the default cannot work, the error says what to pass; the explicit URL works.
-  await bundle("iife", `import { init, AWSet } from "trellis";
+  // IIFE: no import.meta.url. From <script src>, the default is beside the script; inline, there is no
+  // default and the error says what to pass, and the explicit URL works.
+  const iife = `import { init, AWSet } from "trellis";
     (async () => {
       let first = "";
       try { await init(); } catch (e) { first = e.name + ":" + e.code + ":" + e.message; }
-      await init("trellis.wasm");${use.replace("return {", "return { first,")} })()${report};`, "iife");
+      if (first) await init("trellis.wasm");${use.replace("return {", "return { first,")} })()${report};`;
+  await bundle("iife", iife, "iife");
   copyFileSync(wasm, join(app, "public", "iife", "trellis.wasm"));
+  await bundle("iife-inline", iife, "iife");
+  copyFileSync(wasm, join(app, "public", "iife-inline", "trellis.wasm"));
+  const inlined = readFileSync(join(app, "public", "iife-inline", "app.js"), "utf8").replace(/<\/script/gi, "<\\/script");
+  writeFileSync(join(app, "public", "iife-inline", "index.html"), `<!doctype html><script>${inlined}</script>`);
   // trellis/storage/browser: a tab's state in IndexedDB survives closing and reopening the store.
   await bundle("storage", `import { init, AWSet, Runtime } from "trellis";
     import { openBrowserStore, persist } from "trellis/storage/browser";
@@ -112,8 +118,12 @@ describe("an esbuild bundle in Chromium", () => {
     expect(error).toMatch(/^TrellisError:NOT_FOUND:.*fetching the kernel from http:\/\/127\.0\.0\.1:\d+\/esm-missing\/trellis\.wasm failed: HTTP 404/);
   });
 
-  it("as an IIFE, says to pass the URL instead of failing with Invalid URL, and works when given it", async () => {
-    const r = await run("iife");
+  it("as an IIFE from <script src>, loads the kernel beside the script", async () => {
+    expect(await run("iife")).toEqual({ first: "", values: ["x", "y"] });
+  });
+
+  it("as an inline IIFE, says to pass the URL instead of failing with Invalid URL, and works when given it", async () => {
+    const r = await run("iife-inline");
     expect(r.values).toEqual(["x", "y"]);
     expect(r.first).toMatch(/^TrellisError:NOT_FOUND:.*no import\.meta\.url.*init\("\/trellis\.wasm"\)/);
   });

@@ -41,10 +41,18 @@ export function defaultKernelUrl(): URL {
   try {
     return new URL("./trellis.wasm", import.meta.url);
   } catch {
-    throw new TrellisError("NOT_FOUND", "cannot locate trellis.wasm: this bundle has no import.meta.url (an IIFE or CommonJS build); " +
-      "serve node_modules/trellis/dist/trellis.wasm with your page and pass its URL, e.g. init(\"/trellis.wasm\") (docs/bundlers.md)");
+    if (scriptUrl) return new URL("./trellis.wasm", scriptUrl);
+    throw new TrellisError("NOT_FOUND", "cannot locate trellis.wasm: this bundle has no import.meta.url (an IIFE or CommonJS build) " +
+      "and was not loaded from a <script src>; serve node_modules/trellis/dist/trellis.wasm with your page and pass its URL, " +
+      "e.g. init(\"/trellis.wasm\") (docs/bundlers.md)");
   }
 }
+
+// An IIFE bundle has no import.meta.url, but while a classic <script src>
+// first runs, document.currentScript is that script: remember its URL, so the
+// default is trellis.wasm beside the bundle, as for an ES module bundle.
+const scriptUrl: string | undefined = typeof document !== "undefined"
+  ? (document.currentScript as HTMLScriptElement | null)?.src || undefined : undefined;
 
 // Fetch errors name the URL tried: a bundler that moved the page but not the
 // kernel shows up as a 404 on a URL the user can check.
