@@ -5,6 +5,16 @@
 // adapter through loadPeers, which turns Node's "Cannot find package" into an
 // error that says what to install.
 
+// What each adapter needs, as `npm install` arguments (README, "Add trellis
+// to a project"); package.json lists each of them as an optional peer.
+export const PEERS = {
+  "trellis/ws": ["ws"],
+  "trellis/storage/node": ["classic-level"],
+  "trellis/libp2p": ["libp2p", "@libp2p/tcp", "@libp2p/websockets", "@libp2p/noise", "@libp2p/yamux", "@libp2p/identify",
+    "@libp2p/gossipsub", "@libp2p/crypto", "@libp2p/peer-id", "@multiformats/multiaddr"],
+  "trellis/node": ["classic-level", "ws"],
+} as const satisfies Record<string, readonly string[]>;
+
 export class MissingPeerError extends Error {
   // Node's code for a missing module, kept so existing checks still match.
   readonly code = "ERR_MODULE_NOT_FOUND";

@@ -27,6 +27,8 @@ let packed: Packed;
 beforeAll(() => {
   dir = mkdtempSync(join(tmpdir(), "trellis-pack-"));
   packed = pack(dir);
+  installApp(packed.tarball, join(dir, "app"), ["ws", "classic-level"]); // the user adds the adapters' packages they use
+  installApp(packed.tarball, join(dir, "bare")); // what `npm i trellis` gives: no optional peers
 });
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
@@ -47,7 +49,6 @@ describe("the packed package", () => {
 
   it("installs from its tarball and works as trellis, trellis/wasi and the adapters", () => {
     const app = join(dir, "app");
-    installApp(packed.tarball, app, ["ws", "classic-level"]); // the user adds the adapters' packages
     const printed = runIn(app, `
       import { init, AWSet, GCounter } from "trellis";
       import * as wasi from "trellis/wasi";
@@ -82,7 +83,6 @@ describe("the packed package", () => {
 
   it("needs only its small dependencies for the core; an adapter without its package names it", () => {
     const app = join(dir, "bare");
-    installApp(packed.tarball, app); // what `npm i trellis` gives: no optional peers
     expect(readdirSync(join(app, "node_modules")).sort()).toEqual([...Object.keys(pkg.dependencies), "trellis"].sort());
     const printed = runIn(app, `
       const entries = ["trellis", "trellis/lattice", "trellis/sim", "trellis/wasi", "trellis/ws/client", "trellis/storage"];
@@ -108,6 +108,15 @@ describe("the packed package", () => {
       { cwd: app, encoding: "utf8" });
     expect(cli.status).not.toBe(0);
     expect(cli.stderr).toMatch(/^trellis: trellis serve needs the package '(classic-level|ws)', which is not installed .*: npm install classic-level ws\n$/);
+  });
+
+  it("trellis serve --listen without the libp2p packages says which to install", () => {
+    const app = join(dir, "app"); // ws and classic-level, no libp2p
+    const r = spawnSync(process.execPath, [join(app, "node_modules", "trellis", "bin", "trellis.mjs"), "serve", "--data", join(app, "listen-data"),
+      "--port", "0", "--listen", "/ip4/127.0.0.1/tcp/0"], { cwd: app, encoding: "utf8" });
+    expect(r.status).not.toBe(0);
+    expect(r.stderr).toContain(`"reason":"trellis serve --listen needs the package 'libp2p', which is not installed (an optional peer dependency of trellis): ` +
+      `npm install ${ADAPTER_PEERS["trellis/libp2p"].join(" ")}"`);
   });
 
   it("re-exports each adapter whole through its entry", () => {

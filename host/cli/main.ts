@@ -6,7 +6,7 @@ import { readFile } from "node:fs/promises";
 import type { TrellisNode } from "./node.js";
 import { createLogger, LEVELS, type LogLevel } from "./log.js";
 import { parseType } from "./typename.js";
-import { loadPeers } from "../peers.js";
+import { loadPeers, PEERS } from "../peers.js";
 
 export const EXIT = { OK: 0, REFUSED: 1, USAGE: 2, UNREACHABLE: 3, TIMEOUT: 4 } as const;
 
@@ -102,7 +102,7 @@ async function serve(args: string[], io: Out): Promise<number> {
   // Loaded here so the client commands start fast.
   // The node's packages are optional peers of trellis: name them if missing.
   const [{ init }, { TrellisNode }] = await Promise.all([import("../index.node.js"),
-    loadPeers("trellis serve", ["classic-level", "ws"], () => import("./node.js"))]);
+    loadPeers("trellis serve", PEERS["trellis/node"], () => import("./node.js"))]);
   await init();
   let node: TrellisNode;
   try {

@@ -19,6 +19,7 @@ import type { Transport } from "../replication/transport.js";
 import type { Libp2pTransport } from "../transport/libp2p.js";
 import { parseType } from "./typename.js";
 import { createLogger, errorFields, type Logger } from "./log.js";
+import { loadPeers, PEERS } from "../peers.js";
 import { handle, type ApiState } from "./api.js";
 
 export interface TrellisNodeOptions {
@@ -186,7 +187,8 @@ export class TrellisNode {
   // Joins the libp2p mesh: identity from the store (made once), sync streams
   // with their own Replicator, gossip of local deltas.
   async #startLibp2p(listen: string[], bootstrap: string[], network?: string): Promise<void> {
-    const { Libp2pTransport, gossipDeltas, exportKey, newPrivateKey } = await import("../transport/libp2p.js");
+    const { Libp2pTransport, gossipDeltas, exportKey, newPrivateKey } =
+      await loadPeers("trellis serve --listen", PEERS["trellis/libp2p"], () => import("../transport/libp2p.js"));
     let key = this.store.meta.get(META_LIBP2P_KEY);
     if (!key) {
       key = exportKey(await newPrivateKey());
