@@ -20,7 +20,7 @@ if (!process.env.CHROMIUM_PATH && has("apt-get") && (root || sudo)) {
   });
   try {
     run(["apt-get", "update", "-qq"]);
-    run(["apt-get", "install", "-y", "-qq", "--no-install-recommends", "chromium"]);
+    run(["apt-get", "install", "-y", "-qq", "chromium"]);
   } catch (e) {
     console.error(`npm test: installing chromium failed (${e.message}).`);
   }
