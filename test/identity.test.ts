@@ -5,7 +5,8 @@ import { describe, expect, it } from "vitest";
 import {
   AllowList, Identity, IdentityError, didFromPublicKey, didOfReplica, isDid, publicKeyFromDid, verifySignature, webCryptoEd25519,
 } from "../dist/host/identity/index.js";
-import { loadNodeIdentity, didOfPeerId, peerIdOfDid } from "../dist/host/identity/node.js";
+import { loadNodeIdentity } from "../dist/host/identity/node.js";
+import { didOfPeerId, peerIdOfDid, importKey } from "../dist/host/transport/libp2p.js";
 
 const msg = new TextEncoder().encode("a fresh challenge");
 
@@ -102,7 +103,7 @@ describe("node identity", () => {
     const again = await loadNodeIdentity(store);
     expect(again.identity.did).toBe(first.identity.did);
     expect(await verifySignature(first.identity.did, msg, await again.identity.sign(msg))).toBe(true);
-    const peer = again.privateKey.publicKey.toString();
+    const peer = importKey(again.privateKey).publicKey.toString();
     expect(didOfPeerId(peer)).toBe(first.identity.did);
     expect(peerIdOfDid(first.identity.did)).toBe(peer);
     expect(didOfPeerId("not a peer id")).toBeNull();

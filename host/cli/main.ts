@@ -6,6 +6,7 @@ import { readFile } from "node:fs/promises";
 import type { TrellisNode } from "./node.js";
 import { createLogger, LEVELS, type LogLevel } from "./log.js";
 import { parseType } from "./typename.js";
+import { loadPeers, PEERS } from "../peers.js";
 
 export const EXIT = { OK: 0, REFUSED: 1, USAGE: 2, UNREACHABLE: 3, TIMEOUT: 4 } as const;
 
@@ -106,7 +107,9 @@ async function serve(args: string[], io: Out): Promise<number> {
 
   const log = createLogger(level, (l) => io.err(l));
   // Loaded here so the client commands start fast.
-  const [{ init }, { TrellisNode }] = await Promise.all([import("../index.node.js"), import("./node.js")]);
+  // The node's packages are optional peers of trellis: name them if missing.
+  const [{ init }, { TrellisNode }] = await Promise.all([import("../index.node.js"),
+    loadPeers("trellis serve", PEERS["trellis/node"], () => import("./node.js"))]);
   await init();
   let node: TrellisNode;
   try {

@@ -21,8 +21,8 @@ import { parseType } from "./typename.js";
 import { loadNodeIdentity } from "../identity/node.js";
 import type { Identity } from "../identity/identity.js";
 import type { AllowPolicy } from "../identity/allow.js";
-import type { PrivateKey } from "@libp2p/interface";
 import { createLogger, errorFields, type Logger } from "./log.js";
+import { loadPeers, PEERS } from "../peers.js";
 import { handle, type ApiState } from "./api.js";
 import { missingTop, removeCreated } from "./datadir.js";
 
@@ -124,7 +124,7 @@ export class TrellisNode {
     }
   }
 
-  private constructor(o: TrellisNodeOptions, log: Logger, id: string, identity: Identity, privateKey: PrivateKey, replica: string, rt: Runtime, store: Store, persisted: Persisted) {
+  private constructor(o: TrellisNodeOptions, log: Logger, id: string, identity: Identity, privateKey: Uint8Array, replica: string, rt: Runtime, store: Store, persisted: Persisted) {
     this.log = log;
     this.id = id;
     this.identity = identity;
@@ -157,7 +157,7 @@ export class TrellisNode {
   }
 
   #interval: number;
-  #privateKey: PrivateKey;
+  #privateKey: Uint8Array; // libp2p protobuf bytes of the node key
   #allow: AllowPolicy;
 
   // eager: a round right after every change (else only every interval, and
@@ -207,7 +207,8 @@ export class TrellisNode {
   // Joins the libp2p mesh: identity from the store (made once), sync streams
   // with their own Replicator, gossip of local deltas.
   async #startLibp2p(listen: string[], bootstrap: string[], network?: string): Promise<void> {
-    const { Libp2pTransport } = await import("../transport/libp2p.js");
+    const { Libp2pTransport } =
+      await loadPeers("trellis serve --listen", PEERS["trellis/libp2p"], () => import("../transport/libp2p.js"));
     const t = await Libp2pTransport.create({
       privateKey: this.#privateKey, allow: this.#allow, listen, bootstrap, network,
       onError: (e) => {

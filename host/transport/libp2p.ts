@@ -29,14 +29,14 @@ import { noise } from "@libp2p/noise";
 import { yamux } from "@libp2p/yamux";
 import { identify, type Identify } from "@libp2p/identify";
 import { gossipsub, StrictNoSign, StrictSign, TopicValidatorResult, type GossipSub } from "@libp2p/gossipsub";
-import { generateKeyPair, privateKeyFromProtobuf, privateKeyToProtobuf } from "@libp2p/crypto/keys";
-import { peerIdFromString } from "@libp2p/peer-id";
+import { generateKeyPair, privateKeyFromProtobuf, privateKeyToProtobuf, publicKeyFromRaw } from "@libp2p/crypto/keys";
+import { peerIdFromPublicKey, peerIdFromString } from "@libp2p/peer-id";
 import { multiaddr, type Multiaddr } from "@multiformats/multiaddr";
 import type { Connection, PeerId, PrivateKey, Stream } from "@libp2p/interface";
 import type { PubSub, Transport } from "../replication/transport.js";
 import { ByteReader, ByteWriter, fromUtf8, utf8 } from "../crdt/bytes.js";
 import { AllowList, type AllowPolicy } from "../identity/allow.js";
-import { didFromPublicKey } from "../identity/did.js";
+import { didFromPublicKey, publicKeyFromDid } from "../identity/did.js";
 
 export const SYNC_PROTOCOL = "/trellis/sync/1.0.0";
 export const DEFAULT_MAX_FRAME = 16 * 1024 * 1024;
@@ -653,6 +653,16 @@ export class Libp2pTransport implements Transport, PubSub {
     this.#stats.byCode[code] = (this.#stats.byCode[code] ?? 0) + 1;
     try { this.#onError(new Libp2pTransportError(code, message, peer, cause)); } catch { /* ignored */ }
   }
+}
+
+// The did:key of a libp2p peer id (Ed25519 peer ids embed their key), or null.
+export function didOfPeerId(peer: string): string | null {
+  try { return didOfPeer(peerIdFromString(peer)); } catch { return null; }
+}
+
+// The libp2p peer id that names the same Ed25519 key as `did`.
+export function peerIdOfDid(did: string): string {
+  return peerIdFromPublicKey(publicKeyFromRaw(publicKeyFromDid(did))).toString();
 }
 
 function didOfPeer(peer: PeerId): string | null {

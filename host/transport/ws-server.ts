@@ -6,6 +6,7 @@ import type { IncomingMessage, Server as HttpServer } from "node:http";
 import type { Server as HttpsServer } from "node:https";
 import { WebSocketServer, WebSocket } from "ws";
 import type { Transport } from "../replication/transport.js";
+import type { WebSocketConstructor } from "./ws-client.js";
 import {
   CloseCode, DEFAULT_MAX_FRAME, HEADER, WsErrorCode, WsStats, WsTransportError,
   countError, decodeFrame, encodeFrame, encodeHello, toBytes, zeroStats,
@@ -15,8 +16,9 @@ import { AllowList, type AllowPolicy } from "../identity/allow.js";
 import { isDid } from "../identity/did.js";
 
 export * from "./ws-client.js";
-// `ws`'s client WebSocket, to pass as WsClientOptions.WebSocket in Node.
-export { WebSocket as NodeWebSocket } from "ws";
+// `ws`'s client WebSocket, to pass as WsClientOptions.WebSocket in Node. Typed
+// as the client's constructor so the published .d.ts needs no @types/ws.
+export const NodeWebSocket: WebSocketConstructor = WebSocket as unknown as WebSocketConstructor;
 
 export interface WsServerOptions {
   identity?: PeerIdentity;        // the server's key: clients prove theirs to it and it proves its own (its did is the peer id)
