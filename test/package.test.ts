@@ -83,7 +83,10 @@ describe("the packed package", () => {
 
   it("needs only its small dependencies for the core; an adapter without its package names it", () => {
     const app = join(dir, "bare");
-    expect(readdirSync(join(app, "node_modules")).sort()).toEqual([...Object.keys(pkg.dependencies), "trellis"].sort());
+    // Scoped packages sit one folder deeper (node_modules/@scope/name).
+    const installed = readdirSync(join(app, "node_modules")).flatMap((d) =>
+      d.startsWith("@") ? readdirSync(join(app, "node_modules", d)).map((n) => `${d}/${n}`) : d.startsWith(".") ? [] : [d]);
+    expect(installed.sort()).toEqual([...Object.keys(pkg.dependencies), "trellis"].sort());
     const printed = runIn(app, `
       const entries = ["trellis", "trellis/lattice", "trellis/sim", "trellis/wasi", "trellis/ws/client", "trellis/storage"];
       const m = await Promise.all(entries.map((e) => import(e)));

@@ -110,7 +110,7 @@ describe("the dashboard draws the replicated state", () => {
     expect(seen.counted).toEqual([[ra, 13], [rb, 8]]);
 
     // Replicas: the server, this tab, and the other tab as the server reports it.
-    const other = await b.evaluate(() => (globalThis as any).trellis.incarnation);
+    const other = await b.evaluate(() => (globalThis as any).trellis.did); // the server lists peers by their proven key
     await until("a lists b", async () => (await a.locator(`#replicas li[data-replica="${other}"]`).count()) === 1);
     expect(await a.locator('#replicas li[data-replica="server"]').getAttribute("class")).toBe("replica online");
     expect(await a.locator(`#replicas li[data-replica="${other}"]`).getAttribute("class")).toBe("replica online");

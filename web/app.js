@@ -6,7 +6,7 @@ import { init, Runtime, AWSet, GCounter, GSet, LWWRegister, MaxInt, replicate } 
 import { WsClient } from "../dist/host/transport/ws-client.js";
 import { openBrowserStore, persist } from "../dist/host/storage/browser.js";
 import { loadBrowserIdentity } from "../dist/host/identity/browser.js";
-import { esc, lineChart, flowGraph, presenceList, shares } from "./ui.js";
+import { esc, lineChart, flowGraph, presenceList, shares, shortDid } from "./ui.js";
 
 const $ = (id) => document.getElementById(id);
 
@@ -181,7 +181,8 @@ function render() {
   $("status").textContent = online ? "online" : "offline";
   $("status").className = "status " + (online ? "online" : "offline");
   $("mine").textContent = `${shownHere} shown in this tab`;
-  $("replicas").innerHTML = presenceList({ me: incarnation, online, presence: rt.query("presence"), label: (id) => id.replace(/\..*$/, "") });
+  // The server lists its peers by their proven key (did), so this tab is its did here.
+  $("replicas").innerHTML = presenceList({ me: identity.did, online, presence: rt.query("presence"), label: shortDid });
 
   const all = campaigns();
   const cur = all[0];

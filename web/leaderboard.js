@@ -7,7 +7,7 @@ import { init, Runtime, LWWRegister, TopK, replicate } from "../dist/host/index.
 import { loadBrowserIdentity } from "../dist/host/identity/browser.js";
 import { WsClient } from "../dist/host/transport/ws-client.js";
 import { openBrowserStore, persist } from "../dist/host/storage/browser.js";
-import { esc, flowGraph, presenceList } from "./ui.js";
+import { esc, flowGraph, presenceList, shortDid } from "./ui.js";
 
 const $ = (id) => document.getElementById(id);
 const K = 5; // as the server declares lb/global (web/server.mjs)
@@ -89,7 +89,8 @@ function render() {
   const online = !!link && link.client.connected;
   $("status").textContent = online ? "online" : "offline";
   $("status").className = "status " + (online ? "online" : "offline");
-  $("replicas").innerHTML = presenceList({ me: incarnation, online, presence: rt.query("presence"), label: (id) => id.replace(/\..*$/, "") });
+  // The server lists its peers by their proven key (did), so this tab is its did here.
+  $("replicas").innerHTML = presenceList({ me: identity.did, online, presence: rt.query("presence"), label: shortDid });
   const local = rt.query("lb/local"), global = rt.query("lb/global");
   $("local").tBodies[0].innerHTML = board(local, []);
   $("global").tBodies[0].innerHTML = board(global, local);
@@ -117,7 +118,7 @@ render();
 
 // For tests and the console.
 globalThis.trellis = {
-  rt, replica, incarnation, play, render,
+  rt, replica, incarnation, identity, did: identity.did, play, render,
   games: () => games.slice(),
   online: () => !!link && link.client.connected,
   flushed: () => durable.flushed(),

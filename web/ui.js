@@ -95,7 +95,7 @@ export function presenceList({ me, online, presence, label = (id) => id }) {
 // Each replica's share of a total, as one stacked bar with a legend.
 // parts: [[who, n], …], largest first; me: highlighted.
 // A did:key is long; its head and tail are enough to tell tabs apart.
-const short = (who) => (who.length > 28 ? `${who.slice(0, 14)}…${who.slice(-6)}` : who);
+export const shortDid = (who) => (who.length > 28 ? `${who.slice(0, 14)}…${who.slice(-6)}` : who);
 
 export function shares(parts, me, { width = 760 } = {}) {
   const total = parts.reduce((t, [, n]) => t + n, 0);
@@ -105,7 +105,7 @@ export function shares(parts, me, { width = 760 } = {}) {
   parts.forEach(([who, n], i) => {
     const w = (n / total) * width, colour = COLOURS[(i + 2) % COLOURS.length];
     bars.push(`<rect x="${x.toFixed(1)}" width="${Math.max(0, w - 1).toFixed(1)}" height="18" fill="${colour}"${who === me ? ' class="me"' : ""}><title>${esc(who)}: ${n}</title></rect>`);
-    legend.push(`<li data-replica="${esc(who)}" data-count="${n}"><i style="background:${colour}"></i>${esc(short(who))}${who === me ? " (this tab)" : ""} <b>${n}</b></li>`);
+    legend.push(`<li data-replica="${esc(who)}" data-count="${n}"><i style="background:${colour}"></i>${esc(shortDid(who))}${who === me ? " (this tab)" : ""} <b>${n}</b></li>`);
     x += w;
   });
   return `<svg viewBox="0 0 ${width} 18" preserveAspectRatio="none" class="shares">${bars.join("")}</svg><ul class="legend">${legend.join("")}</ul>`;
