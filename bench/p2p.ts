@@ -30,7 +30,7 @@ const SELF = fileURLToPath(import.meta.url);
 // ---- worker (one process of the mesh) ------------------------------------------
 
 async function worker(): Promise<void> {
-  const { init, Runtime, GCounter, Replicator } = await import("trellis");
+  const { init, Runtime, GCounter, Replicator, gossipDeltas } = await import("trellis");
   await init();
   const rt = new Runtime({ replica: `p${process.pid}` }).declare("views", GCounter);
   let rep: InstanceType<typeof Replicator> | null = null;
@@ -50,7 +50,7 @@ async function worker(): Promise<void> {
     switch (m.cmd) {
       case "start": {
         if (m.kind === "libp2p" || m.kind === "libp2p-sync") {
-          const { Libp2pTransport, gossipDeltas } = await import("trellis/libp2p");
+          const { Libp2pTransport } = await import("trellis/libp2p");
           const gossipOn = m.kind === "libp2p";
           const t = await Libp2pTransport.create({ bootstrap: m.bootstrap ? [m.bootstrap as string] : [], gossip: gossipOn });
           const r = rep = new Replicator(rt, t, { interval: 1000 }).start();
@@ -72,7 +72,7 @@ async function worker(): Promise<void> {
           reply(m.req, null);
         } else {
           const { WsServer } = await import("trellis/ws");
-          const t = await WsServer.listen({ id: `p${process.pid}`, port: 0, host: "127.0.0.1", path: "/sync" });
+          const t = await WsServer.listen({ id: `p${process.pid}`, open: true, port: 0, host: "127.0.0.1", path: "/sync" });
           rep = new Replicator(rt, t, { interval: 1000 }).start();
           reps.push(rep);
           neighbours = () => t.neighbours().length;

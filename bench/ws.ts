@@ -23,7 +23,7 @@ function eager(rt: Runtime, rep: Replicator): void {
 }
 
 async function setup(clients: number): Promise<{ server: Peer; clients: Peer[]; ws: WsServer }> {
-  const ws = await WsServer.listen({ id: "server", port: 0, path: "/sync" });
+  const ws = await WsServer.listen({ id: "server", open: true, port: 0, path: "/sync" });
   const srt = new Runtime({ replica: "server" }).declare("views", GCounter);
   const srep = new Replicator(srt, ws, { interval: 1000 }).start();
   eager(srt, srep);

@@ -1,4 +1,4 @@
-// npm start: five replicas edit a shared shopping list (an add-wins set) and a
+// Five replicas edit a shared shopping list (an add-wins set) and a
 // visit counter while their messages are delayed, duplicated and reordered,
 // then converge. Run: node examples/replicas.mjs [seed]
 import { init, AWSet, GCounter } from "trellis";

@@ -1,21 +1,74 @@
-// npm run experiment -- icde19 | scale | both [--quick] [--jobs N] [--out DIR]
-//   icde19: the ICDE 2019 micro-benchmarks (experiments/icde19.ts) → results/icde19/
-//   scale:  the ad counter on 1,024 replicas (experiments/scale.ts) → results/scale/
-// --quick runs a reduced configuration (for tests); --jobs splits the icde19 runs
-// over child processes (default 2: one per core; CPU time is per process).
+// npm run experiment -- <icde19|scale|both> [--quick] [--jobs N] [--out DIR | --save]
+//   icde19: the ICDE 2019 micro-benchmarks (experiments/icde19.ts)
+//   scale:  the ad counter on 1,024 replicas (experiments/scale.ts)
+// Results go to ./experiment-out/<name>/ unless --out DIR is given; only --save
+// writes into the tracked results/ folder, so a trial run never overwrites it.
+// No experiment named prints the usage and exits 2 (a full run takes minutes on
+// every core, so it must be asked for); --help prints it and exits 0.
 import { fork } from "node:child_process";
 import { mkdirSync, writeFileSync } from "node:fs";
-import { join } from "node:path";
+import { join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
+import { parseArgs } from "node:util";
 import { runOne, plan, table, WORKLOADS, MODES, TOPOLOGIES } from "./icde19.ts";
 import type { Icde19Options, Row } from "./icde19.ts";
 import { METRICS, metricSpec, renderSvg } from "./charts.ts";
 import { Progress } from "./progress.ts";
 
-const argv = process.argv.slice(2);
-const flag = (name: string) => argv.includes(`--${name}`);
-const value = (name: string, d: string) => { const i = argv.indexOf(`--${name}`); return i >= 0 ? argv[i + 1] : d; };
-const quick = flag("quick");
+export const USAGE = `usage: npm run experiment -- <experiment> [options]
+
+experiments:
+  icde19   the ICDE 2019 synchronization micro-benchmarks (60 runs, ~6 min on 2 cores)
+  scale    the ad counter on 1,024 simulated replicas (~2 min of CPU, ~650 MiB RSS)
+  both     icde19, then scale
+
+options:
+  --quick      a reduced configuration (15 replicas x 10 events; 64 replicas), 10-30 s
+  --jobs N     child processes for icde19 (default 2: one per core)
+  --out DIR    write results to DIR/<experiment>/ (default ./experiment-out)
+  --save       write results to the tracked results/ folder (for a commit)
+  -h, --help   print this and exit
+
+Nothing runs without an experiment name. Method and results: docs/experiments.md.
+`;
+
+export interface RunArgs { what: "icde19" | "scale" | "both"; quick: boolean; jobs: number; out: string }
+
+/** Thrown for a command line that must not start a run; `exit` is the process status. */
+export class UsageError extends Error {
+  constructor(message: string, readonly exit: number) { super(message); }
+}
+
+/** Parses the command line; `help` when usage was asked for. Never starts anything. */
+export function parseRunArgs(args: string[]): RunArgs | "help" {
+  let parsed;
+  try {
+    parsed = parseArgs({
+      args, allowPositionals: true, strict: true,
+      options: {
+        quick: { type: "boolean" }, jobs: { type: "string" }, out: { type: "string" },
+        save: { type: "boolean" }, help: { type: "boolean", short: "h" },
+      },
+    });
+  } catch (e) {
+    // An unknown or misspelt option (--quik) must not fall through to a full run.
+    // Node's message goes on to suggest "--" quoting, which does not apply here.
+    throw new UsageError(`${(e as Error).message.split(". ")[0]}\n\n${USAGE}`, 2);
+  }
+  const { values: v, positionals } = parsed;
+  if (v.help || positionals[0] === "help") return "help";
+  if (positionals.length === 0) throw new UsageError(`no experiment named\n\n${USAGE}`, 2);
+  if (positionals.length > 1) throw new UsageError(`one experiment at a time, got: ${positionals.join(" ")}\n\n${USAGE}`, 2);
+  const what = positionals[0];
+  if (what !== "icde19" && what !== "scale" && what !== "both") throw new UsageError(`unknown experiment "${what}"\n\n${USAGE}`, 2);
+  if (v.save && v.out !== undefined) throw new UsageError("give --out DIR or --save, not both", 2);
+  const jobs = v.jobs === undefined ? 2 : Number(v.jobs);
+  if (!Number.isInteger(jobs) || jobs < 1 || jobs > 64) throw new UsageError(`--jobs must be an integer from 1 to 64, got "${v.jobs}"`, 2);
+  if (v.out === "") throw new UsageError("--out needs a directory", 2);
+  const root = fileURLToPath(new URL("..", import.meta.url));
+  const out = v.save ? join(root, "results") : resolve(v.out ?? "experiment-out");
+  return { what, quick: v.quick ?? false, jobs, out };
+}
 
 export function icde19Options(quick: boolean): Icde19Options {
   if (!quick) return { nodes: 15, events: 100, interval: 1000, latency: 10, gmapKeys: 1000, seed: 2019 };
@@ -27,7 +80,7 @@ export function icde19Options(quick: boolean): Icde19Options {
 }
 
 // A child process: runs every n-th run of the plan and reports rows.
-async function shard(k: number, n: number): Promise<void> {
+async function shard(k: number, n: number, quick: boolean): Promise<void> {
   const o = icde19Options(quick);
   const runs = plan(o);
   for (let i = k; i < runs.length; i += n) {
@@ -37,10 +90,10 @@ async function shard(k: number, n: number): Promise<void> {
   }
 }
 
-async function icde19(out: string): Promise<Row[]> {
+async function icde19(out: string, quick: boolean, maxJobs: number): Promise<Row[]> {
   const o = icde19Options(quick);
   const runs = plan(o);
-  const jobs = Math.max(1, Math.min(Number(value("jobs", "2")), runs.length));
+  const jobs = Math.min(maxJobs, runs.length);
   const rows: Row[] = new Array(runs.length);
   const bar = new Progress(`icde19 (${runs.length} runs, ${jobs} processes)`, runs.length);
   const self = fileURLToPath(import.meta.url);
@@ -84,16 +137,25 @@ async function icde19(out: string): Promise<Row[]> {
 }
 
 async function main(): Promise<void> {
-  const s = value("shard", "");
-  if (s) { const [k, n] = s.split("/").map(Number); await shard(k, n); return; }
-  const what = argv.find((a) => !a.startsWith("--") && argv[argv.indexOf(a) - 1] !== "--jobs" && argv[argv.indexOf(a) - 1] !== "--out") ?? "both";
-  if (!["icde19", "scale", "both"].includes(what)) throw new Error(`usage: npm run experiment -- icde19|scale|both [--quick] [--jobs N] [--out DIR]`);
-  const out = value("out", "results");
-  if (what === "icde19" || what === "both") await icde19(join(out, "icde19"));
-  if (what === "scale" || what === "both") {
+  const argv = process.argv.slice(2);
+  // Internal: a child forked by icde19() to run its share of the plan.
+  const si = argv.indexOf("--shard");
+  if (si >= 0) { const [k, n] = argv[si + 1].split("/").map(Number); await shard(k, n, argv.includes("--quick")); return; }
+  const a = parseRunArgs(argv);
+  if (a === "help") { process.stdout.write(USAGE); return; }
+  if (a.what === "icde19" || a.what === "both") await icde19(join(a.out, "icde19"), a.quick, a.jobs);
+  if (a.what === "scale" || a.what === "both") {
     const { runScale, writeScale } = await import("./scale.ts");
-    writeScale(await runScale({ quick }), join(out, "scale"));
+    writeScale(await runScale({ quick: a.quick }), join(a.out, "scale"));
   }
+  console.log(`\nresults written to ${a.out}${a.out === join(fileURLToPath(new URL("..", import.meta.url)), "results") ? "" : " (not the tracked results/; --save writes there)"}`);
 }
 
-main().catch((e) => { console.error(e); process.exit(1); });
+// Only when run as a script, so tests can import parseRunArgs without running anything.
+if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
+  main().catch((e) => {
+    if (e instanceof UsageError) { process.stderr.write(e.message.endsWith("\n") ? e.message : e.message + "\n"); process.exit(e.exit); }
+    console.error(e);
+    process.exit(1);
+  });
+}

@@ -8,3 +8,4 @@ export type { WasmSource } from "./wasm/load.js";
 export { kernel, hasKernel } from "./wasm/kernel.js";
 export * from "./dataflow/index.js";
 export * from "./replication/index.js";
+export { MissingPeerError } from "./peers.js";

@@ -18,15 +18,22 @@ run(bin("asc"), ["assembly/index.ts", "--config", "asconfig.json", "--target", "
 run(bin("asc"), ["assembly/wasi.ts", "--config", "asconfig.wasi.json"]);
 run(bin("asc"), ["assembly/cli.ts", "--config", "asconfig.wasi-cmd.json"]); // WASI command (docs/abi.md)
 if (!kernelsOnly) run(bin("tsc"), ["-p", "tsconfig.json"]);
+// The browser entries' default kernel URL is ./trellis.wasm beside
+// dist/host/wasm/load.js, a path bundlers can follow (host/wasm/load.ts).
+mkdirSync(join(root, "dist", "host", "wasm"), { recursive: true });
+copyFileSync(join(root, "dist", "trellis.wasm"), join(root, "dist", "host", "wasm", "trellis.wasm"));
 writeFileSync(join(root, "dist", "package.json"), '{"type":"module"}\n');
+// trellis/ws, trellis/storage/node, trellis/libp2p, trellis/node: entries that
+// name the missing package when an optional peer is not installed.
+if (!kernelsOnly) await (await import("./peer-entries.mjs")).writePeerEntries(root);
 // The browser app (web/): one bundle, served by the node (npm start).
 if (!kernelsOnly) {
   const { build } = await import("esbuild");
   mkdirSync(join(root, "dist", "web"), { recursive: true });
   await build({
-    entryPoints: [join(root, "web", "app.js")], bundle: true, format: "esm", platform: "browser",
-    target: "es2022", minify: true, sourcemap: true, outfile: join(root, "dist", "web", "app.js"), logLevel: "warning",
+    entryPoints: [join(root, "web", "app.js"), join(root, "web", "leaderboard.js")], bundle: true, format: "esm", platform: "browser",
+    target: "es2022", minify: true, sourcemap: true, outdir: join(root, "dist", "web"), logLevel: "warning",
   });
-  for (const f of ["index.html", "style.css", "sw.js"]) copyFileSync(join(root, "web", f), join(root, "dist", "web", f));
+  for (const f of ["index.html", "leaderboard.html", "style.css", "sw.js"]) copyFileSync(join(root, "web", f), join(root, "dist", "web", f));
   copyFileSync(join(root, "dist", "trellis.wasm"), join(root, "dist", "web", "trellis.wasm"));
 }

@@ -8,9 +8,28 @@
 // (arguments are passed on as absolute paths). stdin/stdout/stderr are this
 // process's own descriptors, so exit codes and bytes are exactly the module's.
 // TRELLIS_WASI_CMD=<path> runs another build of the module.
-import { readFileSync, existsSync } from "node:fs";
+//
+// Node 20's node:wasi crashes intermittently (SIGSEGV, or a V8 fatal error in
+// the collector while Wasm memory grows) on inputs of a few MB when V8 uses
+// its fast API calls for the WASI imports; with --no-turbo-fast-api-calls it
+// did not crash in any run (test/wasi-runner.test.ts). So the runner re-runs
+// itself under that flag, passing stdio through.
+import { readFileSync, existsSync, statSync } from "node:fs";
+import { spawnSync } from "node:child_process";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
+
+const SAFE_FLAG = "--no-turbo-fast-api-calls";
+if (!process.execArgv.includes(SAFE_FLAG)) {
+  const r = spawnSync(process.execPath, [...process.execArgv, SAFE_FLAG, fileURLToPath(import.meta.url), ...process.argv.slice(2)], { stdio: "inherit" });
+  if (r.error) {
+    process.stderr.write(`wasi-run: cannot start node: ${r.error.message}\n`);
+    process.exit(3);
+  }
+  // Die the same way as the child, so callers see its signal.
+  if (r.signal) process.kill(process.pid, r.signal);
+  process.exit(r.status ?? 1);
+}
 
 // node:wasi prints an ExperimentalWarning on load; it is noise for a CLI.
 const emit = process.emitWarning;
@@ -34,6 +53,14 @@ if (cmd !== undefined) args.push(cmd);
 for (const a of rest) {
   if (a === "-" || a.startsWith("-")) { args.push(a); continue; }
   const abs = resolve(a);
+  // The module can only say a directory is "not inside a preopened directory"
+  // (only its parent is granted), which sends users looking the wrong way.
+  let isDir = false;
+  try { isDir = statSync(abs).isDirectory(); } catch { /* missing: the module reports it */ }
+  if (isDir) {
+    process.stderr.write(`trellis: ${a}: is a directory (give a file of state bytes)\n`);
+    process.exit(3);
+  }
   preopens[dirname(abs)] = dirname(abs);
   args.push(abs);
 }

@@ -186,8 +186,10 @@ describe("trellis serve", () => {
   it("SIGTERM: in-flight work finishes, storage is flushed, exit 0; data and node id are back after restart", async () => {
     const data = tmp();
     const a = await serve(data, ["--id", "alpha"]);
-    const { replica } = (await http(a, "GET", "/")).data;
-    expect(replica).toMatch(/^alpha\./);
+    const { replica, did } = (await http(a, "GET", "/")).data;
+    // The replica id is bound to the node's key: <did>.<incarnation>.
+    expect(did).toMatch(/^did:key:z6Mk/);
+    expect(replica.startsWith(`${did}.`)).toBe(true);
     await http(a, "PUT", "/v/c", { type: "PNCounter" });
     await Promise.all(Array.from({ length: 20 }, () => http(a, "POST", "/v/c", { increment: 1 })));
     const poll = http(a, "GET", "/v/c?atLeast=1000&timeout=20000");
@@ -200,8 +202,8 @@ describe("trellis serve", () => {
     for (const l of a.logs) expect(l).toEqual(expect.objectContaining({ level: expect.any(String), time: expect.any(String), msg: expect.any(String) }));
 
     const b = await serve(data);
-    expect((await http(b, "GET", "/")).data).toMatchObject({ id: "alpha" });
-    expect((await http(b, "GET", "/")).data.replica).toMatch(/^alpha\./);
+    expect((await http(b, "GET", "/")).data).toMatchObject({ id: "alpha", did }); // the key is kept in the store
+    expect((await http(b, "GET", "/")).data.replica.startsWith(`${did}.`)).toBe(true);
     expect((await http(b, "GET", "/")).data.replica).not.toBe(replica);
     expect(await value(b, "c")).toBe(20);
     await http(b, "POST", "/v/c", { decrement: 5 });
@@ -241,7 +243,38 @@ describe("trellis serve", () => {
       return same && vals.every((v) => v === 32);
     });
     expect((await value(c, "s") as string[]).length).toBeGreaterThanOrEqual(30);
-    expect((await http(b, "GET", "/")).data.peers).toMatchObject({ server: ["c"], clients: [{ peer: "a", connected: true }] });
+    // Peers are named by their proven keys.
+    const did = async (n: Node): Promise<string> => (await http(n, "GET", "/")).data.did;
+    expect((await http(b, "GET", "/")).data.peers).toMatchObject({ server: [await did(c)], clients: [{ peer: await did(a), connected: true }] });
+  });
+
+  it("--allow admits only the listed keys; trellis info shows the node's did; a bad --allow is a usage error", async () => {
+    const dataA = tmp();
+    const a0 = await serve(dataA);
+    const info = await cli(["info"], a0);
+    expect(info.code).toBe(0);
+    const aDid = JSON.parse(info.out).did as string;
+    expect(aDid).toMatch(/^did:key:z6Mk/);
+    a0.proc.kill("SIGTERM"); await a0.exited;
+
+    const b = await serve(tmp(), ["--allow", aDid]);
+    const url = `ws://127.0.0.1:${b.port}/sync`;
+    const a = await serve(dataA, ["--peer", url]); // the same key: listed
+    const c = await serve(tmp(), ["--peer", url]); // another key: not listed
+    const cDid = (await http(c, "GET", "/")).data.did as string;
+    await http(a, "PUT", "/v/n", { type: "GCounter" });
+    await http(a, "POST", "/v/n", { increment: 1 });
+    await http(c, "PUT", "/v/n", { type: "GCounter" });
+    await http(c, "POST", "/v/n", { increment: 100 });
+    await until(async () => (await http(b, "GET", "/v/n")).status === 200 && await value(b, "n") === 1
+      && b.logs.some((l) => l.msg === "ws error" && l.peer === cDid && JSON.stringify(l).includes("NOT_ALLOWED")));
+    expect((await http(b, "GET", "/")).data.peers.server).toEqual([aDid]);
+    expect((await http(c, "GET", "/")).data.peers.clients).toEqual([{ url, peer: null, connected: false }]);
+    expect(await value(b, "n")).toBe(1); // nothing of c's
+
+    const bad = await cli(["serve", "--data", tmp(), "--allow", "did:key:nope"]);
+    expect(bad.code).toBe(2);
+    expect(bad.err).toMatch(/--allow is an Ed25519 did:key/);
   });
 
   it("bad requests get their status and change nothing", async () => {

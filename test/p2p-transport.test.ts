@@ -5,10 +5,10 @@
 // comes back. Needs dist/ built (npx tsc -p tsconfig.json).
 import { afterEach, beforeAll, describe, expect, it } from "vitest";
 import { AWSet, GCounter, Runtime, init } from "../dist/host/index.node.js";
-import { Replicator } from "../dist/host/replication/index.js";
+import { Replicator, gossipDeltas } from "../dist/host/replication/index.js";
 import { encodeMessage } from "../dist/host/replication/index.js";
 import {
-  Libp2pTransport, SYNC_PROTOCOL, exportKey, gossipDeltas, importKey, newPrivateKey,
+  Libp2pTransport, SYNC_PROTOCOL, exportKey, importKey, newPrivateKey,
   type Libp2pTransportError, type Libp2pTransportOptions,
 } from "../dist/host/transport/libp2p.js";
 import { peerIdFromString } from "@libp2p/peer-id";

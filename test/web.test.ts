@@ -2,7 +2,9 @@
 // (web/server.mjs: a trellis node with storage and WebSocket sync): two tabs
 // and the server converge; a tab goes offline, keeps counting, is reloaded
 // with no network (its state comes back from IndexedDB, the page from the
-// service worker), comes back online, and everyone converges.
+// service worker), comes back online, and everyone converges. The server
+// removes ads at their limit; a new campaign (also after a restart, when
+// every ad was removed in an earlier run) brings fresh ads and counters.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ChildProcess, spawn } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
@@ -13,7 +15,7 @@ import type { Browser, BrowserContext, Page } from "playwright-core";
 import { launchChromium } from "./util/chromium.js";
 
 const root = fileURLToPath(new URL("..", import.meta.url));
-const ADS = ["ad-shoes", "ad-coffee", "ad-bikes", "ad-books"];
+const ADS = ["c1-shoes", "c1-coffee", "c1-bikes", "c1-books"];
 
 let base = "";
 let browser: Browser;
@@ -49,8 +51,7 @@ const tabState = (p: Page, id: string): Promise<number[]> => p.evaluate((id) => 
 const show = (p: Page, n: number): Promise<unknown> => p.evaluate(async (n) => { for (let i = 0; i < n; i++) await (globalThis as any).trellis.showAd(); }, n);
 const sum = (xs: number[]): number => xs.reduce((a, b) => a + b, 0);
 
-async function startServer(limit: number): Promise<{ proc: ChildProcess; base: string; data: string }> {
-  const data = mkdtempSync(join(tmpdir(), "trellis-web-"));
+async function startServer(limit: number, data = mkdtempSync(join(tmpdir(), "trellis-web-"))): Promise<{ proc: ChildProcess; base: string; data: string }> {
   const proc = spawn(process.execPath, ["web/server.mjs", "--port", "0", "--data", data, "--limit", String(limit)], { cwd: root, stdio: ["ignore", "pipe", "pipe"] });
   const base = await new Promise<string>((resolve, reject) => {
     let out = "";
@@ -61,10 +62,10 @@ async function startServer(limit: number): Promise<{ proc: ChildProcess; base: s
   return { proc, base, data };
 }
 
-async function stopServer(s: { proc: ChildProcess; data: string }): Promise<void> {
+async function stopServer(s: { proc: ChildProcess; data: string }, keep = false): Promise<void> {
   s.proc.kill("SIGTERM");
   await new Promise((r) => s.proc.once("exit", r));
-  rmSync(s.data, { recursive: true, force: true });
+  if (!keep) rmSync(s.data, { recursive: true, force: true });
 }
 
 let main: { proc: ChildProcess; base: string; data: string };
@@ -87,6 +88,18 @@ describe("ad-counter dashboard in Chromium", () => {
     // Each tab in its own context: separate storage, and one can go offline alone.
     const ctxA = await browser.newContext(), ctxB = await browser.newContext();
     const a = await openTab(ctxA), b = await openTab(ctxB);
+    // Each tab has its own key (non-extractable WebCrypto), proven to the server, which names it by its did.
+    const dids = await Promise.all([a, b].map((p) => p.evaluate(() => {
+      const t = (globalThis as any).trellis;
+      return { did: t.did, replica: t.incarnation, backend: t.identity.backend, extractable: t.identity.keyPair.privateKey.extractable };
+    })));
+    for (const d of dids) {
+      expect(d).toMatchObject({ did: expect.stringMatching(/^did:key:z6Mk/), backend: "webcrypto", extractable: false });
+      expect(d.replica.startsWith(`${d.did}.`)).toBe(true);
+    }
+    expect(dids[0].did).not.toBe(dids[1].did);
+    await until("the server names both tabs by their keys", async () =>
+      JSON.stringify(((await api("/")).peers.server as string[]).sort()) === JSON.stringify(dids.map((d) => d.did).sort()));
     await until("both tabs see the ads", async () => (await a.evaluate(() => (globalThis as any).trellis.rt.query("displayable").length)) === 4
       && (await b.evaluate(() => (globalThis as any).trellis.rt.query("displayable").length)) === 4);
 
@@ -118,6 +131,7 @@ describe("ad-counter dashboard in Chromium", () => {
     await b.reload();
     await b.waitForFunction(() => (globalThis as any).trellis?.rt, null, { timeout: 20_000 });
     expect(await b.evaluate(() => (globalThis as any).trellis.replica)).toBe(replicaBefore);
+    expect(await b.evaluate(() => (globalThis as any).trellis.did)).toBe(dids[1].did); // the same key after a reload
     expect(await b.evaluate(() => (globalThis as any).trellis.online())).toBe(false);
     expect(await tabCounts(b)).toEqual(offlineCounts);
 
@@ -134,28 +148,68 @@ describe("ad-counter dashboard in Chromium", () => {
     await ctxA.close(); await ctxB.close();
   }, 120_000);
 
-  it("the server removes each ad at its limit; the dashboard lists it as removed with its overshoot", async () => {
-    const small = await startServer(10);
+  it("the server removes each ad at its limit; after a restart with every ad removed, a new campaign starts afresh", async () => {
+    let small = await startServer(10);
     const saved = base, savedToken = token;
     base = small.base;
     token = readFileSync(join(small.data, "api-token"), "utf8").trim();
+    const displayable = (p: Page): Promise<string[]> => p.evaluate(() => (globalThis as any).trellis.rt.query("displayable"));
     try {
       const ctx = await browser.newContext();
       const tab = await openTab(ctx);
-      await until("ads displayable", async () => (await tab.evaluate(() => (globalThis as any).trellis.rt.query("displayable").length)) === 4);
+      await until("ads displayable", async () => (await displayable(tab)).length === 4);
       await tab.check("#auto");
-      await until("every ad removed", async () => (await tab.evaluate(() => (globalThis as any).trellis.rt.query("displayable").length)) === 0, 30_000);
+      await until("every ad removed", async () => (await displayable(tab)).length === 0, 30_000);
       await tab.uncheck("#auto");
-      await until("removed table lists all four", async () => (await tab.locator("#removed tbody tr").count()) === 4);
+      await until("the table shows all four removed", async () => (await tab.locator("#ads tbody tr.removed").count()) === 4);
       const counts = await serverCounts();
       for (const n of counts) expect(n).toBeGreaterThanOrEqual(10);
       expect((await api("/v/ads")).value).toEqual([]);
-      const rows = await tab.locator("#removed tbody tr").allTextContents();
-      for (const r of rows) expect(r).toMatch(/^ad-\w+\d+\+\d+$/);
+      // Each row: name, state, count / limit, and the overshoot past the limit.
+      const rows = await tab.locator("#ads tbody tr").allTextContents();
+      rows.forEach((r, i) => expect(r).toBe(`${ADS[i].slice(3)}removed at the limit${counts[i]} / 10${counts[i] > 10 ? `+${counts[i] - 10} (${Math.round(((counts[i] - 10) / 10) * 100)}%)` : ""}`));
+      await until("the page says so", async () => tab.locator("#done").isVisible());
       await ctx.close();
+
+      // A second start on the same data (a second `npm start`): nothing is
+      // displayable, the page says why and offers a new campaign.
+      await stopServer(small, true);
+      small = await startServer(10, small.data);
+      base = small.base;
+      const ctx2 = await browser.newContext();
+      const tab2 = await openTab(ctx2);
+      await until("the campaign arrives", async () => (await tab2.evaluate(() => (globalThis as any).trellis.campaign()?.n)) === 1);
+      await until("the page says every ad was removed", async () => tab2.locator("#done").isVisible());
+      expect(await tab2.locator("#done-text").textContent()).toMatch(/^All 4 ads of campaign 1 reached their limit of 10 impressions and were removed/);
+      expect(await displayable(tab2)).toEqual([]);
+      await tab2.click("#new-campaign-2");
+      await tab2.evaluate(() => (globalThis as any).trellis.newCampaign()); // a double click asks once
+      const fresh = ADS.map((ad) => ad.replace("c1-", "c2-"));
+      await until("campaign 2's ads displayable", async () => JSON.stringify((await displayable(tab2)).sort()) === JSON.stringify([...fresh].sort()));
+      expect(await tab2.locator("#done").isVisible()).toBe(false);
+      expect(await tab2.locator("#campaign-n").textContent()).toBe("campaign 2");
+      // Fresh counters; the old ones are kept, as history.
+      for (const ad of fresh) expect((await api(`/v/impressions%2F${ad}`)).value).toBe(0);
+      expect(await serverCounts()).toEqual(counts);
+      const history = (await api("/v/campaigns")).value.sort((a: any, b: any) => a.n - b.n);
+      expect(history).toEqual([{ n: 1, limit: 10, ads: ADS }, { n: 2, limit: 10, ads: fresh }]);
+      await until("the history table shows campaign 1", async () => (await tab2.locator("#history tbody tr").allTextContents()).length === 1);
+      const past = (await tab2.locator("#history tbody tr").textContent())!;
+      for (let i = 0; i < 4; i++) expect(past).toContain(`${ADS[i].slice(3)} ${counts[i]}`);
+      // A second request for the same number (another tab asking at once) starts nothing more.
+      const r = await fetch(`${base}/v/campaign`, { method: "POST", headers: { ...auth(), "content-type": "application/json" }, body: JSON.stringify({ set: 2 }) });
+      expect(r.status).toBe(200);
+      await new Promise((res) => setTimeout(res, 500));
+      expect((await api("/v/campaigns")).value.length).toBe(2);
+      expect((await api("/v/campaign")).value).toBe(2);
+      // The new campaign runs like the first: shown, counted, removed at the limit.
+      await tab2.check("#auto");
+      await until("campaign 2's ads removed", async () => (await displayable(tab2)).length === 0, 30_000);
+      for (const ad of fresh) expect((await api(`/v/impressions%2F${ad}`)).value).toBeGreaterThanOrEqual(10);
+      await ctx2.close();
     } finally {
       base = saved; token = savedToken;
       await stopServer(small);
     }
-  }, 90_000);
+  }, 120_000);
 });

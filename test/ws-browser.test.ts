@@ -31,7 +31,7 @@ describe("ws client in Chromium", () => {
   afterAll(async () => { await browser?.close(); await files?.close(); });
 
   it("connects with the native WebSocket, exchanges messages and reconnects after a drop", async () => {
-    const s = await WsServer.listen({ id: "hub", port: 0, host: "127.0.0.1", path: "/sync" });
+    const s = await WsServer.listen({ id: "hub", open: true, port: 0, host: "127.0.0.1", path: "/sync" });
     try {
       const got: [string, number[]][] = [];
       const nbs: [string, boolean][] = [];

@@ -44,7 +44,8 @@ function watch<T extends { onMessage: WsServer["onMessage"]; onNeighbour: WsServ
 }
 
 async function server(o: Partial<WsServerOptions> = {}, errors?: WsTransportError[]): Promise<WsServer> {
-  const s = await WsServer.listen({ id: "hub", port: 0, host: "127.0.0.1", onError: (e) => errors?.push(e), ...o });
+  // open: these tests are about the frame protocol of unauthenticated peers (test/auth-ws.test.ts has the handshake).
+  const s = await WsServer.listen({ id: "hub", open: true, port: 0, host: "127.0.0.1", onError: (e) => errors?.push(e), ...o });
   cleanups.push(() => s.close());
   return s;
 }
@@ -126,7 +127,7 @@ describe("server and client", () => {
     await new Promise<void>((r) => http.listen(0, "127.0.0.1", r));
     cleanups.push(() => new Promise((r) => http.close(r)));
     const port = (http.address() as { port: number }).port;
-    const s = new WsServer({ id: "hub", server: http, path: "/sync" });
+    const s = new WsServer({ id: "hub", open: true, server: http, path: "/sync" });
     cleanups.push(() => s.close());
     await s.ready;
     expect(s.port).toBe(port);

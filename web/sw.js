@@ -1,8 +1,8 @@
 // Offline app shell: the dashboard's files are cached on install and served
 // cache-first, so a tab can be reloaded with no network; its data comes back
 // from its IndexedDB store and syncs when the network returns.
-const CACHE = "trellis-app-v1";
-const SHELL = ["./", "./index.html", "./app.js", "./style.css", "./trellis.wasm"];
+const CACHE = "trellis-app-v2";
+const SHELL = ["./", "./index.html", "./app.js", "./leaderboard.html", "./leaderboard.js", "./style.css", "./trellis.wasm"];
 
 self.addEventListener("install", (e) => {
   e.waitUntil(caches.open(CACHE).then((c) => c.addAll(SHELL)).then(() => self.skipWaiting()));

@@ -6,6 +6,7 @@ import { readFile } from "node:fs/promises";
 import type { TrellisNode } from "./node.js";
 import { createLogger, LEVELS, type LogLevel } from "./log.js";
 import { parseType } from "./typename.js";
+import { loadPeers, PEERS } from "../peers.js";
 import { clientToken, parseCors } from "./auth.js";
 import { DEFAULT_LIMITS, type LimitOptions } from "../transport/limits.js";
 
@@ -17,13 +18,14 @@ Usage:
   trellis serve --data <dir> [--port 7070] [--host 127.0.0.1] [--id <name>]
                 [--peer ws://host:port/sync | --peer /ip4/…/tcp/…/p2p/<id>]...
                 [--listen /ip4/127.0.0.1/tcp/0]... [--network name] [--trusted] [--interval ms]
+                [--allow <did:key>]... [--allow-file <file>] [--open]
                 [--max-body bytes] [--snapshot-every n] [--log-level info]
                 [--cors https://origin]... [--limit name=value]... [--max-frame bytes] [--no-auth]
   trellis declare <id> <Type>                 e.g. AWSet, GMap<GCounter>, TopK(10), Pair<GCounter, AWSet>
   trellis update <id> <op-json> [<op-json>...]   e.g. '{"add":"x"}' '{"increment":2}' (all or nothing)
   trellis read <id> [--at-least n | --size n | --contains <json-array>] [--strict] [--timeout ms]
   trellis vars                                list variables
-  trellis info                                the node's id, replica, peers
+  trellis info                                the node's name, key (did), replica, peers
   trellis state <id>                          the variable's state bytes, on stdout
   trellis bind <id> [<file> | -]              join state bytes (from a file or stdin)
 
@@ -32,6 +34,10 @@ and the node's API token: --token <t>, else $TRELLIS_TOKEN, else read from
 --data <dir> (or $TRELLIS_DATA)/api-token. serve makes the token at its first start.
 An update returns only after the node has made it durable.
 Values print as JSON: bytes as {"$bytes": base64}, maps as {"$map": [[k, v], ...]}.
+
+Peers prove their key (did:key) when they connect. Any key is admitted unless
+--allow / --allow-file list the admitted ones; --open also admits peers with no
+key (the old unauthenticated protocol). docs/security.md has the details.
 
 Exit codes: 0 ok, 1 refused by the node, 2 usage error, 3 node unreachable, 4 read timed out.
 Docs: docs/cli.md`;
@@ -99,6 +105,7 @@ async function serve(args: string[], io: Out): Promise<number> {
       listen: { type: "string", multiple: true }, network: { type: "string" },
       interval: { type: "string" }, "max-body": { type: "string" }, "snapshot-every": { type: "string" },
       "log-level": { type: "string" }, help: { type: "boolean", short: "h" },
+      allow: { type: "string", multiple: true }, "allow-file": { type: "string" }, open: { type: "boolean" },
       cors: { type: "string", multiple: true }, "max-frame": { type: "string" }, limit: { type: "string", multiple: true }, "no-auth": { type: "boolean" },
     },
   });
@@ -115,6 +122,7 @@ async function serve(args: string[], io: Out): Promise<number> {
   const interval = int(o.interval, "interval", 1);
   const maxBody = int(o["max-body"], "max-body", 1);
   const snapshotEvery = int(o["snapshot-every"], "snapshot-every", 1);
+  const allow = await allowList(o.allow, o["allow-file"]);
   let cors: string[];
   try { cors = parseCors(o.cors ?? []); } catch (e) { throw new Usage((e as Error).message); }
   const limitOpts = parseLimits(o.limit ?? []);
@@ -122,13 +130,16 @@ async function serve(args: string[], io: Out): Promise<number> {
 
   const log = createLogger(level, (l) => io.err(l));
   // Loaded here so the client commands start fast.
-  const [{ init }, { TrellisNode }] = await Promise.all([import("../index.node.js"), import("./node.js")]);
+  // The node's packages are optional peers of trellis: name them if missing.
+  const [{ init }, { TrellisNode }] = await Promise.all([import("../index.node.js"),
+    loadPeers("trellis serve", PEERS["trellis/node"], () => import("./node.js"))]);
   await init();
   let node: TrellisNode;
   try {
     node = await TrellisNode.start({
       data: o.data, port, host: o.host, id: o.id, peers: o.peer, listen: o.listen, network: o.network, trusted: o.trusted,
-      interval, maxBody, snapshotEvery, log, cors, limits: limitOpts, maxFrame, ...(o["no-auth"] ? { token: false as const } : {}),
+      interval, maxBody, snapshotEvery, log, allow, open: o.open,
+      cors, limits: limitOpts, maxFrame, ...(o["no-auth"] ? { token: false as const } : {}),
     });
   } catch (e) {
     const cause = (e as { cause?: { code?: string } }).cause;
@@ -153,6 +164,20 @@ async function serve(args: string[], io: Out): Promise<number> {
       node.close().finally(() => resolve(EXIT.REFUSED));
     });
   });
+}
+
+// --allow did… and --allow-file: the admitted keys, or "any" if neither is given.
+async function allowList(dids: string[] | undefined, file: string | undefined): Promise<"any" | string[]> {
+  if (!dids?.length && file === undefined) return "any";
+  const { isDid, AllowList } = await import("../identity/index.js");
+  const out = [...(dids ?? [])];
+  for (const d of out) if (!isDid(d)) throw new Usage(`--allow is an Ed25519 did:key (did:key:z6Mk…; see \`trellis info\`), got ${JSON.stringify(d)}`);
+  if (file !== undefined) {
+    let text: string;
+    try { text = await readFile(file, "utf8"); } catch (e) { throw new Usage(`--allow-file ${file}: ${(e as Error).message}`); }
+    try { out.push(...AllowList.parse(text)); } catch (e) { throw new Usage(`--allow-file ${file}: ${(e as Error).message}`); }
+  }
+  return out;
 }
 
 // ---- client commands ---------------------------------------------------------
@@ -222,9 +247,10 @@ function command(fn: (args: string[], io: Out) => Promise<void>): (args: string[
   };
 }
 
-function parseJsonArg(s: string, what: string): unknown {
+// `example` is a valid argument of the same kind, shell-quoted, for the hint.
+function parseJsonArg(s: string, what: string, example = `'{"add":"x"}'`): unknown {
   try { return JSON.parse(s); } catch (e) {
-    throw new Usage(`${what} is not JSON (${(e as Error).message}): ${s}\n  quote it for the shell, e.g. '{"add":"x"}'`);
+    throw new Usage(`${what} is not JSON (${(e as Error).message}): ${s}\n  quote it for the shell, e.g. ${example}`);
   }
 }
 
@@ -256,7 +282,11 @@ const CLIENT: Record<string, (args: string[], io: Out) => Promise<number>> = {
     if (th.length > 1) throw new Usage("give one of --at-least, --size, --contains");
     if (o["at-least"] !== undefined) q.set("atLeast", o["at-least"]);
     if (o.size !== undefined) q.set("size", o.size);
-    if (o.contains !== undefined) { parseJsonArg(o.contains, "--contains"); q.set("contains", o.contains); }
+    if (o.contains !== undefined) {
+      const example = `--contains '["x", 2]'`;
+      if (!Array.isArray(parseJsonArg(o.contains, "--contains", example))) throw new Usage(`--contains takes a JSON array of the elements to wait for, e.g. ${example}; got ${o.contains}`);
+      q.set("contains", o.contains);
+    }
     if (o.strict) q.set("strict", "1");
     if (o.timeout !== undefined) { int(o.timeout, "timeout"); q.set("timeout", o.timeout); }
     const qs = q.toString();

@@ -10,7 +10,7 @@
 import { createServer, type Server } from "node:http";
 import { randomBytes } from "node:crypto";
 import type { AddressInfo } from "node:net";
-import { Runtime, Replicator, TrellisError, specName, type OpLike, type TypeLike, type TypeSpec } from "../index.js";
+import { Runtime, Replicator, gossipDeltas, TrellisError, specName, type OpLike, type TypeLike, type TypeSpec } from "../index.js";
 import type { Threshold } from "../dataflow/threshold.js";
 import { toSpec } from "../crdt/spec.js";
 import { openNodeStore, persist, onceRecord, specBytes, type Persisted, type Store } from "../storage/node.js";
@@ -18,16 +18,23 @@ import { WsServer, WsClient, NodeWebSocket, type WebSocketConstructor } from "..
 import type { Transport } from "../replication/transport.js";
 import type { Libp2pTransport } from "../transport/libp2p.js";
 import { parseType } from "./typename.js";
+import { loadNodeIdentity } from "../identity/node.js";
+import type { Identity } from "../identity/identity.js";
+import type { AllowPolicy } from "../identity/allow.js";
 import { createLogger, errorFields, type Logger } from "./log.js";
+import { loadPeers, PEERS } from "../peers.js";
 import { handle, type ApiState } from "./api.js";
 import { loadOrCreateToken, originAllowed, parseCors, type HttpPolicy } from "./auth.js";
 import { HttpLimits, MeteredTransport, TokenBucket, limits as makeLimits, type LimitError, type LimitOptions, type Limits } from "../transport/limits.js";
+import { missingTop, removeCreated } from "./datadir.js";
 
 export interface TrellisNodeOptions {
   data: string;             // the store's directory (created if missing)
   port?: number;            // http + WebSocket port (default 7070; 0: a free one)
   host?: string;            // interface to listen on (default 127.0.0.1)
-  id?: string;              // this node's peer id on the network (default: kept in the store, else random)
+  id?: string;              // this node's name, for people and logs (default: kept in the store, else random); on the network it is its did:key
+  allow?: AllowPolicy;      // keys that may connect over WebSocket and libp2p: "any" (default: any key that proves itself) or a list of did:keys
+  open?: boolean;           // also accept unauthenticated WebSocket peers, as before identities (default false)
   peers?: string[];         // ws:// URLs of other nodes' sync endpoints, or libp2p multiaddrs ("/ip4/…/tcp/…/p2p/…") to bootstrap from
   listen?: string[];        // libp2p multiaddrs to listen on (e.g. /ip4/0.0.0.0/tcp/4001); libp2p runs if this or a multiaddr peer is given
   network?: string;         // libp2p gossip topic trellis/<network> (default "default")
@@ -50,13 +57,16 @@ export interface TrellisNodeOptions {
 
 // Meta records (Store.meta) the node keeps.
 export const META_NODE_ID = "trellis:node-id";
-export const META_LIBP2P_KEY = "trellis:libp2p-key"; // protobuf private key: the libp2p peer id survives restarts
+export const META_LIBP2P_KEY = "trellis:libp2p-key"; // protobuf Ed25519 private key: the node's identity (did:key) and libp2p peer id
 
 const utf8 = new TextEncoder();
 const fromUtf8 = new TextDecoder();
 
 export class TrellisNode {
   readonly id: string;
+  // The node's key (kept in its store): its did:key is its peer id on every
+  // transport, and the replica id is `<did>.<incarnation>`.
+  readonly identity: Identity;
   readonly replica: string;
   readonly runtime: Runtime;
   readonly store: Store;
@@ -82,7 +92,8 @@ export class TrellisNode {
   static async start(o: TrellisNodeOptions): Promise<TrellisNode> {
     const log = o.log ?? createLogger("info");
     if (typeof o.data !== "string" || o.data === "") throw new TypeError("a node needs a data directory");
-    const store = await openNodeStore(o.data);
+    const created = missingTop(o.data);
+    const store = await openNodeStore(o.data).catch(async (e) => { await removeCreated(o.data, created, false); throw e; });
     let rt: Runtime | undefined;
     let persisted: Persisted | undefined;
     try {
@@ -97,7 +108,8 @@ export class TrellisNode {
       checkPeerId(id);
       if (!storedId || fromUtf8.decode(storedId) !== id) await store.meta.put(META_NODE_ID, utf8.encode(id));
       const fresh = !storedId;
-      const replica = `${id}.${randomBytes(6).toString("hex")}`;
+      const { identity, privateKey } = await loadNodeIdentity(store.meta);
+      const replica = identity.replicaId();
       rt = new Runtime({
         replica, trusted: o.trusted ?? false, once: onceRecord(store),
         onError: (e) => log.error("runtime error", { err: e }),
@@ -115,8 +127,8 @@ export class TrellisNode {
         if (typeof o.token !== "string" || !/^[A-Za-z0-9_-]{16,256}$/.test(o.token)) throw new TypeError("token is 16..256 characters of A-Z a-z 0-9 _ -");
         token = o.token;
       }
-      const node = new TrellisNode(o, log, id, replica, rt, store, persisted, token);
-      log.info("recovered", { data: o.data, id, replica, freshStore: fresh, variables: persisted.recovered.length });
+      const node = new TrellisNode(o, log, id, identity, privateKey, replica, rt, store, persisted, token);
+      log.info("recovered", { data: o.data, id, did: identity.did, replica, freshStore: fresh, variables: persisted.recovered.length });
       await node.#listen(o.port ?? 7070, o.host ?? "127.0.0.1");
       const p2p = (o.peers ?? []).filter((p) => p.startsWith("/"));
       if ((o.listen?.length ?? 0) > 0 || p2p.length > 0) {
@@ -125,16 +137,23 @@ export class TrellisNode {
       for (const url of o.peers ?? []) if (!url.startsWith("/")) node.connect(url);
       return node;
     } catch (e) {
+      // The API listens before libp2p starts: if a variable was declared in
+      // between, an update may have been acknowledged, so the store stays.
+      const untouched = (rt?.variables().length ?? 0) === 0;
       persisted?.stop();
       rt?.close();
       await store.close().catch(() => {});
+      if (untouched) await removeCreated(o.data, created, true);
       throw e;
     }
   }
 
-  private constructor(o: TrellisNodeOptions, log: Logger, id: string, replica: string, rt: Runtime, store: Store, persisted: Persisted, token: string | null) {
+  private constructor(o: TrellisNodeOptions, log: Logger, id: string, identity: Identity, privateKey: Uint8Array, replica: string, rt: Runtime, store: Store, persisted: Persisted, token: string | null) {
     this.log = log;
     this.id = id;
+    this.identity = identity;
+    this.#privateKey = privateKey;
+    this.#allow = o.allow ?? "any";
     this.replica = replica;
     this.runtime = rt;
     this.store = store;
@@ -158,8 +177,8 @@ export class TrellisNode {
       if (socket.writable) socket.end("HTTP/1.1 400 Bad Request\r\nConnection: close\r\n\r\n"); else socket.destroy();
     });
     this.wsServer = new WsServer({
-      id, server: this.server, path: this.path, limits: this.limits, maxFrame: o.maxFrame,
-      verifyOrigin: (req) => originAllowed(policy, req),
+      identity, allow: this.#allow, open: o.open ?? false, server: this.server, path: this.path,
+      limits: this.limits, maxFrame: o.maxFrame, verifyOrigin: (req) => originAllowed(policy, req),
       onError: (e) => log.warn("ws error", { transport: "server", peer: e.peer, code: e.code, err: e }),
     });
     this.#replicate(this.wsServer, "server", true, (peer, e) => this.wsServer.disconnectOver(peer, "OVER_BUDGET", e.message));
@@ -170,6 +189,8 @@ export class TrellisNode {
 
   #interval: number;
   #maxFrame: number | undefined;
+  #privateKey: Uint8Array; // libp2p protobuf bytes of the node key
+  #allow: AllowPolicy;
 
   // eager: a round right after every change (else only every interval, and
   // when a neighbour comes up).
@@ -234,17 +255,22 @@ export class TrellisNode {
   // Joins the libp2p mesh: identity from the store (made once), sync streams
   // with their own Replicator, gossip of local deltas.
   async #startLibp2p(listen: string[], bootstrap: string[], network?: string): Promise<void> {
-    const { Libp2pTransport, gossipDeltas, exportKey, newPrivateKey } = await import("../transport/libp2p.js");
-    let key = this.store.meta.get(META_LIBP2P_KEY);
-    if (!key) {
-      key = exportKey(await newPrivateKey());
-      await this.store.meta.put(META_LIBP2P_KEY, key);
-    }
+    const { Libp2pTransport } =
+      await loadPeers("trellis serve --listen", PEERS["trellis/libp2p"], () => import("../transport/libp2p.js"));
     const t = await Libp2pTransport.create({
-      privateKey: key, listen, bootstrap, network, limits: this.limits, maxFrame: this.#maxFrame,
-      onError: (e) => (e.code === "DIAL" || e.code === "STREAM" ? this.log.debug : this.log.warn)("libp2p error", { code: e.code, peer: e.peer, err: e }),
+      privateKey: this.#privateKey, allow: this.#allow, listen, bootstrap, network, limits: this.limits, maxFrame: this.#maxFrame,
+      onError: (e) => {
+        // A --peer multiaddr that cannot be dialled warns once (until it connects).
+        const addr = e.code === "DIAL" && e.peer ? bootstrap.find((a) => a.endsWith(`/p2p/${e.peer}`)) : undefined;
+        if (addr && this.#warnUnreachable(e.peer!)) {
+          this.log.warn("cannot reach peer", { peer: e.peer, addr, code: e.code, cause: causeOf(e) });
+          return;
+        }
+        (e.code === "DIAL" || e.code === "STREAM" ? this.log.debug : this.log.warn)("libp2p error", { code: e.code, peer: e.peer, err: e });
+      },
     }).catch(async (e) => { await this.#shutdown(); throw e; });
     this.libp2p = t;
+    t.onNeighbour((peer, up) => { if (up) this.#unreachable.delete(peer); });
     // Gossip is the fast path: this Replicator runs its rounds (anti-entropy,
     // the guarantee) but is not also run after every change.
     this.#replicate(t, "libp2p", false, (peer, e) => t.hangUp(peer, "OVER_BUDGET", e.message));
@@ -255,6 +281,14 @@ export class TrellisNode {
   }
 
   #stopGossip: (() => void) | null = null;
+
+  // Peers (ws URLs, libp2p peer ids) already warned about as unreachable.
+  #unreachable = new Set<string>();
+  #warnUnreachable(key: string): boolean {
+    if (this.#unreachable.has(key)) return false;
+    this.#unreachable.add(key);
+    return true;
+  }
 
   get port(): number { return (this.server.address() as AddressInfo | null)?.port ?? 0; }
   get closing(): boolean { return this.#closing !== null; }
@@ -268,10 +302,18 @@ export class TrellisNode {
       return null;
     }
     if (!/^wss?:\/\//.test(url)) throw new TypeError(`a peer is a ws:// or wss:// URL, got ${JSON.stringify(url)}`);
-    const c = new WsClient({
-      url, id: this.id, WebSocket: NodeWebSocket as unknown as WebSocketConstructor,
-      onError: (e) => this.log.debug("ws error", { transport: url, peer: e.peer, err: e }),
+    const c: WsClient = new WsClient({
+      url, identity: this.identity, WebSocket: NodeWebSocket as unknown as WebSocketConstructor,
+      // An allow-list holds both ways: a server whose key is not listed is not synced with.
+      server: Array.isArray(this.#allow) ? this.#allow : undefined,
+      onError: (e) => {
+        // A peer that cannot be reached is worth one warning with its cause
+        // (until it connects); the retries every backoff stay at debug.
+        if (!c.connected && this.#warnUnreachable(url)) this.log.warn("cannot reach peer", { peer: url, code: e.code, cause: causeOf(e) });
+        else this.log.debug("ws error", { transport: url, peer: e.peer, err: e });
+      },
     });
+    c.onNeighbour((_, up) => { if (up) this.#unreachable.delete(url); });
     this.clients.push(c);
     this.#replicate(c, url);
     return c;
@@ -333,7 +375,7 @@ export class TrellisNode {
     const onAbort = (): void => ctl.abort(o.signal!.reason);
     if (o.signal?.aborted) ctl.abort(o.signal.reason); else o.signal?.addEventListener("abort", onAbort, { once: true });
     const timer = o.timeout !== undefined
-      ? setTimeout(() => ctl.abort(Object.assign(new Error(`read of ${JSON.stringify(id)} timed out after ${o.timeout} ms`), { code: "TIMEOUT" })), o.timeout)
+      ? setTimeout(() => ctl.abort(new TrellisError("TIMEOUT", `read of ${JSON.stringify(id)} timed out after ${o.timeout} ms`)), o.timeout)
       : undefined;
     return this.runtime.read(id, threshold, { strict: o.strict, signal: ctl.signal }).finally(() => {
       clearTimeout(timer);
@@ -382,6 +424,12 @@ export class TrellisNode {
     this.log.info("closed", { ms: Date.now() - t0, flushed: flushError === null });
     if (flushError) throw flushError;
   }
+}
+
+// The underlying reason of a transport error (ECONNREFUSED, ENOTFOUND, …).
+function causeOf(e: Error): string {
+  const c = e.cause as { message?: unknown; code?: unknown } | undefined;
+  return typeof c?.message === "string" && c.message ? c.message : typeof c?.code === "string" ? c.code : e.message;
 }
 
 function checkPeerId(id: string): void {

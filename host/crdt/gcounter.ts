@@ -3,6 +3,7 @@ import { Crdt, adopt, decodeAs } from "./base.js";
 import { ByteReader, ByteWriter } from "./bytes.js";
 import { Tag, TypeSpec } from "./spec.js";
 import { register } from "./registry.js";
+import { describeValue } from "../wasm/errors.js";
 
 export class GCounter extends Crdt<number> {
   static readonly spec: TypeSpec = { tag: Tag.GCounter };
@@ -27,6 +28,7 @@ register(Tag.GCounter, GCounter);
 
 // Increments are non-negative safe integers.
 export function checkCount(n: number): number {
+  if (typeof n !== "number") throw new TypeError(`expected a number, got ${describeValue(n)}`);
   if (!Number.isSafeInteger(n) || n < 0) throw new RangeError(`expected a non-negative safe integer, got ${n}`);
   return n;
 }

@@ -11,7 +11,7 @@
 // size and contains are not monotone: the read resolves at the first moment
 // they hold.
 import { Crdt, decodeState } from "../crdt/base.js";
-import { TrellisError } from "../wasm/errors.js";
+import { TrellisError, describeValue } from "../wasm/errors.js";
 import { Value, encodeValue } from "../crdt/value.js";
 import { bytesKey } from "./provenance.js";
 import { specName } from "../crdt/spec.js";
@@ -30,7 +30,7 @@ export interface Readable {
 }
 
 const count = (n: unknown, what: string): number => {
-  if (typeof n !== "number" || !Number.isFinite(n)) throw new TypeError(`${what} must be a finite number, got ${String(n)}`);
+  if (typeof n !== "number" || !Number.isFinite(n)) throw new TypeError(`${what} must be a finite number, got ${describeValue(n)}`);
   return n;
 };
 

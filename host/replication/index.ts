@@ -4,4 +4,7 @@ export type { ReplicatorOptions, ReplicationMode, ReplicationStats, ReplicationM
 export { ReplicationError, decodeMessage, encodeMessage, hash64, WIRE_VERSION } from "./wire.js";
 export type { ReplicationErrorCode, Message, MessageKind, Entry, VarHash, VarParts } from "./wire.js";
 export { realClock } from "./transport.js";
-export type { Transport, Clock } from "./transport.js";
+export type { Transport, Clock, PubSub } from "./transport.js";
+export { gossipDeltas } from "./gossip.js";
+export type { GossipOptions } from "./gossip.js";
+export { admitEntries } from "./admission.js";

@@ -4,11 +4,11 @@
 // Enes et al. (ICDE 2019), a state-based mode for comparison, and a
 // digest-driven catch-up by join decompositions (Enes et al., PaPoC 2016).
 // The algorithm and the wire format: docs/replication.md.
-import { TypeSpec, sameSpec, specName } from "../crdt/spec.js";
 import { TrellisError } from "../wasm/errors.js";
 import type { Runtime, Origin } from "../dataflow/runtime.js";
 import { Clock, Transport, realClock } from "./transport.js";
-import { checkState, countParts, headerSpec, joinStates, partsOf } from "./lattice.js";
+import { countParts, headerSpec, joinStates, partsOf } from "./lattice.js";
+import { admitEntries } from "./admission.js";
 import {
   Entry, Message, MessageKind, ReplicationError, VarHash, VarParts,
   decodeMessage, encodeMessage, hash64, hashKey, sortById,
@@ -283,24 +283,8 @@ export class Replicator {
   }
 
   // Everything a state message carries must decode and fit before any of it
-  // is joined: a bad message changes nothing. The first entry of a message to
-  // a declared variable is checked by bind itself (which throws and changes
-  // nothing), so only the others need a decode of their own here.
-  #validate(entries: Entry[]): void {
-    entries.forEach((e, i) => {
-      let spec: TypeSpec;
-      try { spec = i === 0 && this.runtime.has(e.id) ? headerSpec(e.bytes) : checkState(e.bytes, this.runtime.kernel); } catch (err) { throw badState(e, err); }
-      this.#check(e.id, spec);
-    });
-  }
-
-  #check(id: string, spec: TypeSpec): void {
-    if (!this.runtime.has(id)) return;
-    const kind = this.runtime.kind(id);
-    if (kind !== "replicated") throw new ReplicationError("KIND_MISMATCH", `${JSON.stringify(id)} is ${kind} here`);
-    const mine = this.runtime.spec(id)!;
-    if (!sameSpec(mine, spec)) throw new ReplicationError("TYPE_MISMATCH", `${JSON.stringify(id)} is ${specName(mine)} here, got ${specName(spec)}`);
-  }
+  // is joined (admission.ts): a bad message changes nothing.
+  #validate(entries: Entry[]): void { admitEntries(this.runtime, entries, { firstByBind: true }); }
 
   // Joins each state in; buffers what inflated (RR: only the new part).
   // Returns false if nothing may be acked: the message was refused (a bad

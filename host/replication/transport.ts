@@ -21,6 +21,21 @@ export interface Transport {
   canSend?(peer: string): boolean;
 }
 
+// Optional: broadcast of opaque bytes to every subscribed node (libp2p's
+// gossipsub). The replication layer (gossip.ts) decides what is published and
+// what arriving bytes do; the transport only moves and relays them.
+export interface PubSub {
+  // Best effort, never throws; false if nothing was published.
+  publish(data: Uint8Array): boolean;
+  // handler(the peer it came from, or "" if unknown, data) for every message that passed the validator.
+  onGossip(handler: (from: string, data: Uint8Array) => void): () => void;
+  // Runs on every message before it is delivered or relayed; throwing refuses it.
+  setGossipValidator(fn: ((data: Uint8Array) => void) | null): void;
+  // True while the transport hands received bytes (gossip or sync) to handlers:
+  // what changes then is not published again.
+  readonly delivering: boolean;
+}
+
 // Time as the protocol sees it: real timers in production, a virtual clock in
 // the simulator (so a run is a pure function of its seed).
 export interface Clock {

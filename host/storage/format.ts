@@ -19,6 +19,9 @@ export const P_META = 0x4d;  // 'M'
 export const P_SNAP = 0x53;  // 'S'
 
 export const HEADER_KEY = new Uint8Array([P_HEADER, ...utf8("trellis")]);
+// The number of the last batch written, put in every batch when the store has
+// an ack mark (StoreOptions.ackMark); sorts right after the header.
+export const SEAL_KEY = new Uint8Array([P_HEADER, ...utf8("trellis.batch")]);
 
 export function crc32c(parts: Uint8Array[]): number {
   let c = 0;

@@ -3,7 +3,7 @@
 // ./node.ts (classic-level) or ./browser.ts (browser-level), or pass any
 // abstract-level database (memory-level in tests) to Store.open.
 export { Store } from "./store.js";
-export type { LevelDb, StoreOptions, Loaded, LoadedVar, StoreStats } from "./store.js";
+export type { LevelDb, StoreOptions, AckMark, Loaded, LoadedVar, StoreStats } from "./store.js";
 export { StorageError, describeKey } from "./errors.js";
 export type { StorageErrorCode } from "./errors.js";
 export { persist, onceRecord, specBytes } from "./persist.js";

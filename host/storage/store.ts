@@ -9,7 +9,7 @@
 import type { AbstractLevel } from "abstract-level";
 import { StorageError } from "./errors.js";
 import {
-  HEADER_KEY, P_DECL, P_HEADER, P_LOG, P_META, P_SNAP, FORMAT_VERSION,
+  HEADER_KEY, SEAL_KEY, P_DECL, P_HEADER, P_LOG, P_META, P_SNAP, FORMAT_VERSION,
   frame, unframe, seqKey, keySeq, nameKey, keyName, utf8, fromUtf8,
 } from "./format.js";
 
@@ -26,6 +26,25 @@ export interface StoreOptions {
   // Pass `sync: true` to the database (fsync on classic-level). Default true;
   // turning it off gives up durability across power loss (not process crash).
   sync?: boolean;
+  // Detects acknowledged writes the database lost (a truncated LevelDB
+  // write-ahead log replays without error). Every batch then also puts its
+  // number under SEAL_KEY, and once the batch is durable the mark records
+  // that number (durably) before any caller is acknowledged; on open a mark
+  // above the stored seal means acknowledged batches are gone: CORRUPT.
+  // openNodeStore passes a file beside the database.
+  ackMark?: AckMark;
+}
+
+// A durable record, kept outside the database, of the last batch acknowledged.
+export interface AckMark {
+  // The last batch number written, or null when there is none (a store made
+  // before marks existed, or a mark that cannot be read): then nothing is checked.
+  read(): Promise<number | null>;
+  // Records `batch`; resolves once it is durable (when `sync`).
+  write(batch: number, sync: boolean): Promise<void>;
+  close(): Promise<void>;
+  // How to accept a reported loss and start anyway (appended to the error).
+  readonly recovery?: string;
 }
 
 export interface LoadedVar {
@@ -70,6 +89,7 @@ export class Store {
   private closed = false;
   private recovered: Loaded | null;
   private readonly sync: boolean;
+  private batchNo = 0;   // the last batch number put under SEAL_KEY (with an ack mark)
 
   private constructor(readonly db: LevelDb, private readonly opts: StoreOptions, loaded: Loaded) {
     this.sync = opts.sync ?? true;
@@ -85,6 +105,8 @@ export class Store {
     store.index = scan.index;
     store.metaCache = new Map(scan.loaded.meta);
     store.nextSeq = scan.maxSeq + 1;
+    store.batchNo = scan.seal;
+    if (opts.ackMark) await checkMark(opts.ackMark, scan, opts, store.sync);
     const ops: Op[] = scan.stale.map((key) => ({ type: "del", key }));
     if (!scan.hasHeader) ops.push({ type: "put", key: HEADER_KEY, value: frame(HEADER_KEY, () => {}) });
     if (ops.length) await store.write(ops);
@@ -201,7 +223,7 @@ export class Store {
     if (this.closed) return;
     while (this.writing || this.scheduled || this.pending.length) await this.flushed().catch(() => {});
     this.closed = true;
-    await this.db.close();
+    try { await this.db.close(); } finally { await this.opts.ackMark?.close(); }
   }
 
   private checkOpen(): void {
@@ -232,12 +254,20 @@ export class Store {
       this.writing = true;
       this.stats.batches++;
       this.stats.records += ops.length;
+      const mark = this.opts.ackMark;
+      const n = mark ? ++this.batchNo : 0;
+      if (mark) ops.push({ type: "put", key: SEAL_KEY, value: frame(SEAL_KEY, (w) => w.varint(n)) });
       // `sync` is classic-level's option (fsync before the batch resolves); other
       // backends ignore it. abstract-level's types do not list it.
-      this.db.batch(ops, { ...ENC, sync: this.sync } as typeof ENC).then(
-        () => { for (const w of waiters) w.resolve(); },
-        (e: unknown) => { for (const w of waiters) w.reject(e); },
-      ).finally(() => { this.writing = false; this.kick(); });
+      this.db.batch(ops, { ...ENC, sync: this.sync } as typeof ENC)
+        // The mark follows the batch (never precedes it: a crash in between
+        // must not accuse the database of losing a batch it never acknowledged),
+        // and acks wait for both.
+        .then(() => mark?.write(n, this.sync))
+        .then(
+          () => { for (const w of waiters) w.resolve(); },
+          (e: unknown) => { for (const w of waiters) w.reject(e); },
+        ).finally(() => { this.writing = false; this.kick(); });
     });
   }
 }
@@ -250,7 +280,27 @@ function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
   return true;
 }
 
+// On open: a mark above the stored seal means the database lost batches whose
+// writes were acknowledged. In "skip" mode the loss is reported and the mark
+// brought down to the seal, so the next open does not report it again.
+async function checkMark(mark: AckMark, scan: Scan, opts: StoreOptions, sync: boolean): Promise<void> {
+  const acked = await mark.read();
+  if (acked === null || acked <= scan.seal) return;
+  const lost = acked - scan.seal;
+  const err = new StorageError("CORRUPT",
+    `the database lost acknowledged writes: batch ${acked} was acknowledged, but the last batch it holds is ${scan.seal} ` +
+    `(${lost} batch${lost === 1 ? "" : "es"} of deltas, declarations or meta records gone, e.g. a truncated LevelDB write-ahead log). ` +
+    "Updates made on this replica in them exist now only on peers that received them; " +
+    `open with onCorrupt: "skip" to start with what is left and let anti-entropy bring back what peers hold` +
+    (mark.recovery ? `, or ${mark.recovery}` : "") + ".");
+  if (opts.onCorrupt !== "skip") throw err;
+  scan.loaded.corrupt.push(err);
+  opts.onCorruptRecord?.(err);
+  await mark.write(scan.seal, sync);
+}
+
 interface Scan {
+  seal: number;     // the last batch number stored under SEAL_KEY (0: none)
   loaded: Loaded;
   index: Map<string, VarIndex>;
   stale: Uint8Array[];   // records a finished compaction should have deleted
@@ -272,7 +322,7 @@ async function scanDb(db: LevelDb, opts: StoreOptions): Promise<Scan> {
   const logs: { seq: number; varId: string; delta: Uint8Array; key: Uint8Array }[] = [];
   const snaps: { seq: number; varId: string; state: Uint8Array; key: Uint8Array }[] = [];
   const meta = new Map<string, Uint8Array>();
-  let maxSeq = 0, hasHeader = false, count = 0;
+  let maxSeq = 0, hasHeader = false, count = 0, seal = 0;
 
   const it = db.iterator(ENC);
   try {
@@ -288,6 +338,7 @@ async function scanDb(db: LevelDb, opts: StoreOptions): Promise<Scan> {
         try {
           switch (key[0]) {
             case P_HEADER: {
+              if (sameBytes(key, SEAL_KEY)) { seal = unframe(key, value, (r) => r.varint()); break; }
               if (!sameBytes(key, HEADER_KEY)) throw new StorageError("CORRUPT", "unknown key", key);
               unframe(key, value, () => {});
               hasHeader = true;
@@ -346,7 +397,7 @@ async function scanDb(db: LevelDb, opts: StoreOptions): Promise<Scan> {
     ix.logs.push(l.seq);
     v.deltas.push(l.delta);
   }
-  return { loaded: { vars, meta, corrupt }, index, stale, maxSeq, hasHeader };
+  return { loaded: { vars, meta, corrupt }, index, stale, maxSeq, hasHeader, seal };
 }
 
 // The database's own corruption errors (LevelDB's block checksums, an

@@ -6,10 +6,14 @@
 //   outbound stream to every connected peer that speaks it and only writes on
 //   it; the peer only reads. Frames are length-prefixed. A neighbour is a peer
 //   whose stream we can write to.
-// - Gossip is the fast path: gossipDeltas() publishes each local delta-group
-//   on the topic `trellis/<network>` and joins what others publish, while the
-//   Replicator's anti-entropy still guarantees convergence (gossipsub gives a
-//   late joiner none of the history).
+// - Gossip is the fast path: the transport offers publish/subscribe of opaque
+//   bytes on the topic `trellis/<network>` (PubSub); what to publish and what
+//   arriving bytes do is the replication layer's (gossipDeltas in
+//   host/replication/gossip.ts), while the Replicator's anti-entropy still
+//   guarantees convergence (gossipsub gives a late joiner none of the history).
+// - Identity: the node's Ed25519 key is its libp2p key; Noise proves every
+//   peer's key on every connection (docs/security.md), and an allow-list of
+//   did:keys gates connections after that proof (`allow`).
 // - Discovery: a bootstrap list (dialled and re-dialled forever, with capped
 //   backoff), and peer exchange over the sync protocol (each node tells its
 //   neighbours who its neighbours are, so a mesh forms from one bootstrap
@@ -25,16 +29,14 @@ import { noise } from "@libp2p/noise";
 import { yamux } from "@libp2p/yamux";
 import { identify, type Identify } from "@libp2p/identify";
 import { gossipsub, StrictNoSign, StrictSign, TopicValidatorResult, type GossipSub } from "@libp2p/gossipsub";
-import { generateKeyPair, privateKeyFromProtobuf, privateKeyToProtobuf } from "@libp2p/crypto/keys";
-import { peerIdFromString } from "@libp2p/peer-id";
+import { generateKeyPair, privateKeyFromProtobuf, privateKeyToProtobuf, publicKeyFromRaw } from "@libp2p/crypto/keys";
+import { peerIdFromPublicKey, peerIdFromString } from "@libp2p/peer-id";
 import { multiaddr, type Multiaddr } from "@multiformats/multiaddr";
 import type { Connection, PeerId, PrivateKey, Stream } from "@libp2p/interface";
-import type { Transport } from "../replication/transport.js";
-import type { Runtime } from "../dataflow/runtime.js";
+import type { PubSub, Transport } from "../replication/transport.js";
 import { ByteReader, ByteWriter, fromUtf8, utf8 } from "../crdt/bytes.js";
-import { sameSpec, specName } from "../crdt/spec.js";
-import { checkState, headerSpec, joinStates } from "../replication/lattice.js";
-import { ReplicationError, decodeMessage, encodeMessage, sortById, type Entry } from "../replication/wire.js";
+import { AllowList, type AllowPolicy } from "../identity/allow.js";
+import { didFromPublicKey, publicKeyFromDid } from "../identity/did.js";
 import { WsConnLimits, type Limits } from "./limits.js";
 
 export const SYNC_PROTOCOL = "/trellis/sync/1.0.0";
@@ -58,6 +60,7 @@ export type Libp2pErrorCode =
   | "STREAM"      // a sync stream could not be opened or failed
   | "PUBLISH"     // a gossip publish failed (anti-entropy still ships the change)
   | "HANDLER"     // an onMessage / onNeighbour / onGossip handler threw
+  | "NOT_ALLOWED"  // a connection from or to a key the allow-list does not admit (or not an Ed25519 key): closed
   | "RATE_LIMITED" // a peer over its sync-frame rate (limits.ts): its connection is closed
   | "OVER_BUDGET"; // a peer over its sync-work budget (hangUp by the node): its connection is closed
 
@@ -69,7 +72,8 @@ export class Libp2pTransportError extends Error {
 }
 
 export interface Libp2pTransportOptions {
-  privateKey?: PrivateKey | Uint8Array; // the identity (a key, or its protobuf bytes from exportKey); default: a new Ed25519 key
+  privateKey?: PrivateKey | Uint8Array; // the identity (an Ed25519 key, or its protobuf bytes from exportKey); default: a new one
+  allow?: AllowPolicy;       // the keys (did:keys) that may connect, proven by Noise: "any" (default) or a list or predicate
   listen?: string[];         // multiaddrs to listen on (default ["/ip4/127.0.0.1/tcp/0"]); add ".../tcp/N/ws" for WebSocket
   announce?: string[];       // multiaddrs to tell peers instead of the listen ones (a public address behind NAT)
   bootstrap?: string[];      // multiaddrs to dial at start and re-dial whenever lost, forever (with /p2p/<id> or without)
@@ -95,13 +99,14 @@ export interface Libp2pStats {
   dropped: number;                      // send() calls that wrote nothing (no such neighbour, too large, backpressure)
   gossipOut: number; gossipIn: number; gossipRejected: number;
   dials: number; dialFailures: number;
+  refused: number;                      // connections the allow-list refused
   errors: number;
   byCode: Partial<Record<Libp2pErrorCode, number>>;
 }
 
 const zeroStats = (): Libp2pStats => ({
   framesIn: 0, bytesIn: 0, framesOut: 0, bytesOut: 0, dropped: 0,
-  gossipOut: 0, gossipIn: 0, gossipRejected: 0, dials: 0, dialFailures: 0, errors: 0, byCode: {},
+  gossipOut: 0, gossipIn: 0, gossipRejected: 0, dials: 0, dialFailures: 0, refused: 0, errors: 0, byCode: {},
 });
 
 // ---- identity ---------------------------------------------------------------
@@ -221,12 +226,12 @@ interface Want {
 
 type Services = { identify: Identify; pubsub?: GossipSub };
 
-export class Libp2pTransport implements Transport {
+export class Libp2pTransport implements Transport, PubSub {
   readonly self: string;
   readonly node: Libp2p<Services>;
   readonly topic: string;
   readonly maxFrame: number;
-  #o: Required<Omit<Libp2pTransportOptions, "privateKey" | "listen" | "announce" | "bootstrap" | "onError" | "signGossip" | "limits">> & { limits?: Limits };
+  #o: Required<Omit<Libp2pTransportOptions, "privateKey" | "listen" | "announce" | "bootstrap" | "onError" | "signGossip" | "allow" | "limits">> & { limits?: Limits };
   #onError: (e: Libp2pTransportError) => void;
   #out = new Map<string, Out>();
   #opening = new Set<string>();
@@ -258,9 +263,24 @@ export class Libp2pTransport implements Transport {
         maxInboundDataLength: o.maxFrame ?? DEFAULT_MAX_FRAME,
       });
     }
+    const allow = new AllowList(o.allow ?? "any");
+    let t: Libp2pTransport | undefined;
+    // After Noise, the remote peer id is proven: gate on its key. Every
+    // trellis peer is named by an Ed25519 did:key, so other key types are refused.
+    const gate = (dir: string) => (peer: PeerId): boolean => {
+      const did = didOfPeer(peer);
+      if (did && allow.admits(did)) return false;
+      t?.refused(peer.toString(), did, dir);
+      return true;
+    };
     const node = await createLibp2p({
       start: false,
       privateKey: key,
+      connectionGater: {
+        denyDialPeer: (peer) => { const did = didOfPeer(peer); return !(did && allow.admits(did)); },
+        denyInboundEncryptedConnection: gate("inbound"),
+        denyOutboundEncryptedConnection: gate("outbound"),
+      },
       addresses: { listen: o.listen ?? ["/ip4/127.0.0.1/tcp/0"], announce: o.announce ?? [] },
       transports: [tcp(), webSockets()],
       connectionEncrypters: [noise()],
@@ -271,7 +291,7 @@ export class Libp2pTransport implements Transport {
       connectionMonitor: { pingInterval: o.pingInterval ?? 10_000 },
       services: services as never,
     }) as unknown as Libp2p<Services>;
-    const t = new Libp2pTransport(node, o);
+    t = new Libp2pTransport(node, o);
     try {
       await t.#start(o.bootstrap ?? []);
     } catch (e) {
@@ -403,6 +423,17 @@ export class Libp2pTransport implements Transport {
   setGossipValidator(fn: ((data: Uint8Array) => void) | null): void { this.#validator = fn; }
 
   // ---- the rest -------------------------------------------------------------
+
+  // The did:key a peer id names (its Ed25519 key), or null.
+  didOf(peer: string): string | null {
+    try { return didOfPeer(peerIdFromString(peer)); } catch { return null; }
+  }
+
+  // Reported by the connection gater (not for callers).
+  refused(peer: string, did: string | null, dir: string): void {
+    this.#stats.refused++;
+    this.#error("NOT_ALLOWED", `${dir} connection ${did ? `from key ${did}` : `from ${peer} (not an Ed25519 key)`} refused by the allow-list`, peer);
+  }
 
   // True while a message that came over this transport (a sync frame or a
   // gossip message) is being handed to handlers: what changes then came from
@@ -691,100 +722,26 @@ export class Libp2pTransport implements Transport {
   }
 }
 
+// The did:key of a libp2p peer id (Ed25519 peer ids embed their key), or null.
+export function didOfPeerId(peer: string): string | null {
+  try { return didOfPeer(peerIdFromString(peer)); } catch { return null; }
+}
+
+// The libp2p peer id that names the same Ed25519 key as `did`.
+export function peerIdOfDid(did: string): string {
+  return peerIdFromPublicKey(publicKeyFromRaw(publicKeyFromDid(did))).toString();
+}
+
+function didOfPeer(peer: PeerId): string | null {
+  const pub = peer.publicKey;
+  return pub?.type === "Ed25519" ? didFromPublicKey(pub.raw) : null;
+}
+
 function end(r: ByteReader): void {
   if (r.pos !== r.buf.length) throw new Error(`${r.buf.length - r.pos} trailing bytes`);
 }
 
-// ---- gossip of deltas ---------------------------------------------------------
-
-export interface GossipOptions {
-  autoDeclare?: boolean; // declare variables a message has and this runtime lacks (default true, as the Replicator)
-  onError?: (e: ReplicationError | Libp2pTransportError) => void;
-}
-
-// The fast path: every change to a replicated variable that did not come over
-// this transport (local updates, and changes that came from elsewhere, e.g.
-// over WebSocket) is published on the transport's topic (the delta-groups of
-// one turn joined per variable, as one message), as is every new declaration
-// (its bottom state), and every valid message from others is joined in with
-// `runtime.bind(id, delta, "remote")` — so the runtime's other hooks (storage,
-// Replicators) see it like any remote change. A gossip message is a
-// replication `state` message (docs/replication.md, kind 3, session 0) whose
-// entries are delta-groups. Malformed messages are refused before delivery
-// (BAD_GOSSIP); a message naming a variable of another type here changes
-// nothing (TYPE_MISMATCH / KIND_MISMATCH). Returns a function that stops it.
-export function gossipDeltas(runtime: Runtime, transport: Libp2pTransport, o: GossipOptions = {}): () => void {
-  const autoDeclare = o.autoDeclare ?? true;
-  const report = (e: ReplicationError | Libp2pTransportError): void => { try { o.onError?.(e); } catch { /* ignored */ } };
-  let pending = new Map<string, Uint8Array[]>();
-  let queued = false;
-  let stopped = false;
-  const flush = (): void => {
-    queued = false;
-    const p = pending;
-    pending = new Map();
-    if (stopped || p.size === 0) return;
-    let entries: Entry[];
-    try { entries = sortById([...p].map(([id, ds]) => ({ id, bytes: joinStates(ds, runtime.kernel) }))); } catch (e) {
-      report(new ReplicationError("APPLY_FAILED", `gossip: ${(e as Error).message}`, undefined, e));
-      return;
-    }
-    transport.publish(encodeMessage({ kind: "state", session: 0, entries }));
-  };
-  const queue = (id: string, d: Uint8Array): void => {
-    let l = pending.get(id);
-    if (!l) pending.set(id, (l = []));
-    l.push(d);
-    if (!queued) { queued = true; setImmediate(flush); }
-  };
-  const offDelta = runtime.onDelta((id, d) => {
-    if (stopped || transport.delivering || runtime.kind(id) !== "replicated") return;
-    queue(id, d);
-  });
-  // A declaration travels as the variable's bottom state (as the Replicator
-  // ships it): others declare it from the header.
-  const offDeclare = runtime.onDeclare((id, _spec, kind) => {
-    if (stopped || transport.delivering || kind !== "replicated") return;
-    queue(id, runtime.encode(id));
-  });
-  transport.setGossipValidator((data) => {
-    const m = decodeMessage(data);
-    if (m.kind !== "state") throw new ReplicationError("MALFORMED", `a gossip message is a state message, got ${m.kind}`);
-    for (const e of m.entries) {
-      try { checkState(e.bytes, runtime.kernel); } catch (err) { throw new ReplicationError("BAD_STATE", `${JSON.stringify(e.id)}: ${(err as Error).message}`, undefined, err); }
-    }
-  });
-  const offGossip = transport.onGossip((from, data) => {
-    if (stopped) return;
-    const m = decodeMessage(data); // validated already
-    if (m.kind !== "state") return;
-    // Every entry must fit before any is joined: a bad message changes nothing.
-    for (const e of m.entries) {
-      if (!runtime.has(e.id)) continue;
-      const kind = runtime.kind(e.id);
-      if (kind !== "replicated") { report(new ReplicationError("KIND_MISMATCH", `${JSON.stringify(e.id)} is ${kind} here`, from)); return; }
-      const mine = runtime.spec(e.id)!, theirs = headerSpec(e.bytes);
-      if (!sameSpec(mine, theirs)) { report(new ReplicationError("TYPE_MISMATCH", `${JSON.stringify(e.id)} is ${specName(mine)} here, got ${specName(theirs)}`, from)); return; }
-    }
-    for (const e of m.entries) {
-      try {
-        if (!runtime.has(e.id)) {
-          if (!autoDeclare) continue;
-          runtime.declare(e.id, headerSpec(e.bytes));
-        }
-        runtime.bind(e.id, e.bytes, "remote");
-      } catch (err) {
-        report(new ReplicationError("APPLY_FAILED", `${JSON.stringify(e.id)}: ${(err as Error)?.message ?? String(err)}`, from, err));
-      }
-    }
-  });
-  return () => {
-    stopped = true;
-    offDelta();
-    offDeclare();
-    offGossip();
-    transport.setGossipValidator(null);
-  };
-}
+// The gossip fast path (what is published, what arriving bytes do) is the
+// replication layer's: gossipDeltas in host/replication/gossip.ts.
 
 export type { PeerId, PrivateKey };

@@ -9,12 +9,15 @@ import {
   CloseCode, DEFAULT_MAX_FRAME, HEADER, WsErrorCode, WsStats, WsTransportError,
   countError, decodeFrame, encodeFrame, encodeHello, toBytes, zeroStats,
 } from "./ws-frame.js";
+import { encodeAuth, encodeProof, nonce, transcript, type PeerIdentity } from "./ws-auth.js";
 
 export {
   CloseCode, DEFAULT_MAX_FRAME, FRAME_VERSION, FrameType, HEADER, MAX_ID_BYTES,
   WsTransportError, decodeFrame, encodeFrame, encodeHello,
 } from "./ws-frame.js";
 export type { Decoded, FrameTypeName, WsErrorCode, WsStats } from "./ws-frame.js";
+export { transcript } from "./ws-auth.js";
+export type { PeerIdentity } from "./ws-auth.js";
 
 // The part of the WebSocket API used here: the browser's and `ws`'s both fit.
 export interface WebSocketLike {
@@ -41,7 +44,9 @@ export interface ReconnectOptions {
 
 export interface WsClientOptions {
   url: string;                     // ws:// or wss://
-  id: string;                      // this node's peer id (1..255 bytes of UTF-8), announced in the hello
+  identity?: PeerIdentity;         // this node's key: it proves it to the server and checks the server's (its did is the peer id)
+  server?: string | string[];      // with an identity: the server key(s) accepted (default: any key that proves itself)
+  id?: string;                     // without an identity: the peer id (1..255 bytes of UTF-8) in a plain hello (open servers only)
   WebSocket?: WebSocketConstructor; // default globalThis.WebSocket
   maxFrame?: number;               // largest data body sent or accepted (default 16 MiB)
   reconnect?: ReconnectOptions | false; // false: never reconnect
@@ -67,6 +72,10 @@ export class WsClient implements Transport {
   #maxBuffered: number;
   #random: () => number;
   #onError: (e: WsTransportError) => void;
+  #identity: PeerIdentity | undefined;
+  #servers: Set<string> | null;
+  // The handshake on the current socket: our nonce, and the server's key once its challenge verified.
+  #auth: { nonceC: Uint8Array; did: string | null; busy: boolean } | null = null;
 
   #ws: WebSocketLike | null = null;
   #server: string | undefined;  // the server's id, once its hello arrived on the current socket
@@ -81,9 +90,14 @@ export class WsClient implements Transport {
   #nb = new Set<(peer: string, up: boolean) => void>();
 
   constructor(o: WsClientOptions) {
-    this.self = o.id;
+    this.#identity = o.identity;
+    if (o.identity && o.id !== undefined && o.id !== o.identity.did) throw new TypeError("with an identity, the client's id is its did");
+    const id = o.identity?.did ?? o.id;
+    if (id === undefined) throw new TypeError("WsClient needs an `identity` (or an `id` for an open server)");
+    this.#servers = o.server === undefined ? null : new Set(typeof o.server === "string" ? [o.server] : o.server);
+    this.self = id;
     this.url = o.url;
-    this.#hello = encodeHello(o.id);
+    this.#hello = encodeHello(id);
     const Ctor = o.WebSocket ?? (globalThis as { WebSocket?: WebSocketConstructor }).WebSocket;
     if (!Ctor) throw new TypeError("no WebSocket constructor: pass options.WebSocket (in Node 20: `import { WebSocket } from \"ws\"`)");
     this.#Ctor = Ctor;
@@ -175,7 +189,13 @@ export class WsClient implements Transport {
     this.#ws = ws;
     ws.binaryType = "arraybuffer";
     ws.onopen = () => {
-      this.#write(ws, this.#hello);
+      if (this.#identity) {
+        this.#auth = { nonceC: nonce(), did: null, busy: false };
+        this.#write(ws, encodeAuth(this.#auth.nonceC, this.self));
+      } else {
+        this.#auth = null;
+        this.#write(ws, this.#hello);
+      }
       this.#timer = setTimeout(() => {
         this.#error("HELLO_TIMEOUT", `no hello from the server within ${this.#helloTimeout} ms`, true);
         this.#drop(ws, CloseCode.policy, "hello timeout");
@@ -187,7 +207,41 @@ export class WsClient implements Transport {
       if (cause?.code === "WS_ERR_UNSUPPORTED_MESSAGE_LENGTH") this.#error("TOO_LARGE", `the server sent a frame above maxFrame ${this.maxFrame}; connection closed`, true, cause);
       else this.#error("SOCKET", `socket error on ${this.url}`, true, cause ?? ev);
     };
-    ws.onclose = () => this.#drop(ws);
+    ws.onclose = (ev) => {
+      // The server's verdict on our handshake.
+      if (ws === this.#ws && this.#server === undefined) {
+        if (ev.code === CloseCode.notAllowed) this.#error("NOT_ALLOWED", `the server does not admit our key ${this.self}`, true);
+        else if (ev.code === CloseCode.authFailed) this.#error("AUTH_FAILED", `the server refused our key proof: ${ev.reason}`, true);
+        else if (ev.code === CloseCode.authRequired) this.#error("AUTH_REQUIRED", `the server refused the handshake: ${ev.reason}`, true);
+      }
+      this.#drop(ws);
+    };
+  }
+
+  // The server's challenge: check its signature (and key), then prove ours.
+  async #onChallenge(ws: WebSocketLike, nonceS: Uint8Array, sig: Uint8Array, did: string): Promise<void> {
+    const a = this.#auth, me = this.#identity;
+    if (!a || !me || a.did !== null || a.busy) return this.#bad(ws, "BAD_HELLO", "an unexpected challenge", false);
+    if (this.#servers && !this.#servers.has(did)) {
+      this.#error("NOT_ALLOWED", `the server's key ${did} is not one we accept`, true);
+      return this.#drop(ws, CloseCode.notAllowed, "NOT_ALLOWED");
+    }
+    if (did === this.self) return this.#bad(ws, "BAD_HELLO", "the server claimed our own key", false);
+    a.busy = true;
+    const ok = await me.verify(did, transcript("server", a.nonceC, nonceS, did, this.self), sig).catch(() => false);
+    if (ws !== this.#ws) return;
+    if (!ok) {
+      this.#error("AUTH_FAILED", `the server's signature for key ${did} does not verify`, true);
+      return this.#drop(ws, CloseCode.authFailed, "AUTH_FAILED");
+    }
+    let proof: Uint8Array;
+    try { proof = await me.sign(transcript("client", a.nonceC, nonceS, did, this.self)); } catch (e) {
+      this.#error("SOCKET", `signing our proof failed: ${(e as Error)?.message}`, true, e);
+      return this.#drop(ws, CloseCode.policy, "cannot sign");
+    }
+    if (ws !== this.#ws) return;
+    a.did = did; a.busy = false;
+    this.#write(ws, encodeProof(proof));
   }
 
   #frame(ws: WebSocketLike, data: unknown): void {
@@ -201,7 +255,10 @@ export class WsClient implements Transport {
     this.#heard = true;
     this.#stats.framesIn++; this.#stats.bytesIn += bytes.length;
     if (!up) {
+      if (f.type === "challenge") return void this.#onChallenge(ws, f.nonce, f.sig, f.did);
       if (f.type !== "hello") return this.#bad(ws, "NO_HELLO", `a ${f.type} frame before the server's hello`, false);
+      // With an identity, the hello only confirms the key the challenge proved.
+      if (this.#identity && (this.#auth?.did == null || this.#auth.busy || f.id !== this.#auth.did)) return this.#bad(ws, "BAD_HELLO", "a hello before the server proved its key", false);
       if (f.id === this.self) return this.#bad(ws, "BAD_HELLO", `the server announced our own id ${JSON.stringify(f.id)}`, false);
       if (this.#timer) { clearTimeout(this.#timer); this.#timer = null; }
       this.#server = f.id;
@@ -219,6 +276,7 @@ export class WsClient implements Transport {
       case "ping": this.#write(ws, encodeFrame("pong")); return;
       case "pong": return;
       case "hello": return this.#bad(ws, "BAD_HELLO", "a second hello from the server", true);
+      default: return this.#bad(ws, "BAD_HELLO", `a ${f.type} frame after the handshake`, true);
     }
   }
 

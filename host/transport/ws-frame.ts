@@ -8,6 +8,10 @@
 // type 2 data:  body = one opaque replication message (0..maxFrame bytes)
 // type 3 ping:  empty body; the server answers with a pong (client heartbeat)
 // type 4 pong:  empty body
+// types 5-7: the authenticated handshake (ws-auth.ts, docs/ws.md):
+// type 5 auth:      client → server, version:u8 (1) nonce:32 did (UTF-8, 1..255 bytes)
+// type 6 challenge: server → client, nonce:32 signature:64 did (UTF-8, 1..255 bytes)
+// type 7 proof:     client → server, signature:64
 export const FRAME_VERSION = 1;
 export const HEADER = 4;
 export const MAGIC0 = 0x54; // 'T'
@@ -15,7 +19,7 @@ export const MAGIC1 = 0x57; // 'W'
 export const MAX_ID_BYTES = 255;
 export const DEFAULT_MAX_FRAME = 16 * 1024 * 1024;
 
-export const FrameType = { hello: 1, data: 2, ping: 3, pong: 4 } as const;
+export const FrameType = { hello: 1, data: 2, ping: 3, pong: 4, auth: 5, challenge: 6, proof: 7 } as const;
 export type FrameTypeName = keyof typeof FrameType;
 
 export type WsErrorCode =
@@ -30,6 +34,9 @@ export type WsErrorCode =
   | "HEARTBEAT"      // the peer stopped answering heartbeats
   | "SOCKET"         // the socket failed (cause: the underlying error)
   | "HANDLER"        // an onMessage/onNeighbour handler threw (cause: what it threw)
+  | "AUTH_REQUIRED"  // a plain hello to a server that is not open, or an auth to one without an identity
+  | "AUTH_FAILED"    // a handshake signature (or did) that does not verify: an impersonation or a replay
+  | "NOT_ALLOWED"    // a proven key the allow-list does not admit
   // Limits (limits.ts, docs/security-limits.md): the peer is disconnected (4002)
   | "RATE_LIMITED"   // over its frames/s or bytes/s
   | "SLOW_READER"    // it left sends unread past its budget
@@ -88,10 +95,21 @@ export type Decoded =
   | { type: "data"; body: Uint8Array }
   | { type: "ping" }
   | { type: "pong" }
+  | { type: "auth"; nonce: Uint8Array; did: string }
+  | { type: "challenge"; nonce: Uint8Array; sig: Uint8Array; did: string }
+  | { type: "proof"; sig: Uint8Array }
   | { type: "error"; code: WsErrorCode; message: string };
 
 const EMPTY = new Uint8Array(0);
-const TYPES: (FrameTypeName | undefined)[] = [undefined, "hello", "data", "ping", "pong"];
+const TYPES: (FrameTypeName | undefined)[] = [undefined, "hello", "data", "ping", "pong", "auth", "challenge", "proof"];
+export const NONCE_BYTES = 32;
+export const SIG_BYTES = 64;
+export const AUTH_VERSION = 1;
+
+function readDid(b: Uint8Array): string | null {
+  if (b.length === 0 || b.length > MAX_ID_BYTES) return null;
+  try { return utf8Strict.decode(b); } catch { return null; }
+}
 
 // Validates one received WebSocket message. Never throws; the data body is a
 // view into `frame` (no copy).
@@ -111,6 +129,20 @@ export function decodeFrame(frame: Uint8Array, maxFrame: number): Decoded {
       try { id = utf8Strict.decode(body); } catch { return err("BAD_HELLO", "hello id is not UTF-8"); }
       return { type, id };
     }
+    case "auth": {
+      if (body.length < 1 + NONCE_BYTES + 1 || body[0] !== AUTH_VERSION) return err("BAD_HELLO", `an auth frame of ${body.length} bytes, version ${body[0]} (expected ${AUTH_VERSION})`);
+      const did = readDid(body.subarray(1 + NONCE_BYTES));
+      if (did === null) return err("BAD_HELLO", "an auth frame whose id is not 1..255 bytes of UTF-8");
+      return { type, nonce: body.slice(1, 1 + NONCE_BYTES), did };
+    }
+    case "challenge": {
+      const did = readDid(body.subarray(NONCE_BYTES + SIG_BYTES));
+      if (did === null) return err("BAD_HELLO", "a challenge frame that is too short or whose id is not 1..255 bytes of UTF-8");
+      return { type, nonce: body.slice(0, NONCE_BYTES), sig: body.slice(NONCE_BYTES, NONCE_BYTES + SIG_BYTES), did };
+    }
+    case "proof":
+      if (body.length !== SIG_BYTES) return err("BAD_HELLO", `a proof frame of ${body.length} bytes (${SIG_BYTES})`);
+      return { type, sig: body.slice() };
     default:
       if (body.length !== 0) return err("UNKNOWN_TYPE", `${type} frame with a ${body.length}-byte body`);
       return { type };
@@ -129,6 +161,9 @@ export const CloseCode = {
   replaced: 4000,     // another connection announced the same peer id
   kicked: 4001,       // server.disconnect(peer)
   overBudget: 4002,   // over a rate, send or work budget (limits.ts)
+  authFailed: 4010,   // a handshake signature that does not verify (impersonation, replay, a bad did)
+  notAllowed: 4011,   // a key the allow-list does not admit
+  authRequired: 4012, // an unauthenticated hello to a server that is not open
 } as const;
 
 // Node's Buffer, ArrayBuffer, or an array of chunks (ws fragments) → a plain

@@ -6,18 +6,26 @@ import type { IncomingMessage, Server as HttpServer } from "node:http";
 import type { Server as HttpsServer } from "node:https";
 import { WebSocketServer, WebSocket } from "ws";
 import type { Transport } from "../replication/transport.js";
+import type { WebSocketConstructor } from "./ws-client.js";
 import {
   CloseCode, DEFAULT_MAX_FRAME, HEADER, WsErrorCode, WsStats, WsTransportError,
   countError, decodeFrame, encodeFrame, encodeHello, toBytes, zeroStats,
 } from "./ws-frame.js";
 import { WsConnLimits, maySend, type Limits } from "./limits.js";
+import { encodeChallenge, nonce, transcript, type PeerIdentity } from "./ws-auth.js";
+import { AllowList, type AllowPolicy } from "../identity/allow.js";
+import { isDid } from "../identity/did.js";
 
 export * from "./ws-client.js";
-// `ws`'s client WebSocket, to pass as WsClientOptions.WebSocket in Node.
-export { WebSocket as NodeWebSocket } from "ws";
+// `ws`'s client WebSocket, to pass as WsClientOptions.WebSocket in Node. Typed
+// as the client's constructor so the published .d.ts needs no @types/ws.
+export const NodeWebSocket: WebSocketConstructor = WebSocket as unknown as WebSocketConstructor;
 
 export interface WsServerOptions {
-  id: string;                     // the server's peer id (1..255 bytes of UTF-8)
+  identity?: PeerIdentity;        // the server's key: clients prove theirs to it and it proves its own (its did is the peer id)
+  allow?: AllowPolicy;            // the keys that may connect: "any" (default), a list of did:keys, or a predicate
+  open?: boolean;                 // also accept unauthenticated hellos, as before identities (default false; needed without `identity`)
+  id?: string;                    // the peer id without an identity (1..255 bytes of UTF-8); with one, its did
   port?: number;                  // listen on this port (0: a free one); ignored with `server`
   host?: string;                  // with `port` (default: all interfaces)
   server?: HttpServer | HttpsServer; // attach to an existing server instead (it is not closed by close())
@@ -41,6 +49,9 @@ interface Conn {
   remote: string;
   addr: string;                  // remote address (connections per address)
   limits: WsConnLimits | null;
+  auth: { nonceC: Uint8Array; nonceS: Uint8Array; did: string } | null; // a handshake under way
+  busy: boolean;                 // signing or verifying: frames wait for it
+  did: string | undefined;       // the proven key, once authenticated
 }
 
 export class WsServer implements Transport {
@@ -55,6 +66,9 @@ export class WsServer implements Transport {
   #maxBuffered: number;
   #onError: (e: WsTransportError) => void;
   #limits: Limits | null;
+  #identity: PeerIdentity | undefined;
+  #allow: AllowList;
+  #open: boolean;
   #conns = new Set<Conn>();
   #peers = new Map<string, Conn>();
   #beat: ReturnType<typeof setInterval> | null = null;
@@ -64,8 +78,15 @@ export class WsServer implements Transport {
   #nb = new Set<(peer: string, up: boolean) => void>();
 
   constructor(o: WsServerOptions) {
-    this.self = o.id;
-    this.#hello = encodeHello(o.id);
+    this.#identity = o.identity;
+    this.#allow = new AllowList(o.allow ?? "any");
+    this.#open = o.open ?? false;
+    if (!o.identity && !this.#open) throw new TypeError("WsServer needs an `identity` (clients authenticate to it), or `open: true` for unauthenticated peers");
+    if (o.identity && o.id !== undefined && o.id !== o.identity.did) throw new TypeError("with an identity, the server's id is its did");
+    const id = o.identity?.did ?? o.id;
+    if (id === undefined) throw new TypeError("WsServer needs an `identity` or an `id`");
+    this.self = id;
+    this.#hello = encodeHello(id);
     this.maxFrame = o.maxFrame ?? DEFAULT_MAX_FRAME;
     if (!(this.maxFrame >= 0)) throw new RangeError("maxFrame must be >= 0");
     this.#heartbeat = o.heartbeat ?? 30_000;
@@ -232,10 +253,10 @@ export class WsServer implements Transport {
 
   #accept(ws: WebSocket, req: IncomingMessage): void {
     if (this.#closing) { ws.close(CloseCode.goingAway, "server closing"); return; }
-    const c = {
-      ws, id: undefined, alive: true, timer: null, remote: `${req.socket.remoteAddress}:${req.socket.remotePort}`,
+    const c: Conn = {
+      ws, id: undefined, alive: true, timer: null, remote: `${req.socket.remoteAddress}:${req.socket.remotePort}`, auth: null, busy: false, did: undefined,
       addr: req.socket.remoteAddress ?? "", limits: this.#limits ? new WsConnLimits(this.#limits) : null,
-    } as Conn;
+    };
     this.#conns.add(c);
     c.timer = setTimeout(() => {
       c.timer = null;
@@ -266,16 +287,16 @@ export class WsServer implements Transport {
     this.#stats.framesIn++; this.#stats.bytesIn += bytes.length;
     c.alive = true;
     if (!up) {
+      // One handshake step at a time: a frame during a signature check is a protocol error.
+      if (c.busy) return this.#bad(c, "BAD_HELLO", `a ${f.type} frame during the handshake`, false);
+      if (f.type === "auth") return void this.#onAuth(c, f.nonce, f.did);
+      if (f.type === "proof") return void this.#onProof(c, f.sig);
       if (f.type !== "hello") return this.#bad(c, "NO_HELLO", `a ${f.type} frame before the hello`, false);
-      if (f.id === this.self) return this.#bad(c, "BAD_HELLO", `a client announced the server's own id ${JSON.stringify(f.id)}`, false);
-      if (c.timer) { clearTimeout(c.timer); c.timer = null; }
-      const old = this.#peers.get(f.id);
-      if (old) this.#drop(old, CloseCode.replaced, "replaced by a newer connection with the same id");
-      c.id = f.id;
-      this.#peers.set(f.id, c);
-      this.#write(c, this.#hello); // before anything the up handlers may send
-      this.#emitNeighbour(f.id, true);
-      return;
+      if (!this.#open) return this.#refuse(c, "AUTH_REQUIRED", CloseCode.authRequired, "an unauthenticated hello; this server needs a key (auth frame)");
+      if (c.auth) return this.#bad(c, "BAD_HELLO", "a plain hello during an authenticated handshake", false);
+      // An unauthenticated peer cannot take a name that stands for a key.
+      if (f.id.startsWith("did:")) return this.#refuse(c, "AUTH_FAILED", CloseCode.authFailed, `an unauthenticated hello claiming the key id ${JSON.stringify(f.id.slice(0, 80))}`);
+      return this.#up(c, f.id);
     }
     switch (f.type) {
       case "data":
@@ -286,7 +307,66 @@ export class WsServer implements Transport {
       case "ping": this.#write(c, encodeFrame("pong")); return;
       case "pong": return;
       case "hello": return this.#bad(c, "BAD_HELLO", "a second hello", true);
+      default: return this.#bad(c, "BAD_HELLO", `a ${f.type} frame after the handshake`, true);
     }
+  }
+
+  #up(c: Conn, id: string): void {
+    if (id === this.self) return this.#bad(c, "BAD_HELLO", `a client announced the server's own id ${JSON.stringify(id)}`, false);
+    if (c.timer) { clearTimeout(c.timer); c.timer = null; }
+    const old = this.#peers.get(id);
+    // Only the same key (or, on an open server, the same unauthenticated name) replaces a connection.
+    if (old) this.#drop(old, CloseCode.replaced, "replaced by a newer connection with the same id");
+    c.id = id;
+    this.#peers.set(id, c);
+    this.#write(c, this.#hello); // before anything the up handlers may send
+    this.#emitNeighbour(id, true);
+  }
+
+  // The client names its key and a nonce: answer with ours, signed.
+  async #onAuth(c: Conn, nonceC: Uint8Array, did: string): Promise<void> {
+    const me = this.#identity;
+    if (!me) return this.#refuse(c, "AUTH_REQUIRED", CloseCode.authRequired, "an auth frame, but this server has no identity");
+    if (c.auth) return this.#bad(c, "BAD_HELLO", "a second auth frame", false);
+    if (!isDid(did)) return this.#refuse(c, "AUTH_FAILED", CloseCode.authFailed, `not an Ed25519 did:key: ${JSON.stringify(did.slice(0, 80))}`);
+    if (did === this.self) return this.#refuse(c, "AUTH_FAILED", CloseCode.authFailed, "a client claimed the server's own key");
+    // Checked before any signing, so unlisted keys cost no CPU. The key is
+    // not proven yet: the log says "claimed".
+    if (!this.#allow.admits(did)) return this.#refuse(c, "NOT_ALLOWED", CloseCode.notAllowed, `key ${did} (claimed) is not on the allow-list`, did);
+    const nonceS = nonce();
+    c.auth = { nonceC, nonceS, did };
+    c.busy = true;
+    let sig: Uint8Array;
+    try { sig = await me.sign(transcript("server", nonceC, nonceS, this.self, did)); } catch (e) {
+      c.busy = false;
+      this.#error("SOCKET", `signing the challenge for ${c.remote} failed: ${(e as Error)?.message}`, undefined, true, e);
+      return this.#drop(c, CloseCode.policy, "server cannot sign");
+    }
+    c.busy = false;
+    if (!this.#conns.has(c)) return;
+    this.#write(c, encodeChallenge(nonceS, sig, this.self));
+  }
+
+  // The client's signature over the transcript: its key is proven, and so is
+  // its id (the did); the connection is up.
+  async #onProof(c: Conn, sig: Uint8Array): Promise<void> {
+    const a = c.auth;
+    if (!a || !this.#identity) return this.#bad(c, "NO_HELLO", "a proof before the auth frame", false);
+    c.busy = true;
+    const ok = await this.#identity.verify(a.did, transcript("client", a.nonceC, a.nonceS, this.self, a.did), sig).catch(() => false);
+    c.busy = false;
+    if (!this.#conns.has(c)) return;
+    if (!ok) return this.#refuse(c, "AUTH_FAILED", CloseCode.authFailed, `a bad signature for key ${a.did} (impersonation or replay)`, a.did);
+    c.did = a.did;
+    c.auth = null;
+    this.#up(c, a.did);
+  }
+
+  // Closes a connection that failed authentication, with its code, logged
+  // with the key it claimed.
+  #refuse(c: Conn, code: WsErrorCode, close: number, message: string, did?: string): void {
+    this.#error(code, `${c.remote}: ${message}; connection closed (${close})`, did, true);
+    this.#drop(c, close, code);
   }
 
   // A refused frame: after the hello it is only dropped; before it, the

@@ -7,7 +7,7 @@ export type WasmSource = BufferSource | WebAssembly.Module | Response | Promise<
 const REQUIRED = ["memory", "input", "output", "create", "apply", "encode", "decode", "query"];
 
 export async function instantiate(source: WasmSource, imports: WebAssembly.Imports = {}): Promise<WebAssembly.Instance> {
-  if (typeof source === "string" || source instanceof URL) source = fetch(source);
+  if (typeof source === "string" || source instanceof URL) source = fetchKernel(source);
   if (source instanceof WebAssembly.Module) return WebAssembly.instantiate(source, imports);
   if (typeof Response !== "undefined" && (source instanceof Response || source instanceof Promise)) {
     const res = await source;
@@ -29,4 +29,42 @@ export function install(instance: WebAssembly.Instance): Kernel {
   const k = new Kernel(ex);
   setKernel(k);
   return k;
+}
+
+// The kernel's default location in browsers: trellis.wasm beside this module
+// (the build copies it into dist/host/wasm/). Written as the literal
+// `new URL("./…", import.meta.url)` that Vite, webpack 5 and Parcel recognise,
+// so they emit the file as an asset and rewrite the URL; with esbuild, copy it
+// next to the bundle or pass its URL (docs/bundlers.md). A bundle without
+// import.meta.url (IIFE, CommonJS) gets this advice, not a bare "Invalid URL".
+export function defaultKernelUrl(): URL {
+  try {
+    return new URL("./trellis.wasm", import.meta.url);
+  } catch {
+    if (scriptUrl) return new URL("./trellis.wasm", scriptUrl);
+    throw new TrellisError("NOT_FOUND", "cannot locate trellis.wasm: this bundle has no import.meta.url (an IIFE or CommonJS build) " +
+      "and was not loaded from a <script src>; serve node_modules/trellis/dist/trellis.wasm with your page and pass its URL, " +
+      "e.g. init(\"/trellis.wasm\") (docs/bundlers.md)");
+  }
+}
+
+// An IIFE bundle has no import.meta.url, but while a classic <script src>
+// first runs, document.currentScript is that script: remember its URL, so the
+// default is trellis.wasm beside the bundle, as for an ES module bundle.
+const scriptUrl: string | undefined = typeof document !== "undefined"
+  ? (document.currentScript as HTMLScriptElement | null)?.src || undefined : undefined;
+
+// Fetch errors name the URL tried: a bundler that moved the page but not the
+// kernel shows up as a 404 on a URL the user can check.
+async function fetchKernel(url: string | URL): Promise<Response> {
+  let res: Response;
+  try {
+    res = await fetch(url);
+  } catch (e) {
+    throw new TrellisError("NOT_FOUND", `fetching the kernel from ${String(url)} failed: ${(e as Error).message} (pass init() the URL of trellis.wasm; docs/bundlers.md)`);
+  }
+  if (!res.ok) {
+    throw new TrellisError("NOT_FOUND", `fetching the kernel from ${String(url)} failed: HTTP ${res.status} (serve trellis.wasm there or pass init() its URL; docs/bundlers.md)`);
+  }
+  return res;
 }

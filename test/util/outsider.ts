@@ -40,7 +40,9 @@ export interface Started {
 export async function startNode(o: Partial<TrellisNodeOptions> = {}, data = mkdtempSync(join(tmpdir(), "trellis-outsider-"))): Promise<Started> {
   const logs: Log[] = [];
   const log = createLogger("debug", (l) => logs.push(JSON.parse(l)));
-  const node = await TrellisNode.start({ data, port: 0, interval: 100, log, ...o });
+  // An open node (any key, or none, may sync): the limits are what stands
+  // between it and an outsider. Keys and allow-lists have their own suite.
+  const node = await TrellisNode.start({ data, port: 0, interval: 100, log, open: true, ...o });
   const url = `http://127.0.0.1:${node.port}`;
   return {
     node, logs, data, url, ws: `ws://127.0.0.1:${node.port}/sync`,
