@@ -6,7 +6,7 @@
 // cancellation). Needs dist/ built (npx tsc -p tsconfig.json).
 import { afterAll, afterEach, describe, expect, it } from "vitest";
 import { spawn, execFile, type ChildProcess } from "node:child_process";
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -38,6 +38,7 @@ interface Node {
   url: string;
   logs: Record<string, unknown>[];
   exited: Promise<{ code: number | null; signal: string | null }>;
+  token: string; // the API token the node made in its data directory
 }
 
 // Starts `trellis serve` and resolves once its "listening" log line is out.
@@ -49,7 +50,8 @@ function serve(data: string, extra: string[] = []): Promise<Node> {
     onJsonLines(proc.stderr!, (rec) => {
       logs.push(rec);
       if (rec.msg === "listening") {
-        const node: Node = { proc, port: rec.port as number, url: `http://127.0.0.1:${rec.port}`, logs, exited };
+        const token = readFileSync(join(data, "api-token"), "utf8").trim();
+        const node: Node = { proc, port: rec.port as number, url: `http://127.0.0.1:${rec.port}`, logs, exited, token };
         procs.add(node);
         resolveNode(node);
       }
@@ -61,15 +63,18 @@ function serve(data: string, extra: string[] = []): Promise<Node> {
 // Runs a client command; resolves with its exit code and output.
 function cli(args: string[], node?: Node): Promise<{ code: number; out: string; err: string }> {
   return new Promise((r) => {
-    execFile(process.execPath, [BIN, ...args, ...(node ? ["--node", node.url] : [])], (e, out, err) => {
+    const env = { ...process.env, ...(node ? { TRELLIS_TOKEN: node.token } : {}) };
+    execFile(process.execPath, [BIN, ...args, ...(node ? ["--node", node.url] : [])], { env }, (e, out, err) => {
       r({ code: e ? (typeof e.code === "number" ? e.code : -1) : 0, out, err });
     });
   });
 }
 
 async function http(node: Node, method: string, path: string, body?: unknown, o: { raw?: string | Uint8Array; signal?: AbortSignal } = {}) {
+  const ctype = o.raw === undefined ? "application/json" : typeof o.raw === "string" ? "application/json" : "application/octet-stream";
   const res = await fetch(node.url + path, {
     method, signal: o.signal,
+    headers: { authorization: `Bearer ${node.token}`, ...(body !== undefined || o.raw !== undefined ? { "content-type": ctype } : {}) },
     body: (o.raw as BodyInit | undefined) ?? (body === undefined ? undefined : JSON.stringify(body)),
   });
   const type = res.headers.get("content-type") ?? "";

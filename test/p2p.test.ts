@@ -8,7 +8,7 @@
 // (npx tsc -p tsconfig.json).
 import { afterAll, describe, expect, it } from "vitest";
 import { spawn, type ChildProcess } from "node:child_process";
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -55,7 +55,11 @@ function serve(name: string, peers: string[]): Promise<Node> {
 }
 
 async function http(n: Node, method: string, path: string, body?: unknown): Promise<{ status: number; data: any }> {
-  const res = await fetch(n.url + path, { method, body: body === undefined ? undefined : JSON.stringify(body) });
+  const token = readFileSync(join(n.data, "api-token"), "utf8").trim();
+  const res = await fetch(n.url + path, {
+    method, body: body === undefined ? undefined : JSON.stringify(body),
+    headers: { authorization: `Bearer ${token}`, ...(body === undefined ? {} : { "content-type": "application/json" }) },
+  });
   const type = res.headers.get("content-type") ?? "";
   return { status: res.status, data: type.startsWith("application/json") ? await res.json() : Buffer.from(await res.arrayBuffer()) };
 }

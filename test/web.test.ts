@@ -7,7 +7,7 @@
 // every ad was removed in an earlier run) brings fresh ads and counters.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ChildProcess, spawn } from "node:child_process";
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -20,12 +20,15 @@ const ADS = ["c1-shoes", "c1-coffee", "c1-bikes", "c1-books"];
 let base = "";
 let browser: Browser;
 
+// The server's API token, made in its data directory at its first start.
+let token = "";
+const auth = (): Record<string, string> => ({ authorization: `Bearer ${token}` });
 async function api(path: string): Promise<any> {
-  const r = await fetch(base + path);
+  const r = await fetch(base + path, { headers: auth() });
   return r.json();
 }
 const serverCounts = async (): Promise<number[]> => Promise.all(ADS.map(async (ad) => (await api(`/v/impressions%2F${ad}`)).value as number));
-const serverState = async (id: string): Promise<number[]> => Array.from(new Uint8Array(await (await fetch(`${base}/v/${encodeURIComponent(id)}/state`)).arrayBuffer()));
+const serverState = async (id: string): Promise<number[]> => Array.from(new Uint8Array(await (await fetch(`${base}/v/${encodeURIComponent(id)}/state`, { headers: auth() })).arrayBuffer()));
 
 async function until(what: string, f: () => Promise<boolean>, ms = 20_000): Promise<void> {
   const end = Date.now() + ms;
@@ -71,6 +74,7 @@ beforeAll(async () => {
   // A high limit: the first test is about sync, not removal.
   main = await startServer(100_000);
   base = main.base;
+  token = readFileSync(join(main.data, "api-token"), "utf8").trim();
   browser = await launchChromium();
 }, 60_000);
 
@@ -146,8 +150,9 @@ describe("ad-counter dashboard in Chromium", () => {
 
   it("the server removes each ad at its limit; after a restart with every ad removed, a new campaign starts afresh", async () => {
     let small = await startServer(10);
-    const saved = base;
+    const saved = base, savedToken = token;
     base = small.base;
+    token = readFileSync(join(small.data, "api-token"), "utf8").trim();
     const displayable = (p: Page): Promise<string[]> => p.evaluate(() => (globalThis as any).trellis.rt.query("displayable"));
     try {
       const ctx = await browser.newContext();
@@ -204,7 +209,7 @@ describe("ad-counter dashboard in Chromium", () => {
       for (const ad of fresh) expect((await api(`/v/impressions%2F${ad}`)).value).toBeGreaterThanOrEqual(10);
       await ctx2.close();
     } finally {
-      base = saved;
+      base = saved; token = savedToken;
       await stopServer(small);
     }
   }, 120_000);

@@ -6,6 +6,8 @@ import type { TrellisNode } from "./node.js";
 import type { Logger } from "./log.js";
 import type { Threshold } from "../dataflow/threshold.js";
 import { fromJson, toJson } from "./json.js";
+import { AuthError, checkContentType, checkToken, originAllowed, type HttpPolicy } from "./auth.js";
+import type { HttpLimits } from "../transport/limits.js";
 import { readFile } from "node:fs/promises";
 import { extname, join, normalize } from "node:path";
 
@@ -17,6 +19,8 @@ export interface ApiState {
   reads: Set<AbortController>;     // long-polls under way (ended at shutdown)
   inflight: Set<Promise<unknown>>; // requests under way (awaited at shutdown)
   static?: string;                  // a folder served under /app/ (the browser app)
+  policy: HttpPolicy;               // token, allowed origins (./auth.ts)
+  limits?: HttpLimits;              // per-connection rate and response budgets (../transport/limits.ts)
 }
 
 const TYPES: Record<string, string> = {
@@ -30,6 +34,7 @@ async function serveStatic(dir: string, pathname: string, res: ServerResponse): 
   if (rel.startsWith("..") || rel.includes("\0")) throw new HttpError(404, "NO_ROUTE", "no such file");
   let body: Buffer;
   try { body = await readFile(join(dir, rel)); } catch { throw new HttpError(404, "NO_ROUTE", `no such file: ${pathname}`); }
+  if (!respond(res, body.length)) return;
   res.writeHead(200, { "content-type": TYPES[extname(rel)] ?? "application/octet-stream", "content-length": body.length, "cache-control": "no-cache" });
   res.end(body);
 }
@@ -48,7 +53,7 @@ const CLIENT_CODES = new Set([
 ]);
 
 export function statusOf(e: unknown): { status: number; code: string; message: string } {
-  if (e instanceof HttpError) return { status: e.status, code: e.code, message: e.message };
+  if (e instanceof HttpError || e instanceof AuthError) return { status: e.status, code: e.code, message: e.message };
   const err = e as { code?: unknown; message?: unknown; name?: unknown };
   const message = typeof err?.message === "string" ? err.message.replace(/^[A-Z_]+: /, "") : String(e);
   const code = typeof err?.code === "string" ? err.code : undefined;
@@ -64,8 +69,18 @@ export function statusOf(e: unknown): { status: number; code: string; message: s
 function send(res: ServerResponse, status: number, body: unknown): void {
   if (res.headersSent || res.destroyed) return;
   const text = JSON.stringify(body) + "\n";
-  res.writeHead(status, { "content-type": "application/json; charset=utf-8", "content-length": Buffer.byteLength(text), "cache-control": "no-store" });
-  res.end(text);
+  const bytes = Buffer.from(text);
+  if (!respond(res, bytes.length)) return;
+  res.writeHead(status, { "content-type": "application/json; charset=utf-8", "content-length": bytes.length, "cache-control": "no-store" });
+  res.end(bytes);
+}
+
+// The response budget (limits.ts): false when the connection was cut off
+// (a client that does not read its responses) or the node is over its total.
+const budgets = new WeakMap<ServerResponse, HttpLimits>();
+function respond(res: ServerResponse, n: number): boolean {
+  const l = budgets.get(res);
+  return l ? l.response(res, n) : true;
 }
 
 // The body, at most `max` bytes (413 beyond, without reading the rest).
@@ -108,10 +123,22 @@ function route(pathname: string): { kind: "root" | "vars" | "var" | "none"; id?:
 
 export function handle(api: ApiState, req: IncomingMessage, res: ServerResponse): void {
   const t0 = Date.now();
-  const p = dispatch(api, req, res).catch((e) => {
+  if (api.limits) {
+    budgets.set(res, api.limits);
+    // Over its request rate or with too many requests queued: 429 and closed.
+    const refused = api.limits.request(req, res);
+    if (refused) {
+      res.setHeader("connection", "close");
+      send(res, refused.status, { error: { code: refused.code, message: refused.message } });
+      return;
+    }
+  }
+  // One request at a time per connection (limits.ts: turn).
+  const turn = api.limits ? api.limits.turn(req, res) : Promise.resolve(true);
+  const p = turn.then((go) => (go ? dispatch(api, req, res) : undefined)).catch((e) => {
     const { status, code, message } = statusOf(e);
     if (status >= 500 && code !== "SHUTTING_DOWN") api.log.error("request failed", { method: req.method, url: req.url, err: e });
-    if (status === 413) res.setHeader("connection", "close");
+    if (status === 413 || status === 401 || status === 403 || status === 415) res.setHeader("connection", "close");
     send(res, status, { error: { code, message } });
   }).finally(() => {
     api.inflight.delete(p);
@@ -125,11 +152,34 @@ async function dispatch(api: ApiState, req: IncomingMessage, res: ServerResponse
   if (node.closing) throw new HttpError(503, "SHUTTING_DOWN", "the node is shutting down");
   const url = new URL(req.url ?? "/", "http://x");
   const method = req.method ?? "GET";
+  // A browser page from another origin is refused unless listed (--cors);
+  // listed origins get CORS headers, and their preflights an answer.
+  if (!originAllowed(api.policy, req)) throw new HttpError(403, "BAD_ORIGIN", `requests from ${JSON.stringify(req.headers.origin)} are not allowed (see --cors)`);
+  const origin = req.headers.origin;
+  if (origin !== undefined && api.policy.cors.includes(origin)) {
+    res.setHeader("access-control-allow-origin", origin);
+    res.setHeader("vary", "origin");
+  }
+  if (method === "OPTIONS") {
+    if (origin === undefined || !api.policy.cors.includes(origin)) throw new HttpError(403, "BAD_ORIGIN", "CORS is not enabled for this origin (see --cors)");
+    res.writeHead(204, {
+      "access-control-allow-methods": "GET, PUT, POST", "access-control-allow-headers": "authorization, content-type",
+      "access-control-max-age": "600",
+    });
+    res.end();
+    return;
+  }
+  // Health needs no credential and says nothing about the data.
+  if (url.pathname === "/health") {
+    if (method !== "GET" && method !== "HEAD") { res.setHeader("allow", "GET, HEAD"); throw new HttpError(405, "METHOD_NOT_ALLOWED", `${method} is not allowed here (GET, HEAD)`); }
+    return send(res, 200, { ok: true });
+  }
   if (api.static && (method === "GET" || method === "HEAD")) {
     if (url.pathname === "/app") { res.writeHead(301, { location: "/app/" }); res.end(); return; }
     if (url.pathname.startsWith("/app/")) return serveStatic(api.static, url.pathname, res);
     if (url.pathname === "/" && (req.headers.accept ?? "").includes("text/html")) { res.writeHead(302, { location: "/app/" }); res.end(); return; }
   }
+  checkToken(api.policy, req);
   const r = route(url.pathname);
   const allow = (...m: string[]): void => {
     if (!m.includes(method)) { res.setHeader("allow", m.join(", ")); throw new HttpError(405, "METHOD_NOT_ALLOWED", `${method} is not allowed here (${m.join(", ")})`); }
@@ -150,12 +200,14 @@ async function dispatch(api: ApiState, req: IncomingMessage, res: ServerResponse
   if (r.action === undefined) {
     allow("GET", "PUT", "POST");
     if (method === "PUT") {
+      checkContentType(req, "json");
       const body = await readJson(req, api.maxBody);
       if (typeof body.type !== "string") throw new HttpError(400, "BAD_REQUEST", 'declare with {"type": "<type name>"}, e.g. {"type": "AWSet"}');
       const created = await node.declare(id, body.type);
       return send(res, created ? 201 : 200, { ...node.info(id), created });
     }
     if (method === "POST") {
+      checkContentType(req, "json");
       const body = await readJson(req, api.maxBody);
       const keys = Object.keys(body);
       let ops: unknown;
@@ -174,6 +226,7 @@ async function dispatch(api: ApiState, req: IncomingMessage, res: ServerResponse
     allow("GET");
     node.info(id);
     const bytes = node.runtime.encode(id);
+    if (!respond(res, bytes.length)) return;
     res.writeHead(200, { "content-type": "application/octet-stream", "content-length": bytes.length, "cache-control": "no-store" });
     res.end(bytes);
     return;
@@ -181,6 +234,7 @@ async function dispatch(api: ApiState, req: IncomingMessage, res: ServerResponse
   if (r.action === "bind") {
     allow("POST");
     node.info(id); // 404 before reading the body
+    checkContentType(req, "binary");
     const bytes = new Uint8Array(await readBody(req, api.maxBody));
     const d = await node.bind(id, bytes);
     return send(res, 200, { ok: true, changed: d !== null, durable: true });

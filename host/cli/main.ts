@@ -7,6 +7,8 @@ import type { TrellisNode } from "./node.js";
 import { createLogger, LEVELS, type LogLevel } from "./log.js";
 import { parseType } from "./typename.js";
 import { loadPeers, PEERS } from "../peers.js";
+import { clientToken, parseCors } from "./auth.js";
+import { DEFAULT_LIMITS, type LimitOptions } from "../transport/limits.js";
 
 export const EXIT = { OK: 0, REFUSED: 1, USAGE: 2, UNREACHABLE: 3, TIMEOUT: 4 } as const;
 
@@ -18,6 +20,7 @@ Usage:
                 [--listen /ip4/127.0.0.1/tcp/0]... [--network name] [--trusted] [--interval ms]
                 [--allow <did:key>]... [--allow-file <file>] [--open]
                 [--max-body bytes] [--snapshot-every n] [--log-level info]
+                [--cors https://origin]... [--limit name=value]... [--max-frame bytes] [--no-auth]
   trellis declare <id> <Type>                 e.g. AWSet, GMap<GCounter>, TopK(10), Pair<GCounter, AWSet>
   trellis update <id> <op-json> [<op-json>...]   e.g. '{"add":"x"}' '{"increment":2}' (all or nothing)
   trellis read <id> [--at-least n | --size n | --contains <json-array>] [--strict] [--timeout ms]
@@ -26,7 +29,9 @@ Usage:
   trellis state <id>                          the variable's state bytes, on stdout
   trellis bind <id> [<file> | -]              join state bytes (from a file or stdin)
 
-Client commands take --node <url> (default $TRELLIS_NODE or http://127.0.0.1:7070).
+Client commands take --node <url> (default $TRELLIS_NODE or http://127.0.0.1:7070)
+and the node's API token: --token <t>, else $TRELLIS_TOKEN, else read from
+--data <dir> (or $TRELLIS_DATA)/api-token. serve makes the token at its first start.
 An update returns only after the node has made it durable.
 Values print as JSON: bytes as {"$bytes": base64}, maps as {"$map": [[k, v], ...]}.
 
@@ -78,6 +83,19 @@ function int(s: string | undefined, name: string, min = 0): number | undefined {
   return n;
 }
 
+// --limit name=value, names as in docs/security-limits.md (e.g. wsSendBudget=8388608).
+function parseLimits(list: string[]): LimitOptions {
+  const out: Record<string, number> = {};
+  for (const s of list) {
+    const m = /^([A-Za-z]+)=(\d+)$/.exec(s);
+    if (!m || !(m[1] in DEFAULT_LIMITS) || !(Number(m[2]) > 0)) {
+      throw new Usage(`--limit is name=positive-integer with name one of ${Object.keys(DEFAULT_LIMITS).join(", ")}; got ${JSON.stringify(s)}`);
+    }
+    out[m[1]] = Number(m[2]);
+  }
+  return out;
+}
+
 async function serve(args: string[], io: Out): Promise<number> {
   const { values: o, positionals } = parseArgs({
     args, allowPositionals: true, strict: true,
@@ -88,6 +106,7 @@ async function serve(args: string[], io: Out): Promise<number> {
       interval: { type: "string" }, "max-body": { type: "string" }, "snapshot-every": { type: "string" },
       "log-level": { type: "string" }, help: { type: "boolean", short: "h" },
       allow: { type: "string", multiple: true }, "allow-file": { type: "string" }, open: { type: "boolean" },
+      cors: { type: "string", multiple: true }, "max-frame": { type: "string" }, limit: { type: "string", multiple: true }, "no-auth": { type: "boolean" },
     },
   });
   if (o.help) { io.out(HELP + "\n"); return EXIT.OK; }
@@ -104,6 +123,10 @@ async function serve(args: string[], io: Out): Promise<number> {
   const maxBody = int(o["max-body"], "max-body", 1);
   const snapshotEvery = int(o["snapshot-every"], "snapshot-every", 1);
   const allow = await allowList(o.allow, o["allow-file"]);
+  let cors: string[];
+  try { cors = parseCors(o.cors ?? []); } catch (e) { throw new Usage((e as Error).message); }
+  const limitOpts = parseLimits(o.limit ?? []);
+  const maxFrame = int(o["max-frame"], "max-frame", 1024);
 
   const log = createLogger(level, (l) => io.err(l));
   // Loaded here so the client commands start fast.
@@ -115,7 +138,7 @@ async function serve(args: string[], io: Out): Promise<number> {
   try {
     node = await TrellisNode.start({
       data: o.data, port, host: o.host, id: o.id, peers: o.peer, listen: o.listen, network: o.network, trusted: o.trusted,
-      interval, maxBody, snapshotEvery, log, allow, open: o.open,
+      interval, maxBody, snapshotEvery, log, allow, open: o.open, cors, limits: limitOpts, maxFrame, ...(o["no-auth"] ? { token: false as const } : {}),
     });
   } catch (e) {
     const cause = (e as { cause?: { code?: string } }).cause;
@@ -158,7 +181,18 @@ async function allowList(dids: string[] | undefined, file: string | undefined): 
 
 // ---- client commands ---------------------------------------------------------
 
-const NODE_OPT = { node: { type: "string" as const, short: "n" as const } };
+const NODE_OPT = {
+  node: { type: "string" as const, short: "n" as const },
+  token: { type: "string" as const }, data: { type: "string" as const, short: "d" as const },
+};
+
+// The node to talk to and its token (see HELP).
+interface Target { base: string; token: string | undefined }
+async function target(o: { node?: string; token?: string; data?: string }): Promise<Target> {
+  let token: string | undefined;
+  try { token = await clientToken(o); } catch (e) { throw new Usage((e as Error).message); }
+  return { base: nodeUrl(o), token };
+}
 
 function nodeUrl(o: { node?: string }): string {
   const u = o.node ?? process.env.TRELLIS_NODE ?? "http://127.0.0.1:7070";
@@ -170,12 +204,16 @@ const varPath = (id: string): string => `/v/${encodeURIComponent(id)}`;
 
 class Refused extends Error { constructor(readonly status: number, readonly code: string, message: string) { super(message); } }
 
-async function call(base: string, method: string, path: string, body?: unknown, raw?: Uint8Array): Promise<Response> {
+async function call(t: Target, method: string, path: string, body?: unknown, raw?: Uint8Array): Promise<Response> {
+  const base = t.base;
   let res: Response;
   try {
     res = await fetch(base + path, {
       method,
-      headers: raw ? { "content-type": "application/octet-stream" } : body !== undefined ? { "content-type": "application/json" } : {},
+      headers: {
+        ...(raw ? { "content-type": "application/octet-stream" } : body !== undefined ? { "content-type": "application/json" } : {}),
+        ...(t.token ? { authorization: `Bearer ${t.token}` } : {}),
+      },
       body: (raw as BodyInit | undefined) ?? (body !== undefined ? JSON.stringify(body) : undefined),
     });
   } catch (e) {
@@ -222,7 +260,7 @@ const CLIENT: Record<string, (args: string[], io: Out) => Promise<number>> = {
     const { values: o, positionals: p } = parseArgs({ args, allowPositionals: true, options: NODE_OPT });
     if (p.length !== 2) throw new Usage("usage: trellis declare <id> <Type>");
     try { parseType(p[1]); } catch (e) { throw new Usage((e as Error).message); } // before any request
-    const r = await (await call(nodeUrl(o), "PUT", varPath(p[0]), { type: p[1] })).json();
+    const r = await (await call(await target(o), "PUT", varPath(p[0]), { type: p[1] })).json();
     json(io, r);
   }),
   update: command(async (args, io) => {
@@ -230,7 +268,7 @@ const CLIENT: Record<string, (args: string[], io: Out) => Promise<number>> = {
     if (p.length < 2) throw new Usage("usage: trellis update <id> <op-json> [<op-json>...]");
     const ops = p.slice(1).map((s, i) => parseJsonArg(s, `op ${i + 1}`));
     const body = ops.length === 1 && Array.isArray(ops[0]) ? { ops: ops[0] } : ops.length === 1 ? { op: ops[0] } : { ops };
-    json(io, await (await call(nodeUrl(o), "POST", varPath(p[0]), body)).json());
+    json(io, await (await call(await target(o), "POST", varPath(p[0]), body)).json());
   }),
   read: command(async (args, io) => {
     const { values: o, positionals: p } = parseArgs({
@@ -251,28 +289,28 @@ const CLIENT: Record<string, (args: string[], io: Out) => Promise<number>> = {
     if (o.strict) q.set("strict", "1");
     if (o.timeout !== undefined) { int(o.timeout, "timeout"); q.set("timeout", o.timeout); }
     const qs = q.toString();
-    const r = await (await call(nodeUrl(o), "GET", varPath(p[0]) + (qs ? `?${qs}` : ""))).json() as { value: unknown };
+    const r = await (await call(await target(o), "GET", varPath(p[0]) + (qs ? `?${qs}` : ""))).json() as { value: unknown };
     json(io, o.full ? r : r.value);
   }),
   vars: command(async (args, io) => {
     const { values: o } = parseArgs({ args, options: NODE_OPT });
-    const r = await (await call(nodeUrl(o), "GET", "/v")).json() as { variables: { id: string; kind: string; type: string }[] };
+    const r = await (await call(await target(o), "GET", "/v")).json() as { variables: { id: string; kind: string; type: string }[] };
     for (const v of r.variables) io.out(`${v.id}\t${v.type}\t${v.kind}\n`);
   }),
   info: command(async (args, io) => {
     const { values: o } = parseArgs({ args, options: NODE_OPT });
-    json(io, await (await call(nodeUrl(o), "GET", "/")).json());
+    json(io, await (await call(await target(o), "GET", "/")).json());
   }),
   state: command(async (args, io) => {
     const { values: o, positionals: p } = parseArgs({ args, allowPositionals: true, options: NODE_OPT });
     if (p.length !== 1) throw new Usage("usage: trellis state <id> > file");
-    io.out(new Uint8Array(await (await call(nodeUrl(o), "GET", `${varPath(p[0])}/state`)).arrayBuffer()));
+    io.out(new Uint8Array(await (await call(await target(o), "GET", `${varPath(p[0])}/state`)).arrayBuffer()));
   }),
   bind: command(async (args, io) => {
     const { values: o, positionals: p } = parseArgs({ args, allowPositionals: true, options: NODE_OPT });
     if (p.length < 1 || p.length > 2) throw new Usage("usage: trellis bind <id> [<file> | -]");
     const bytes = p[1] === undefined || p[1] === "-" ? await readStdin() : new Uint8Array(await readFile(p[1]));
-    json(io, await (await call(nodeUrl(o), "POST", `${varPath(p[0])}/bind`, undefined, bytes)).json());
+    json(io, await (await call(await target(o), "POST", `${varPath(p[0])}/bind`, undefined, bytes)).json());
   }),
 };
 

@@ -25,6 +25,8 @@ import { createLogger, errorFields, type Logger } from "./log.js";
 import { loadPeers, PEERS } from "../peers.js";
 import { handle, type ApiState } from "./api.js";
 import { missingTop, removeCreated } from "./datadir.js";
+import { loadOrCreateToken, originAllowed, parseCors, type HttpPolicy } from "./auth.js";
+import { HttpLimits, MeteredTransport, TokenBucket, limits as makeLimits, type LimitError, type LimitOptions, type Limits } from "../transport/limits.js";
 
 export interface TrellisNodeOptions {
   data: string;             // the store's directory (created if missing)
@@ -44,6 +46,13 @@ export interface TrellisNodeOptions {
   snapshotEvery?: number;   // persist: snapshot a variable after this many deltas (default 64)
   log?: Logger;
   static?: string;          // a folder to serve under /app/ (the browser app)
+  // The control API's bearer token: default, made at the first start in
+  // <data>/api-token (0600); a string: this one; false: none (open to anyone
+  // who can reach the port). docs/security-limits.md.
+  token?: string | false;
+  cors?: string[];          // browser origins allowed besides the node's own (default none)
+  limits?: LimitOptions;    // per-peer and total budgets (transport/limits.ts; defaults for a small machine)
+  maxFrame?: number;        // largest sync message sent or accepted, WebSocket and libp2p (default 16 MiB); refused before it is buffered
 }
 
 // Meta records (Store.meta) the node keeps.
@@ -68,6 +77,10 @@ export class TrellisNode {
   readonly clients: WsClient[] = [];
   readonly replicators: Replicator[] = [];
   readonly recovered: string[];
+  readonly token: string | null;   // the API token (null: none required)
+  readonly limits: Limits;
+  readonly httpLimits: HttpLimits;
+  readonly meters: MeteredTransport[] = []; // sync-work budgets, one per transport
   libp2p: Libp2pTransport | null = null;
   #persisted: Persisted;
   #api: ApiState;
@@ -103,7 +116,18 @@ export class TrellisNode {
       });
       // Persistence is attached before anything can change the runtime.
       persisted = await persist(rt, store, { snapshotEvery: o.snapshotEvery });
-      const node = new TrellisNode(o, log, id, identity, privateKey, replica, rt, store, persisted);
+      let token: string | null = null;
+      if (o.token === undefined) {
+        const t = await loadOrCreateToken(o.data);
+        token = t.token;
+        // Printed once, when made; afterwards it is only in the file.
+        if (t.created) log.info("api token created", { file: t.file, token: t.token });
+        if (t.fixedMode) log.warn("api token file was readable by others; made owner-only", { file: t.file });
+      } else if (o.token !== false) {
+        if (typeof o.token !== "string" || !/^[A-Za-z0-9_-]{16,256}$/.test(o.token)) throw new TypeError("token is 16..256 characters of A-Z a-z 0-9 _ -");
+        token = o.token;
+      }
+      const node = new TrellisNode(o, log, id, identity, privateKey, replica, rt, store, persisted, token);
       log.info("recovered", { data: o.data, id, did: identity.did, replica, freshStore: fresh, variables: persisted.recovered.length });
       await node.#listen(o.port ?? 7070, o.host ?? "127.0.0.1");
       const p2p = (o.peers ?? []).filter((p) => p.startsWith("/"));
@@ -124,7 +148,7 @@ export class TrellisNode {
     }
   }
 
-  private constructor(o: TrellisNodeOptions, log: Logger, id: string, identity: Identity, privateKey: Uint8Array, replica: string, rt: Runtime, store: Store, persisted: Persisted) {
+  private constructor(o: TrellisNodeOptions, log: Logger, id: string, identity: Identity, privateKey: Uint8Array, replica: string, rt: Runtime, store: Store, persisted: Persisted, token: string | null) {
     this.log = log;
     this.id = id;
     this.identity = identity;
@@ -137,20 +161,27 @@ export class TrellisNode {
     this.recovered = persisted.recovered;
     this.path = o.path ?? "/sync";
     this.#interval = o.interval ?? 1000;
+    this.#maxFrame = o.maxFrame;
+    this.token = token;
+    this.limits = makeLimits(o.limits);
+    const policy: HttpPolicy = { token, cors: parseCors(o.cors ?? []) };
+    this.httpLimits = new HttpLimits(this.limits, (e, remote) => log.warn("http client over a limit", { remote, code: e.code, err: e }));
     this.#api = {
       node: this, log, maxBody: o.maxBody ?? 1 << 20, maxReadTimeout: o.maxReadTimeout ?? 600_000,
-      reads: new Set(), inflight: new Set(), static: o.static,
+      reads: new Set(), inflight: new Set(), static: o.static, policy, limits: this.httpLimits,
     };
     this.server = createServer((req, res) => handle(this.#api, req, res));
+    this.httpLimits.attach(this.server);
     this.server.on("clientError", (err, socket) => {
       log.debug("http client error", { err });
       if (socket.writable) socket.end("HTTP/1.1 400 Bad Request\r\nConnection: close\r\n\r\n"); else socket.destroy();
     });
     this.wsServer = new WsServer({
-      identity, allow: this.#allow, open: o.open ?? false, server: this.server, path: this.path,
-      onError: (e) => log.warn("ws error", { transport: "server", peer: e.peer, err: e }),
+      identity, allow: this.#allow, open: o.open ?? false, server: this.server, path: this.path, limits: this.limits, maxFrame: o.maxFrame,
+      verifyOrigin: (req) => originAllowed(policy, req),
+      onError: (e) => log.warn("ws error", { transport: "server", peer: e.peer, code: e.code, err: e }),
     });
-    this.#replicate(this.wsServer, "server");
+    this.#replicate(this.wsServer, "server", true, (peer, e) => this.wsServer.disconnectOver(peer, "OVER_BUDGET", e.message));
     // Ship changes at once (rounds still run every interval to catch up).
     rt.onDelta(() => this.#queueSync());
     rt.onDeclare(() => this.#queueSync());
@@ -159,12 +190,28 @@ export class TrellisNode {
   #interval: number;
   #privateKey: Uint8Array; // libp2p protobuf bytes of the node key
   #allow: AllowPolicy;
+  #maxFrame: number | undefined;
 
   // eager: a round right after every change (else only every interval, and
   // when a neighbour comes up).
-  #replicate(t: Transport, name: string, eager = true): void {
-    const rep = new Replicator(this.runtime, t, {
+  // Each peer's messages are charged the sync work they cause; one over its
+  // budget is refused and, where the transport can, disconnected (`kick`).
+  #replicate(t: Transport, name: string, eager = true, kick?: (peer: string, e: LimitError) => void): void {
+    const metered = new MeteredTransport(t, {
+      work: this.runtime.kernel, rate: this.limits.syncWorkRate, burst: this.limits.syncWorkBurst, max: this.limits.peerBuckets,
+      total: this.#workTotal ??= new TokenBucket(this.limits.syncWorkTotalRate, this.limits.syncWorkTotalBurst),
+      onBusy: (e) => this.log.warn("sync work over the node's total budget", { transport: name, peer: e.peer, code: e.code, err: e }),
+      onOver: (peer, e) => {
+        this.log.warn("peer over its sync budget", { transport: name, peer, code: e.code, err: e });
+        kick?.(peer, e);
+      },
+    });
+    this.meters.push(metered);
+    const rep = new Replicator(this.runtime, metered, {
       interval: this.#interval,
+      // Counting parts sent costs a decomposition per state: a cheap delta
+      // with a large causal context would make every round expensive.
+      countEntries: false,
       onError: (e) => this.log.warn("replication error", { transport: name, peer: e.peer, code: e.code, err: e }),
     }).start();
     this.replicators.push(rep);
@@ -176,6 +223,7 @@ export class TrellisNode {
   }
 
   #lazy = new Set<Replicator>();
+  #workTotal: TokenBucket | undefined; // shared by every transport's meter
   #syncAll = false;
 
   #queueSync(all = false): void {
@@ -210,7 +258,7 @@ export class TrellisNode {
     const { Libp2pTransport } =
       await loadPeers("trellis serve --listen", PEERS["trellis/libp2p"], () => import("../transport/libp2p.js"));
     const t = await Libp2pTransport.create({
-      privateKey: this.#privateKey, allow: this.#allow, listen, bootstrap, network,
+      privateKey: this.#privateKey, allow: this.#allow, listen, bootstrap, network, limits: this.limits, maxFrame: this.#maxFrame,
       onError: (e) => {
         // A --peer multiaddr that cannot be dialled warns once (until it connects).
         const addr = e.code === "DIAL" && e.peer ? bootstrap.find((a) => a.endsWith(`/p2p/${e.peer}`)) : undefined;
@@ -225,7 +273,7 @@ export class TrellisNode {
     t.onNeighbour((peer, up) => { if (up) this.#unreachable.delete(peer); });
     // Gossip is the fast path: this Replicator runs its rounds (anti-entropy,
     // the guarantee) but is not also run after every change.
-    this.#replicate(t, "libp2p", false);
+    this.#replicate(t, "libp2p", false, (peer, e) => t.hangUp(peer, "OVER_BUDGET", e.message));
     this.#stopGossip = gossipDeltas(this.runtime, t, {
       onError: (e) => this.log.warn("gossip error", { peer: e.peer, code: e.code, err: e }),
     });
@@ -364,6 +412,7 @@ export class TrellisNode {
     ]);
     clearTimeout(timer);
     for (const r of this.replicators) r.close();
+    for (const m of this.meters) m.close();
     this.#stopGossip?.();
     await Promise.allSettled([...this.clients.map((c) => c.close()), this.wsServer.close(500), ...(this.libp2p ? [this.libp2p.close()] : [])]);
     let flushError: unknown = null;

@@ -150,7 +150,9 @@ export class Replicator {
     }
     let digest: VarHash[] | null = null; // computed once per round, if any neighbour needs it
     const vars = () => (digest ??= sortById(this.#replicated().map((id) => ({ id, hash: hash64(this.runtime.encode(id)) }))));
-    for (const j of nbs) this.#syncPeer(j, vars);
+    // A neighbour whose link is full (it stopped reading) is skipped, so it
+    // costs no delta-group joins until it drains.
+    for (const j of nbs) if (this.transport.canSend?.(j) !== false) this.#syncPeer(j, vars);
     this.#gc(nbs);
   }
 

@@ -15,6 +15,10 @@ export interface Transport {
   onMessage(handler: (from: string, message: Uint8Array) => void): () => void;
   // up = true when `peer` becomes a neighbour, false when it is lost.
   onNeighbour(handler: (peer: string, up: boolean) => void): () => void;
+  // Optional: false when a send to `peer` would be dropped for backpressure
+  // (its link holds more than its budget). The replicator then skips it for
+  // the round instead of computing what it lacks.
+  canSend?(peer: string): boolean;
 }
 
 // Optional: broadcast of opaque bytes to every subscribed node (libp2p's

@@ -37,6 +37,7 @@ import type { PubSub, Transport } from "../replication/transport.js";
 import { ByteReader, ByteWriter, fromUtf8, utf8 } from "../crdt/bytes.js";
 import { AllowList, type AllowPolicy } from "../identity/allow.js";
 import { didFromPublicKey, publicKeyFromDid } from "../identity/did.js";
+import { WsConnLimits, type Limits } from "./limits.js";
 
 export const SYNC_PROTOCOL = "/trellis/sync/1.0.0";
 export const DEFAULT_MAX_FRAME = 16 * 1024 * 1024;
@@ -59,7 +60,9 @@ export type Libp2pErrorCode =
   | "STREAM"      // a sync stream could not be opened or failed
   | "PUBLISH"     // a gossip publish failed (anti-entropy still ships the change)
   | "HANDLER"     // an onMessage / onNeighbour / onGossip handler threw
-  | "NOT_ALLOWED"; // a connection from or to a key the allow-list does not admit (or not an Ed25519 key): closed
+  | "NOT_ALLOWED" // a connection from or to a key the allow-list does not admit (or not an Ed25519 key): closed
+  | "RATE_LIMITED" // a peer over its sync-frame rate (limits.ts): its connection is closed
+  | "OVER_BUDGET"; // a peer over its sync-work budget (hangUp by the node): its connection is closed
 
 export class Libp2pTransportError extends Error {
   override readonly name = "Libp2pTransportError";
@@ -87,6 +90,7 @@ export interface Libp2pTransportOptions {
   sameHost?: boolean;        // many nodes on one IP: no gossipsub IP colocation penalty, no per-host inbound rate limit (default true)
   pingInterval?: number;     // ms between connection pings; a connection whose ping fails is closed (default 10,000)
   onError?: (e: Libp2pTransportError) => void; // default: none (errors are counted in stats())
+  limits?: Limits;           // per-peer sync-frame rates (wsFrameRate/Burst, wsByteRate/Burst); default none
 }
 
 export interface Libp2pStats {
@@ -138,36 +142,66 @@ function readAddrs(r: ByteReader): string[] {
   return out;
 }
 
-// Splits a byte stream into frame bodies; throws on a bad length.
+// Splits a byte stream into frame bodies; throws on a bad length. The length
+// is checked before any body is kept, and a partial frame is kept as a list of
+// chunks joined once complete, so a large frame costs one copy, not one per chunk.
 class FrameReader {
-  #buf = new Uint8Array(0);
+  #chunks: Uint8Array[] = [];
+  #have = 0;
+  #need = -1; // bytes of the frame being collected (prefix + body), -1 unknown
   constructor(readonly max: number) {}
   push(chunk: Uint8Array): Uint8Array[] {
-    const buf = this.#buf.length === 0 ? chunk : concat(this.#buf, chunk);
     const out: Uint8Array[] = [];
-    let pos = 0;
+    if (chunk.length === 0) return out;
+    this.#chunks.push(chunk);
+    this.#have += chunk.length;
     for (;;) {
-      let len = 0, shift = 0, i = pos;
-      for (;;) {
-        if (i >= buf.length) { this.#buf = buf.slice(pos); return out; }
-        const b = buf[i++];
+      if (this.#need < 0) {
+        const head = this.#head();
+        if (head === null) return out;
+        this.#need = head;
+      }
+      if (this.#have < this.#need) return out;
+      const buf = this.#chunks.length === 1 ? this.#chunks[0] : concat(this.#chunks);
+      const n = this.#need;
+      const len = this.#prefix(buf);
+      out.push(buf.subarray(n - len, n));
+      const rest = buf.subarray(n);
+      this.#chunks = rest.length ? [rest] : [];
+      this.#have = rest.length;
+      this.#need = -1;
+    }
+  }
+  // prefix + body length of the next frame, or null if its varint is incomplete.
+  #head(): number | null {
+    let len = 0, shift = 0, i = 0;
+    for (const c of this.#chunks) {
+      for (let j = 0; j < c.length; j++) {
+        const b = c[j]; i++;
         len += (b & 0x7f) * 2 ** shift;
         shift += 7;
-        if ((b & 0x80) === 0) break;
+        if ((b & 0x80) === 0) {
+          if (len === 0) throw new Error("empty frame");
+          if (len > this.max + 1) throw new Error(`a ${len - 1}-byte frame exceeds maxFrame ${this.max}`);
+          return i + len;
+        }
         if (shift > 35) throw new Error("frame length varint too long");
       }
-      if (len === 0) throw new Error("empty frame");
-      if (len > this.max + 1) throw new Error(`a ${len - 1}-byte frame exceeds maxFrame ${this.max}`);
-      if (buf.length - i < len) { this.#buf = buf.slice(pos); return out; }
-      out.push(buf.subarray(i, i + len));
-      pos = i + len;
     }
+    return null;
+  }
+  #prefix(buf: Uint8Array): number {
+    let len = 0, shift = 0;
+    for (let i = 0; ; i++) { len += (buf[i] & 0x7f) * 2 ** shift; shift += 7; if ((buf[i] & 0x80) === 0) return len; }
   }
 }
 
-function concat(a: Uint8Array, b: Uint8Array): Uint8Array {
-  const c = new Uint8Array(a.length + b.length);
-  c.set(a); c.set(b, a.length);
+function concat(parts: Uint8Array[]): Uint8Array {
+  let n = 0;
+  for (const p of parts) n += p.length;
+  const c = new Uint8Array(n);
+  let o = 0;
+  for (const p of parts) { c.set(p, o); o += p.length; }
   return c;
 }
 
@@ -197,7 +231,7 @@ export class Libp2pTransport implements Transport, PubSub {
   readonly node: Libp2p<Services>;
   readonly topic: string;
   readonly maxFrame: number;
-  #o: Required<Omit<Libp2pTransportOptions, "privateKey" | "listen" | "announce" | "bootstrap" | "onError" | "signGossip" | "allow">>;
+  #o: Required<Omit<Libp2pTransportOptions, "privateKey" | "listen" | "announce" | "bootstrap" | "onError" | "signGossip" | "allow" | "limits">> & { limits?: Limits };
   #onError: (e: Libp2pTransportError) => void;
   #out = new Map<string, Out>();
   #opening = new Set<string>();
@@ -285,6 +319,7 @@ export class Libp2pTransport implements Transport, PubSub {
       gossip: o.gossip ?? true,
       sameHost: o.sameHost ?? true,
       pingInterval: o.pingInterval ?? 10_000,
+      limits: o.limits,
     };
     if (!(this.#o.maxPeers >= 1)) throw new RangeError("maxPeers must be >= 1");
   }
@@ -343,6 +378,13 @@ export class Libp2pTransport implements Transport, PubSub {
     // nothing more until its queue drains; the Replicator resends what is unacked.
     if (o.stream.writeBufferLength > this.#o.maxBuffered) { this.#stats.dropped++; return; }
     this.#write(o, frame(FrameKind.data, message));
+  }
+
+  // Transport.canSend: false while the neighbour's stream holds more than
+  // maxBuffered, so the replicator skips it instead of building what it lacks.
+  canSend(peer: string): boolean {
+    const o = this.#out.get(peer);
+    return !o || o.stream.writeBufferLength <= this.#o.maxBuffered;
   }
 
   onMessage(handler: (from: string, message: Uint8Array) => void): () => void {
@@ -463,6 +505,7 @@ export class Libp2pTransport implements Transport, PubSub {
     const peer = conn.remotePeer.toString();
     const reader = new FrameReader(this.maxFrame);
     stream.addEventListener("message", (ev) => {
+      if (this.#overRate(peer, ev.data.byteLength)) { stream.abort(new Error("rate limited")); return; }
       let bodies: Uint8Array[];
       try { bodies = reader.push(toBytes(ev.data)); } catch (e) {
         this.#error("BAD_FRAME", `${peer}: ${(e as Error).message}; stream reset`, peer, e);
@@ -480,6 +523,30 @@ export class Libp2pTransport implements Transport, PubSub {
     });
     // A sync stream from a peer we have none to yet (its identify raced ours).
     if (!this.#out.has(peer)) void this.#openOut(peer);
+  }
+
+  // Per-peer rates on sync-stream bytes (limits.ts): a peer over them is hung
+  // up on. Counted per chunk, before any frame is kept.
+  #rates = new Map<string, WsConnLimits>();
+  #overRate(peer: string, n: number): boolean {
+    const l = this.#o.limits;
+    if (!l) return false;
+    let r = this.#rates.get(peer);
+    if (!r) this.#rates.set(peer, (r = new WsConnLimits(l)));
+    const over = r.bytes.take(n) ? null : `over ${l.wsByteRate} bytes/s (burst ${l.wsByteBurst})`;
+    if (!over) return false;
+    this.hangUp(peer, "RATE_LIMITED", `${peer}: ${over}; connection closed`);
+    return true;
+  }
+
+  // Closes every connection to a peer over a budget, with a typed error. It
+  // may dial again; what it owes is remembered by the caller's budgets.
+  hangUp(peer: string, code: "RATE_LIMITED" | "OVER_BUDGET", message: string): void {
+    this.#error(code, message, peer);
+    this.#rates.delete(peer);
+    let id;
+    try { id = peerIdFromString(peer); } catch { return; }
+    this.node.hangUp(id).catch(() => {});
   }
 
   #frame(peer: string, b: Uint8Array): void {

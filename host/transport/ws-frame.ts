@@ -36,7 +36,13 @@ export type WsErrorCode =
   | "HANDLER"        // an onMessage/onNeighbour handler threw (cause: what it threw)
   | "AUTH_REQUIRED"  // a plain hello to a server that is not open, or an auth to one without an identity
   | "AUTH_FAILED"    // a handshake signature (or did) that does not verify: an impersonation or a replay
-  | "NOT_ALLOWED";   // a proven key the allow-list does not admit
+  | "NOT_ALLOWED"   // a proven key the allow-list does not admit
+  // Limits (limits.ts, docs/security-limits.md): the peer is disconnected (4002)
+  | "RATE_LIMITED"   // over its frames/s or bytes/s
+  | "SLOW_READER"    // it left sends unread past its budget
+  | "TOO_MANY_CONNECTIONS" // the upgrade was refused (503): the node or the address is full
+  | "BAD_ORIGIN"     // the upgrade came from a browser page on another origin (403)
+  | "OVER_BUDGET";   // its sync messages cost more work than its budget
 
 export class WsTransportError extends Error {
   override readonly name = "WsTransportError";
@@ -154,6 +160,7 @@ export const CloseCode = {
   tooBig: 1009,       // a frame above maxPayload (sent by ws itself)
   replaced: 4000,     // another connection announced the same peer id
   kicked: 4001,       // server.disconnect(peer)
+  overBudget: 4002,   // over a rate, send or work budget (limits.ts)
   authFailed: 4010,   // a handshake signature that does not verify (impersonation, replay, a bad did)
   notAllowed: 4011,   // a key the allow-list does not admit
   authRequired: 4012, // an unauthenticated hello to a server that is not open

@@ -14,6 +14,7 @@ import {
 import { encodeChallenge, nonce, transcript, type PeerIdentity } from "./ws-auth.js";
 import { AllowList, type AllowPolicy } from "../identity/allow.js";
 import { isDid } from "../identity/did.js";
+import { WsConnLimits, maySend, type Limits } from "./limits.js";
 
 export * from "./ws-client.js";
 // `ws`'s client WebSocket, to pass as WsClientOptions.WebSocket in Node. Typed
@@ -34,6 +35,10 @@ export interface WsServerOptions {
   helloTimeout?: number;          // ms a new connection has to send its hello (default 10,000)
   maxBuffered?: number;           // send() to a client drops while its socket buffers more (default 4 × maxFrame)
   onError?: (e: WsTransportError) => void; // default: none (errors are still counted in stats())
+  // Per-peer and total limits (limits.ts); without it, maxBuffered alone bounds sends.
+  limits?: Limits;
+  // Admits an upgrade request (e.g. its Origin: auth.ts originAllowed); a refused one gets 403.
+  verifyOrigin?: (req: IncomingMessage) => boolean;
 }
 
 interface Conn {
@@ -45,6 +50,8 @@ interface Conn {
   auth: { nonceC: Uint8Array; nonceS: Uint8Array; did: string } | null; // a handshake under way
   busy: boolean;                 // signing or verifying: frames wait for it
   did: string | undefined;       // the proven key, once authenticated
+  addr: string;                  // remote address (connections per address)
+  limits: WsConnLimits | null;
 }
 
 export class WsServer implements Transport {
@@ -61,6 +68,7 @@ export class WsServer implements Transport {
   #identity: PeerIdentity | undefined;
   #allow: AllowList;
   #open: boolean;
+  #limits: Limits | null;
   #conns = new Set<Conn>();
   #peers = new Map<string, Conn>();
   #beat: ReturnType<typeof setInterval> | null = null;
@@ -86,7 +94,28 @@ export class WsServer implements Transport {
     this.#maxBuffered = o.maxBuffered ?? 4 * this.maxFrame;
     this.#onError = o.onError ?? (() => {});
     if (!o.server && o.port === undefined) throw new TypeError("WsServer needs `port` or `server`");
-    const common = { path: o.path, maxPayload: HEADER + this.maxFrame, perMessageDeflate: false, clientTracking: false };
+    this.#limits = o.limits ?? null;
+    const verifyOrigin = o.verifyOrigin;
+    // Refused before the upgrade completes: nothing is allocated for them.
+    const verifyClient = (info: { req: IncomingMessage }, cb: (ok: boolean, status?: number, message?: string) => void): void => {
+      const remote = `${info.req.socket.remoteAddress}:${info.req.socket.remotePort}`;
+      if (verifyOrigin && !verifyOrigin(info.req)) {
+        this.#error("BAD_ORIGIN", `${remote}: upgrade from origin ${JSON.stringify(info.req.headers.origin)} refused (403)`, undefined, true);
+        return cb(false, 403, "origin not allowed");
+      }
+      const l = this.#limits;
+      if (l) {
+        const addr = info.req.socket.remoteAddress ?? "";
+        let same = 0;
+        for (const c of this.#conns) if (c.addr === addr) same++;
+        if (this.#conns.size >= l.wsConnections || same >= l.wsPerAddress) {
+          this.#error("TOO_MANY_CONNECTIONS", `${remote}: upgrade refused (503): ${this.#conns.size} connections, ${same} from this address (at most ${l.wsConnections}, ${l.wsPerAddress})`, undefined, true);
+          return cb(false, 503, "too many connections");
+        }
+      }
+      cb(true);
+    };
+    const common = { path: o.path, maxPayload: HEADER + this.maxFrame, perMessageDeflate: false, clientTracking: false, verifyClient };
     this.#wss = o.server
       ? new WebSocketServer({ ...common, server: o.server })
       : new WebSocketServer({ ...common, port: o.port, host: o.host });
@@ -130,6 +159,7 @@ export class WsServer implements Transport {
       return;
     }
     if (c.ws.bufferedAmount > this.#maxBuffered) { this.#stats.dropped++; return; }
+    if (c.limits && !this.#maySend(c, HEADER + message.length)) return;
     this.#write(c, encodeFrame("data", message));
   }
 
@@ -146,6 +176,50 @@ export class WsServer implements Transport {
   // ---- the rest -----------------------------------------------------------
 
   stats(): WsStats { return structuredClone(this.#stats); }
+
+  // Bytes queued to all connections now, and to the fullest one.
+  buffered(): { total: number; max: number } {
+    let total = 0, max = 0;
+    for (const c of this.#conns) { total += c.ws.bufferedAmount; max = Math.max(max, c.ws.bufferedAmount); }
+    return { total, max };
+  }
+
+  // Backpressure with limits: a send that does not fit is dropped (anti-entropy
+  // resends later); a peer that holds unread bytes through wsStalls such sends
+  // in a row is cut off. One whose queue is empty is never blamed for others'.
+  // Transport.canSend: with limits, whether a send to `peer` could go now; a
+  // "no" counts as a refused send (so a peer that never drains is still cut).
+  canSend(peer: string): boolean {
+    const c = this.#peers.get(peer);
+    if (!c || !c.limits) return true;
+    return this.#maySend(c, 0);
+  }
+
+  #maySend(c: Conn, n: number): boolean {
+    const l = this.#limits!;
+    const mine = c.ws.bufferedAmount;
+    if (maySend(l, mine, this.buffered().total, n)) { c.limits!.stalls = 0; return true; }
+    this.#stats.dropped++;
+    if (mine > 0 && ++c.limits!.stalls >= l.wsStalls) this.#overLimit(c, "SLOW_READER", `${mine} bytes unread through ${c.limits!.stalls} sends in a row (budget ${l.wsSendBudget})`);
+    return false;
+  }
+
+  // A peer over a limit: a typed error (with its id or address) and closed with 4002.
+  #overLimit(c: Conn, code: WsErrorCode, message: string): void {
+    this.#error(code, `${c.id ?? c.remote}: ${message}; connection closed`, c.id, true);
+    this.#drop(c, CloseCode.overBudget, code);
+    // A peer that stops reading may not read the close either.
+    setTimeout(() => c.ws.terminate(), 1000).unref?.();
+  }
+
+  // Closes a peer's connection because it is over a budget (e.g. sync work,
+  // limits.ts MeteredTransport). Other peers are untouched.
+  disconnectOver(peer: string, code: WsErrorCode, message: string): boolean {
+    const c = this.#peers.get(peer);
+    if (!c) return false;
+    this.#overLimit(c, code, message);
+    return true;
+  }
 
   // Closes one client's connection (code 4001); it fires onNeighbour(peer,
   // false) now. The client will reconnect unless it was told not to.
@@ -179,7 +253,10 @@ export class WsServer implements Transport {
 
   #accept(ws: WebSocket, req: IncomingMessage): void {
     if (this.#closing) { ws.close(CloseCode.goingAway, "server closing"); return; }
-    const c: Conn = { ws, id: undefined, alive: true, timer: null, remote: `${req.socket.remoteAddress}:${req.socket.remotePort}`, auth: null, busy: false, did: undefined };
+    const c: Conn = {
+      ws, id: undefined, alive: true, timer: null, remote: `${req.socket.remoteAddress}:${req.socket.remotePort}`, auth: null, busy: false, did: undefined,
+      addr: req.socket.remoteAddress ?? "", limits: this.#limits ? new WsConnLimits(this.#limits) : null,
+    };
     this.#conns.add(c);
     c.timer = setTimeout(() => {
       c.timer = null;
@@ -201,6 +278,10 @@ export class WsServer implements Transport {
     if (!isBinary) return this.#bad(c, "TEXT_FRAME", "a text frame (binary frames only)", up);
     const bytes = toBytes(data);
     if (!bytes) return this.#bad(c, "BAD_MAGIC", "an unreadable frame", up);
+    if (c.limits) {
+      const over = c.limits.frame(bytes.length, this.#limits!);
+      if (over) return this.#overLimit(c, "RATE_LIMITED", over.message);
+    }
     const f = decodeFrame(bytes, this.maxFrame);
     if (f.type === "error") return this.#bad(c, f.code, f.message, up);
     this.#stats.framesIn++; this.#stats.bytesIn += bytes.length;
