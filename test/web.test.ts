@@ -186,8 +186,9 @@ describe("ad-counter dashboard in Chromium", () => {
       await tab2.evaluate(() => (globalThis as any).trellis.newCampaign()); // a double click asks once
       const fresh = ADS.map((ad) => ad.replace("c1-", "c2-"));
       await until("campaign 2's ads displayable", async () => JSON.stringify((await displayable(tab2)).sort()) === JSON.stringify([...fresh].sort()));
-      expect(await tab2.locator("#done").isVisible()).toBe(false);
-      expect(await tab2.locator("#campaign-n").textContent()).toBe("campaign 2");
+      // The page renders after the state changes (not in the same tick).
+      await until("the banner goes", async () => !(await tab2.locator("#done").isVisible()));
+      await until("the page names campaign 2", async () => (await tab2.locator("#campaign-n").textContent()) === "campaign 2");
       // Fresh counters; the old ones are kept, as history.
       for (const ad of fresh) expect((await api(`/v/impressions%2F${ad}`)).value).toBe(0);
       expect(await serverCounts()).toEqual(counts);

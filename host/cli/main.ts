@@ -138,8 +138,7 @@ async function serve(args: string[], io: Out): Promise<number> {
   try {
     node = await TrellisNode.start({
       data: o.data, port, host: o.host, id: o.id, peers: o.peer, listen: o.listen, network: o.network, trusted: o.trusted,
-      interval, maxBody, snapshotEvery, log, allow, open: o.open,
-      cors, limits: limitOpts, maxFrame, ...(o["no-auth"] ? { token: false as const } : {}),
+      interval, maxBody, snapshotEvery, log, allow, open: o.open, cors, limits: limitOpts, maxFrame, ...(o["no-auth"] ? { token: false as const } : {}),
     });
   } catch (e) {
     const cause = (e as { cause?: { code?: string } }).cause;

@@ -24,9 +24,9 @@ import type { AllowPolicy } from "../identity/allow.js";
 import { createLogger, errorFields, type Logger } from "./log.js";
 import { loadPeers, PEERS } from "../peers.js";
 import { handle, type ApiState } from "./api.js";
+import { missingTop, removeCreated } from "./datadir.js";
 import { loadOrCreateToken, originAllowed, parseCors, type HttpPolicy } from "./auth.js";
 import { HttpLimits, MeteredTransport, TokenBucket, limits as makeLimits, type LimitError, type LimitOptions, type Limits } from "../transport/limits.js";
-import { missingTop, removeCreated } from "./datadir.js";
 
 export interface TrellisNodeOptions {
   data: string;             // the store's directory (created if missing)
@@ -177,8 +177,8 @@ export class TrellisNode {
       if (socket.writable) socket.end("HTTP/1.1 400 Bad Request\r\nConnection: close\r\n\r\n"); else socket.destroy();
     });
     this.wsServer = new WsServer({
-      identity, allow: this.#allow, open: o.open ?? false, server: this.server, path: this.path,
-      limits: this.limits, maxFrame: o.maxFrame, verifyOrigin: (req) => originAllowed(policy, req),
+      identity, allow: this.#allow, open: o.open ?? false, server: this.server, path: this.path, limits: this.limits, maxFrame: o.maxFrame,
+      verifyOrigin: (req) => originAllowed(policy, req),
       onError: (e) => log.warn("ws error", { transport: "server", peer: e.peer, code: e.code, err: e }),
     });
     this.#replicate(this.wsServer, "server", true, (peer, e) => this.wsServer.disconnectOver(peer, "OVER_BUDGET", e.message));
@@ -188,9 +188,9 @@ export class TrellisNode {
   }
 
   #interval: number;
-  #maxFrame: number | undefined;
   #privateKey: Uint8Array; // libp2p protobuf bytes of the node key
   #allow: AllowPolicy;
+  #maxFrame: number | undefined;
 
   // eager: a round right after every change (else only every interval, and
   // when a neighbour comes up).

@@ -60,7 +60,7 @@ export type Libp2pErrorCode =
   | "STREAM"      // a sync stream could not be opened or failed
   | "PUBLISH"     // a gossip publish failed (anti-entropy still ships the change)
   | "HANDLER"     // an onMessage / onNeighbour / onGossip handler threw
-  | "NOT_ALLOWED"  // a connection from or to a key the allow-list does not admit (or not an Ed25519 key): closed
+  | "NOT_ALLOWED" // a connection from or to a key the allow-list does not admit (or not an Ed25519 key): closed
   | "RATE_LIMITED" // a peer over its sync-frame rate (limits.ts): its connection is closed
   | "OVER_BUDGET"; // a peer over its sync-work budget (hangUp by the node): its connection is closed
 

@@ -11,10 +11,10 @@ import {
   CloseCode, DEFAULT_MAX_FRAME, HEADER, WsErrorCode, WsStats, WsTransportError,
   countError, decodeFrame, encodeFrame, encodeHello, toBytes, zeroStats,
 } from "./ws-frame.js";
-import { WsConnLimits, maySend, type Limits } from "./limits.js";
 import { encodeChallenge, nonce, transcript, type PeerIdentity } from "./ws-auth.js";
 import { AllowList, type AllowPolicy } from "../identity/allow.js";
 import { isDid } from "../identity/did.js";
+import { WsConnLimits, maySend, type Limits } from "./limits.js";
 
 export * from "./ws-client.js";
 // `ws`'s client WebSocket, to pass as WsClientOptions.WebSocket in Node. Typed
@@ -47,11 +47,11 @@ interface Conn {
   alive: boolean;                // answered the last ping
   timer: ReturnType<typeof setTimeout> | null; // hello timeout
   remote: string;
-  addr: string;                  // remote address (connections per address)
-  limits: WsConnLimits | null;
   auth: { nonceC: Uint8Array; nonceS: Uint8Array; did: string } | null; // a handshake under way
   busy: boolean;                 // signing or verifying: frames wait for it
   did: string | undefined;       // the proven key, once authenticated
+  addr: string;                  // remote address (connections per address)
+  limits: WsConnLimits | null;
 }
 
 export class WsServer implements Transport {
@@ -65,10 +65,10 @@ export class WsServer implements Transport {
   #helloTimeout: number;
   #maxBuffered: number;
   #onError: (e: WsTransportError) => void;
-  #limits: Limits | null;
   #identity: PeerIdentity | undefined;
   #allow: AllowList;
   #open: boolean;
+  #limits: Limits | null;
   #conns = new Set<Conn>();
   #peers = new Map<string, Conn>();
   #beat: ReturnType<typeof setInterval> | null = null;
