@@ -6,6 +6,8 @@
 // (printed alongside for comparison).
 import { afterEach, beforeAll, describe, expect, it } from "vitest";
 import { createConnection } from "node:net";
+import { setFlagsFromString } from "node:v8";
+import { runInNewContext } from "node:vm";
 import { init, GSet } from "../dist/host/index.node.js";
 import { RawPeer, sleep, startNode, until, type Started } from "./util/outsider.js";
 import { Buckets, DEFAULT_LIMITS, MeteredTransport, TokenBucket, limits, maySend } from "../dist/host/transport/limits.js";
@@ -19,6 +21,12 @@ const MiB = 1 << 20;
 const N = 20;
 const SLACK = 128 * MiB; // the node's own state and delta buffer, and garbage (delta-groups made for each peer) not yet collected
 const rss = () => process.memoryUsage().rss;
+// What the process still holds once garbage is collected: JS heap and
+// buffers (the kernel's memory, which never shrinks, is counted apart).
+setFlagsFromString("--expose-gc");
+const gc = runInNewContext("gc") as () => void;
+const retained = (): number => { gc(); const m = process.memoryUsage(); return m.heapUsed + m.arrayBuffers; };
+const RETAINED_SLACK = 24 * MiB; // the node's state, delta buffer and per-peer bookkeeping
 
 // Acks once (so every later round owes it a growing delta-group), then stops reading.
 async function slowReader(s: Started, id: string): Promise<RawPeer> {
@@ -137,8 +145,8 @@ describe("memory under slow readers", () => {
     const peers: RawPeer[] = [];
     for (let i = 0; i < N; i++) peers.push(await slowReader(s, `slow${i}`));
     cleanups.push(() => { for (const p of peers) p.terminate(); });
-    const before = rss();
-    let peak = before, worst = { total: 0, max: 0 }, wanted = 0, peakAb = 0, peakHeap = 0;
+    const before = rss(), held0 = retained();
+    let peak = before, worst = { total: 0, max: 0 }, wanted = 0, peakAb = 0, peakHeap = 0, peakHeld = held0;
     for (let i = 0; i < 40; i++) {
       await s.node.update("blob", { add: new Uint8Array(32 * 1024).fill(i) });
       // Unbounded, every round would queue the whole group since their ack to each.
@@ -149,6 +157,7 @@ describe("memory under slow readers", () => {
       peak = Math.max(peak, rss());
       const mu = process.memoryUsage();
       peakAb = Math.max(peakAb, mu.arrayBuffers); peakHeap = Math.max(peakHeap, mu.heapUsed);
+      if (i % 4 === 3) peakHeld = Math.max(peakHeld, retained());
     }
     expect(s.node.wsServer.neighbours().filter((n) => n.startsWith("slow"))).toHaveLength(N);
     expect(s.node.wsServer.stats().dropped).toBeGreaterThan(0); // the budgets did refuse sends (or skip rounds)
@@ -161,6 +170,12 @@ describe("memory under slow readers", () => {
     console.log(`ws: ${N} slow readers, RSS +${(growth / MiB).toFixed(1)} MiB (budget ${(budget / MiB).toFixed(1)} MiB + slack ${SLACK / MiB}); unbounded would queue ${(wanted / MiB).toFixed(0)} MiB; peak array buffers ${(peakAb / MiB).toFixed(0)} MiB, heap ${(peakHeap / MiB).toFixed(0)} MiB, kernel memory ${(s.node.runtime.kernel.memoryBytes() / MiB).toFixed(0)} MiB`);
     expect(growth).toBeLessThan(budget + SLACK);
     expect(wanted).toBeGreaterThan(3 * (budget + SLACK)); // the comparison means something
+    // Garbage collected, what stays is bounded per peer (a frame's worth or
+    // its send budget, each) plus a fixed slack; unbounded it would grow with
+    // every round. (Measured: 1.6-2.8 MiB a peer here, more than the bytes the
+    // accounting sees queued: kept in ws/socket bookkeeping; not yet pinned down.)
+    console.log(`ws: retained after GC +${((peakHeld - held0) / MiB).toFixed(1)} MiB`);
+    expect(peakHeld - held0).toBeLessThan(N * Math.max(l.wsSendBudget, maxFrame) + RETAINED_SLACK);
   }, 60_000);
 
   it(`HTTP: ${N} connections that request big states and never read hold no more than the reply budget`, async () => {
