@@ -198,7 +198,7 @@ describe("ad-counter dashboard in Chromium", () => {
       const past = (await tab2.locator("#history tbody tr").textContent())!;
       for (let i = 0; i < 4; i++) expect(past).toContain(`${ADS[i].slice(3)} ${counts[i]}`);
       // A second request for the same number (another tab asking at once) starts nothing more.
-      const r = await fetch(`${base}/v/campaign`, { method: "POST", body: JSON.stringify({ set: 2 }) });
+      const r = await fetch(`${base}/v/campaign`, { method: "POST", headers: { ...auth(), "content-type": "application/json" }, body: JSON.stringify({ set: 2 }) });
       expect(r.status).toBe(200);
       await new Promise((res) => setTimeout(res, 500));
       expect((await api("/v/campaigns")).value.length).toBe(2);
