@@ -21,6 +21,10 @@ export interface KernelExports {
   isBottom(h: number): number;
   delta(a: number, b: number): number;
   decompose(h: number): number;
+  decomposeRange(h: number, start: number, max: number): number;
+  partCount(h: number): number;
+  partHashes(h: number): number;
+  joinMissing(h: number, len: number): number;
   apply(h: number, len: number): number;
   takeDelta(h: number): number;
   query(h: number): number;
@@ -34,7 +38,7 @@ export interface KernelExports {
 }
 
 type IntCall = "dispose" | "clone" | "isBottom" | "size" | "leq" | "join" | "delta" | "savepoint" | "restore";
-type BytesCall = "encode" | "typeOf" | "decompose" | "takeDelta" | "query";
+type BytesCall = "encode" | "typeOf" | "decompose" | "takeDelta" | "query" | "partHashes";
 type InputCall = "create" | "decode" | "joinBytes" | "has";
 
 const E_NOT_FOUND = -13;
@@ -127,6 +131,25 @@ export class Kernel {
       if (r === E_NOT_FOUND) return null;
       return this.#out(check(r, "get"));
     } catch (e) { return rethrow(e, "get"); }
+  }
+
+  // Parts start .. start+max-1 of h's decomposition: output := count (part:bytes)*.
+  decomposeRange(h: number, start: number, max: number): Uint8Array {
+    try {
+      return this.#out(check(this.exports.decomposeRange(h, start, max), "decomposeRange"));
+    } catch (e) { return rethrow(e, "decomposeRange"); }
+  }
+
+  // The number of join-irreducible parts of h.
+  partCount(h: number): number {
+    try { return check(this.exports.partCount(h), "partCount"); } catch (e) { return rethrow(e, "partCount"); }
+  }
+
+  // joinMissing(h, sorted 8-byte hashes): output := count:varint [state].
+  joinMissing(h: number, hashes: Uint8Array): Uint8Array {
+    try {
+      return this.#out(check(this.exports.joinMissing(h, this.#put(hashes)), "joinMissing"));
+    } catch (e) { return rethrow(e, "joinMissing"); }
   }
 
   memoryBytes(): number { return this.exports.memory.buffer.byteLength; }
