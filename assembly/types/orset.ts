@@ -7,7 +7,7 @@
 import { Reader, Writer, sortKeys } from "../codec";
 import { E_BAD_TAG, E_INVALID, E_NONCANONICAL, E_TOO_LARGE, MAX_PARTS, setError } from "../errors";
 import { Lattice } from "../lattice";
-import { Dot, dotLess, readDot } from "../dots";
+import { CausalContext, Dot, canMint, dotLess, readDot } from "../dots";
 
 export const OP_ADD: u32 = 0;    // op := 0 element:bytes
 export const OP_REMOVE: u32 = 1; // op := 1 element:bytes   (marks the tokens observed removed)
@@ -142,6 +142,7 @@ export class ORSet extends Lattice {
     if (!r.ok) return null;
     if (code != OP_ADD && code != OP_REMOVE) { r.fail(E_BAD_TAG); return null; }
     const e = r.value();
+    if (code == OP_ADD && !canMint(r, replica, this.top.has(replica) ? this.top.get(replica) : 0)) return null;
     if (!r.ok || dry) return null;
     const d = new ORSet(this.spec);
     if (code == OP_ADD) {
@@ -197,6 +198,7 @@ export class ORSet extends Lattice {
   decode(r: Reader, depth: i32): void {
     const n = r.count(2);
     let prev = "";
+    const seen = new CausalContext(); // a token's dot names one add of one element
     for (let i = 0; i < n && r.ok; i++) {
       const e = r.value();
       if (!r.ok) return;
@@ -212,6 +214,7 @@ export class ORSet extends Lattice {
         if (!r.ok) return;
         if (f > 1) { r.fail(E_INVALID); return; }
         if (j > 0 && !dotLess(ts[j - 1].dot, d)) { r.fail(E_NONCANONICAL); return; }
+        if (!seen.add(d.r, d.c)) { r.fail(E_INVALID); return; }
         ts.push(new Token(d, f == 1));
         this.note(d);
       }
