@@ -10,6 +10,7 @@ import {
 import { Lattice, Spec } from "./lattice";
 import { readSpec, writeSpec, newBottom } from "./registry";
 import { readState, writeState } from "./state";
+import { listMints } from "./mint";
 import { walk, joinMissing as walkJoinMissing, selected, MODE_COUNT, MODE_PARTS, MODE_HASH } from "./parts";
 
 
@@ -276,6 +277,26 @@ export function joinMissing(h: i32, len: i32): i32 {
   out.reset();
   out.varint(selected);
   if (j !== null) writeState(out, j);
+  return out.pos;
+}
+
+// ---- what a delta mints (mint.ts) --------------------------------------------------
+
+// input := state (typically a delta). Output := count record*: the dots,
+// tokens, counter entries, writes, TopK entries and MaxInt value it holds,
+// and per causal context what it covers of each replica (docs/abi.md, "Mint
+// lists"). The state is decoded (validated) first. Returns length.
+export function mints(len: i32): i32 {
+  const r = reader(len);
+  const v = readState(r);
+  if (r.ok && !r.done) r.fail(E_TRAILING);
+  if (!r.ok || v === null) return -r.err;
+  // the body starts after 'T' 'R' version spec
+  const p = changetype<usize>(inBuf);
+  const h = new Reader(p + 3, p + <usize>len);
+  readSpec(h, 0);
+  out.reset();
+  listMints(out, p, len, h.p, v.spec);
   return out.pos;
 }
 

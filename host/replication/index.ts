@@ -5,3 +5,5 @@ export { ReplicationError, decodeMessage, encodeMessage, hash64, WIRE_VERSION } 
 export type { ReplicationErrorCode, Message, MessageKind, Entry, VarHash, VarParts } from "./wire.js";
 export { realClock } from "./transport.js";
 export type { Transport, Clock } from "./transport.js";
+export { mintsOf, mintsByReplica } from "./mint.js";
+export type { Mint, PathSegment, ReplicaMints } from "./mint.js";

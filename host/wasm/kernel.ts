@@ -25,6 +25,7 @@ export interface KernelExports {
   partCount(h: number): number;
   partHashes(h: number): number;
   joinMissing(h: number, len: number): number;
+  mints(len: number): number;
   apply(h: number, len: number): number;
   takeDelta(h: number): number;
   query(h: number): number;
@@ -150,6 +151,13 @@ export class Kernel {
     try {
       return this.#out(check(this.exports.joinMissing(h, this.#put(hashes)), "joinMissing"));
     } catch (e) { return rethrow(e, "joinMissing"); }
+  }
+
+  // mints(state): output := count record* (docs/abi.md, "Mint lists").
+  mints(state: Uint8Array): Uint8Array {
+    try {
+      return this.#out(check(this.exports.mints(this.#put(state)), "mints"));
+    } catch (e) { return rethrow(e, "mints"); }
   }
 
   memoryBytes(): number { return this.exports.memory.buffer.byteLength; }
