@@ -117,11 +117,48 @@ describe("states of a million parts", () => {
       expect(got.isBottom).toBe(false);
       expect((got as AWSet).value).toEqual([]);
       got.dispose();
+      // delta against a replica that has seen 10 dots fewer
+      const a = decodeState(bytes), b = decodeState(bigAWSet(n - 10, 3));
+      const d = a.delta(b);
+      expect(countParts(d.encode())).toBeLessThanOrEqual(n);
+      b.merge(d);
+      expect(b.equals(a)).toBe(true);
+      for (const x of [a, b, d]) x.dispose();
       // the array API keeps its limit, with a typed error
       const s = decodeState(bytes);
       expect(() => s.decompose()).toThrow(expect.objectContaining({ code: "TOO_LARGE" }));
       s.dispose();
     }, 120_000);
+  }
+
+  for (const n of sizes) {
+    it(`GSet of ${n} elements: count, digest answer, and delta against a peer missing 10`, () => {
+      const enc = new TextEncoder();
+      const el = (i: number) => { const b = enc.encode(`k${String(i).padStart(8, "0")}`); return [1 + 1 + b.length, 5, b.length, ...b]; };
+      const build = (skip: (i: number) => boolean) => {
+        const items: number[] = [];
+        let count = 0;
+        for (let i = 0; i < n; i++) if (!skip(i)) { const e = el(i); for (const x of e) items.push(x); count++; }
+        return Uint8Array.from([0x54, 0x52, 1, 8, ...varint(count), ...items]);
+      };
+      const full = build(() => false);
+      const missing = (i: number) => i % (n / 10) === 7;
+      const peer = build(missing);
+      expect(countParts(full)).toBe(n);
+      // the digest answer: the peer sends its part hashes, we join what it lacks
+      const m = joinMissing(full, partHashes(peer));
+      expect(m.count).toBe(10);
+      const got = decodeState(m.bytes!) as GSet;
+      expect(got.value.length).toBe(10);
+      got.dispose();
+      // delta(full, peer): exactly the 10 elements
+      const a = decodeState(full), b = decodeState(peer);
+      const d = a.delta(b);
+      expect((d as GSet).value.length).toBe(10);
+      b.merge(d);
+      expect(b.equals(a)).toBe(true);
+      for (const x of [a, b, d]) x.dispose();
+    }, 300_000);
   }
 
   it("a context naming 2^40 dots is refused fast (TOO_LARGE), never walked", () => {
