@@ -95,11 +95,23 @@ function context(r: Reader): void {
   }
 }
 
-// Compares the length-prefixed byte strings at a and b.
+// Compares the length-prefixed byte strings at a and b (replica ids: their
+// lengths fit one or two varint bytes).
+let lenOut: i32 = 0;
+function lenAt(p: usize): usize {
+  let n: i32 = 0, shift: i32 = 0;
+  for (;;) {
+    const b = <i32>load<u8>(p++);
+    n |= (b & 0x7f) << shift;
+    if ((b & 0x80) == 0) break;
+    shift += 7;
+  }
+  lenOut = n;
+  return p;
+}
 function compareAt(a: usize, b: usize): i32 {
-  const ra = new Reader(a, a + 10), rb = new Reader(b, b + 10);
-  const la = <i32>ra.varint(), lb = <i32>rb.varint();
-  const pa = ra.p, pb = rb.p;
+  const pa = lenAt(a), la = lenOut;
+  const pb = lenAt(b), lb = lenOut;
   const n = min(la, lb);
   for (let i = 0; i < n; i++) {
     const x = <i32>load<u8>(pa + i), y = <i32>load<u8>(pb + i);

@@ -133,13 +133,23 @@ describe("states of a million parts", () => {
 
   for (const n of sizes) {
     it(`GSet of ${n} elements: count, digest answer, and delta against a peer missing 10`, () => {
+      // elements "k00000000".. (same length, so byte order is numeric order),
+      // written straight into one buffer: a JS array of 10^8 bytes would not fit
       const enc = new TextEncoder();
-      const el = (i: number) => { const b = enc.encode(`k${String(i).padStart(8, "0")}`); return [1 + 1 + b.length, 5, b.length, ...b]; };
       const build = (skip: (i: number) => boolean) => {
-        const items: number[] = [];
         let count = 0;
-        for (let i = 0; i < n; i++) if (!skip(i)) { const e = el(i); for (const x of e) items.push(x); count++; }
-        return Uint8Array.from([0x54, 0x52, 1, 8, ...varint(count), ...items]);
+        for (let i = 0; i < n; i++) if (!skip(i)) count++;
+        const head = [0x54, 0x52, 1, 8, ...varint(count)];
+        const out = new Uint8Array(head.length + count * 12);
+        out.set(head);
+        let p = head.length;
+        for (let i = 0; i < n; i++) {
+          if (skip(i)) continue;
+          out[p++] = 11; out[p++] = 5; out[p++] = 9;
+          enc.encodeInto(`k${String(i).padStart(8, "0")}`, out.subarray(p, p + 9));
+          p += 9;
+        }
+        return out;
       };
       const full = build(() => false);
       const missing = (i: number) => i % (n / 10) === 7;
