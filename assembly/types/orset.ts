@@ -7,7 +7,7 @@
 import { Reader, Writer, sortKeys } from "../codec";
 import { E_BAD_TAG, E_INVALID, E_NONCANONICAL, E_TOO_LARGE, MAX_PARTS, setError } from "../errors";
 import { Lattice } from "../lattice";
-import { CausalContext, Dot, canMint, dotLess, readDot } from "../dots";
+import { Dot, canMint, dotLess, readDot } from "../dots";
 
 export const OP_ADD: u32 = 0;    // op := 0 element:bytes
 export const OP_REMOVE: u32 = 1; // op := 1 element:bytes   (marks the tokens observed removed)
@@ -29,6 +29,11 @@ class Token {
 //          tokens sorted by dot (replica bytes, then counter), strictly
 //          increasing; flag 0 = active, 1 = removed.
 // query := count element:bytes*   (elements with an active token, sorted)
+//
+// One dot as a token of two elements is accepted: with no causal context, the
+// join of two states that each decode can hold it (one peer sent the dot on
+// x, another on y), and refusing it at decode would make that join, once
+// stored, unreadable. Admission checks (host/replication/mint.ts) see tokens.
 export class ORSet extends Lattice {
   entries: Map<string, Array<Token>> = new Map();
   // Highest counter per replica over all tokens: the next add mints max + 1.
@@ -198,7 +203,6 @@ export class ORSet extends Lattice {
   decode(r: Reader, depth: i32): void {
     const n = r.count(2);
     let prev = "";
-    const seen = new CausalContext(); // a token's dot names one add of one element
     for (let i = 0; i < n && r.ok; i++) {
       const e = r.value();
       if (!r.ok) return;
@@ -214,7 +218,6 @@ export class ORSet extends Lattice {
         if (!r.ok) return;
         if (f > 1) { r.fail(E_INVALID); return; }
         if (j > 0 && !dotLess(ts[j - 1].dot, d)) { r.fail(E_NONCANONICAL); return; }
-        if (!seen.add(d.r, d.c)) { r.fail(E_INVALID); return; }
         ts.push(new Token(d, f == 1));
         this.note(d);
       }
