@@ -3,7 +3,33 @@
 // "Delta State Replicated Data Types" (JPDC 2018): a context is a version vector
 // (every dot (r, 1..vv[r]) is seen) plus a cloud of dots not yet contiguous.
 import { Reader, Writer, sortKeys } from "./codec";
-import { E_NONCANONICAL, E_INVALID, E_TOO_LARGE, MAX_REPLICA, MAX_PARTS, setError } from "./errors";
+import { E_NONCANONICAL, E_INVALID, E_OVERFLOW, E_TOO_LARGE, MAX_REPLICA, MAX_PARTS, setError } from "./errors";
+
+// Decode accepts only what an honest history can produce (docs/format.md,
+// "Causal context"): no empty replica id, and no counter at 2^64 − 1, whose
+// replica's next op would wrap to 0. A local op mints a new dot only below
+// MINT_LIMIT: the headroom (2^32) is more than one op batch can mint, so a
+// batch validated against the state before it cannot overflow part-way.
+export const MAX_COUNTER: u64 = U64.MAX_VALUE - 1;
+export const MINT_LIMIT: u64 = U64.MAX_VALUE - (<u64>1 << 32);
+
+// Checks a decoded replica id and counter; false after r.fail.
+export function honestDot(r: Reader, rep: string, c: u64): bool {
+  if (!r.ok) return false;
+  if (rep.length > MAX_REPLICA) { r.fail(E_TOO_LARGE); return false; }
+  if (rep.length == 0 || c == 0) { r.fail(E_INVALID); return false; }
+  if (c > MAX_COUNTER) { r.fail(E_OVERFLOW); return false; }
+  return true;
+}
+
+// May `replica` mint the dot after `top` (its highest counter here)? An
+// empty replica id is for read-only handles (docs/abi.md). Fails r otherwise.
+export function canMint(r: Reader, replica: string, top: u64): bool {
+  if (!r.ok) return false;
+  if (replica.length == 0) { r.fail(E_INVALID); return false; }
+  if (top >= MINT_LIMIT) { r.fail(E_OVERFLOW); return false; }
+  return true;
+}
 
 export class Dot {
   r: string;
@@ -40,9 +66,8 @@ export function readDots(r: Reader): Array<Dot> {
 
 export function readDot(r: Reader): Dot {
   const rep = r.replica();
-  if (rep.length > MAX_REPLICA) r.fail(E_TOO_LARGE);
   const c = r.varint();
-  if (r.ok && c == 0) r.fail(E_INVALID);
+  honestDot(r, rep, c);
   return new Dot(rep, c);
 }
 
@@ -220,9 +245,7 @@ export class CausalContext {
     for (let i = 0; i < n && r.ok; i++) {
       const rep = r.replica();
       const c = r.varint();
-      if (!r.ok) return;
-      if (rep.length > MAX_REPLICA) { r.fail(E_TOO_LARGE); return; }
-      if (c == 0) { r.fail(E_INVALID); return; }
+      if (!honestDot(r, rep, c)) return;
       if (i > 0 && !(prev < rep)) { r.fail(E_NONCANONICAL); return; }
       prev = rep;
       this.vv.set(rep, c);

@@ -4,12 +4,14 @@
 // (errors.ts). docs/abi.md documents every export.
 import { Reader, Writer } from "./codec";
 import {
-  E_BAD_HANDLE, E_TRAILING, E_TYPE_MISMATCH, E_TOO_LARGE,
-  E_UNSUPPORTED, E_NOT_FOUND, MAX_REPLICA, takeError,
+  E_BAD_HANDLE, E_TRAILING, E_TYPE_MISMATCH, E_TOO_LARGE, E_TRUNCATED,
+  E_UNSUPPORTED, E_NOT_FOUND, MAX_REPLICA, MAX_PARTS, takeError,
 } from "./errors";
 import { Lattice, Spec } from "./lattice";
 import { readSpec, writeSpec, newBottom } from "./registry";
 import { readState, writeState } from "./state";
+import { listMints } from "./mint";
+import { walk, joinMissing as walkJoinMissing, selected, MODE_COUNT, MODE_PARTS, MODE_HASH } from "./parts";
 
 
 class Handle {
@@ -188,23 +190,113 @@ export function delta(a: i32, b: i32): i32 {
   return put(new Handle(d, x.replica));
 }
 
-// Output := count, then each irreducible part as (length, state). Returns length.
+// ---- decomposition (parts.ts) ---------------------------------------------------
+// Every decomposition walks the state's canonical bytes and builds one part
+// at a time; none builds an array of states.
+
+const enc = new Writer();
+const partsTmp = new Writer();
+
+// Encodes x's state into enc for a walk.
+function encoded(x: Handle): void { enc.reset(); writeState(enc, x.state); }
+
+// Output := count, then each irreducible part as (length, state). Returns
+// length. This is the all-at-once form behind the host's decompose() array,
+// so it refuses (TOO_LARGE) states of more than MAX_PARTS parts; the other
+// decomposition calls below have no such limit.
 export function decompose(h: i32): i32 {
   const x = handle(h);
   if (x === null) return -E_BAD_HANDLE;
-  const parts = new Array<Lattice>();
-  x.state.decompose(parts);
+  encoded(x);
+  const n = walk(enc.ptr, enc.pos, x.state.spec, MODE_COUNT, partsTmp, 0, 0);
+  if (n < 0) return -takeError();
+  if (n > <i64>MAX_PARTS) return -E_TOO_LARGE;
+  partsTmp.reset();
+  walk(enc.ptr, enc.pos, x.state.spec, MODE_PARTS, partsTmp, 0, <u64>n);
+  out.reset();
+  out.varint(<u64>n);
+  out.raw(partsTmp.ptr, partsTmp.pos);
+  return out.pos;
+}
+
+// The number of irreducible parts (an integer in an f64), or -code.
+export function partCount(h: i32): f64 {
+  const x = handle(h);
+  if (x === null) return -E_BAD_HANDLE;
+  encoded(x);
+  const n = walk(enc.ptr, enc.pos, x.state.spec, MODE_COUNT, partsTmp, 0, 0);
+  if (n < 0) return -takeError();
+  return <f64>n;
+}
+
+// Output := count, then parts number start .. start+max-1 (in decompose's
+// order) as (length, state). Fewer than max parts means the end was reached.
+// Costs a pass over the state up to the range's end; no limit on the state.
+export function decomposeRange(h: i32, start: f64, max: i32): i32 {
+  const x = handle(h);
+  if (x === null) return -E_BAD_HANDLE;
+  if (!(start >= 0) || start > 9007199254740991.0 || max < 0) return -E_TOO_LARGE;
+  encoded(x);
+  const s = <u64>start;
+  partsTmp.reset();
+  const n = max == 0 ? <i64>0 : walk(enc.ptr, enc.pos, x.state.spec, MODE_PARTS, partsTmp, s, s + <u64>max);
+  if (n < 0) return -takeError();
+  const got = <u64>n > s ? min(<u64>n - s, <u64>max) : 0;
+  out.reset();
+  out.varint(got);
+  out.raw(partsTmp.ptr, partsTmp.pos);
+  return out.pos;
+}
+
+// Output := the 8-byte hash64 (host/replication/wire.ts) of each part, in
+// decompose's order. Returns length (8 × parts).
+export function partHashes(h: i32): i32 {
+  const x = handle(h);
+  if (x === null) return -E_BAD_HANDLE;
+  encoded(x);
+  out.reset();
+  const n = walk(enc.ptr, enc.pos, x.state.spec, MODE_HASH, out, 0, 0);
+  if (n < 0) return -takeError();
+  return out.pos;
+}
+
+// input := hashes (8 bytes each, sorted by their bytes, as partHashes writes
+// them). Output := count:varint [state]: how many parts of h have a hash not
+// in the input and, when any, the encoding of their join. Returns length.
+export function joinMissing(h: i32, len: i32): i32 {
+  const x = handle(h);
+  if (x === null) return -E_BAD_HANDLE;
+  if (len < 0 || (len & 7) != 0) return -E_TRUNCATED;
+  // the hashes move out of the input buffer, which the walk may not touch
+  partsTmp.reset();
+  partsTmp.raw(changetype<usize>(inBuf), len);
+  encoded(x);
+  const j = walkJoinMissing(enc.ptr, enc.pos, x.state.spec, partsTmp.ptr, len >> 3);
   const e = takeError();
   if (e != 0) return -e;
   out.reset();
-  out.varint(<u64>parts.length);
-  const tmp = new Writer();
-  for (let i = 0; i < parts.length; i++) {
-    tmp.reset();
-    writeState(tmp, parts[i]);
-    out.varint(<u64>tmp.pos);
-    out.raw(tmp.ptr, tmp.pos);
-  }
+  out.varint(selected);
+  if (j !== null) writeState(out, j);
+  return out.pos;
+}
+
+// ---- what a delta mints (mint.ts) --------------------------------------------------
+
+// input := state (typically a delta). Output := count record*: the dots,
+// tokens, counter entries, writes, TopK entries and MaxInt value it holds,
+// and per causal context what it covers of each replica (docs/abi.md, "Mint
+// lists"). The state is decoded (validated) first. Returns length.
+export function mints(len: i32): i32 {
+  const r = reader(len);
+  const v = readState(r);
+  if (r.ok && !r.done) r.fail(E_TRAILING);
+  if (!r.ok || v === null) return -r.err;
+  // the body starts after 'T' 'R' version spec
+  const p = changetype<usize>(inBuf);
+  const h = new Reader(p + 3, p + <usize>len);
+  readSpec(h, 0);
+  out.reset();
+  listMints(out, p, len, h.p, v.spec);
   return out.pos;
 }
 

@@ -14,6 +14,7 @@ import {
   GSet, TwoPSet, ORSet, GMap, AWMap, Pair, TopK,
 } from "../dist/host/index.node.js";
 import { initWasi } from "../dist/host/wasi.js";
+import type { TypeLike } from "../dist/host/crdt/spec.js";
 
 const root = fileURLToPath(new URL("..", import.meta.url));
 const dist = (f: string) => join(root, "dist", f);
@@ -69,39 +70,93 @@ describe("WASI reactor", () => {
   });
 });
 
-// A module with one function doing v128.const: the positive control for the SIMD scan.
-const SIMD_MODULE = new Uint8Array([
-  0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00,
-  0x01, 0x04, 0x01, 0x60, 0x00, 0x00, // type () -> ()
-  0x03, 0x02, 0x01, 0x00, // one function
-  0x0a, 0x17, 0x01, 0x15, 0x00, 0xfd, 0x0c, ...new Array(16).fill(0), 0x1a, 0x0b, // drop (v128.const 0)
-]);
+// Hand-made modules, each using exactly one post-MVP feature: the positive
+// controls that show the feature scan below can fail.
+const HEADER = [0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00];
+const VOID_TYPE = [0x01, 0x04, 0x01, 0x60, 0x00, 0x00]; // type () -> ()
+const ONE_FUNC = [0x03, 0x02, 0x01, 0x00];
+const ONE_MEMORY = [0x05, 0x03, 0x01, 0x00, 0x01];
+function withBody(body: number[], extra: number[] = []): Uint8Array {
+  const fn = [body.length, ...body];
+  return new Uint8Array([...HEADER, ...VOID_TYPE, ...ONE_FUNC, ...extra, 0x0a, fn.length + 1, 0x01, ...fn]);
+}
+const CONTROLS: [string, Uint8Array][] = [
+  ["SIMD (v128.const)", withBody([0x00, 0xfd, 0x0c, ...new Array(16).fill(0), 0x1a, 0x0b])],
+  ["bulk memory (memory.copy)", withBody([0x00, 0x41, 0x00, 0x41, 0x00, 0x41, 0x00, 0xfc, 0x0a, 0x00, 0x00, 0x0b], ONE_MEMORY)],
+  ["bulk memory (data count section)", withBody([0x00, 0x0b], [...ONE_MEMORY, 0x0c, 0x01, 0x00])],
+  ["bulk memory (passive data segment)", new Uint8Array([...withBody([0x00, 0x0b], ONE_MEMORY), 0x0b, 0x04, 0x01, 0x01, 0x01, 0x2a])],
+  ["non-trapping float-to-int (i32.trunc_sat_f32_s)", withBody([0x00, 0x43, 0, 0, 0, 0, 0xfc, 0x00, 0x1a, 0x0b])],
+  ["sign extension (i32.extend8_s)", withBody([0x00, 0x41, 0x00, 0xc0, 0x1a, 0x0b])],
+  ["mutable global export", new Uint8Array([...HEADER, 0x06, 0x06, 0x01, 0x7f, 0x01, 0x41, 0x00, 0x0b, 0x07, 0x05, 0x01, 0x01, 0x67, 0x03, 0x00])],
+];
 
-// True when the module validates with every feature except SIMD: binaryen
-// rejects any v128 type or opcode then.
-function validWithoutSimd(bytes: Uint8Array): boolean {
+function leb(b: Uint8Array, at: { p: number }): number {
+  let v = 0, shift = 0, x: number;
+  do { x = b[at.p++]; v += (x & 0x7f) * 2 ** shift; shift += 7; } while (x & 0x80);
+  return v;
+}
+
+// What a module needs beyond the MVP (wasm 1.0), or [] if nothing.
+// binaryen validates every instruction with only MVP features enabled
+// (rejecting v128, memory.copy/fill, trunc_sat, extend8_s, mutable global
+// imports and exports); a section walk adds the bulk-memory parts of the
+// binary that are not instructions: a data count section (id 12) and
+// passive data segments (flag 1).
+function postMvp(bytes: Uint8Array): string[] {
+  const found: string[] = [];
+  const at = { p: 8 };
+  while (at.p < bytes.length) {
+    const id = bytes[at.p++];
+    const size = leb(bytes, at);
+    const end = at.p + size;
+    if (id === 12) found.push("data count section");
+    if (id > 12) found.push(`section ${id}`);
+    if (id === 11) {
+      const n = leb(bytes, at);
+      for (let i = 0; i < n; i++) {
+        const flags = leb(bytes, at);
+        if (flags !== 0) { found.push(`data segment flags ${flags}`); break; }
+        // offset := i32.const n end
+        if (bytes[at.p++] !== 0x41) { found.push("data segment offset not an i32.const"); break; }
+        leb(bytes, at);
+        if (bytes[at.p++] !== 0x0b) { found.push("data segment offset not an i32.const"); break; }
+        const len = leb(bytes, at);
+        at.p += len;
+      }
+    }
+    at.p = end;
+  }
   const m = binaryen.readBinary(bytes);
   try {
-    m.setFeatures(binaryen.Features.All & ~binaryen.Features.SIMD128 & ~binaryen.Features.RelaxedSIMD);
-    return m.validate() === 1;
+    m.setFeatures(binaryen.Features.MVP);
+    if (m.validate() !== 1) found.push("instructions or imports beyond the MVP");
   } finally {
     m.dispose();
   }
+  return found;
 }
 
 describe("WASI modules for small runtimes", () => {
-  it("the SIMD scan detects SIMD (positive control)", () => {
-    expect(WebAssembly.validate(SIMD_MODULE)).toBe(true);
-    expect(validWithoutSimd(SIMD_MODULE)).toBe(false);
+  for (const [name, bytes] of CONTROLS) {
+    it(`the feature scan detects ${name} (positive control)`, () => {
+      expect(WebAssembly.validate(bytes)).toBe(true);
+      expect(postMvp(bytes)).not.toEqual([]);
+    });
+  }
+  it("the feature scan accepts an MVP module (negative control)", () => {
+    const mvp = withBody([0x00, 0x41, 0x00, 0x1a, 0x0b], ONE_MEMORY);
+    expect(WebAssembly.validate(mvp)).toBe(true);
+    expect(postMvp(mvp)).toEqual([]);
   });
 
   for (const name of ["trellis-wasi.wasm", "trellis-wasi-cmd.wasm"]) {
-    it(`${name} imports only wasi_snapshot_preview1 and has no SIMD`, () => {
+    it(`${name} imports only wasi_snapshot_preview1 and uses only MVP features`, () => {
       const bytes = readFileSync(dist(name));
       const imports = WebAssembly.Module.imports(new WebAssembly.Module(bytes));
       expect(imports.length).toBeGreaterThan(0);
       for (const i of imports) expect(`${i.module}.${i.name}:${i.kind}`).toMatch(/^wasi_snapshot_preview1\.[a-z_]+:function$/);
-      expect(validWithoutSimd(bytes)).toBe(true);
+      // no SIMD, bulk memory, non-trapping float-to-int, sign extension or mutable-global exports
+      expect(postMvp(bytes)).toEqual([]);
     });
   }
 
@@ -112,6 +167,56 @@ describe("WASI modules for small runtimes", () => {
     expect(reactor).not.toContain("_start");
     for (const n of ["input", "output", "create", "decode", "joinBytes", "encode", "delta", "query", "memory"]) expect(reactor).toContain(n);
     expect(exp("trellis-wasi-cmd.wasm")).toEqual(["_start", "memory"]);
+  });
+
+  // The runtime's shadow stack (GC roots and spilled locals) is the 32 KiB
+  // region below the initial value of its stack pointer, the only global
+  // that starts non-zero; each frame writes all of its slots on entry. Fill
+  // the region with a pattern, run the deepest valid input through every
+  // call, and find the lowest byte overwritten: the high-water mark.
+  it("the deepest valid input fits the reactor's shadow stack (high-water mark, docs/abi.md)", async () => {
+    const bytes = readFileSync(dist("trellis-wasi.wasm"));
+    const m = binaryen.readBinary(bytes);
+    const tops: number[] = [];
+    try {
+      for (let i = 0; i < m.getNumGlobals(); i++) {
+        const g = binaryen.getGlobalInfo(m.getGlobalByIndex(i));
+        const v = g.init ? binaryen.getExpressionInfo(g.init) as { value?: unknown } : {};
+        if (g.mutable && typeof v.value === "number" && v.value !== 0) tops.push(v.value);
+      }
+    } finally { m.dispose(); }
+    expect(tops.length).toBe(1);
+    const top = tops[0], size = 32768;
+    // 15 AWMaps around an MVRegister: 16 specs, the deepest (MAX_DEPTH); keys
+    // and the value are arrays nested 64 deep, the deepest user value.
+    let deep: unknown = "leaf";
+    for (let i = 0; i < 63; i++) deep = [deep];
+    let spec: TypeLike = MVRegister;
+    for (let i = 0; i < 15; i++) spec = AWMap.of(spec);
+    const opAt = (v: unknown) => { // the op below the outermost map's update
+      let op = MVRegister.ops.set(v as never);
+      for (let i = 0; i < 14; i++) op = AWMap.ops.update(deep as never, op);
+      return op;
+    };
+    await initWasi();
+    const mem = () => new Uint8Array(kernel().exports.memory.buffer);
+    mem().fill(0xa5, top - size, top);
+    const a = new AWMap("a", (spec as { value: TypeLike }).value).update(deep as never, opAt(deep));
+    const b = new AWMap("b", (spec as { value: TypeLike }).value).update(deep as never, opAt([deep]));
+    const ab = decodeState(a.encode(), "c") as AWMap;
+    ab.merge(b.encode());
+    ab.update(deep as never, opAt(1));
+    const d = ab.delta(a);
+    const parts = ab.decompose();
+    void ab.value; void d.encode();
+    for (const x of [a, b, ab, d, ...parts]) x.dispose();
+    const view = mem();
+    let low = top - size;
+    while (low < top && view[low] === 0xa5) low++;
+    const used = top - low;
+    console.log(`WASI reactor: deepest valid input uses ${used} bytes of the ${size}-byte shadow stack`);
+    expect(used).toBeGreaterThan(0);
+    expect(used).toBeLessThan(size);
   });
 });
 

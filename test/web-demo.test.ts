@@ -17,11 +17,9 @@ const K = 5;
 
 interface Server { proc: ChildProcess; base: string; port: number; data: string; stderr: () => string }
 
-// The control API needs the token the server made in its data directory.
-const api = (s: Server, path: string, init: RequestInit = {}): Promise<Response> => fetch(s.base + path, {
-  ...init,
-  headers: { authorization: `Bearer ${readFileSync(join(s.data, "api-token"), "utf8").trim()}`, ...(init.body !== undefined ? { "content-type": "application/json" } : {}) },
-});
+// The node's HTTP API needs the token it made in its data directory at first start.
+const get = (s: Server, path: string): Promise<Response> =>
+  fetch(`${s.base}${path}`, { headers: { authorization: `Bearer ${readFileSync(join(s.data, "api-token"), "utf8").trim()}` } });
 const servers: Server[] = [];
 let browser: Browser;
 
@@ -79,7 +77,7 @@ describe("the dashboard draws the replicated state", () => {
     await until("ads displayable", async () => (await a.evaluate(() => (globalThis as any).trellis.rt.query("displayable").length)) === 4);
     await a.evaluate(async () => { for (let i = 0; i < 13; i++) await (globalThis as any).trellis.showAd(); });
     await b.evaluate(async () => { for (let i = 0; i < 8; i++) await (globalThis as any).trellis.showAd(); });
-    const serverCounts = async (): Promise<number[]> => Promise.all(ADS.map(async (ad) => (await (await api(s, `/v/impressions%2F${ad}`)).json()).value));
+    const serverCounts = async (): Promise<number[]> => Promise.all(ADS.map(async (ad) => (await (await get(s, `/v/impressions%2F${ad}`)).json()).value));
     await until("the server has all 21", async () => (await serverCounts()).reduce((x, y) => x + y, 0) === 21);
     const counts = await serverCounts();
     await until("tab a has them too", async () => JSON.stringify(await a.evaluate((ads) => ads.map((ad) => (globalThis as any).trellis.rt.query(`impressions/${ad}`)), ADS)) === JSON.stringify(counts));
@@ -158,7 +156,7 @@ describe("the leaderboard page", () => {
       expect(norm(await rows(t, "local"))).toBe(norm(topK(games[i])));
       expect(norm(await t.evaluate(() => (globalThis as any).trellis.rt.query("lb/local")))).toBe(norm(topK(games[i])));
     }
-    await until("the server holds it", async () => norm((await (await api(s, `/v/lb%2Fglobal`)).json()).value) === want);
+    await until("the server holds it", async () => norm((await (await get(s, `/v/lb%2Fglobal`)).json()).value) === want);
 
     // The rows highlighted as "yours" are the global entries this tab's own local top-K holds.
     for (const [i, t] of tabs.entries()) {
@@ -180,7 +178,7 @@ describe("the leaderboard page", () => {
     });
     const after = norm([{ id: "zed", score: 5000 }, { id: "yan", score: 4000 }, ...JSON.parse(want)].slice(0, K));
     for (const [i, t] of tabs.entries()) await until(`tab ${i} sees the reloaded tab's new scores`, async () => norm(await rows(t, "global")) === after);
-    await until("the server too", async () => norm((await (await api(s, `/v/lb%2Fglobal`)).json()).value) === after);
+    await until("the server too", async () => norm((await (await get(s, `/v/lb%2Fglobal`)).json()).value) === after);
     await Promise.all(ctxs.map((c) => c.close()));
   }, 90_000);
 });
@@ -188,10 +186,11 @@ describe("the leaderboard page", () => {
 describe("the server's campaigns under hostile input", () => {
   it("records of another shape are ignored; a campaign that cannot start is skipped and the next one starts", async () => {
     const s = await startServer(5);
-    const post = async (path: string, body: unknown, method = "POST"): Promise<number> => (await api(s, path, { method, body: JSON.stringify(body) })).status;
-    const get = async (path: string): Promise<any> => (await (await api(s, path)).json()).value;
-    const valid = async (): Promise<number[]> => (await get("/v/campaigns")).filter((c: any) => Array.isArray(c?.ads) && c.ads.length > 0).map((c: any) => c.n).sort((x: number, y: number) => x - y);
-    const ads = async (): Promise<string[]> => (await get("/v/ads")).map((a: any) => a.id).sort();
+    const headers = { authorization: `Bearer ${readFileSync(join(s.data, "api-token"), "utf8").trim()}`, "content-type": "application/json" };
+    const post = async (path: string, body: unknown, method = "POST"): Promise<number> => (await fetch(s.base + path, { method, headers, body: JSON.stringify(body) })).status;
+    const value = async (path: string): Promise<any> => (await (await get(s, path)).json()).value;
+    const valid = async (): Promise<number[]> => (await value("/v/campaigns")).filter((c: any) => Array.isArray(c?.ads) && c.ads.length > 0).map((c: any) => c.n).sort((x: number, y: number) => x - y);
+    const ads = async (): Promise<string[]> => (await value("/v/ads")).map((a: any) => a.id).sort();
     await until("campaign 1", async () => JSON.stringify(await valid()) === "[1]");
     // A peer writes junk into the history: not a campaign the server counts.
     expect(await post("/v/campaigns", { add: { n: 99, limit: 1, ads: [] } })).toBe(200);
@@ -226,7 +225,7 @@ describe("server start-up errors", () => {
     expect(await third.exit).toBe(1);
     expect(third.err()).toBe(`ad-counter: the data directory ${s.data} is in use by another process (another npm start?); stop it or choose another directory with --data\n`);
     // The first server is unharmed.
-    expect((await (await api(s, `/v/campaigns`)).json()).value.length).toBe(1);
+    expect((await (await get(s, `/v/campaigns`)).json()).value.length).toBe(1);
   }, 60_000);
 
   it("--help documents the flags; a bad flag value is refused before anything starts", async () => {

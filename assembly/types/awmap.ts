@@ -17,7 +17,7 @@ import { Reader, Writer, sortKeys } from "../codec";
 import { E_BAD_TAG } from "../errors";
 import { Lattice, Spec, T_AWSET, T_MVREGISTER, T_EWFLAG, T_AWMAP } from "../lattice";
 import { newBottom } from "../registry";
-import { Dot } from "../dots";
+import { Dot, canMint } from "../dots";
 import { AWSet } from "./awset";
 import { GMap, nestedOp } from "./gmap";
 
@@ -101,7 +101,7 @@ export class AWMap extends Lattice {
     if (!r.ok) return null;
     if (code == OP_UPDATE) {
       const k = r.value();
-      if (!r.ok) return null;
+      if (!canMint(r, replica, this.presence.cc.max(replica))) return null;
       const vs = this.values.m;
       const nd = nestedOp(vs.has(k) ? vs.get(k) : null, this.spec, r, replica, dry, depth);
       if (nd === null) return null;

@@ -5,7 +5,7 @@
 import { Reader, Writer, sortKeys } from "../codec";
 import { E_BAD_TAG, E_INVALID, E_NONCANONICAL, E_TOO_LARGE, MAX_PARTS, setError } from "../errors";
 import { Lattice, Spec } from "../lattice";
-import { CausalContext, Dot, readDots, sortDots, writeDots } from "../dots";
+import { CausalContext, Dot, canMint, readDots, sortDots, writeDots } from "../dots";
 
 export const OP_ADD: u32 = 0;    // op := 0 element:bytes
 export const OP_REMOVE: u32 = 1; // op := 1 element:bytes
@@ -196,6 +196,7 @@ export class AWSet extends Lattice {
     if (!r.ok) return null;
     if (code == OP_ADD || code == OP_REMOVE) {
       const e = r.value();
+      if (code == OP_ADD && !canMint(r, replica, this.cc.max(replica))) return null;
       if (!r.ok || dry) return null;
       const d = new AWSet(this.spec);
       const cur: Array<Dot> | null = this.entries.has(e) ? this.entries.get(e) : null;
@@ -279,6 +280,8 @@ export class AWSet extends Lattice {
     this.cc.decode(r);
     const n = r.count(2);
     let prev = "";
+    // A dot names one add of one element: on two elements, no history made it.
+    const seen = new CausalContext();
     for (let i = 0; i < n && r.ok; i++) {
       const e = r.value();
       const ds = readDots(r);
@@ -287,6 +290,7 @@ export class AWSet extends Lattice {
       if (ds.length == 0) { r.fail(E_NONCANONICAL); return; }
       for (let j = 0; j < ds.length; j++) {
         if (!this.cc.contains(ds[j].r, ds[j].c)) { r.fail(E_INVALID); return; }
+        if (!seen.add(ds[j].r, ds[j].c)) { r.fail(E_INVALID); return; }
       }
       prev = e;
       this.entries.set(e, ds);

@@ -5,7 +5,7 @@
 import { Reader, Writer, sortKeys } from "../codec";
 import { E_BAD_TAG, E_INVALID, E_NONCANONICAL, E_TOO_LARGE, MAX_PARTS, setError } from "../errors";
 import { Lattice } from "../lattice";
-import { CausalContext, Dot, dotLess, readDot } from "../dots";
+import { CausalContext, Dot, canMint, dotLess, readDot } from "../dots";
 import { missingContext } from "./awset";
 
 export const OP_SET: u32 = 0;   // op := 0 value:bytes
@@ -126,6 +126,7 @@ export class MVRegister extends Lattice {
       v = r.value();
       if (!r.ok) return null;
     } else if (code != OP_CLEAR) { r.fail(E_BAD_TAG); return null; }
+    if (code == OP_SET && !canMint(r, replica, this.cc.max(replica))) return null;
     if (dry) return null;
     const d = new MVRegister(this.spec);
     for (let i = 0; i < this.entries.length; i++) d.cc.add(this.entries[i].dot.r, this.entries[i].dot.c);

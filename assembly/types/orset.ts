@@ -7,7 +7,7 @@
 import { Reader, Writer, sortKeys } from "../codec";
 import { E_BAD_TAG, E_INVALID, E_NONCANONICAL, E_TOO_LARGE, MAX_PARTS, setError } from "../errors";
 import { Lattice } from "../lattice";
-import { Dot, dotLess, readDot } from "../dots";
+import { Dot, canMint, dotLess, readDot } from "../dots";
 
 export const OP_ADD: u32 = 0;    // op := 0 element:bytes
 export const OP_REMOVE: u32 = 1; // op := 1 element:bytes   (marks the tokens observed removed)
@@ -29,6 +29,11 @@ class Token {
 //          tokens sorted by dot (replica bytes, then counter), strictly
 //          increasing; flag 0 = active, 1 = removed.
 // query := count element:bytes*   (elements with an active token, sorted)
+//
+// One dot as a token of two elements is accepted: with no causal context, the
+// join of two states that each decode can hold it (one peer sent the dot on
+// x, another on y), and refusing it at decode would make that join, once
+// stored, unreadable. Admission checks (host/replication/mint.ts) see tokens.
 export class ORSet extends Lattice {
   entries: Map<string, Array<Token>> = new Map();
   // Highest counter per replica over all tokens: the next add mints max + 1.
@@ -142,6 +147,7 @@ export class ORSet extends Lattice {
     if (!r.ok) return null;
     if (code != OP_ADD && code != OP_REMOVE) { r.fail(E_BAD_TAG); return null; }
     const e = r.value();
+    if (code == OP_ADD && !canMint(r, replica, this.top.has(replica) ? this.top.get(replica) : 0)) return null;
     if (!r.ok || dry) return null;
     const d = new ORSet(this.spec);
     if (code == OP_ADD) {

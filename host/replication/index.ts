@@ -8,3 +8,5 @@ export type { Transport, Clock, PubSub } from "./transport.js";
 export { gossipDeltas } from "./gossip.js";
 export type { GossipOptions } from "./gossip.js";
 export { admitEntries } from "./admission.js";
+export { mintsOf, mintsByReplica } from "./mint.js";
+export type { Mint, PathSegment, ReplicaMints } from "./mint.js";

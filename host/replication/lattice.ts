@@ -40,15 +40,45 @@ export function joinStates(states: Uint8Array[], k: Kernel = kernel()): Uint8Arr
   });
 }
 
-// The encoded join-irreducible parts of a state.
-export function partsOf(state: Uint8Array, k: Kernel = kernel()): Uint8Array[] {
-  const r = new ByteReader(withHandle(k, state, (h) => k.bytes("decompose", h)));
-  const n = r.varint();
-  const out: Uint8Array[] = [];
-  for (let i = 0; i < n; i++) out.push(r.bytes());
+// The encoded join-irreducible parts of a state, fetched from the kernel in
+// batches (the kernel never builds them all at once).
+export function partsOf(state: Uint8Array, k: Kernel = kernel(), batch = 4096): Uint8Array[] {
+  return withHandle(k, state, (h) => {
+    const out: Uint8Array[] = [];
+    for (;;) {
+      const r = new ByteReader(k.decomposeRange(h, out.length, batch));
+      const n = r.varint();
+      for (let i = 0; i < n; i++) out.push(r.bytes());
+      if (n < batch) return out;
+    }
+  });
+}
+
+// How many join-irreducible parts a state has (counted without building them).
+export function countParts(state: Uint8Array, k: Kernel = kernel()): number {
+  return withHandle(k, state, (h) => k.partCount(h));
+}
+
+// The 8-byte hash64 (wire.ts) of each part of a state, in decomposition order.
+export function partHashes(state: Uint8Array, k: Kernel = kernel()): Uint8Array[] {
+  const all = withHandle(k, state, (h) => k.bytes("partHashes", h));
+  const out: Uint8Array[] = new Array(all.length >> 3);
+  for (let i = 0; i < out.length; i++) out[i] = all.subarray(i * 8, i * 8 + 8);
   return out;
 }
 
-export function countParts(state: Uint8Array, k: Kernel = kernel()): number {
-  return new ByteReader(withHandle(k, state, (h) => k.bytes("decompose", h))).varint();
+// The join of the parts of a state whose hash is not in `have` (8-byte
+// hashes, any order), and how many parts that is; bytes is null when none.
+// The hashes are sorted as big-endian u64s: the kernel's (byte) order.
+export function joinMissing(state: Uint8Array, have: Uint8Array[], k: Kernel = kernel()): { count: number; bytes: Uint8Array | null } {
+  const keys = new BigUint64Array(have.length);
+  let n = 0;
+  for (const x of have) if (x.length === 8) keys[n++] = new DataView(x.buffer, x.byteOffset, 8).getBigUint64(0);
+  const sorted = keys.subarray(0, n).sort();
+  const list = new Uint8Array(n * 8);
+  const view = new DataView(list.buffer);
+  for (let i = 0; i < n; i++) view.setBigUint64(i * 8, sorted[i]);
+  const r = new ByteReader(withHandle(k, state, (h) => k.joinMissing(h, list)));
+  const count = r.varint();
+  return { count, bytes: count === 0 ? null : r.buf.subarray(r.pos) };
 }

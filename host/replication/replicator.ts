@@ -7,11 +7,11 @@
 import { TrellisError } from "../wasm/errors.js";
 import type { Runtime, Origin } from "../dataflow/runtime.js";
 import { Clock, Transport, realClock } from "./transport.js";
-import { countParts, headerSpec, joinStates, partsOf } from "./lattice.js";
+import { countParts, headerSpec, joinMissing, joinStates, partHashes } from "./lattice.js";
 import { admitEntries } from "./admission.js";
 import {
   Entry, Message, MessageKind, ReplicationError, VarHash, VarParts,
-  decodeMessage, encodeMessage, hash64, hashKey, sortById,
+  decodeMessage, encodeMessage, hash64, sortById,
 } from "./wire.js";
 
 export type ReplicationMode = "delta" | "state";
@@ -326,8 +326,8 @@ export class Replicator {
       if (this.runtime.kind(v.id) !== "replicated") continue;
       const bytes = this.runtime.encode(v.id);
       if (equal8(hash64(bytes), v.hash)) continue;
-      const parts = partsOf(bytes, this.runtime.kernel);
-      out.push({ id: v.id, hashes: parts.map(hash64) });
+      const parts = partHashes(bytes, this.runtime.kernel);
+      out.push({ id: v.id, hashes: parts });
       hashes += parts.length;
     }
     this.#stats.hashes += hashes;
@@ -349,11 +349,11 @@ export class Replicator {
         if (this.#countEntries) count += this.#parts(bytes);
         continue;
       }
-      const have = new Set(v.hashes.map(hashKey));
-      const missing = partsOf(this.runtime.encode(v.id), this.runtime.kernel).filter((x) => !have.has(hashKey(hash64(x))));
-      if (missing.length === 0) continue;
-      count += missing.length;
-      entries.push({ id: v.id, bytes: joinStates(missing, this.runtime.kernel) });
+      // The kernel walks our parts and joins those whose hash the peer lacks.
+      const missing = joinMissing(this.runtime.encode(v.id), v.hashes, this.runtime.kernel);
+      if (missing.bytes === null) continue;
+      count += missing.count;
+      entries.push({ id: v.id, bytes: missing.bytes });
     }
     if (entries.length === 0) { p.ack = Math.max(p.ack, seq); return; } // it has everything we had
     this.#send(from, { kind: "delta", session: this.session, seq, entries }, count);

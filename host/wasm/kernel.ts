@@ -21,6 +21,11 @@ export interface KernelExports {
   isBottom(h: number): number;
   delta(a: number, b: number): number;
   decompose(h: number): number;
+  decomposeRange(h: number, start: number, max: number): number;
+  partCount(h: number): number;
+  partHashes(h: number): number;
+  joinMissing(h: number, len: number): number;
+  mints(len: number): number;
   apply(h: number, len: number): number;
   takeDelta(h: number): number;
   query(h: number): number;
@@ -34,7 +39,7 @@ export interface KernelExports {
 }
 
 type IntCall = "dispose" | "clone" | "isBottom" | "size" | "leq" | "join" | "delta" | "savepoint" | "restore";
-type BytesCall = "encode" | "typeOf" | "decompose" | "takeDelta" | "query";
+type BytesCall = "encode" | "typeOf" | "decompose" | "takeDelta" | "query" | "partHashes";
 type InputCall = "create" | "decode" | "joinBytes" | "has";
 
 const E_NOT_FOUND = -13;
@@ -145,14 +150,17 @@ export class Kernel {
   bytes(name: BytesCall, h: number): Uint8Array {
     try {
       const out = this.#out(check(this.exports[name](h), name));
-      if (name === "decompose") {
-        this.work += PART_WORK * leadingCount(out);
-        // Read-only, so stopping here changes nothing: the caller gets an error
-        // instead of going on to the next decomposition.
-        if (this.work > this.workLimit) throw new TrellisError("OVER_BUDGET", `decompose: work ${this.work} is past the limit ${this.workLimit}`);
-      }
+      if (name === "decompose" || name === "partHashes") this.#charge(leadingCount(out), name);
       return out;
     } catch (e) { return rethrow(e, name); }
+  }
+
+  // Charges `parts` decomposed parts to `work`. The calls that charge are
+  // read-only, so stopping here changes nothing: the caller gets an error
+  // instead of going on to the next decomposition.
+  #charge(parts: number, what: string): void {
+    this.work += PART_WORK * parts;
+    if (this.work > this.workLimit) throw new TrellisError("OVER_BUDGET", `${what}: work ${this.work} is past the limit ${this.workLimit}`);
   }
 
   // get(h, key): the query bytes of a map value, or null when the key is absent.
@@ -162,6 +170,38 @@ export class Kernel {
       if (r === E_NOT_FOUND) return null;
       return this.#out(check(r, "get"));
     } catch (e) { return rethrow(e, "get"); }
+  }
+
+  // Parts start .. start+max-1 of h's decomposition: output := count (part:bytes)*.
+  decomposeRange(h: number, start: number, max: number): Uint8Array {
+    try {
+      const out = this.#out(check(this.exports.decomposeRange(h, start, max), "decomposeRange"));
+      this.#charge(leadingCount(out), "decomposeRange");
+      return out;
+    } catch (e) { return rethrow(e, "decomposeRange"); }
+  }
+
+  // The number of join-irreducible parts of h.
+  partCount(h: number): number {
+    try { return check(this.exports.partCount(h), "partCount"); } catch (e) { return rethrow(e, "partCount"); }
+  }
+
+  // joinMissing(h, sorted 8-byte hashes): output := count:varint [state].
+  joinMissing(h: number, hashes: Uint8Array): Uint8Array {
+    try {
+      const out = this.#out(check(this.exports.joinMissing(h, this.#put(hashes)), "joinMissing"));
+      // The kernel looks up each of the peer's hashes and walks our parts: at
+      // least one part's work per hash sent, and per part sent back.
+      this.#charge(Math.floor(hashes.length / 8) + leadingCount(out), "joinMissing");
+      return out;
+    } catch (e) { return rethrow(e, "joinMissing"); }
+  }
+
+  // mints(state): output := count record* (docs/abi.md, "Mint lists").
+  mints(state: Uint8Array): Uint8Array {
+    try {
+      return this.#out(check(this.exports.mints(this.#put(state)), "mints"));
+    } catch (e) { return rethrow(e, "mints"); }
   }
 
   memoryBytes(): number { return this.exports.memory.buffer.byteLength; }
