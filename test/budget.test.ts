@@ -116,6 +116,26 @@ describe("budget primitives", () => {
   });
 });
 
+describe("what the kernel charges", () => {
+  it("a part-hash list and a decomposition each charge PART_WORK a part (plus the bytes moved)", async () => {
+    const { Runtime, kernel } = await import("../dist/host/index.node.js");
+    const { partHashes, partsOf } = await import("../dist/host/replication/lattice.js");
+    const { PART_WORK } = await import("../dist/host/wasm/kernel.js");
+    const rt = new Runtime({ replica: "r.1" });
+    rt.declare("s", GSet);
+    rt.update("s", Array.from({ length: 300 }, (_, i) => ({ add: `x${i}` })));
+    const bytes = rt.encode("s");
+    for (const f of [partHashes, partsOf]) {
+      const w0 = kernel().work;
+      expect(f(bytes, kernel())).toHaveLength(300);
+      const w = kernel().work - w0;
+      expect(w).toBeGreaterThanOrEqual(300 * PART_WORK);
+      expect(w).toBeLessThan(301 * PART_WORK + 8 * bytes.length);
+    }
+    rt.close();
+  });
+});
+
 describe("work limits inside one message", () => {
   it("MeteredTransport sets the meter's workLimit to what the peer has left while its message is handled, then restores it", () => {
     const meter = { work: 1000, workLimit: Infinity };

@@ -150,7 +150,10 @@ export class Kernel {
   bytes(name: BytesCall, h: number): Uint8Array {
     try {
       const out = this.#out(check(this.exports[name](h), name));
-      if (name === "decompose" || name === "partHashes") this.#charge(leadingCount(out), name);
+      // decompose's output starts with its part count; partHashes' is bare
+      // 8-byte hashes, one a part (no count: reading one would charge noise).
+      if (name === "decompose") this.#charge(leadingCount(out), name);
+      else if (name === "partHashes") this.#charge(out.length >> 3, name);
       return out;
     } catch (e) { return rethrow(e, name); }
   }
