@@ -152,9 +152,9 @@ export interface MeterStats { delivered: number; refused: number; busy: number; 
 // cause (measured around delivery to the replication layer). A message from a
 // peer in debt is refused before any work; while one is handled, the kernel
 // stops at the first decomposition past what the peer has left (workLimit), so
-// one peer costs at most its burst plus one decomposition (at most the
-// kernel's 65,536 parts) up front and `rate` per second after that. Other
-// peers' budgets are untouched.
+// one peer costs at most its burst plus one part-charging kernel call (a
+// batch of a decomposition, or one variable's part hashes) up front and
+// `rate` per second after that. Other peers' budgets are untouched.
 export class MeteredTransport implements Transport {
   readonly self: string;
   #inner: Transport;
