@@ -1,4 +1,4 @@
-// Who may use a node's HTTP surface (docs/security-limits.md):
+// Who may use a node's HTTP surface (docs/security.md):
 // - the control API needs the node's bearer token (`authorization: Bearer …`),
 //   made at the first start and kept in <data>/api-token, owner-only (0600);
 // - a browser request (it carries Origin) is served only to the node's own

@@ -83,7 +83,7 @@ function int(s: string | undefined, name: string, min = 0): number | undefined {
   return n;
 }
 
-// --limit name=value, names as in docs/security-limits.md (e.g. wsSendBudget=8388608).
+// --limit name=value, names as in docs/security.md (e.g. wsSendBudget=8388608).
 function parseLimits(list: string[]): LimitOptions {
   const out: Record<string, number> = {};
   for (const s of list) {

@@ -48,7 +48,7 @@ export interface TrellisNodeOptions {
   static?: string;          // a folder to serve under /app/ (the browser app)
   // The control API's bearer token: default, made at the first start in
   // <data>/api-token (0600); a string: this one; false: none (open to anyone
-  // who can reach the port). docs/security-limits.md.
+  // who can reach the port). docs/security.md.
   token?: string | false;
   cors?: string[];          // browser origins allowed besides the node's own (default none)
   limits?: LimitOptions;    // per-peer and total budgets (transport/limits.ts; defaults for a small machine)

@@ -1,7 +1,7 @@
 // What one peer, and all of them together, may cost a node: connections,
 // request rate, bytes waiting to be sent, and the sync work its messages cause.
 // Budgets are counted in bytes and requests, never measured in time taken, so
-// the same traffic always meets the same limit. docs/security-limits.md has
+// the same traffic always meets the same limit. docs/security.md has
 // the defaults and flags.
 import type { IncomingMessage, ServerResponse, Server } from "node:http";
 import type { Socket } from "node:net";

@@ -37,7 +37,7 @@ export type WsErrorCode =
   | "AUTH_REQUIRED"  // a plain hello to a server that is not open, or an auth to one without an identity
   | "AUTH_FAILED"    // a handshake signature (or did) that does not verify: an impersonation or a replay
   | "NOT_ALLOWED"   // a proven key the allow-list does not admit
-  // Limits (limits.ts, docs/security-limits.md): the peer is disconnected (4002)
+  // Limits (limits.ts, docs/security.md): the peer is disconnected (4002)
   | "RATE_LIMITED"   // over its frames/s or bytes/s
   | "SLOW_READER"    // it left sends unread past its budget
   | "TOO_MANY_CONNECTIONS" // the upgrade was refused (503): the node or the address is full
