@@ -31,6 +31,7 @@ export interface KernelExports {
   savepoint(h: number): number;
   restore(h: number, s: number): number;
   collect(): void;
+  setMemoryCap?(pages: number): void;
 }
 
 type IntCall = "dispose" | "clone" | "isBottom" | "size" | "leq" | "join" | "delta" | "savepoint" | "restore";
