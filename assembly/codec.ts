@@ -135,6 +135,37 @@ export class Reader {
     return this.key();
   }
 
+  // Length of the bytes returned by the last valueRaw()/replicaRaw().
+  rawLen: i32 = 0;
+
+  // value() for the data layer: checks the same things, but returns where the
+  // value's bytes start in the input (rawLen: how many) instead of a string.
+  // Returns 0 on failure (an input pointer is never 0).
+  valueRaw(): usize {
+    const n = this.varint();
+    if (!this.ok) return 0;
+    if (n > <u64>MAX_KEY) { this.fail(E_TOO_LARGE); return 0; }
+    if (n > <u64>this.left) { this.fail(E_TRUNCATED); return 0; }
+    const body = this.p, end = body + <usize>n;
+    if (skipValue(body, end, 0) != end) { this.fail(E_BAD_VALUE); return 0; }
+    this.p = end;
+    this.rawLen = <i32>n;
+    return body;
+  }
+
+  // replica() for the data layer: a valid replica id's bytes in place (rawLen).
+  replicaRaw(): usize {
+    const n = this.varint();
+    if (!this.ok) return 0;
+    if (n > <u64>MAX_REPLICA) { this.fail(E_TOO_LARGE); return 0; }
+    if (n > <u64>this.left) { this.fail(E_TRUNCATED); return 0; }
+    const body = this.p, end = body + <usize>n;
+    if (!validUtf8(body, end)) { this.fail(E_BAD_VALUE); return 0; }
+    this.p = end;
+    this.rawLen = <i32>n;
+    return body;
+  }
+
   key(): string {
     const n = this.varint();
     if (!this.ok) return "";
@@ -280,4 +311,20 @@ function compareRaw(a: usize, alen: usize, b: usize, blen: usize): i32 {
     if (x != y) return x - y;
   }
   return <i32>alen - <i32>blen;
+}
+
+// A key string's bytes (one byte per UTF-16 unit, see top of file) into a
+// reusable raw buffer, for data-layer lookups by a host-given key or replica.
+let keyBuf: usize = 0;
+let keyBufCap: i32 = 0;
+export function keyBytes(s: string): usize {
+  const n = s.length;
+  if (n > keyBufCap) {
+    if (keyBuf != 0) heap.free(keyBuf);
+    keyBufCap = max(n, 256);
+    keyBuf = heap.alloc(<usize>keyBufCap);
+  }
+  const src = changetype<usize>(s);
+  for (let i = 0; i < n; i++) store<u8>(keyBuf + i, <u8>load<u16>(src + (<usize>i << 1)));
+  return keyBuf;
 }

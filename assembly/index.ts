@@ -5,11 +5,11 @@
 import { Reader, Writer } from "./codec";
 import {
   E_BAD_HANDLE, E_TRAILING, E_TYPE_MISMATCH, E_TOO_LARGE,
-  E_UNSUPPORTED, E_NOT_FOUND, MAX_REPLICA, takeError,
+  E_UNSUPPORTED, E_NOT_FOUND, E_TRUNCATED, MAX_REPLICA, MAX_KEY, takeError,
 } from "./errors";
-import { Lattice, Spec } from "./lattice";
+import { Lattice, Spec, beginBatch } from "./lattice";
 import { readSpec, writeSpec, newBottom } from "./registry";
-import { readState, writeState } from "./state";
+import { readState, readHeader, writeState } from "./state";
 
 
 class Handle {
@@ -89,7 +89,10 @@ export function decode(len: i32): i32 {
 }
 
 export function dispose(h: i32): i32 {
-  if (handle(h) === null) return -E_BAD_HANDLE;
+  const x = handle(h);
+  if (x === null) return -E_BAD_HANDLE;
+  x.state.free(); // data-layer memory goes back now, not at collection
+  x.pending.free();
   handles[h - 1] = null;
   free.push(h - 1);
   return 0;
@@ -98,7 +101,10 @@ export function dispose(h: i32): i32 {
 export function clone(h: i32): i32 {
   const x = handle(h);
   if (x === null) return -E_BAD_HANDLE;
-  return put(new Handle(x.state.clone(), x.replica));
+  const c = x.state.clone();
+  const e = takeError(); // out of memory while copying
+  if (e != 0) { c.free(); return -e; }
+  return put(new Handle(c, x.replica));
 }
 
 // A copy of h's state and pending delta-group, to roll a failed host
@@ -108,6 +114,8 @@ export function savepoint(h: i32): i32 {
   if (x === null) return -E_BAD_HANDLE;
   const s = new Handle(x.state.clone(), x.replica);
   s.pending = x.pending.clone();
+  const e = takeError();
+  if (e != 0) { s.state.free(); s.pending.free(); return -e; }
   return put(s);
 }
 
@@ -115,6 +123,8 @@ export function savepoint(h: i32): i32 {
 export function restore(h: i32, s: i32): i32 {
   const x = handle(h), y = handle(s);
   if (x === null || y === null || h == s) return -E_BAD_HANDLE;
+  x.state.free();
+  x.pending.free();
   x.state = y.state;
   x.pending = y.pending;
   handles[s - 1] = null;
@@ -128,7 +138,8 @@ export function encode(h: i32): i32 {
   if (x === null) return -E_BAD_HANDLE;
   out.reset();
   writeState(out, x.state);
-  return out.pos;
+  const e = takeError(); // a data-layer type could not get memory to order itself
+  return e != 0 ? -e : out.pos;
 }
 
 // Writes the type spec (as in the header, without magic and version).
@@ -152,16 +163,17 @@ export function join(a: i32, b: i32): i32 {
   return x.state.join(y.state) ? 1 : 0;
 }
 
-// input := state. Decodes it completely, then joins it into h. Returns 1/0.
+// input := state. Joins it into h: data-layer types stream the body into the
+// state (a merge of sorted runs), others decode it whole first; either way a
+// bad body leaves h unchanged. Returns 1/0.
 export function joinBytes(h: i32, len: i32): i32 {
   const x = handle(h);
   if (x === null) return -E_BAD_HANDLE;
   const r = reader(len);
-  const v = readState(r);
-  if (r.ok && !r.done) r.fail(E_TRAILING);
-  if (!r.ok || v === null) return -r.err;
-  if (!sameType(x.state, v)) return -E_TYPE_MISMATCH;
-  return x.state.join(v) ? 1 : 0;
+  const spec = readHeader(r);
+  if (spec === null) return -r.err;
+  if (spec.id != x.state.spec.id) return -E_TYPE_MISMATCH;
+  return x.state.joinBody(r);
 }
 
 export function leq(a: i32, b: i32): i32 {
@@ -218,6 +230,7 @@ export function apply(h: i32, len: i32): i32 {
   if (x === null) return -E_BAD_HANDLE;
   let r = reader(len);
   r.dry = true;
+  beginBatch(x.pending);
   const n = r.count(1);
   for (let i = 0; i < n && r.ok; i++) x.state.op(r, x.replica, true, 0);
   if (r.ok && !r.done) r.fail(E_TRAILING);
@@ -240,6 +253,9 @@ export function takeDelta(h: i32): i32 {
   if (x === null) return -E_BAD_HANDLE;
   out.reset();
   writeState(out, x.pending);
+  const e = takeError();
+  if (e != 0) return -e; // the delta-group stays pending
+  x.pending.free();
   x.pending = x.state.bottom();
   return out.pos;
 }
@@ -259,10 +275,12 @@ export function has(h: i32, len: i32): i32 {
   const x = handle(h);
   if (x === null) return -E_BAD_HANDLE;
   const r = reader(len);
-  const k = r.key();
-  if (r.ok && !r.done) r.fail(E_TRAILING);
+  const kn = r.varint();
+  if (r.ok && kn > <u64>MAX_KEY) r.fail(E_TOO_LARGE);
+  if (r.ok && kn > <u64>r.left) r.fail(E_TRUNCATED);
+  if (r.ok && kn < <u64>r.left) r.fail(E_TRAILING);
   if (!r.ok) return -r.err;
-  const v = x.state.has(k);
+  const v = x.state.hasBytes(r.p, <i32>kn);
   return v < 0 ? -E_UNSUPPORTED : v;
 }
 
