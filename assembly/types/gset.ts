@@ -81,6 +81,7 @@ export class GSet extends Lattice {
   join(o: Lattice): bool {
     const x = changetype<GSet>(o);
     if (x.isBottom()) return false;
+    if (small(x.size(), this.size())) return this.joinPoints(x);
     if (!this.ordered() || !x.ordered()) return false;
     const a = this.run, b = x.run;
     const merged = new Run();
@@ -104,12 +105,46 @@ export class GSet extends Lattice {
     return changed;
   }
 
+  // A few elements into a large set: hash them into the tail rather than
+  // rewrite the run (a single-op delta must not cost the whole state).
+  private joinPoints(x: GSet): bool {
+    const a = x.run, t = x.tail;
+    if (!this.tail.reserve(a.count + t.count, a.data.len + t.keys.len)) { setError(E_OUT_OF_MEMORY); return false; }
+    let changed = false;
+    for (let i = 0; i < a.count; i++) changed = this.addNew(a.elemPtr(i), a.elemLen(i)) || changed;
+    for (let i = 0; i < t.count; i++) changed = this.addNew(t.keyPtr(i), t.keyLen(i)) || changed;
+    return changed;
+  }
+
+  // Adds p[0..n) to the tail (room reserved) unless present; whether it was new.
+  @inline private addNew(p: usize, n: usize): bool {
+    if (this.run.find(p, n) >= 0) return false;
+    this.tail.add(p, n);
+    return this.tail.added;
+  }
+
   // Streams the incoming element list into the state: one merge of two sorted
   // runs into new memory, swapped in only once the whole body has checked out.
   joinBody(r: Reader): i32 {
-    if (!this.fold()) return -E_OUT_OF_MEMORY;
+    const start = r.p;
     const n = r.count(1); // an empty element still takes its length byte
     if (!r.ok) return -r.err;
+    if (small(n, this.size())) {
+      // Check the whole body first, then hash its elements in.
+      readElements(r, n, null);
+      if (r.ok && !r.done) r.fail(E_TRAILING);
+      if (!r.ok) return -r.err;
+      if (!this.tail.reserve(n, <i32>(r.end - start))) return -E_OUT_OF_MEMORY;
+      const again = new Reader(start, r.end);
+      again.count(1);
+      let changed = false;
+      for (let j = 0; j < n; j++) {
+        const p = again.valueRaw();
+        changed = this.addNew(p, <usize>again.rawLen) || changed;
+      }
+      return changed ? 1 : 0;
+    }
+    if (!this.fold()) return -E_OUT_OF_MEMORY;
     const a = this.run;
     const na = a.count;
     const merged = new Run();
@@ -251,21 +286,33 @@ export class GSet extends Lattice {
 
   decode(r: Reader, depth: i32): void {
     const n = r.count(1);
-    if (!r.ok) return;
-    const a = this.run;
-    let prev: usize = 0, prevLen: usize = 0;
-    for (let j = 0; j < n; j++) {
-      const p = r.valueRaw();
-      if (!r.ok) return;
-      const len = <usize>r.rawLen;
-      if (j > 0 && compareBytes(prev, prevLen, p, len) >= 0) { r.fail(E_NONCANONICAL); return; }
-      prev = p; prevLen = len;
-      if (!a.reserve(1, <i32>entrySize(len))) { r.fail(E_OUT_OF_MEMORY); return; }
-      a.appendReserved(p, len);
-    }
+    if (r.ok) readElements(r, n, this.run);
   }
 }
 
+// Whether k incoming elements are few enough against a set of n to be hashed
+// into the tail one by one instead of merged (a merge rewrites all n).
+@inline function small(k: i32, n: i32): bool { return k <= 8 || k * 32 < n; }
+
+// Reads and checks n elements (sorted strictly increasing, each one
+// canonical value). With `into`, the entries (already in the run's format)
+// are then copied in with one memcpy, their offsets noted on the way.
+function readElements(r: Reader, n: i32, into: Run | null): void {
+  if (into !== null && !into.offs.reserve(n)) { r.fail(E_OUT_OF_MEMORY); return; }
+  const start = r.p;
+  const base = into !== null ? <u32>into.data.len : 0;
+  let prev: usize = 0, prevLen: usize = 0;
+  for (let j = 0; j < n; j++) {
+    const at = r.p;
+    const p = r.valueRaw();
+    if (!r.ok) return;
+    const len = <usize>r.rawLen;
+    if (j > 0 && compareBytes(prev, prevLen, p, len) >= 0) { r.fail(E_NONCANONICAL); return; }
+    prev = p; prevLen = len;
+    if (into !== null) into.offs.pushReserved(base + <u32>(at - start));
+  }
+  if (into !== null && !into.data.append(start, <i32>(r.p - start))) r.fail(E_OUT_OF_MEMORY);
+}
 // Where entry i of run a ends.
 @inline function entryEnd(a: Run, i: i32): usize {
   return i + 1 < a.count ? a.entry(i + 1) : a.data.ptr + <usize>a.data.len;
