@@ -1,36 +1,49 @@
 // Cursor codecs: LEB128 varints and length-prefixed byte strings.
 // Byte strings are held as AS strings with one byte per UTF-16 code unit, so
 // Map<string, _> hashes them and `<` orders them exactly as bytes compare.
-import { E_TRUNCATED, E_NONCANONICAL, E_TOO_LARGE, E_BAD_VALUE, MAX_KEY, MAX_REPLICA } from "./errors";
+import { E_TRUNCATED, E_NONCANONICAL, E_TOO_LARGE, E_BAD_VALUE, E_OUT_OF_MEMORY, MAX_KEY, MAX_REPLICA, setError } from "./errors";
+import { canAlloc } from "./data/mem";
 
 export class Writer {
   buf: ArrayBuffer = new ArrayBuffer(1024);
   pos: i32 = 0;
 
-  reset(): void { this.pos = 0; }
+  // Set when the buffer could not grow (memory cap): later writes are
+  // dropped and the ABI returns OUT_OF_MEMORY (setError) instead of the output.
+  failed: bool = false;
 
-  @inline ensure(n: i32): void {
-    if (this.pos + n > this.buf.byteLength) this.grow(n);
+  reset(): void { this.pos = 0; this.failed = false; }
+
+  // Whether n more bytes can be written.
+  @inline ensure(n: i32): bool {
+    if (this.pos + n > this.buf.byteLength) return this.grow(n);
+    return !this.failed;
   }
 
-  grow(n: i32): void {
+  grow(n: i32): bool {
+    if (this.failed) return false;
     let cap = this.buf.byteLength << 1;
     while (cap < this.pos + n) cap <<= 1;
+    if (!canAlloc(<usize>cap)) {
+      cap = this.pos + n;
+      if (n < 0 || cap < 0 || !canAlloc(<usize>cap)) { this.failed = true; setError(E_OUT_OF_MEMORY); return false; }
+    }
     const nb = new ArrayBuffer(cap);
     memory.copy(changetype<usize>(nb), changetype<usize>(this.buf), this.pos);
     this.buf = nb;
+    return true;
   }
 
   @inline get ptr(): usize { return changetype<usize>(this.buf); }
 
   u8(v: u32): void {
-    this.ensure(1);
+    if (!this.ensure(1)) return;
     store<u8>(this.ptr + this.pos, <u8>v);
     this.pos++;
   }
 
   varint(v: u64): void {
-    this.ensure(10);
+    if (!this.ensure(10)) return;
     let p = this.ptr + this.pos;
     const start = p;
     while (v >= 0x80) {
@@ -45,7 +58,7 @@ export class Writer {
   key(s: string): void {
     const n = s.length;
     this.varint(<u64>n);
-    this.ensure(n);
+    if (!this.ensure(n)) return;
     const src = changetype<usize>(s);
     const dst = this.ptr + this.pos;
     for (let i = 0; i < n; i++) store<u8>(dst + i, <u8>load<u16>(src + (<usize>i << 1)));
@@ -53,7 +66,7 @@ export class Writer {
   }
 
   raw(src: usize, n: i32): void {
-    this.ensure(n);
+    if (!this.ensure(n)) return;
     memory.copy(this.ptr + this.pos, src, n);
     this.pos += n;
   }

@@ -10,6 +10,7 @@ import {
 import { Lattice, Spec, beginBatch } from "./lattice";
 import { readSpec, writeSpec, newBottom } from "./registry";
 import { readState, readHeader, writeState } from "./state";
+import { setCapPages, canAlloc, alloc, release } from "./data/index";
 
 
 class Handle {
@@ -25,7 +26,10 @@ class Handle {
 
 const handles = new Array<Handle | null>();
 const free = new Array<i32>();
-let inBuf = new ArrayBuffer(4096);
+// The input buffer is raw memory, so the old one is freed the moment it is
+// replaced instead of lingering until a collection.
+let inPtr: usize = heap.alloc(4096);
+let inCap: i32 = 4096;
 const out = new Writer();
 
 function put(h: Handle): i32 {
@@ -40,21 +44,30 @@ function handle(h: i32): Handle | null {
 }
 
 function reader(len: i32): Reader {
-  const p = changetype<usize>(inBuf);
-  return new Reader(p, p + <usize>max(0, min(len, inBuf.byteLength)));
+  return new Reader(inPtr, inPtr + <usize>max(0, min(len, inCap)));
 }
 
 // ---- buffers -------------------------------------------------------------
 
 // Returns the input buffer, grown to hold at least len bytes. The host writes
 // the call's input there, then calls with len. Valid until the next call.
+// Returns 0 when the buffer cannot grow under the memory cap (the host then
+// reports OUT_OF_MEMORY): 0 is never a buffer.
 export function input(len: i32): usize {
-  if (len > inBuf.byteLength) {
-    let cap = inBuf.byteLength;
-    while (cap < len) cap <<= 1;
-    inBuf = new ArrayBuffer(cap);
+  if (len > inCap) {
+    let cap = inCap;
+    while (cap < len && cap > 0) cap <<= 1;
+    if (cap < len || !canAlloc(<usize>cap)) {
+      cap = len;
+      if (!canAlloc(<usize>cap)) return 0;
+    }
+    // The old contents are dead (the host writes after this call): free, then allocate.
+    release(inPtr);
+    inPtr = alloc(<usize>cap);
+    if (inPtr == 0) unreachable(); // canAlloc said it fits
+    inCap = cap;
   }
-  return changetype<usize>(inBuf);
+  return inPtr;
 }
 
 // The output of the last call that returned a length.
@@ -217,7 +230,8 @@ export function decompose(h: i32): i32 {
     out.varint(<u64>tmp.pos);
     out.raw(tmp.ptr, tmp.pos);
   }
-  return out.pos;
+  const e2 = takeError();
+  return e2 != 0 ? -e2 : out.pos;
 }
 
 // ---- ops and deltas --------------------------------------------------------
@@ -267,7 +281,8 @@ export function query(h: i32): i32 {
   if (x === null) return -E_BAD_HANDLE;
   out.reset();
   x.state.query(out);
-  return out.pos;
+  const e = takeError(); // the output could not grow (memory cap)
+  return e != 0 ? -e : out.pos;
 }
 
 // input := key. 1 if the element/key is present, 0 if not.
@@ -303,6 +318,11 @@ export function get(h: i32, len: i32): i32 {
   out.reset();
   return x.state.get(k, out) ? out.pos : -E_NOT_FOUND;
 }
+
+// Caps kernel memory at `pages` × 64 KiB (0: no cap but wasm32's 4 GiB). The
+// data layer refuses, with OUT_OF_MEMORY, any allocation that could make memory
+// grow past it (docs/abi.md, "Memory"). The JS host sets it from init's maxMemory.
+export function setMemoryCap(pages: i32): void { setCapPages(pages); }
 
 // Live handles, for leak tests.
 export function liveHandles(): i32 { return handles.length - free.length; }

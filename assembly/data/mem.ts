@@ -18,14 +18,22 @@ export function setCapPages(pages: i32): void {
 }
 export function capPagesNow(): i32 { return capPages; }
 
+// Pages kept free under the cap for the small managed objects a call still
+// allocates (handles, state headers): those come from the same allocator,
+// which would trap if it could not grow.
+const HEADROOM: usize = 8;
+
 // Whether n more bytes could be had without passing the cap. Worst case the
 // allocator must grow memory for the whole block, rounded up to its size class
 // (at most 1/16 more), plus block overhead and a spare page.
 @inline function fits(n: usize): bool {
   if (n > 0x7000_0000) return false;
   const need = ((n + (n >>> 4) + 256 + 0xffff) >>> 16) + 1;
-  return <usize>memory.size() + need <= <usize>capPages;
+  return <usize>memory.size() + need + HEADROOM <= <usize>capPages;
 }
+
+// For managed buffers (the ABI's input and output): whether n bytes fit.
+export function canAlloc(n: usize): bool { return fits(n); }
 
 // A block of at least n bytes, or 0 when memory (or the cap) is exhausted.
 export function alloc(n: usize): usize {

@@ -66,9 +66,16 @@ export class Kernel {
     return this.#view;
   }
 
+  // The input buffer for len bytes; 0 means the kernel's memory cap leaves no room.
+  #input(len: number): number {
+    const p = this.exports.input(len);
+    if (p === 0) throw new TrellisError("OUT_OF_MEMORY", `no room for ${len} bytes of input under the kernel's memory cap`);
+    return p;
+  }
+
   // Copies bytes into the input buffer; returns the length to pass.
   #put(bytes: Uint8Array): number {
-    const p = this.exports.input(bytes.length);
+    const p = this.#input(bytes.length);
     this.#mem().set(bytes, p);
     return bytes.length;
   }
@@ -85,7 +92,7 @@ export class Kernel {
       let n = 1;
       for (let c = count; c >= 0x80; c = Math.floor(c / 128)) n++;
       const len = n + ops.length;
-      const p = this.exports.input(len);
+      const p = this.#input(len);
       const mem = this.#mem();
       let c = count, i = p;
       while (c >= 0x80) { mem[i++] = (c & 0x7f) | 0x80; c = Math.floor(c / 128); }
