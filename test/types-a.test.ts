@@ -303,6 +303,21 @@ describe("LWWRegister", () => {
     } finally { r.dispose(); }
   });
 
+  it("refuses a timestamp whose setAfter would wrap, an empty replica id, and writes past 2^64 − 2", () => {
+    const ts = (b0: number) => [b0, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x01];
+    const x = [3, 5, 1, 0x78]; // the element "x"
+    expect(decodes(hdr(6, 1, ...ts(0xff), 1, 0x62, ...x))).toBe("OVERFLOW");
+    expect(decodes(hdr(6, 1, 5, 0, ...x))).toBe("INVALID");
+    expect(decodes(hdr(6, 1, ...ts(0xfe), 1, 0x62, ...x))).toBeUndefined(); // 2^64 − 2: the largest
+    const r = LWWRegister.decode(Uint8Array.from(hdr(6, 1, ...ts(0xfe), 1, 0x62, ...x)), "a");
+    try {
+      const before = Array.from(r.encode());
+      expect(() => r.setAfter("y", 1)).toThrow(/OVERFLOW/);
+      expect(Array.from(r.encode())).toEqual(before);
+      expect(r.value).toBe("x");
+    } finally { r.dispose(); }
+  });
+
   it("own writes are ordered even within one millisecond", () => {
     const r = new LWWRegister<number>("a");
     for (let i = 0; i < 50; i++) r.set(i);

@@ -137,6 +137,8 @@ export class GCounter extends Lattice {
   checkIncrement(replica: string, n: u64, depth: i32): i32 {
     const e = batchEpoch();
     if (this.dryEpoch != e) { this.dryEpoch = e; this.dryAdd = 0; }
+    // An empty replica id names no one: the state would no longer decode.
+    if (n > 0 && replica.length == 0) return E_INVALID;
     const cur = this.at(replica);
     if (n > MAX_COUNT - cur || this.dryAdd > MAX_COUNT - cur - n) return E_OVERFLOW;
     this.dryAdd += n;
