@@ -6,7 +6,7 @@
 // merge; plus a small hash table of elements added locally since the last
 // merge ("tail", disjoint from the run), so a local add is O(1). The tail is
 // folded into the run (sort it, merge) whenever canonical order is needed.
-import { Reader, Writer, sortKeys } from "../codec";
+import { Reader, Writer } from "../codec";
 import { E_BAD_TAG, E_NONCANONICAL, E_OUT_OF_MEMORY, E_TOO_LARGE, E_TRAILING, MAX_PARTS, setError } from "../errors";
 import { Lattice, Spec, batchEpoch, pendingOfBatch } from "../lattice";
 import { ByteTable, Run, Vec, compareBytes, entrySize, sortedIndex, varintSize } from "../data/index";
@@ -297,7 +297,7 @@ export class GSet extends Lattice {
 // Reads and checks n elements (sorted strictly increasing, each one
 // canonical value). With `into`, the entries (already in the run's format)
 // are then copied in with one memcpy, their offsets noted on the way.
-function readElements(r: Reader, n: i32, into: Run | null): void {
+export function readElements(r: Reader, n: i32, into: Run | null): void {
   if (into !== null && !into.offs.reserve(n)) { r.fail(E_OUT_OF_MEMORY); return; }
   const start = r.p;
   const base = into !== null ? <u32>into.data.len : 0;
@@ -314,7 +314,7 @@ function readElements(r: Reader, n: i32, into: Run | null): void {
   if (into !== null && !into.data.append(start, <i32>(r.p - start))) r.fail(E_OUT_OF_MEMORY);
 }
 // Where entry i of run a ends.
-@inline function entryEnd(a: Run, i: i32): usize {
+@inline export function entryEnd(a: Run, i: i32): usize {
   return i + 1 < a.count ? a.entry(i + 1) : a.data.ptr + <usize>a.data.len;
 }
 
@@ -332,32 +332,3 @@ function appendRest(into: Run, a: Run, i: i32): void {
 
 import { keyBytes } from "../codec";
 function keyBytesOf(s: string): usize { return keyBytes(s); }
-
-// ---- managed-set helpers, still used by TwoPSet -----------------------------
-
-// elements := count, then element:bytes sorted strictly increasing by bytes
-export function writeSet(w: Writer, s: Set<string>): void {
-  const ks = sortKeys(s.values());
-  w.varint(<u64>ks.length);
-  for (let i = 0; i < ks.length; i++) w.key(ks[i]);
-}
-
-// Reads an element list into s, rejecting unsorted or repeated elements.
-export function readSet(r: Reader, s: Set<string>): void {
-  const n = r.count(1); // an empty element still takes its length byte
-  let prev = "";
-  for (let i = 0; i < n && r.ok; i++) {
-    const e = r.value();
-    if (!r.ok) return;
-    if (i > 0 && !(prev < e)) { r.fail(E_NONCANONICAL); return; }
-    prev = e;
-    s.add(e);
-  }
-}
-
-export function copySet(s: Set<string>): Set<string> {
-  const c = new Set<string>();
-  const vs = s.values();
-  for (let i = 0; i < vs.length; i++) c.add(vs[i]);
-  return c;
-}
