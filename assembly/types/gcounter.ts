@@ -84,15 +84,21 @@ export class GCounter extends Lattice {
     if (r.ok && !r.done) r.fail(E_TRAILING);
     if (!r.ok) return -r.err;
     if (!this.reserve(n, <i32>(r.end - start))) return -E_OUT_OF_MEMORY;
-    const again = new Reader(start, r.end);
+    return this.joinChecked(start, r.end) ? 1 : 0;
+  }
+
+  // Joins the body at [start, end), which readEntries has checked and whose
+  // room reserve() has made; returns whether this grew.
+  joinChecked(start: usize, end: usize): bool {
+    const again = new Reader(start, end);
+    const n = again.count(2);
     let changed = false;
-    again.count(2);
     for (let i = 0; i < n; i++) {
       const p = again.replicaRaw();
       const len = <usize>again.rawLen;
       if (this.raise(p, len, again.varint())) changed = true;
     }
-    return changed ? 1 : 0;
+    return changed;
   }
 
   leq(o: Lattice): bool {
@@ -217,7 +223,7 @@ export class GCounter extends Lattice {
 
 // Reads (and checks) a body's entries, adding them to `into` when given.
 // Returns how many there were.
-function readEntries(r: Reader, into: GCounter | null): i32 {
+export function readEntries(r: Reader, into: GCounter | null): i32 {
   const n = r.count(2);
   let prev: usize = 0, prevLen: usize = 0;
   for (let i = 0; i < n && r.ok; i++) {
