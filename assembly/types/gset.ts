@@ -177,6 +177,13 @@ export class GSet extends Lattice {
     const x = changetype<GSet>(o);
     if (this.size() > x.size()) return false;
     if (this.isBottom()) return true;
+    // A few elements: point lookups, without putting the large set in order.
+    if (small(this.size(), x.size())) {
+      const a = this.run, t = this.tail;
+      for (let i = 0; i < a.count; i++) if (!x.contains(a.elemPtr(i), a.elemLen(i))) return false;
+      for (let i = 0; i < t.count; i++) if (!x.contains(t.keyPtr(i), t.keyLen(i))) return false;
+      return true;
+    }
     if (!this.ordered() || !x.ordered()) return false;
     const a = this.run, b = x.run;
     const na = a.count, nb = b.count;
@@ -199,6 +206,13 @@ export class GSet extends Lattice {
   deltaFrom(o: Lattice): Lattice {
     const x = changetype<GSet>(o);
     const d = new GSet(this.spec);
+    if (small(this.size(), x.size())) {
+      const a = this.run, t = this.tail;
+      if (!d.tail.reserve(this.size(), a.data.len + t.keys.len)) { setError(E_OUT_OF_MEMORY); return d; }
+      for (let i = 0; i < a.count; i++) if (!x.contains(a.elemPtr(i), a.elemLen(i))) d.tail.add(a.elemPtr(i), a.elemLen(i));
+      for (let i = 0; i < t.count; i++) if (!x.contains(t.keyPtr(i), t.keyLen(i))) d.tail.add(t.keyPtr(i), t.keyLen(i));
+      return d;
+    }
     if (!this.ordered() || !x.ordered()) return d;
     const a = this.run, b = x.run;
     if (!d.run.reserve(a.count, a.data.len)) { setError(E_OUT_OF_MEMORY); return d; }
