@@ -127,6 +127,24 @@ describe("GCounter and TwoPSet on the data layer", () => {
     } finally { a.dispose(); b.dispose(); }
   });
 
+  it("TwoPSet deltas: an add under a tombstone changes nothing, an element in both lists is refused", () => {
+    const x = [3, 5, 1, 0x78]; // the element "x"
+    const s = new TwoPSet("a");
+    try {
+      s.batch((t) => { for (let i = 0; i < 100; i++) t.add("e" + i); });
+      s.add("x");
+      s.remove("x");
+      const before = hex(s.encode());
+      expect(s.merge(Uint8Array.from([0x54, 0x52, 1, 9, 1, ...x, 0]))).toBe(false); // adds {x}
+      expect(() => s.merge(Uint8Array.from([0x54, 0x52, 1, 9, 1, ...x, 1, ...x]))).toThrow("NONCANONICAL");
+      expect(() => s.merge(Uint8Array.from([0x54, 0x52, 1, 9, 1, ...x, 0, 0]))).toThrow("TRAILING");
+      expect(hex(s.encode())).toBe(before);
+      expect(s.merge(Uint8Array.from([0x54, 0x52, 1, 9, 0, 1, 3, 5, 1, 0x79]))).toBe(true); // removes {y}
+      expect(s.has("y")).toBe(false);
+      expect(s.size).toBe(100);
+    } finally { s.dispose(); }
+  });
+
   it("memory goes back to the kernel when states are disposed", () => {
     const k = kernel();
     const s0 = GSet.decode(gsetBytes(range(0, 200_000)), "x");

@@ -10,10 +10,10 @@
 // (removed ones included) and `r` the tombstones, so neither ever deletes;
 // the canonical adds list A \ R is produced by one merge walk when encoding.
 import { Reader, Writer } from "../codec";
-import { E_BAD_TAG, E_NONCANONICAL, E_OUT_OF_MEMORY, E_TOO_LARGE, MAX_PARTS, setError } from "../errors";
+import { E_BAD_TAG, E_NONCANONICAL, E_OUT_OF_MEMORY, E_TOO_LARGE, E_TRAILING, MAX_PARTS, setError } from "../errors";
 import { Lattice, Spec } from "../lattice";
 import { GSet, readElements, entryEnd } from "./gset";
-import { Run, compareBytes } from "../data/index";
+import { Run, compareBytes, entryBody, entryLen } from "../data/index";
 
 export const OP_ADD: u32 = 0;    // op := 0 element:bytes
 export const OP_REMOVE: u32 = 1; // op := 1 element:bytes
@@ -71,6 +71,51 @@ export class TwoPSet extends Lattice {
       if (!x.a.contains(p, n) && !x.r.contains(p, n)) return false;
     }
     return true;
+  }
+
+  // A few incoming elements (a delta) are checked, then hashed into the two
+  // sets' tails; a large body is decoded whole and joined.
+  joinBody(r: Reader): i32 {
+    const start = r.p;
+    const na = r.count(1);
+    const aStart = r.p;
+    if (r.ok) readElements(r, na, null);
+    const nr = r.ok ? r.count(1) : 0;
+    const rStart = r.p;
+    if (r.ok) readElements(r, nr, null);
+    if (r.ok && !r.done) r.fail(E_TRAILING);
+    if (!r.ok) return -r.err;
+    if (!(na + nr <= 8 || (na + nr) * 32 < this.a.size() + this.r.size())) {
+      return super.joinBody(new Reader(start, r.end));
+    }
+    // No element in both lists: one walk over the two sorted input lists.
+    let pr = rStart, jr = 0, pa = aStart;
+    for (let i = 0; i < na; i++) {
+      const ab = entryBody(pa), al = entryLen(pa);
+      let c = -1;
+      while (jr < nr && (c = compareBytes(entryBody(pr), entryLen(pr), ab, al)) < 0) { pr = entryBody(pr) + entryLen(pr); jr++; }
+      if (jr < nr && c == 0) return -E_NONCANONICAL;
+      pa = ab + al;
+    }
+    if (!this.a.tail.reserve(na, <i32>(rStart - aStart)) || !this.r.tail.reserve(nr, <i32>(r.end - rStart))) return -E_OUT_OF_MEMORY;
+    let changed = false;
+    // Tombstones first, so an add they cover is seen as no change.
+    let p = rStart;
+    for (let i = 0; i < nr; i++) {
+      const b = entryBody(p), l = entryLen(p);
+      if (!this.r.contains(b, l)) { this.r.tail.add(b, l); changed = true; }
+      p = b + l;
+    }
+    p = aStart;
+    for (let i = 0; i < na; i++) {
+      const b = entryBody(p), l = entryLen(p);
+      if (!this.a.contains(b, l)) {
+        this.a.tail.add(b, l);
+        if (!this.r.contains(b, l)) changed = true;
+      }
+      p = b + l;
+    }
+    return changed ? 1 : 0;
   }
 
   // Tombstones o lacks, and live elements o has neither added nor removed.
