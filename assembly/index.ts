@@ -97,7 +97,10 @@ export function decode(len: i32): i32 {
   const rep = readReplica(r);
   const v = readState(r);
   if (r.ok && !r.done) r.fail(E_TRAILING);
-  if (!r.ok || v === null) return -r.err;
+  if (!r.ok || v === null) {
+    if (v !== null) v.free(); // decoded, but with bytes left over
+    return -r.err;
+  }
   return put(new Handle(v, rep));
 }
 
@@ -209,7 +212,7 @@ export function delta(a: i32, b: i32): i32 {
   if (!sameType(x.state, y.state)) return -E_TYPE_MISMATCH;
   const d = x.state.deltaFrom(y.state);
   const e = takeError();
-  if (e != 0) return -e;
+  if (e != 0) { d.free(); return -e; }
   return put(new Handle(d, x.replica));
 }
 
