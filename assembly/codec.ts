@@ -1,36 +1,49 @@
 // Cursor codecs: LEB128 varints and length-prefixed byte strings.
 // Byte strings are held as AS strings with one byte per UTF-16 code unit, so
 // Map<string, _> hashes them and `<` orders them exactly as bytes compare.
-import { E_TRUNCATED, E_NONCANONICAL, E_TOO_LARGE, E_BAD_VALUE, MAX_KEY, MAX_REPLICA } from "./errors";
+import { E_TRUNCATED, E_NONCANONICAL, E_TOO_LARGE, E_BAD_VALUE, E_OUT_OF_MEMORY, MAX_KEY, MAX_REPLICA, setError } from "./errors";
+import { canAlloc } from "./data/mem";
 
 export class Writer {
   buf: ArrayBuffer = new ArrayBuffer(1024);
   pos: i32 = 0;
 
-  reset(): void { this.pos = 0; }
+  // Set when the buffer could not grow (memory cap): later writes are
+  // dropped and the ABI returns OUT_OF_MEMORY (setError) instead of the output.
+  failed: bool = false;
 
-  @inline ensure(n: i32): void {
-    if (this.pos + n > this.buf.byteLength) this.grow(n);
+  reset(): void { this.pos = 0; this.failed = false; }
+
+  // Whether n more bytes can be written.
+  @inline ensure(n: i32): bool {
+    if (this.pos + n > this.buf.byteLength) return this.grow(n);
+    return !this.failed;
   }
 
-  grow(n: i32): void {
+  grow(n: i32): bool {
+    if (this.failed) return false;
     let cap = this.buf.byteLength << 1;
     while (cap < this.pos + n) cap <<= 1;
+    if (!canAlloc(<usize>cap)) {
+      cap = this.pos + n;
+      if (n < 0 || cap < 0 || !canAlloc(<usize>cap)) { this.failed = true; setError(E_OUT_OF_MEMORY); return false; }
+    }
     const nb = new ArrayBuffer(cap);
     memory.copy(changetype<usize>(nb), changetype<usize>(this.buf), this.pos);
     this.buf = nb;
+    return true;
   }
 
   @inline get ptr(): usize { return changetype<usize>(this.buf); }
 
   u8(v: u32): void {
-    this.ensure(1);
+    if (!this.ensure(1)) return;
     store<u8>(this.ptr + this.pos, <u8>v);
     this.pos++;
   }
 
   varint(v: u64): void {
-    this.ensure(10);
+    if (!this.ensure(10)) return;
     let p = this.ptr + this.pos;
     const start = p;
     while (v >= 0x80) {
@@ -45,7 +58,7 @@ export class Writer {
   key(s: string): void {
     const n = s.length;
     this.varint(<u64>n);
-    this.ensure(n);
+    if (!this.ensure(n)) return;
     const src = changetype<usize>(s);
     const dst = this.ptr + this.pos;
     for (let i = 0; i < n; i++) store<u8>(dst + i, <u8>load<u16>(src + (<usize>i << 1)));
@@ -53,7 +66,7 @@ export class Writer {
   }
 
   raw(src: usize, n: i32): void {
-    this.ensure(n);
+    if (!this.ensure(n)) return;
     memory.copy(this.ptr + this.pos, src, n);
     this.pos += n;
   }
@@ -133,6 +146,37 @@ export class Reader {
     if (n <= <u64>this.left && !validUtf8(this.p, this.p + <usize>n)) { this.fail(E_BAD_VALUE); return ""; }
     this.p = start;
     return this.key();
+  }
+
+  // Length of the bytes returned by the last valueRaw()/replicaRaw().
+  rawLen: i32 = 0;
+
+  // value() for the data layer: checks the same things, but returns where the
+  // value's bytes start in the input (rawLen: how many) instead of a string.
+  // Returns 0 on failure (an input pointer is never 0).
+  valueRaw(): usize {
+    const n = this.varint();
+    if (!this.ok) return 0;
+    if (n > <u64>MAX_KEY) { this.fail(E_TOO_LARGE); return 0; }
+    if (n > <u64>this.left) { this.fail(E_TRUNCATED); return 0; }
+    const body = this.p, end = body + <usize>n;
+    if (skipValue(body, end, 0) != end) { this.fail(E_BAD_VALUE); return 0; }
+    this.p = end;
+    this.rawLen = <i32>n;
+    return body;
+  }
+
+  // replica() for the data layer: a valid replica id's bytes in place (rawLen).
+  replicaRaw(): usize {
+    const n = this.varint();
+    if (!this.ok) return 0;
+    if (n > <u64>MAX_REPLICA) { this.fail(E_TOO_LARGE); return 0; }
+    if (n > <u64>this.left) { this.fail(E_TRUNCATED); return 0; }
+    const body = this.p, end = body + <usize>n;
+    if (!validUtf8(body, end)) { this.fail(E_BAD_VALUE); return 0; }
+    this.p = end;
+    this.rawLen = <i32>n;
+    return body;
   }
 
   key(): string {
@@ -280,4 +324,20 @@ function compareRaw(a: usize, alen: usize, b: usize, blen: usize): i32 {
     if (x != y) return x - y;
   }
   return <i32>alen - <i32>blen;
+}
+
+// A key string's bytes (one byte per UTF-16 unit, see top of file) into a
+// reusable raw buffer, for data-layer lookups by a host-given key or replica.
+let keyBuf: usize = 0;
+let keyBufCap: i32 = 0;
+export function keyBytes(s: string): usize {
+  const n = s.length;
+  if (n > keyBufCap) {
+    if (keyBuf != 0) heap.free(keyBuf);
+    keyBufCap = max(n, 256);
+    keyBuf = heap.alloc(<usize>keyBufCap);
+  }
+  const src = changetype<usize>(s);
+  for (let i = 0; i < n; i++) store<u8>(keyBuf + i, <u8>load<u16>(src + (<usize>i << 1)));
+  return keyBuf;
 }

@@ -5,11 +5,12 @@
 import { Reader, Writer } from "./codec";
 import {
   E_BAD_HANDLE, E_TRAILING, E_TYPE_MISMATCH, E_TOO_LARGE, E_TRUNCATED,
-  E_UNSUPPORTED, E_NOT_FOUND, MAX_REPLICA, MAX_PARTS, takeError,
+  E_UNSUPPORTED, E_NOT_FOUND, MAX_REPLICA, MAX_PARTS, MAX_KEY, takeError,
 } from "./errors";
-import { Lattice, Spec } from "./lattice";
+import { Lattice, Spec, beginBatch } from "./lattice";
 import { readSpec, writeSpec, newBottom } from "./registry";
-import { readState, writeState } from "./state";
+import { readState, readHeader, writeState } from "./state";
+import { setCapPages, canAlloc, alloc, release } from "./data/index";
 import { listMints } from "./mint";
 import { walk, joinMissing as walkJoinMissing, selected, MODE_COUNT, MODE_PARTS, MODE_HASH } from "./parts";
 
@@ -27,7 +28,10 @@ class Handle {
 
 const handles = new Array<Handle | null>();
 const free = new Array<i32>();
-let inBuf = new ArrayBuffer(4096);
+// The input buffer is raw memory, so the old one is freed the moment it is
+// replaced instead of lingering until a collection.
+let inPtr: usize = heap.alloc(4096);
+let inCap: i32 = 4096;
 const out = new Writer();
 
 function put(h: Handle): i32 {
@@ -42,21 +46,30 @@ function handle(h: i32): Handle | null {
 }
 
 function reader(len: i32): Reader {
-  const p = changetype<usize>(inBuf);
-  return new Reader(p, p + <usize>max(0, min(len, inBuf.byteLength)));
+  return new Reader(inPtr, inPtr + <usize>max(0, min(len, inCap)));
 }
 
 // ---- buffers -------------------------------------------------------------
 
 // Returns the input buffer, grown to hold at least len bytes. The host writes
 // the call's input there, then calls with len. Valid until the next call.
+// Returns 0 when the buffer cannot grow under the memory cap (the host then
+// reports OUT_OF_MEMORY): 0 is never a buffer.
 export function input(len: i32): usize {
-  if (len > inBuf.byteLength) {
-    let cap = inBuf.byteLength;
-    while (cap < len) cap <<= 1;
-    inBuf = new ArrayBuffer(cap);
+  if (len > inCap) {
+    let cap = inCap;
+    while (cap < len && cap > 0) cap <<= 1;
+    if (cap < len || !canAlloc(<usize>cap)) {
+      cap = len;
+      if (!canAlloc(<usize>cap)) return 0;
+    }
+    // The old contents are dead (the host writes after this call): free, then allocate.
+    release(inPtr);
+    inPtr = alloc(<usize>cap);
+    if (inPtr == 0) unreachable(); // canAlloc said it fits
+    inCap = cap;
   }
-  return changetype<usize>(inBuf);
+  return inPtr;
 }
 
 // The output of the last call that returned a length.
@@ -86,12 +99,18 @@ export function decode(len: i32): i32 {
   const rep = readReplica(r);
   const v = readState(r);
   if (r.ok && !r.done) r.fail(E_TRAILING);
-  if (!r.ok || v === null) return -r.err;
+  if (!r.ok || v === null) {
+    if (v !== null) v.free(); // decoded, but with bytes left over
+    return -r.err;
+  }
   return put(new Handle(v, rep));
 }
 
 export function dispose(h: i32): i32 {
-  if (handle(h) === null) return -E_BAD_HANDLE;
+  const x = handle(h);
+  if (x === null) return -E_BAD_HANDLE;
+  x.state.free(); // data-layer memory goes back now, not at collection
+  x.pending.free();
   handles[h - 1] = null;
   free.push(h - 1);
   return 0;
@@ -100,7 +119,10 @@ export function dispose(h: i32): i32 {
 export function clone(h: i32): i32 {
   const x = handle(h);
   if (x === null) return -E_BAD_HANDLE;
-  return put(new Handle(x.state.clone(), x.replica));
+  const c = x.state.clone();
+  const e = takeError(); // out of memory while copying
+  if (e != 0) { c.free(); return -e; }
+  return put(new Handle(c, x.replica));
 }
 
 // A copy of h's state and pending delta-group, to roll a failed host
@@ -110,6 +132,8 @@ export function savepoint(h: i32): i32 {
   if (x === null) return -E_BAD_HANDLE;
   const s = new Handle(x.state.clone(), x.replica);
   s.pending = x.pending.clone();
+  const e = takeError();
+  if (e != 0) { s.state.free(); s.pending.free(); return -e; }
   return put(s);
 }
 
@@ -117,6 +141,8 @@ export function savepoint(h: i32): i32 {
 export function restore(h: i32, s: i32): i32 {
   const x = handle(h), y = handle(s);
   if (x === null || y === null || h == s) return -E_BAD_HANDLE;
+  x.state.free();
+  x.pending.free();
   x.state = y.state;
   x.pending = y.pending;
   handles[s - 1] = null;
@@ -130,7 +156,8 @@ export function encode(h: i32): i32 {
   if (x === null) return -E_BAD_HANDLE;
   out.reset();
   writeState(out, x.state);
-  return out.pos;
+  const e = takeError(); // a data-layer type could not get memory to order itself
+  return e != 0 ? -e : out.pos;
 }
 
 // Writes the type spec (as in the header, without magic and version).
@@ -154,16 +181,17 @@ export function join(a: i32, b: i32): i32 {
   return x.state.join(y.state) ? 1 : 0;
 }
 
-// input := state. Decodes it completely, then joins it into h. Returns 1/0.
+// input := state. Joins it into h: data-layer types stream the body into the
+// state (a merge of sorted runs), others decode it whole first; either way a
+// bad body leaves h unchanged. Returns 1/0.
 export function joinBytes(h: i32, len: i32): i32 {
   const x = handle(h);
   if (x === null) return -E_BAD_HANDLE;
   const r = reader(len);
-  const v = readState(r);
-  if (r.ok && !r.done) r.fail(E_TRAILING);
-  if (!r.ok || v === null) return -r.err;
-  if (!sameType(x.state, v)) return -E_TYPE_MISMATCH;
-  return x.state.join(v) ? 1 : 0;
+  const spec = readHeader(r);
+  if (spec === null) return -r.err;
+  if (spec.id != x.state.spec.id) return -E_TYPE_MISMATCH;
+  return x.state.joinBody(r);
 }
 
 export function leq(a: i32, b: i32): i32 {
@@ -186,7 +214,7 @@ export function delta(a: i32, b: i32): i32 {
   if (!sameType(x.state, y.state)) return -E_TYPE_MISMATCH;
   const d = x.state.deltaFrom(y.state);
   const e = takeError();
-  if (e != 0) return -e;
+  if (e != 0) { d.free(); return -e; }
   return put(new Handle(d, x.replica));
 }
 
@@ -269,7 +297,7 @@ export function joinMissing(h: i32, len: i32): i32 {
   if (len < 0 || (len & 7) != 0) return -E_TRUNCATED;
   // the hashes move out of the input buffer, which the walk may not touch
   partsTmp.reset();
-  partsTmp.raw(changetype<usize>(inBuf), len);
+  partsTmp.raw(inPtr, len);
   encoded(x);
   const j = walkJoinMissing(enc.ptr, enc.pos, x.state.spec, partsTmp.ptr, len >> 3);
   const e = takeError();
@@ -292,7 +320,7 @@ export function mints(len: i32): i32 {
   if (r.ok && !r.done) r.fail(E_TRAILING);
   if (!r.ok || v === null) return -r.err;
   // the body starts after 'T' 'R' version spec
-  const p = changetype<usize>(inBuf);
+  const p = inPtr;
   const h = new Reader(p + 3, p + <usize>len);
   readSpec(h, 0);
   out.reset();
@@ -310,6 +338,7 @@ export function apply(h: i32, len: i32): i32 {
   if (x === null) return -E_BAD_HANDLE;
   let r = reader(len);
   r.dry = true;
+  beginBatch(x.pending);
   const n = r.count(1);
   for (let i = 0; i < n && r.ok; i++) x.state.op(r, x.replica, true, 0);
   if (r.ok && !r.done) r.fail(E_TRAILING);
@@ -332,6 +361,9 @@ export function takeDelta(h: i32): i32 {
   if (x === null) return -E_BAD_HANDLE;
   out.reset();
   writeState(out, x.pending);
+  const e = takeError();
+  if (e != 0) return -e; // the delta-group stays pending
+  x.pending.free();
   x.pending = x.state.bottom();
   return out.pos;
 }
@@ -343,7 +375,8 @@ export function query(h: i32): i32 {
   if (x === null) return -E_BAD_HANDLE;
   out.reset();
   x.state.query(out);
-  return out.pos;
+  const e = takeError(); // the output could not grow (memory cap)
+  return e != 0 ? -e : out.pos;
 }
 
 // input := key. 1 if the element/key is present, 0 if not.
@@ -351,10 +384,12 @@ export function has(h: i32, len: i32): i32 {
   const x = handle(h);
   if (x === null) return -E_BAD_HANDLE;
   const r = reader(len);
-  const k = r.key();
-  if (r.ok && !r.done) r.fail(E_TRAILING);
+  const kn = r.varint();
+  if (r.ok && kn > <u64>MAX_KEY) r.fail(E_TOO_LARGE);
+  if (r.ok && kn > <u64>r.left) r.fail(E_TRUNCATED);
+  if (r.ok && kn < <u64>r.left) r.fail(E_TRAILING);
   if (!r.ok) return -r.err;
-  const v = x.state.has(k);
+  const v = x.state.hasBytes(r.p, <i32>kn);
   return v < 0 ? -E_UNSUPPORTED : v;
 }
 
@@ -377,6 +412,11 @@ export function get(h: i32, len: i32): i32 {
   out.reset();
   return x.state.get(k, out) ? out.pos : -E_NOT_FOUND;
 }
+
+// Caps kernel memory at `pages` × 64 KiB (0: no cap but wasm32's 4 GiB). The
+// data layer refuses, with OUT_OF_MEMORY, any allocation that could make memory
+// grow past it (docs/abi.md, "Memory"). The JS host sets it from init's maxMemory.
+export function setMemoryCap(pages: i32): void { setCapPages(pages); }
 
 // Live handles, for leak tests.
 export function liveHandles(): i32 { return handles.length - free.length; }

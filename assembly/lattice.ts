@@ -2,6 +2,24 @@
 // contract"). leq and delta are defined by join and decompose; each type
 // implements them directly, and applyOp has a generic default.
 import { Reader, Writer } from "./codec";
+import { E_TRAILING, takeError } from "./errors";
+
+// Key strings hold one byte per UTF-16 unit (codec.ts).
+function keyString(p: usize, n: i32): string {
+  const s = changetype<string>(__new(<usize>n << 1, idof<string>()));
+  for (let i = 0; i < n; i++) store<u16>(changetype<usize>(s) + (<usize>i << 1), load<u8>(p + i));
+  return s;
+}
+
+// The op batch being validated (index.ts apply): a dry op may reserve memory
+// for what its real pass will add to the state and to the pending
+// delta-group, so that pass cannot run out halfway. Each batch gets a new epoch.
+let epoch: u32 = 0;
+let batchPending: Lattice | null = null;
+export function beginBatch(pending: Lattice): void { epoch++; batchPending = pending; }
+export function batchEpoch(): u32 { return epoch; }
+// The top-level state's pending delta-group during a dry pass (depth 0 only).
+export function pendingOfBatch(): Lattice | null { return batchPending; }
 
 // Type tags, as written in the binary format (docs/format.md).
 export const T_GCOUNTER: u8 = 1;
@@ -86,6 +104,29 @@ export abstract class Lattice {
   // implements it directly, since decomposing large states is costly; the law
   // checker and the as-pect specs test it against the definition.
   abstract deltaFrom(o: Lattice): Lattice;
+
+  // Gives back the raw memory of data-layer states now, not at collection
+  // (docs/abi.md, "Memory"). Idempotent; the state must not be used after.
+  free(): void {}
+
+  // this := this ⊔ (the body read from r), where r must hold exactly that body.
+  // Returns 1 if this grew, 0 if not, or −code with nothing changed. The
+  // default decodes the whole body first; data-layer types stream it.
+  joinBody(r: Reader): i32 {
+    const v = this.bottom();
+    v.decode(r, 0);
+    const e = takeError();
+    if (e != 0) r.fail(e);
+    if (r.ok && !r.done) r.fail(E_TRAILING);
+    if (!r.ok) { v.free(); return -r.err; }
+    const grew = this.join(v);
+    v.free();
+    const e2 = takeError();
+    return e2 != 0 ? -e2 : grew ? 1 : 0;
+  }
+
+  // has() over raw key bytes; the default makes the string has() takes.
+  hasBytes(p: usize, n: i32): i32 { return this.has(keyString(p, n)); }
 
   // Optional fast queries: set/map membership, element count, one map entry.
   // -1 means "not offered by this type".

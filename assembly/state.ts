@@ -19,8 +19,8 @@ export function writeState(w: Writer, v: Lattice): void {
   v.encode(w);
 }
 
-// header := 'T' 'R' version spec; state := header body. Returns null and sets r.err on failure.
-export function readState(r: Reader): Lattice | null {
+// header := 'T' 'R' version spec. Returns null and sets r.err on failure.
+export function readHeader(r: Reader): Spec | null {
   const m0 = r.u8(), m1 = r.u8();
   if (!r.ok) return null;
   if (m0 != MAGIC0 || m1 != MAGIC1) { r.fail(E_BAD_MAGIC); return null; }
@@ -29,11 +29,17 @@ export function readState(r: Reader): Lattice | null {
   if (ver != FORMAT_VERSION) { r.fail(E_BAD_VERSION); return null; }
   const spec = readSpec(r, 0);
   if (!r.ok) return null;
+  return spec;
+}
+
+// state := header body. Returns null and sets r.err on failure.
+export function readState(r: Reader): Lattice | null {
+  const spec = readHeader(r);
+  if (spec === null) return null;
   const v = newBottom(spec);
   v.decode(r, 0);
   const e = takeError();
   if (e != 0) r.fail(e);
-  if (!r.ok) return null;
+  if (!r.ok) { v.free(); return null; }
   return v;
 }
-

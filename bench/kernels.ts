@@ -216,7 +216,8 @@ function types(quick: boolean): TypeBench<any>[] {
   ];
 }
 
-export interface KernelOptions { quick: boolean; deltas: number; capMs: number; log: (s: string) => void }
+// types: measure only these (by name), e.g. to re-measure the types a change touched.
+export interface KernelOptions { quick: boolean; deltas: number; capMs: number; log: (s: string) => void; types?: string[] }
 
 export async function kernelBenches(o: KernelOptions): Promise<Table> {
   const t = table("kernels", "Kernel vs plain-TS twin (median ms; speedup = twin / trellis)",
@@ -298,6 +299,7 @@ export async function kernelBenches(o: KernelOptions): Promise<Table> {
     }
   }
   for (const ty of types(o.quick)) {
+    if (o.types && !o.types.includes(ty.name)) continue;
     if (!ty.available) { missing.push(ty.name); continue; }
     measured.push(ty.name);
     o.log(`  ${ty.name}`);

@@ -4,7 +4,7 @@ export * from "./crdt/index.js";
 export { TrellisError } from "./wasm/errors.js";
 export type { ErrorCode } from "./wasm/errors.js";
 export { instantiate, install } from "./wasm/load.js";
-export type { WasmSource } from "./wasm/load.js";
+export type { WasmSource, InitOptions } from "./wasm/load.js";
 export { kernel, hasKernel } from "./wasm/kernel.js";
 export * from "./dataflow/index.js";
 export * from "./replication/index.js";

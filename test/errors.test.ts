@@ -4,7 +4,7 @@
 // before equal the bytes after, and no delta is left pending.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import fc from "fast-check";
-import { init, kernel, AWSet, GCounter, TrellisError, decodeState } from "../dist/host/index.node.js";
+import { init, kernel, AWSet, GCounter, PNCounter, TrellisError, decodeState } from "../dist/host/index.node.js";
 import type { Crdt } from "../dist/host/index.node.js";
 import { fixtures, AnyFixture } from "./util/fixtures.js";
 import { build, historyArb, History } from "./util/history.js";
@@ -17,7 +17,7 @@ type Kind = "TrellisError" | "RangeError" | "TypeError";
 const KNOWN_CODES = new Set([
   "TRUNCATED", "BAD_MAGIC", "BAD_VERSION", "BAD_TAG", "NONCANONICAL", "TOO_LARGE", "TOO_DEEP",
   "INVALID", "TRAILING", "TYPE_MISMATCH", "BAD_HANDLE", "UNSUPPORTED", "NOT_FOUND",
-  "NOT_INITIALIZED", "DISPOSED", "BAD_VALUE", "PRECONDITION",
+  "NOT_INITIALIZED", "DISPOSED", "BAD_VALUE", "PRECONDITION", "OVERFLOW", "OUT_OF_MEMORY",
 ]);
 
 // Runs fn, which must throw a typed error of one of `kinds` (and `code`, if
@@ -253,28 +253,43 @@ describe("type-specific bad values", () => {
     } finally { g.dispose(); }
   });
 
-  // A replica's count saturates at 2^64 − 1 (the kernel never fails halfway
-  // through a validated batch, and JS numbers are inexact long before that).
-  it("an increment past 2^64 − 1 saturates: no error, no wrap-around", () => {
-    // {"a": 2^64 - 1}
-    const max = concat([0x54, 0x52, 1, 1, 1, 1, 0x61], [0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x01]);
-    const g = GCounter.decode(max, "a");
+  // A count of 2^64 − 1 could never be incremented, so no honest history holds
+  // one (issue 10): decode refuses it, and a local increment that would reach
+  // it fails with OVERFLOW and changes nothing, instead of wrapping or saturating.
+  it("decode refuses a count of 2^64 − 1; an increment that would reach it fails with OVERFLOW, changing nothing", () => {
+    const top = (b0: number) => concat([0x54, 0x52, 1, 1, 1, 1, 0x61], [b0, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x01]);
+    expectTyped(() => GCounter.decode(top(0xff), "a"), ["TrellisError"], "OVERFLOW");
+    const g = GCounter.decode(top(0xfe), "a"); // 2^64 − 2, the largest honest count
+    const h = new GCounter("b");
     try {
-      g.increment(1);
+      unchanged(g, () => expectTyped(() => g.increment(1), ["TrellisError"], "OVERFLOW"));
       g.increment(0);
-      expect(hex(g.encode())).toBe(hex(max));
+      expect(hex(g.encode())).toBe(hex(top(0xfe)));
       expect(hex(g.takeDelta())).toBe("5452010100"); // nothing grew: an empty delta-group
+      expectTyped(() => h.merge(top(0xff)), ["TrellisError"], "OVERFLOW");
+      expect(h.value).toBe(0);
+    } finally { g.dispose(); h.dispose(); }
+  });
+
+  it("a batch that would cross 2^64 − 2 in total fails as a whole instead of applying a prefix", () => {
+    // 2049 × (2^53 − 1) > 2^64: each op alone fits, the batch does not.
+    const g = new GCounter("a");
+    try {
+      g.increment(7);
+      unchanged(g, () => expectTyped(() => g.batch((t) => { for (let i = 0; i < 2049; i++) t.increment(2 ** 53 - 1); }), ["TrellisError"], "OVERFLOW"));
+      expect(g.value).toBe(7);
+      g.batch((t) => { for (let i = 0; i < 2047; i++) t.increment(2 ** 53 - 1); }); // (2^53 − 1) × 2047 + 7 < 2^64 − 2
+      expect(g.value).toBe(7 + 2047 * (2 ** 53 - 1));
     } finally { g.dispose(); }
   });
 
-  it("a batch that crosses 2^64 saturates as a whole instead of applying a prefix", () => {
-    // 2049 × (2^53 - 1) > 2^64: every op applies, the count stops at 2^64 − 1.
-    const g = new GCounter("a");
+  it("PNCounter increments and decrements refuse to pass 2^64 − 2 per replica", () => {
+    const p = new PNCounter("a");
     try {
-      g.batch((t) => { for (let i = 0; i < 2049; i++) t.increment(2 ** 53 - 1); });
-      const max = concat([0x54, 0x52, 1, 1, 1, 1, 0x61], [0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x01]);
-      expect(hex(g.encode())).toBe(hex(max));
-    } finally { g.dispose(); }
+      p.batch((t) => { for (let i = 0; i < 2047; i++) t.decrement(2 ** 53 - 1); });
+      unchanged(p, () => expectTyped(() => p.batch((t) => { t.decrement(2 ** 53 - 1); t.decrement(2 ** 53 - 1); }), ["TrellisError"], "OVERFLOW"));
+      p.increment(2 ** 53 - 1); // the other component is independent
+    } finally { p.dispose(); }
   });
 
   it("a failing nested batch applies none of its own ops", () => {

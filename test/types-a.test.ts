@@ -219,7 +219,7 @@ describe("PNCounter", () => {
     expect(PNCounter.decode(a.encode()).value).toBe(-7);
   });
   it("clamps a value beyond the i64 range", () => {
-    const max = [0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x01];
+    const max = [0xfe, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x01]; // 2^64 − 2, the largest count
     expect(PNCounter.decode(Uint8Array.from(hdr(2, 1, 1, 0x61, ...max, 0))).value).toBe(2 ** 63);
     expect(PNCounter.decode(Uint8Array.from(hdr(2, 0, 1, 1, 0x61, ...max))).value).toBe(-(2 ** 63));
   });
@@ -229,6 +229,13 @@ describe("PNCounter", () => {
     expect(decodes(hdr(2, 2, 1, 0x62, 1, 1, 0x61, 1, 0))).toBe("NONCANONICAL");
     expect(decodes(hdr(2, 0))).toBe("TRUNCATED");
     expect(decodes(hdr(2, 0, 0, 0))).toBe("TRAILING");
+  });
+  it("rejects a count whose next increment would wrap, and an empty replica id", () => {
+    const top = [0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x01]; // 2^64 − 1
+    expect(decodes(hdr(2, 1, 1, 0x61, ...top, 0))).toBe("OVERFLOW");
+    expect(decodes(hdr(2, 0, 1, 1, 0x61, ...top))).toBe("OVERFLOW");
+    expect(decodes(hdr(2, 1, 0, 5, 0))).toBe("INVALID");
+    expect(decodes(hdr(2, 0, 1, 0, 5))).toBe("INVALID");
   });
 });
 
@@ -293,6 +300,21 @@ describe("LWWRegister", () => {
       expect(r.value).toBe("y");
       r.setAfter("w", 20);
       expect([r.value, r.timestamp]).toEqual(["w", 20]);
+    } finally { r.dispose(); }
+  });
+
+  it("refuses a timestamp whose setAfter would wrap, an empty replica id, and writes past 2^64 − 2", () => {
+    const ts = (b0: number) => [b0, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x01];
+    const x = [3, 5, 1, 0x78]; // the element "x"
+    expect(decodes(hdr(6, 1, ...ts(0xff), 1, 0x62, ...x))).toBe("OVERFLOW");
+    expect(decodes(hdr(6, 1, 5, 0, ...x))).toBe("INVALID");
+    expect(decodes(hdr(6, 1, ...ts(0xfe), 1, 0x62, ...x))).toBeUndefined(); // 2^64 − 2: the largest
+    const r = LWWRegister.decode(Uint8Array.from(hdr(6, 1, ...ts(0xfe), 1, 0x62, ...x)), "a");
+    try {
+      const before = Array.from(r.encode());
+      expect(() => r.setAfter("y", 1)).toThrow(/OVERFLOW/);
+      expect(Array.from(r.encode())).toEqual(before);
+      expect(r.value).toBe("x");
     } finally { r.dispose(); }
   });
 

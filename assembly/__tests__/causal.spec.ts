@@ -87,7 +87,7 @@ describe("CausalContext", () => {
 function counter(vals: i32[]): GCounter {
   const g = new GCounter(spec(T_GCOUNTER));
   const reps = ["a", "b", "c"];
-  for (let i = 0; i < vals.length; i++) if (vals[i] > 0) g.m.set(reps[i], <u64>vals[i]);
+  for (let i = 0; i < vals.length; i++) if (vals[i] > 0) g.setAt(reps[i], <u64>vals[i]);
   return g;
 }
 

@@ -1,71 +1,204 @@
 // Grow-only set of byte strings: join is union, the order is inclusion.
 // Every element is its own join-irreducible part.
-import { Reader, Writer, sortKeys } from "../codec";
-import { E_BAD_TAG, E_NONCANONICAL, E_TOO_LARGE, MAX_PARTS, setError } from "../errors";
-import { Lattice, Spec } from "../lattice";
+//
+// Layout (assembly/data): a sorted Run of canonical entries, which is exactly
+// the body's element list, so encode is one copy and a join is one streaming
+// merge; plus a small hash table of elements added locally since the last
+// merge ("tail", disjoint from the run), so a local add is O(1). The tail is
+// folded into the run (sort it, merge) whenever canonical order is needed.
+import { Reader, Writer } from "../codec";
+import { E_BAD_TAG, E_NONCANONICAL, E_OUT_OF_MEMORY, E_TOO_LARGE, E_TRAILING, MAX_PARTS, setError } from "../errors";
+import { Lattice, Spec, batchEpoch, pendingOfBatch } from "../lattice";
+import { ByteTable, Run, Vec, compareBytes, entrySize, sortedIndex, varintSize } from "../data/index";
 
 export const OP_ADD: u32 = 0; // op := 0 element:bytes
-
-// Set helpers shared with TwoPSet (same element-list layout).
-
-// elements := count, then element:bytes sorted strictly increasing by bytes
-export function writeSet(w: Writer, s: Set<string>): void {
-  const ks = sortKeys(s.values());
-  w.varint(<u64>ks.length);
-  for (let i = 0; i < ks.length; i++) w.key(ks[i]);
-}
-
-// Reads an element list into s, rejecting unsorted or repeated elements.
-export function readSet(r: Reader, s: Set<string>): void {
-  const n = r.count(1); // an empty element still takes its length byte
-  let prev = "";
-  for (let i = 0; i < n && r.ok; i++) {
-    const e = r.value();
-    if (!r.ok) return;
-    if (i > 0 && !(prev < e)) { r.fail(E_NONCANONICAL); return; }
-    prev = e;
-    s.add(e);
-  }
-}
-
-export function copySet(s: Set<string>): Set<string> {
-  const c = new Set<string>();
-  const vs = s.values();
-  for (let i = 0; i < vs.length; i++) c.add(vs[i]);
-  return c;
-}
 
 export class GSet extends Lattice {
   // body  := count:varint, then count × element:bytes, sorted strictly increasing by bytes
   // query := the same list: count:varint, then element:bytes in byte order
 
-  s: Set<string> = new Set();
+  run: Run = new Run();
+  tail: ByteTable = new ByteTable();
+  // Room reserved by the dry pass of the current op batch (see applyOp).
+  dryEpoch: u32 = 0;
+  dryKeys: i32 = 0;
+  dryBytes: i32 = 0;
 
   bottom(): Lattice { return new GSet(this.spec); }
-  isBottom(): bool { return this.s.size == 0; }
+  isBottom(): bool { return this.run.count == 0 && this.tail.count == 0; }
+  size(): i32 { return this.run.count + this.tail.count; }
+
+  free(): void { this.run.free(); this.tail.free(); }
 
   clone(): Lattice {
     const c = new GSet(this.spec);
-    c.s = copySet(this.s);
+    if (!this.run.copyTo(c.run) || !this.tail.copyTo(c.tail)) { c.free(); setError(E_OUT_OF_MEMORY); }
     return c;
+  }
+
+  @inline contains(p: usize, n: usize): bool {
+    return (this.tail.count != 0 && this.tail.find(p, n) >= 0) || this.run.find(p, n) >= 0;
+  }
+
+  // Moves the tail into the run, in order. False (state as it was) when
+  // memory is exhausted.
+  fold(): bool {
+    const t = this.tail;
+    if (t.count == 0) return true;
+    const idx = new Vec<u32>();
+    const merged = new Run();
+    let bytes = this.run.data.len;
+    for (let i = 0; i < t.count; i++) bytes += <i32>entrySize(t.keyLen(i));
+    if (!sortedIndex(t, idx) || !merged.reserve(this.run.count + t.count, bytes)) {
+      idx.free(); merged.free();
+      return false;
+    }
+    const a = this.run;
+    let i = 0, j = 0;
+    const na = a.count, nb = idx.len;
+    while (i < na || j < nb) {
+      if (j == nb) { merged.appendEntryReserved(a.entry(i), entryEnd(a, i) - a.entry(i)); i++; continue; }
+      const k = <i32>idx.get(j);
+      if (i < na && compareBytes(a.elemPtr(i), a.elemLen(i), t.keyPtr(k), t.keyLen(k)) < 0) {
+        merged.appendEntryReserved(a.entry(i), entryEnd(a, i) - a.entry(i)); i++;
+      } else {
+        merged.appendReserved(t.keyPtr(k), t.keyLen(k)); j++; // disjoint: never equal
+      }
+    }
+    idx.free();
+    this.run.take(merged);
+    t.clear();
+    return true;
+  }
+
+  // Folds, or reports OUT_OF_MEMORY for the ABI to return.
+  @inline ordered(): bool {
+    if (this.fold()) return true;
+    setError(E_OUT_OF_MEMORY);
+    return false;
   }
 
   join(o: Lattice): bool {
     const x = changetype<GSet>(o);
-    const vs = x.s.values();
-    let changed = false;
-    for (let i = 0; i < vs.length; i++) {
-      if (!this.s.has(vs[i])) { this.s.add(vs[i]); changed = true; }
+    if (x.isBottom()) return false;
+    if (small(x.size(), this.size())) return this.joinPoints(x);
+    if (!this.ordered() || !x.ordered()) return false;
+    const a = this.run, b = x.run;
+    const merged = new Run();
+    if (!merged.reserve(a.count + b.count, a.data.len + b.data.len)) { merged.free(); setError(E_OUT_OF_MEMORY); return false; }
+    let i = 0, j = 0, changed = false;
+    const na = a.count, nb = b.count;
+    while (i < na && j < nb) {
+      const c = compareBytes(a.elemPtr(i), a.elemLen(i), b.elemPtr(j), b.elemLen(j));
+      if (c <= 0) {
+        merged.appendEntryReserved(a.entry(i), entryEnd(a, i) - a.entry(i)); i++;
+        if (c == 0) j++;
+      } else {
+        merged.appendEntryReserved(b.entry(j), entryEnd(b, j) - b.entry(j)); j++;
+        changed = true;
+      }
     }
+    if (j < nb) changed = true;
+    appendRest(merged, a, i);
+    appendRest(merged, b, j);
+    if (changed) this.run.take(merged); else merged.free();
     return changed;
+  }
+
+  // A few elements into a large set: hash them into the tail rather than
+  // rewrite the run (a single-op delta must not cost the whole state).
+  private joinPoints(x: GSet): bool {
+    const a = x.run, t = x.tail;
+    if (!this.tail.reserve(a.count + t.count, a.data.len + t.keys.len)) { setError(E_OUT_OF_MEMORY); return false; }
+    let changed = false;
+    for (let i = 0; i < a.count; i++) changed = this.addNew(a.elemPtr(i), a.elemLen(i)) || changed;
+    for (let i = 0; i < t.count; i++) changed = this.addNew(t.keyPtr(i), t.keyLen(i)) || changed;
+    return changed;
+  }
+
+  // Adds p[0..n) to the tail (room reserved) unless present; whether it was new.
+  @inline private addNew(p: usize, n: usize): bool {
+    if (this.run.find(p, n) >= 0) return false;
+    this.tail.add(p, n);
+    return this.tail.added;
+  }
+
+  // Streams the incoming element list into the state: one merge of two sorted
+  // runs into new memory, swapped in only once the whole body has checked out.
+  joinBody(r: Reader): i32 {
+    const start = r.p;
+    const n = r.count(1); // an empty element still takes its length byte
+    if (!r.ok) return -r.err;
+    if (small(n, this.size())) {
+      // Check the whole body first, then hash its elements in.
+      readElements(r, n, null);
+      if (r.ok && !r.done) r.fail(E_TRAILING);
+      if (!r.ok) return -r.err;
+      if (!this.tail.reserve(n, <i32>(r.end - start))) return -E_OUT_OF_MEMORY;
+      const again = new Reader(start, r.end);
+      again.count(1);
+      let changed = false;
+      for (let j = 0; j < n; j++) {
+        const p = again.valueRaw();
+        changed = this.addNew(p, <usize>again.rawLen) || changed;
+      }
+      return changed ? 1 : 0;
+    }
+    if (!this.fold()) return -E_OUT_OF_MEMORY;
+    const a = this.run;
+    const na = a.count;
+    const merged = new Run();
+    // Incoming entries are at most the bytes left; a count over that was refused.
+    if (!merged.reserve(na + n, a.data.len + r.left)) { merged.free(); return -E_OUT_OF_MEMORY; }
+    let i = 0, changed = false, prev: usize = 0, prevLen: usize = 0;
+    for (let j = 0; j < n; j++) {
+      const p = r.valueRaw();
+      if (!r.ok) break;
+      const len = <usize>r.rawLen;
+      if (j > 0 && compareBytes(prev, prevLen, p, len) >= 0) { r.fail(E_NONCANONICAL); break; }
+      prev = p; prevLen = len;
+      // Own elements below the incoming one pass through.
+      let c = -1;
+      while (i < na && (c = compareBytes(a.elemPtr(i), a.elemLen(i), p, len)) < 0) {
+        merged.appendEntryReserved(a.entry(i), entryEnd(a, i) - a.entry(i)); i++;
+      }
+      if (i < na && c == 0) { merged.appendEntryReserved(a.entry(i), entryEnd(a, i) - a.entry(i)); i++; }
+      else { merged.appendReserved(p, len); changed = true; }
+    }
+    if (r.ok && !r.done) r.fail(E_TRAILING);
+    if (!r.ok) { merged.free(); return -r.err; }
+    appendRest(merged, a, i);
+    if (changed) this.run.take(merged); else merged.free();
+    return changed ? 1 : 0;
   }
 
   // Inclusion.
   leq(o: Lattice): bool {
     const x = changetype<GSet>(o);
-    if (this.s.size > x.s.size) return false;
-    const vs = this.s.values();
-    for (let i = 0; i < vs.length; i++) if (!x.s.has(vs[i])) return false;
+    if (this.size() > x.size()) return false;
+    if (this.isBottom()) return true;
+    // A few elements: point lookups, without putting the large set in order.
+    if (small(this.size(), x.size())) {
+      const a = this.run, t = this.tail;
+      for (let i = 0; i < a.count; i++) if (!x.contains(a.elemPtr(i), a.elemLen(i))) return false;
+      for (let i = 0; i < t.count; i++) if (!x.contains(t.keyPtr(i), t.keyLen(i))) return false;
+      return true;
+    }
+    if (!this.ordered() || !x.ordered()) return false;
+    const a = this.run, b = x.run;
+    const na = a.count, nb = b.count;
+    // Few against many: binary searches; otherwise one merge walk.
+    if (na * 16 < nb) {
+      for (let i = 0; i < na; i++) if (b.find(a.elemPtr(i), a.elemLen(i)) < 0) return false;
+      return true;
+    }
+    let j = 0;
+    for (let i = 0; i < na; i++) {
+      let c = 1;
+      while (j < nb && (c = compareBytes(b.elemPtr(j), b.elemLen(j), a.elemPtr(i), a.elemLen(i))) < 0) j++;
+      if (j == nb || c != 0) return false;
+      j++;
+    }
     return true;
   }
 
@@ -73,48 +206,143 @@ export class GSet extends Lattice {
   deltaFrom(o: Lattice): Lattice {
     const x = changetype<GSet>(o);
     const d = new GSet(this.spec);
-    const vs = this.s.values();
-    for (let i = 0; i < vs.length; i++) if (!x.s.has(vs[i])) d.s.add(vs[i]);
+    if (small(this.size(), x.size())) {
+      const a = this.run, t = this.tail;
+      if (!d.tail.reserve(this.size(), a.data.len + t.keys.len)) { setError(E_OUT_OF_MEMORY); return d; }
+      for (let i = 0; i < a.count; i++) if (!x.contains(a.elemPtr(i), a.elemLen(i))) d.tail.add(a.elemPtr(i), a.elemLen(i));
+      for (let i = 0; i < t.count; i++) if (!x.contains(t.keyPtr(i), t.keyLen(i))) d.tail.add(t.keyPtr(i), t.keyLen(i));
+      return d;
+    }
+    if (!this.ordered() || !x.ordered()) return d;
+    const a = this.run, b = x.run;
+    if (!d.run.reserve(a.count, a.data.len)) { setError(E_OUT_OF_MEMORY); return d; }
+    const na = a.count, nb = b.count;
+    let j = 0;
+    for (let i = 0; i < na; i++) {
+      let c = 1;
+      while (j < nb && (c = compareBytes(b.elemPtr(j), b.elemLen(j), a.elemPtr(i), a.elemLen(i))) < 0) j++;
+      if (j < nb && c == 0) { j++; continue; }
+      d.run.appendEntryReserved(a.entry(i), entryEnd(a, i) - a.entry(i));
+    }
     return d;
   }
 
   // One singleton per element, in byte order.
   decompose(out: Array<Lattice>): void {
-    const ks = sortKeys(this.s.values());
-    for (let i = 0; i < ks.length; i++) {
+    if (!this.ordered()) return;
+    const a = this.run;
+    for (let i = 0; i < a.count; i++) {
       if (out.length >= MAX_PARTS) { setError(E_TOO_LARGE); return; }
       const p = new GSet(this.spec);
-      p.s.add(ks[i]);
+      const bytes = entryEnd(a, i) - a.entry(i);
+      if (!p.run.reserve(1, <i32>bytes)) { setError(E_OUT_OF_MEMORY); return; }
+      p.run.appendEntryReserved(a.entry(i), bytes);
       out.push(p);
     }
   }
 
   // add: delta is {e}, or bottom when e is already in (it would add nothing).
+  // The dry pass reserves room for e in the state and in the pending
+  // delta-group, so the real pass (applyOp) cannot run out of memory halfway.
   op(r: Reader, replica: string, dry: bool, depth: i32): Lattice | null {
     const code = r.u8();
     if (!r.ok) return null;
     if (code != OP_ADD) { r.fail(E_BAD_TAG); return null; }
-    const e = r.value();
-    if (!r.ok || dry) return null;
+    const p = r.valueRaw();
+    if (!r.ok) return null;
+    const n = <usize>r.rawLen;
+    if (dry) {
+      if (!this.reserveDry(<i32>n, depth)) r.fail(E_OUT_OF_MEMORY);
+      return null;
+    }
     const d = new GSet(this.spec);
-    if (!this.s.has(e)) d.s.add(e);
+    if (!this.contains(p, n) && d.tail.add(p, n) < 0) { r.fail(E_OUT_OF_MEMORY); return null; }
     return d;
+  }
+
+  private reserveDry(n: i32, depth: i32): bool {
+    // Nested sets (in maps, pairs) are applied through the generic op() path,
+    // which builds a delta: reserving here would only bloat shared scratch bottoms.
+    if (depth > 0) return true;
+    const e = batchEpoch();
+    if (this.dryEpoch != e) { this.dryEpoch = e; this.dryKeys = 0; this.dryBytes = 0; }
+    this.dryKeys++;
+    this.dryBytes += n;
+    if (!this.tail.reserve(this.dryKeys, this.dryBytes)) return false;
+    const pend = pendingOfBatch();
+    if (pend !== null && pend !== this) {
+      if (!changetype<GSet>(pend).tail.reserve(this.dryKeys, this.dryBytes)) return false;
+    }
+    return true;
   }
 
   applyOp(r: Reader, replica: string, pending: Lattice, depth: i32): bool {
     r.u8();
-    const e = r.key() /* validated by the dry pass */;
-    if (this.s.has(e)) return false;
-    this.s.add(e);
-    changetype<GSet>(pending).s.add(e);
+    const p = r.valueRaw(); // validated by the dry pass
+    const n = <usize>r.rawLen;
+    if (this.contains(p, n)) return false;
+    const pend = changetype<GSet>(pending);
+    // Both have room reserved by the dry pass; pending ⊑ this, so e is new there too.
+    if (this.tail.add(p, n) < 0 || pend.tail.add(p, n) < 0) unreachable();
     return true;
   }
 
-  query(w: Writer): void { writeSet(w, this.s); }
+  query(w: Writer): void { this.encode(w); }
 
-  has(key: string): i32 { return this.s.has(key) ? 1 : 0; }
-  size(): i32 { return this.s.size; }
+  hasBytes(p: usize, n: i32): i32 { return this.contains(p, <usize>n) ? 1 : 0; }
+  has(key: string): i32 { return this.hasBytes(keyBytesOf(key), key.length); }
 
-  encode(w: Writer): void { writeSet(w, this.s); }
-  decode(r: Reader, depth: i32): void { readSet(r, this.s); }
+  encode(w: Writer): void {
+    if (!this.ordered()) { w.varint(0); return; } // the ABI returns OUT_OF_MEMORY
+    w.varint(<u64>this.run.count);
+    w.raw(this.run.data.ptr, this.run.data.len);
+  }
+
+  decode(r: Reader, depth: i32): void {
+    const n = r.count(1);
+    if (r.ok) readElements(r, n, this.run);
+  }
 }
+
+// Whether k incoming elements are few enough against a set of n to be hashed
+// into the tail one by one instead of merged (a merge rewrites all n).
+@inline function small(k: i32, n: i32): bool { return k <= 8 || k * 32 < n; }
+
+// Reads and checks n elements (sorted strictly increasing, each one
+// canonical value). With `into`, the entries (already in the run's format)
+// are then copied in with one memcpy, their offsets noted on the way.
+export function readElements(r: Reader, n: i32, into: Run | null): void {
+  if (into !== null && !into.offs.reserve(n)) { r.fail(E_OUT_OF_MEMORY); return; }
+  const start = r.p;
+  const base = into !== null ? <u32>into.data.len : 0;
+  let prev: usize = 0, prevLen: usize = 0;
+  for (let j = 0; j < n; j++) {
+    const at = r.p;
+    const p = r.valueRaw();
+    if (!r.ok) return;
+    const len = <usize>r.rawLen;
+    if (j > 0 && compareBytes(prev, prevLen, p, len) >= 0) { r.fail(E_NONCANONICAL); return; }
+    prev = p; prevLen = len;
+    if (into !== null) into.offs.pushReserved(base + <u32>(at - start));
+  }
+  if (into !== null && !into.data.append(start, <i32>(r.p - start))) r.fail(E_OUT_OF_MEMORY);
+}
+// Where entry i of run a ends.
+@inline export function entryEnd(a: Run, i: i32): usize {
+  return i + 1 < a.count ? a.entry(i + 1) : a.data.ptr + <usize>a.data.len;
+}
+
+// Appends entries i.. of a (one copy: they are contiguous) into reserved room.
+function appendRest(into: Run, a: Run, i: i32): void {
+  const na = a.count;
+  if (i >= na) return;
+  const base = a.entry(i);
+  const shift = <u32>into.data.len - a.offs.get(i);
+  for (let k = i; k < na; k++) into.offs.pushReserved(a.offs.get(k) + shift);
+  const bytes = a.data.ptr + <usize>a.data.len - base;
+  memory.copy(into.data.end(), base, bytes);
+  into.data.len += <i32>bytes;
+}
+
+import { keyBytes } from "../codec";
+function keyBytesOf(s: string): usize { return keyBytes(s); }

@@ -4,11 +4,16 @@
 // one replica. Timestamps come from the writer (the host uses wall-clock
 // milliseconds, kept above the last one seen so a replica's own writes order).
 import { Reader, Writer } from "../codec";
-import { E_BAD_TAG, E_INVALID, E_TOO_LARGE, MAX_REPLICA } from "../errors";
+import { E_BAD_TAG, E_INVALID, E_OVERFLOW, E_TOO_LARGE, MAX_REPLICA } from "../errors";
 import { Lattice, Spec } from "../lattice";
 
 export const OP_SET: u32 = 0;       // op := 0 timestamp:varint value:bytes (replica: the handle's)
 export const OP_SET_AFTER: u32 = 1; // op := 1 timestamp:varint value:bytes, written at max(timestamp, current + 1)
+
+// The largest timestamp an honest history holds: a register at 2^64 − 1 could
+// not be written after (setAfter would wrap), so decode refuses it and a write
+// that would reach it fails with OVERFLOW (docs/format.md).
+export const MAX_TS: u64 = U64.MAX_VALUE - 1;
 
 export class LWWRegister extends Lattice {
   // body  := 0x00 (bottom) | 0x01 timestamp:varint replica:bytes value:bytes
@@ -68,8 +73,12 @@ export class LWWRegister extends Lattice {
     if (code != OP_SET && code != OP_SET_AFTER) { r.fail(E_BAD_TAG); return null; }
     let ts = r.varint();
     const v = r.value();
-    if (!r.ok || dry) return null;
+    if (!r.ok) return null;
     if (code == OP_SET_AFTER) ts = this.after(ts);
+    if (ts > MAX_TS) { r.fail(E_OVERFLOW); return null; }
+    // An empty replica id names no writer: such a state would not decode.
+    if (replica.length == 0) { r.fail(E_INVALID); return null; }
+    if (dry) return null;
     const d = new LWWRegister(this.spec);
     if (this.below(ts, replica, v)) { d.isSet = true; d.ts = ts; d.rep = replica; d.v = v; }
     return d;
@@ -77,7 +86,7 @@ export class LWWRegister extends Lattice {
 
   // The timestamp of a write meant to follow the current one.
   @inline after(ts: u64): u64 {
-    return this.isSet && this.ts >= ts && this.ts < U64.MAX_VALUE ? this.ts + 1 : ts;
+    return this.isSet && this.ts >= ts ? this.ts + 1 : ts; // ≤ 2^64 − 1: this.ts ≤ MAX_TS
   }
 
   applyOp(r: Reader, replica: string, pending: Lattice, depth: i32): bool {
@@ -118,6 +127,8 @@ export class LWWRegister extends Lattice {
     const v = r.value();
     if (!r.ok) return;
     if (rep.length > MAX_REPLICA) { r.fail(E_TOO_LARGE); return; }
+    if (rep.length == 0) { r.fail(E_INVALID); return; }
+    if (ts > MAX_TS) { r.fail(E_OVERFLOW); return; }
     this.isSet = true; this.ts = ts; this.rep = rep; this.v = v;
   }
 }

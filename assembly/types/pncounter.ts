@@ -2,9 +2,9 @@
 // decrements, each per replica; the value is P − N. The state is the product
 // P × N, so join, order and decomposition are GCounter's, component-wise.
 import { Reader, Writer } from "../codec";
-import { E_BAD_TAG, E_TOO_LARGE, MAX_PARTS, setError } from "../errors";
+import { E_BAD_TAG, E_OUT_OF_MEMORY, E_OVERFLOW, E_TOO_LARGE, E_TRAILING, MAX_PARTS, setError } from "../errors";
 import { Lattice, Spec, T_GCOUNTER } from "../lattice";
-import { GCounter } from "./gcounter";
+import { GCounter, MAX_COUNT, readEntries } from "./gcounter";
 
 export const OP_INCREMENT: u32 = 0; // op := 0 n:varint
 export const OP_DECREMENT: u32 = 1; // op := 1 n:varint
@@ -79,12 +79,36 @@ export class PNCounter extends Lattice {
     const n = r.varint();
     if (!r.ok) return null;
     const g = code == OP_INCREMENT ? this.p : this.n;
+    if (dry) {
+      // depth + 1: applied through the generic path, which joins the delta.
+      const e = g.checkIncrement(replica, n, depth + 1);
+      if (e != 0) r.fail(e);
+      return null;
+    }
+    // A count never passes 2^64 − 2 (GCounter): the dry pass refused the batch.
     const cur = g.at(replica);
-    if (dry) return null;
-    // Saturates like GCounter: a validated batch never fails halfway.
+    if (n > MAX_COUNT - cur) { r.fail(E_OVERFLOW); return null; }
     const d = new PNCounter(this.spec);
-    if (n > 0 && cur < U64.MAX_VALUE) (code == OP_INCREMENT ? d.p : d.n).m.set(replica, n > U64.MAX_VALUE - cur ? U64.MAX_VALUE : cur + n);
+    if (n > 0 && !(code == OP_INCREMENT ? d.p : d.n).setAt(replica, cur + n)) { r.fail(E_OUT_OF_MEMORY); return null; }
     return d;
+  }
+
+  free(): void { this.p.free(); this.n.free(); }
+
+  // Streams the two GCounter bodies in: both are checked first, then room is
+  // reserved in both components, then they are joined, so a bad body or
+  // exhausted memory changes nothing and no temporary state is built.
+  joinBody(r: Reader): i32 {
+    const start = r.p;
+    const np = readEntries(r, null);
+    const mid = r.p;
+    const nn = r.ok ? readEntries(r, null) : 0;
+    if (r.ok && !r.done) r.fail(E_TRAILING);
+    if (!r.ok) return -r.err;
+    if (!this.p.reserve(np, <i32>(mid - start)) || !this.n.reserve(nn, <i32>(r.end - mid))) return -E_OUT_OF_MEMORY;
+    const a = this.p.joinChecked(start, mid);
+    const b = this.n.joinChecked(mid, r.end);
+    return a || b ? 1 : 0;
   }
 
   query(w: Writer): void {

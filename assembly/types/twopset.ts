@@ -5,10 +5,15 @@
 // subsumes the add (the classic (A, R) pair projects onto this form, and the
 // projection preserves joins and the value). The kernel accepts a remove of an
 // element it has never seen (it becomes a tombstone); the host refuses it.
-import { Reader, Writer, sortKeys } from "../codec";
-import { E_BAD_TAG, E_NONCANONICAL, E_TOO_LARGE, MAX_PARTS, setError } from "../errors";
+//
+// Layout (assembly/data): two GSets, `a` holding every element ever added
+// (removed ones included) and `r` the tombstones, so neither ever deletes;
+// the canonical adds list A \ R is produced by one merge walk when encoding.
+import { Reader, Writer } from "../codec";
+import { E_BAD_TAG, E_NONCANONICAL, E_OUT_OF_MEMORY, E_TOO_LARGE, E_TRAILING, MAX_PARTS, setError } from "../errors";
 import { Lattice, Spec } from "../lattice";
-import { copySet, readSet, writeSet } from "./gset";
+import { GSet, readElements, entryEnd } from "./gset";
+import { Run, compareBytes, entryBody, entryLen } from "../data/index";
 
 export const OP_ADD: u32 = 0;    // op := 0 element:bytes
 export const OP_REMOVE: u32 = 1; // op := 1 element:bytes
@@ -19,76 +24,133 @@ export class TwoPSet extends Lattice {
   //          removed element is listed only in removes.
   // query := count:varint, then element:bytes in byte order (the adds list)
 
-  a: Set<string> = new Set(); // added and not removed (the value)
-  r: Set<string> = new Set(); // removed (tombstones)
+  a: GSet; // every element ever added (the value is a \ r)
+  r: GSet; // removed (tombstones)
+
+  constructor(spec: Spec) {
+    super(spec);
+    this.a = new GSet(spec);
+    this.r = new GSet(spec);
+  }
 
   bottom(): Lattice { return new TwoPSet(this.spec); }
-  isBottom(): bool { return this.a.size == 0 && this.r.size == 0; }
+  isBottom(): bool { return this.a.isBottom() && this.r.isBottom(); }
+  free(): void { this.a.free(); this.r.free(); }
 
   clone(): Lattice {
     const c = new TwoPSet(this.spec);
-    c.a = copySet(this.a);
-    c.r = copySet(this.r);
+    c.a.free(); c.r.free();
+    c.a = changetype<GSet>(this.a.clone());
+    c.r = changetype<GSet>(this.r.clone());
     return c;
   }
 
+  @inline live(p: usize, n: usize): bool { return this.a.contains(p, n) && !this.r.contains(p, n); }
+
   join(o: Lattice): bool {
     const x = changetype<TwoPSet>(o);
-    let changed = false;
-    const rs = x.r.values();
-    for (let i = 0; i < rs.length; i++) {
-      const e = rs[i];
-      if (this.r.has(e)) continue;
-      this.r.add(e);
-      if (this.a.has(e)) this.a.delete(e);
-      changed = true;
-    }
-    const as = x.a.values();
-    for (let i = 0; i < as.length; i++) {
-      const e = as[i];
-      if (this.a.has(e) || this.r.has(e)) continue;
-      this.a.add(e);
-      changed = true;
-    }
-    return changed;
+    // a may gain elements that are already removed: no change to the state.
+    const grew = !x.leq(this);
+    this.r.join(x.r);
+    this.a.join(x.a);
+    return grew;
   }
 
-  // Pointwise on the chain absent < added < removed.
+  // Pointwise on the chain absent < added < removed: every tombstone of this
+  // is in o.r, every live element of this is in o.a or o.r.
   leq(o: Lattice): bool {
     const x = changetype<TwoPSet>(o);
-    const rs = this.r.values();
-    for (let i = 0; i < rs.length; i++) if (!x.r.has(rs[i])) return false;
-    const as = this.a.values();
-    for (let i = 0; i < as.length; i++) if (!x.a.has(as[i]) && !x.r.has(as[i])) return false;
+    if (!this.r.leq(x.r)) return false;
+    if (!this.a.ordered() || !this.r.ordered()) return false;
+    const a = this.a.run, r = this.r.run;
+    let j = 0;
+    for (let i = 0; i < a.count; i++) {
+      const p = a.elemPtr(i), n = a.elemLen(i);
+      if (skipTo(r, j, p, n)) { j = skipped + 1; continue; } // removed here
+      j = skipped;
+      if (!x.a.contains(p, n) && !x.r.contains(p, n)) return false;
+    }
     return true;
   }
 
-  // Adds o has neither added nor removed, and tombstones o lacks.
+  // A few incoming elements (a delta) are checked, then hashed into the two
+  // sets' tails; a large body is decoded whole and joined.
+  joinBody(r: Reader): i32 {
+    const start = r.p;
+    const na = r.count(1);
+    const aStart = r.p;
+    if (r.ok) readElements(r, na, null);
+    const nr = r.ok ? r.count(1) : 0;
+    const rStart = r.p;
+    if (r.ok) readElements(r, nr, null);
+    if (r.ok && !r.done) r.fail(E_TRAILING);
+    if (!r.ok) return -r.err;
+    if (!(na + nr <= 8 || (na + nr) * 32 < this.a.size() + this.r.size())) {
+      return super.joinBody(new Reader(start, r.end));
+    }
+    // No element in both lists: one walk over the two sorted input lists.
+    let pr = rStart, jr = 0, pa = aStart;
+    for (let i = 0; i < na; i++) {
+      const ab = entryBody(pa), al = entryLen(pa);
+      let c = -1;
+      while (jr < nr && (c = compareBytes(entryBody(pr), entryLen(pr), ab, al)) < 0) { pr = entryBody(pr) + entryLen(pr); jr++; }
+      if (jr < nr && c == 0) return -E_NONCANONICAL;
+      pa = ab + al;
+    }
+    if (!this.a.tail.reserve(na, <i32>(rStart - aStart)) || !this.r.tail.reserve(nr, <i32>(r.end - rStart))) return -E_OUT_OF_MEMORY;
+    let changed = false;
+    // Tombstones first, so an add they cover is seen as no change.
+    let p = rStart;
+    for (let i = 0; i < nr; i++) {
+      const b = entryBody(p), l = entryLen(p);
+      if (!this.r.contains(b, l)) { this.r.tail.add(b, l); changed = true; }
+      p = b + l;
+    }
+    p = aStart;
+    for (let i = 0; i < na; i++) {
+      const b = entryBody(p), l = entryLen(p);
+      if (!this.a.contains(b, l)) {
+        this.a.tail.add(b, l);
+        if (!this.r.contains(b, l)) changed = true;
+      }
+      p = b + l;
+    }
+    return changed ? 1 : 0;
+  }
+
+  // Tombstones o lacks, and live elements o has neither added nor removed.
   deltaFrom(o: Lattice): Lattice {
     const x = changetype<TwoPSet>(o);
     const d = new TwoPSet(this.spec);
-    const rs = this.r.values();
-    for (let i = 0; i < rs.length; i++) if (!x.r.has(rs[i])) d.r.add(rs[i]);
-    const as = this.a.values();
-    for (let i = 0; i < as.length; i++) if (!x.a.has(as[i]) && !x.r.has(as[i])) d.a.add(as[i]);
+    d.r.free();
+    d.r = changetype<GSet>(this.r.deltaFrom(x.r));
+    if (!this.a.ordered() || !this.r.ordered()) return d;
+    const a = this.a.run, r = this.r.run;
+    if (!d.a.run.reserve(a.count, a.data.len)) { setError(E_OUT_OF_MEMORY); return d; }
+    let j = 0;
+    for (let i = 0; i < a.count; i++) {
+      const p = a.elemPtr(i), n = a.elemLen(i);
+      if (skipTo(r, j, p, n)) { j = skipped + 1; continue; }
+      j = skipped;
+      if (!x.a.contains(p, n) && !x.r.contains(p, n)) d.a.run.appendEntryReserved(a.entry(i), entryEnd(a, i) - a.entry(i));
+    }
     return d;
   }
 
-  // One part per add ({e}, {}) and per tombstone ({}, {e}), each in byte order.
+  // One part per live element ({e}, {}) and per tombstone ({}, {e}), each in byte order.
   decompose(out: Array<Lattice>): void {
-    const as = sortKeys(this.a.values());
-    for (let i = 0; i < as.length; i++) {
+    if (!this.a.ordered() || !this.r.ordered()) return;
+    const a = this.a.run, r = this.r.run;
+    let j = 0;
+    for (let i = 0; i < a.count; i++) {
+      if (skipTo(r, j, a.elemPtr(i), a.elemLen(i))) { j = skipped + 1; continue; }
+      j = skipped;
       if (out.length >= MAX_PARTS) { setError(E_TOO_LARGE); return; }
-      const p = new TwoPSet(this.spec);
-      p.a.add(as[i]);
-      out.push(p);
+      out.push(single(this.spec, a, i, false));
     }
-    const rs = sortKeys(this.r.values());
-    for (let i = 0; i < rs.length; i++) {
+    for (let i = 0; i < r.count; i++) {
       if (out.length >= MAX_PARTS) { setError(E_TOO_LARGE); return; }
-      const p = new TwoPSet(this.spec);
-      p.r.add(rs[i]);
-      out.push(p);
+      out.push(single(this.spec, r, i, true));
     }
   }
 
@@ -98,36 +160,89 @@ export class TwoPSet extends Lattice {
     const code = r.u8();
     if (!r.ok) return null;
     if (code != OP_ADD && code != OP_REMOVE) { r.fail(E_BAD_TAG); return null; }
-    const e = r.value();
+    const p = r.valueRaw();
     if (!r.ok || dry) return null;
+    const n = <usize>r.rawLen;
     const d = new TwoPSet(this.spec);
+    let ok = true;
     if (code == OP_ADD) {
-      if (!this.a.has(e) && !this.r.has(e)) d.a.add(e);
-    } else if (!this.r.has(e)) {
-      d.r.add(e);
+      if (!this.a.contains(p, n) && !this.r.contains(p, n)) ok = d.a.tail.add(p, n) >= 0;
+    } else if (!this.r.contains(p, n)) {
+      ok = d.r.tail.add(p, n) >= 0;
     }
+    if (!ok) { d.free(); r.fail(E_OUT_OF_MEMORY); return null; }
     return d;
   }
 
-  query(w: Writer): void { writeSet(w, this.a); }
+  query(w: Writer): void { this.writeAdds(w); }
 
-  has(key: string): i32 { return this.a.has(key) ? 1 : 0; }
-  size(): i32 { return this.a.size; }
+  hasBytes(p: usize, n: i32): i32 { return this.live(p, <usize>n) ? 1 : 0; }
+  has(key: string): i32 { return this.a.has(key) == 1 && this.r.has(key) == 0 ? 1 : 0; }
+
+  size(): i32 {
+    if (!this.a.ordered() || !this.r.ordered()) return 0;
+    return this.a.run.count - this.removedAdds();
+  }
+
+  // How many elements of a are also in r (walk of two sorted runs).
+  private removedAdds(): i32 {
+    const a = this.a.run, r = this.r.run;
+    let j = 0, k = 0;
+    for (let i = 0; i < a.count && j < r.count; i++) {
+      if (skipTo(r, j, a.elemPtr(i), a.elemLen(i))) { k++; j = skipped + 1; } else j = skipped;
+    }
+    return k;
+  }
+
+  // adds := count, then the elements of a \ r in byte order.
+  private writeAdds(w: Writer): void {
+    if (!this.a.ordered() || !this.r.ordered()) { w.varint(0); return; } // the ABI returns OUT_OF_MEMORY
+    const a = this.a.run, r = this.r.run;
+    w.varint(<u64>(a.count - this.removedAdds()));
+    let j = 0;
+    for (let i = 0; i < a.count; i++) {
+      if (skipTo(r, j, a.elemPtr(i), a.elemLen(i))) { j = skipped + 1; continue; }
+      j = skipped;
+      w.raw(a.entry(i), <i32>(entryEnd(a, i) - a.entry(i)));
+    }
+  }
 
   encode(w: Writer): void {
-    writeSet(w, this.a);
-    writeSet(w, this.r);
+    this.writeAdds(w);
+    this.r.encode(w);
   }
 
   decode(r: Reader, depth: i32): void {
-    readSet(r, this.a);
+    readElements(r, r.count(1), this.a.run);
     if (!r.ok) return;
-    readSet(r, this.r);
+    readElements(r, r.count(1), this.r.run);
     if (!r.ok) return;
-    // Check against the smaller set so the cost is bounded by the input.
-    const small = this.a.size < this.r.size ? this.a : this.r;
-    const big = this.a.size < this.r.size ? this.r : this.a;
-    const vs = small.values();
-    for (let i = 0; i < vs.length; i++) if (big.has(vs[i])) { r.fail(E_NONCANONICAL); return; }
+    // No element in both lists (one merge walk).
+    const a = this.a.run, t = this.r.run;
+    let j = 0;
+    for (let i = 0; i < a.count && j < t.count; i++) {
+      if (skipTo(t, j, a.elemPtr(i), a.elemLen(i))) { r.fail(E_NONCANONICAL); return; }
+      j = skipped;
+    }
   }
+}
+
+// Advances from index j of sorted run r past the elements below p[0..n):
+// leaves the first index not below in `skipped`; true if that one equals it.
+let skipped: i32 = 0;
+function skipTo(r: Run, j: i32, p: usize, n: usize): bool {
+  let c = -1;
+  while (j < r.count && (c = compareBytes(r.elemPtr(j), r.elemLen(j), p, n)) < 0) j++;
+  skipped = j;
+  return j < r.count && c == 0;
+}
+
+// A TwoPSet holding entry i of run s as an add, or as a tombstone.
+function single(spec: Spec, s: Run, i: i32, removed: bool): TwoPSet {
+  const q = new TwoPSet(spec);
+  const into = removed ? q.r.run : q.a.run;
+  const bytes = entryEnd(s, i) - s.entry(i);
+  if (!into.reserve(1, <i32>bytes)) { setError(E_OUT_OF_MEMORY); return q; }
+  into.appendEntryReserved(s.entry(i), bytes);
+  return q;
 }

@@ -36,6 +36,7 @@ export interface KernelExports {
   savepoint(h: number): number;
   restore(h: number, s: number): number;
   collect(): void;
+  setMemoryCap?(pages: number): void;
 }
 
 type IntCall = "dispose" | "clone" | "isBottom" | "size" | "leq" | "join" | "delta" | "savepoint" | "restore";
@@ -95,9 +96,16 @@ export class Kernel {
     return this.#view;
   }
 
+  // The input buffer for len bytes; 0 means the kernel's memory cap leaves no room.
+  #input(len: number): number {
+    const p = this.exports.input(len);
+    if (p === 0) throw new TrellisError("OUT_OF_MEMORY", `no room for ${len} bytes of input under the kernel's memory cap`);
+    return p;
+  }
+
   // Copies bytes into the input buffer; returns the length to pass.
   #put(bytes: Uint8Array): number {
-    const p = this.exports.input(bytes.length);
+    const p = this.#input(bytes.length);
     this.#mem().set(bytes, p);
     this.work += bytes.length;
     return bytes.length;
@@ -116,7 +124,7 @@ export class Kernel {
       let n = 1;
       for (let c = count; c >= 0x80; c = Math.floor(c / 128)) n++;
       const len = n + ops.length;
-      const p = this.exports.input(len);
+      const p = this.#input(len);
       this.work += len;
       const mem = this.#mem();
       let c = count, i = p;

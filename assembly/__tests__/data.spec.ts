@@ -1,0 +1,281 @@
+// The linear-memory data layer (assembly/data): every structure's insert,
+// lookup, growth, iteration and free, hash collisions, empty strings, 1e5
+// entries, and allocation refused under a memory cap.
+import {
+  Vec, ByteTable, Run, DotVec, hashBytes, compareBytes, equalBytes, sortedIndex,
+  setCapPages, alloc, resize, release, entrySize,
+} from "../data/index";
+
+// A scratch string's bytes: ASCII only, one byte per char.
+let scratch: usize = 0;
+let scratchCap: i32 = 0;
+function b(s: string): usize {
+  if (s.length + 1 > scratchCap) { scratchCap = s.length + 64; scratch = heap.alloc(<usize>scratchCap); }
+  for (let i = 0; i < s.length; i++) store<u8>(scratch + i, <u8>s.charCodeAt(i));
+  return scratch;
+}
+function key(t: ByteTable, i: i32): string {
+  let s = "";
+  for (let j: usize = 0; j < t.keyLen(i); j++) s += String.fromCharCode(load<u8>(t.keyPtr(i) + j));
+  return s;
+}
+// "k" + decimal i in the scratch buffer, without allocating a string; returns its length.
+function kb(i: i32): i32 {
+  b("k0000000000");
+  let n = 1, d = 1;
+  while (d * 10 <= i) { d *= 10; n++; }
+  for (let j = n; j >= 1; j--) { store<u8>(scratch + j, <u8>(48 + i % 10)); i /= 10; }
+  return n + 1;
+}
+function add(t: ByteTable, s: string): i32 { return t.add(b(s), s.length); }
+function find(t: ByteTable, s: string): i32 { return t.find(b(s), s.length); }
+
+describe("hashBytes", () => {
+  it("is deterministic and depends on every byte and the length", () => {
+    const p = heap.alloc(32);
+    memory.fill(p, 7, 32);
+    const h = hashBytes(p, 32);
+    expect<u64>(hashBytes(p, 32)).toBe(h);
+    for (let i = 0; i < 32; i++) {
+      store<u8>(p + i, 8);
+      expect<bool>(hashBytes(p, 32) != h).toBe(true, "byte " + i.toString());
+      store<u8>(p + i, 7);
+    }
+    expect<bool>(hashBytes(p, 31) != h).toBe(true);
+    expect<bool>(hashBytes(p, 0) != hashBytes(p, 1)).toBe(true);
+    heap.free(p);
+  });
+  it("spreads short sequential keys over the low bits", () => {
+    // 4096 keys k0..k4095 into 4096 buckets: a fair hash fills about 63%.
+    const seen = new StaticArray<u8>(4096);
+    let used = 0;
+    for (let i = 0; i < 4096; i++) {
+      const s = "k" + i.toString();
+      const bucket = <i32>(hashBytes(b(s), s.length) & 4095);
+      if (seen[bucket] == 0) { seen[bucket] = 1; used++; }
+    }
+    expect<bool>(used > 2400 && used < 2800).toBe(true, "buckets used: " + used.toString());
+  });
+});
+
+describe("compareBytes", () => {
+  it("orders by bytes, then by length", () => {
+    const p = heap.alloc(16), q = heap.alloc(16);
+    for (let i = 0; i < 16; i++) { store<u8>(p + i, <u8>i); store<u8>(q + i, <u8>i); }
+    expect<i32>(compareBytes(p, 16, q, 16)).toBe(0);
+    expect<bool>(compareBytes(p, 15, q, 16) < 0).toBe(true);
+    expect<bool>(compareBytes(p, 16, q, 15) > 0).toBe(true);
+    expect<i32>(compareBytes(p, 0, q, 0)).toBe(0);
+    store<u8>(q + 12, 200);
+    expect<bool>(compareBytes(p, 16, q, 16) < 0).toBe(true);
+    expect<bool>(compareBytes(q, 16, p, 16) > 0).toBe(true);
+    expect<bool>(equalBytes(p, 12, q, 12)).toBe(true);
+    expect<bool>(equalBytes(p, 13, q, 13)).toBe(false);
+    heap.free(p); heap.free(q);
+  });
+});
+
+describe("Vec", () => {
+  it("pushes, grows, reads back, copies and frees", () => {
+    const v = new Vec<u64>();
+    for (let i = 0; i < 100000; i++) expect<bool>(v.push(<u64>i * 3)).toBe(true);
+    expect<i32>(v.len).toBe(100000);
+    expect<bool>(v.cap >= 100000).toBe(true);
+    let ok = true;
+    for (let i = 0; i < 100000; i++) if (v.get(i) != <u64>i * 3) ok = false;
+    expect<bool>(ok).toBe(true);
+    const c = new Vec<u64>();
+    expect<bool>(v.copyTo(c)).toBe(true);
+    expect<u64>(c.get(99999)).toBe(299997);
+    v.free();
+    expect<i32>(v.len).toBe(0);
+    expect<usize>(v.ptr).toBe(0);
+    v.free(); // idempotent
+    expect<u64>(c.get(5)).toBe(15, "the copy owns its memory");
+    c.free();
+  });
+  it("appends raw bytes into a u8 arena", () => {
+    const a = new Vec<u8>();
+    for (let i = 0; i < 1000; i++) expect<bool>(a.append(b("abc"), 3)).toBe(true);
+    expect<i32>(a.len).toBe(3000);
+    expect<u8>(load<u8>(a.ptr + 2998)).toBe(<u8>98);
+    a.free();
+  });
+  it("refuses absurd reservations without changing anything", () => {
+    const v = new Vec<u32>();
+    v.push(1);
+    expect<bool>(v.reserve(0x4000_0000)).toBe(false);
+    expect<bool>(v.reserve(-1)).toBe(false);
+    expect<i32>(v.len).toBe(1);
+    expect<u32>(v.get(0)).toBe(1);
+    v.free();
+  });
+});
+
+describe("ByteTable", () => {
+  it("interns keys: same key same index, new keys the next index", () => {
+    const t = new ByteTable();
+    expect<i32>(find(t, "a")).toBe(-1, "empty table");
+    expect<i32>(add(t, "a")).toBe(0);
+    expect<bool>(t.added).toBe(true);
+    expect<i32>(add(t, "b")).toBe(1);
+    expect<i32>(add(t, "a")).toBe(0);
+    expect<bool>(t.added).toBe(false);
+    expect<i32>(t.count).toBe(2);
+    expect<i32>(find(t, "b")).toBe(1);
+    expect<i32>(find(t, "c")).toBe(-1);
+    expect<string>(key(t, 1)).toBe("b");
+    t.free();
+  });
+  it("holds the empty string as a key like any other", () => {
+    const t = new ByteTable();
+    expect<i32>(find(t, "")).toBe(-1);
+    add(t, "x");
+    expect<i32>(find(t, "")).toBe(-1);
+    expect<i32>(add(t, "")).toBe(1);
+    expect<i32>(find(t, "")).toBe(1);
+    expect<i32>(<i32>t.keyLen(1)).toBe(0);
+    expect<i32>(add(t, "")).toBe(1);
+    expect<i32>(t.count).toBe(2);
+    t.free();
+  });
+  it("keeps keys apart when their slots collide (tiny table, many keys)", () => {
+    // 12 keys in 16 slots: linear probing must chain past every collision.
+    const t = new ByteTable();
+    for (let i = 0; i < 12; i++) add(t, "key" + i.toString());
+    expect<u32>(t.mask).toBe(15);
+    for (let i = 0; i < 12; i++) expect<i32>(find(t, "key" + i.toString())).toBe(i);
+    expect<i32>(find(t, "key12")).toBe(-1);
+    // Keys that differ only past the first word, and prefixes of each other.
+    const u = new ByteTable();
+    add(u, "abcdefgh1"); add(u, "abcdefgh2"); add(u, "abcdefgh"); add(u, "abcdefg");
+    expect<i32>(find(u, "abcdefgh2")).toBe(1);
+    expect<i32>(find(u, "abcdefgh")).toBe(2);
+    expect<i32>(find(u, "abcdefg")).toBe(3);
+    t.free(); u.free();
+  });
+  it("grows to 1e5 keys and finds every one; iterating indices lists each once", () => {
+    const t = new ByteTable();
+    let added = true;
+    for (let i = 0; i < 100000; i++) if (t.add(scratch, kb(i)) != i) added = false;
+    expect<bool>(added).toBe(true);
+    expect<i32>(find(t, "k99999")).toBe(99999, "kb writes what toString does");
+    expect<i32>(t.count).toBe(100000);
+    expect<bool>(<u64>(t.mask + 1) * 3 >= <u64>t.count * 4).toBe(true, "load factor ≤ 3/4");
+    let ok = true;
+    for (let i = 0; i < 100000; i++) if (t.find(scratch, kb(i)) != i) ok = false;
+    expect<bool>(ok).toBe(true);
+    expect<i32>(find(t, "k100000")).toBe(-1);
+    let slotsUsed = 0;
+    for (let s: u32 = 0; s <= t.mask; s++) if (load<u64>(t.slots + (<usize>s << 3)) != 0) slotsUsed++;
+    expect<i32>(slotsUsed).toBe(100000);
+    t.free();
+    expect<i32>(t.count).toBe(0);
+    expect<i32>(find(t, "k1")).toBe(-1, "a freed table is empty");
+    expect<i32>(add(t, "k1")).toBe(0, "and usable again");
+    t.free();
+  });
+  it("copies and clears", () => {
+    const t = new ByteTable();
+    for (let i = 0; i < 50; i++) add(t, "e" + i.toString());
+    const c = new ByteTable();
+    add(c, "junk");
+    expect<bool>(t.copyTo(c)).toBe(true);
+    t.free();
+    expect<i32>(c.count).toBe(50);
+    expect<i32>(find(c, "e49")).toBe(49);
+    expect<i32>(find(c, "junk")).toBe(-1);
+    c.clear();
+    expect<i32>(c.count).toBe(0);
+    expect<i32>(find(c, "e1")).toBe(-1);
+    expect<i32>(add(c, "z")).toBe(0);
+    c.free();
+  });
+});
+
+describe("sorted runs", () => {
+  it("sortedIndex lists a table's keys in byte order", () => {
+    const t = new ByteTable();
+    const n = 1000;
+    for (let i = 0; i < n; i++) add(t, "k" + ((i * 7919) % n).toString());
+    add(t, "");
+    const idx = new Vec<u32>();
+    expect<bool>(sortedIndex(t, idx)).toBe(true);
+    expect<i32>(idx.len).toBe(n + 1);
+    expect<string>(key(t, <i32>idx.get(0))).toBe("", "the empty string sorts first");
+    let ok = true;
+    for (let i = 1; i < idx.len; i++) {
+      const a = <i32>idx.get(i - 1), c = <i32>idx.get(i);
+      if (compareBytes(t.keyPtr(a), t.keyLen(a), t.keyPtr(c), t.keyLen(c)) >= 0) ok = false;
+    }
+    expect<bool>(ok).toBe(true);
+    t.free(); idx.free();
+  });
+  it("a Run appends entries in order and finds them by binary search", () => {
+    const r = new Run();
+    const words = ["", "a", "ab", "b", "ba", "zzzzzzzzzz"];
+    let bytes = 0;
+    for (let i = 0; i < words.length; i++) bytes += <i32>entrySize(words[i].length);
+    expect<bool>(r.reserve(words.length, bytes)).toBe(true);
+    for (let i = 0; i < words.length; i++) r.appendReserved(b(words[i]), words[i].length);
+    expect<i32>(r.count).toBe(6);
+    expect<i32>(r.data.len).toBe(bytes);
+    for (let i = 0; i < words.length; i++) expect<i32>(r.find(b(words[i]), words[i].length)).toBe(i);
+    expect<i32>(r.find(b("aa"), 2)).toBe(-3, "insertion point 2");
+    expect<i32>(r.find(b("zzzzzzzzzzz"), 11)).toBe(-7);
+    expect<i32>(<i32>r.elemLen(5)).toBe(10);
+    expect<u8>(load<u8>(r.data.ptr)).toBe(0, "entry 0: length 0");
+    const c = new Run();
+    expect<bool>(r.copyTo(c)).toBe(true);
+    r.free();
+    expect<i32>(c.find(b("ba"), 2)).toBe(4);
+    c.free();
+  });
+});
+
+describe("DotVec", () => {
+  it("packs (replica, counter), sorts by both and finds", () => {
+    const d = new DotVec();
+    for (let i = 0; i < 100000; i++) d.push(<u32>(i % 7), <u64>(100000 - i));
+    d.push(3, U64.MAX_VALUE - 1);
+    expect<i32>(d.count).toBe(100001);
+    expect<bool>(d.sort()).toBe(true);
+    let ok = true;
+    for (let i = 1; i < d.count; i++) {
+      const r0 = d.rep(i - 1), r1 = d.rep(i);
+      if (r0 > r1 || (r0 == r1 && d.ctr(i - 1) >= d.ctr(i))) ok = false;
+    }
+    expect<bool>(ok).toBe(true);
+    expect<u32>(d.rep(0)).toBe(0);
+    expect<bool>(d.find(3, U64.MAX_VALUE - 1) >= 0).toBe(true);
+    expect<bool>(d.find(1, 100000) >= 0).toBe(false, "i=0 went to replica 0");
+    expect<bool>(d.find(0, 100000) >= 0).toBe(true);
+    d.free();
+    expect<i32>(d.count).toBe(0);
+  });
+});
+
+describe("memory cap", () => {
+  it("refuses allocations past the cap with 0, and the structures report failure unchanged", () => {
+    const pages = <i32>memory.size();
+    setCapPages(pages + 16); // 1 MiB: the 8 pages of headroom plus small blocks
+    expect<usize>(alloc(16 << 20)).toBe(0, "16 MiB past a 1 MiB margin");
+    const v = new Vec<u64>();
+    v.push(42);
+    expect<bool>(v.reserve(8 << 20)).toBe(false);
+    expect<i32>(v.len).toBe(1);
+    expect<u64>(v.get(0)).toBe(42);
+    const p = alloc(64);
+    expect<bool>(p != 0).toBe(true, "small blocks still fit");
+    expect<usize>(resize(p, 64 << 20)).toBe(0);
+    store<u64>(p, 7);
+    expect<u64>(load<u64>(p)).toBe(7, "a failed resize leaves the block");
+    release(p);
+    const t = new ByteTable();
+    expect<bool>(t.reserve(4 << 20, 0)).toBe(false);
+    expect<i32>(add(t, "still works")).toBe(0);
+    setCapPages(0);
+    expect<bool>(v.reserve(8 << 20)).toBe(true, "cap lifted");
+    v.free(); t.free();
+  });
+});

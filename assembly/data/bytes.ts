@@ -1,0 +1,55 @@
+// Byte-string comparison and the length-prefixed entries of canonical runs.
+
+// Byte order (the canonical order of every encoding): memcmp, then length.
+export function compareBytes(a: usize, alen: usize, b: usize, blen: usize): i32 {
+  const n = alen < blen ? alen : blen;
+  let i: usize = 0;
+  // Words first: equal prefixes are common (keys k0, k1, ...).
+  while (i + 8 <= n && load<u64>(a + i) == load<u64>(b + i)) i += 8;
+  for (; i < n; i++) {
+    const x = <i32>load<u8>(a + i), y = <i32>load<u8>(b + i);
+    if (x != y) return x - y;
+  }
+  return alen < blen ? -1 : alen > blen ? 1 : 0;
+}
+
+export function equalBytes(a: usize, alen: usize, b: usize, blen: usize): bool {
+  if (alen != blen) return false;
+  let i: usize = 0;
+  while (i + 8 <= alen) { if (load<u64>(a + i) != load<u64>(b + i)) return false; i += 8; }
+  for (; i < alen; i++) if (load<u8>(a + i) != load<u8>(b + i)) return false;
+  return true;
+}
+
+// An entry is varint(len) then len bytes. These read entries that the data
+// layer wrote itself (already validated), so they do not bounds-check.
+// entryLen(p): the payload length; entryBody(p): where the payload starts.
+export function entryLen(p: usize): usize {
+  let v: usize = 0, shift: usize = 0;
+  while (true) {
+    const b = <usize>load<u8>(p++);
+    v |= (b & 0x7f) << shift;
+    if ((b & 0x80) == 0) return v;
+    shift += 7;
+  }
+  return v;
+}
+
+export function entryBody(p: usize): usize {
+  while ((load<u8>(p) & 0x80) != 0) p++;
+  return p + 1;
+}
+
+// Bytes a varint of v takes.
+export function varintSize(v: u64): i32 {
+  let n = 1;
+  while (v >= 0x80) { v >>= 7; n++; }
+  return n;
+}
+
+// Writes varint v at p; returns the position after it.
+export function putVarint(p: usize, v: u64): usize {
+  while (v >= 0x80) { store<u8>(p++, <u8>(v | 0x80)); v >>= 7; }
+  store<u8>(p++, <u8>v);
+  return p;
+}

@@ -1,0 +1,12 @@
+// The linear-memory data layer (docs/abi.md, "Memory"): raw arrays, byte
+// arenas, interning hash tables, sorted runs and packed dots, each freed
+// explicitly with its state. Lattice types build on these; no managed object
+// is created per element.
+export { alloc, resize, release, setCapPages, capPagesNow, canAlloc } from "./mem";
+export { hashBytes } from "./hash";
+export { compareBytes, equalBytes, entryLen, entryBody, varintSize, putVarint } from "./bytes";
+export { Vec, Bytes, U32Vec, U64Vec } from "./vec";
+export { ByteTable } from "./table";
+export { Run, entrySize, sortedIndex, sortByKey } from "./sorted";
+export { DotVec } from "./dots";
+import "./finalize";

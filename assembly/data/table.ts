@@ -1,0 +1,140 @@
+// An interning hash table of byte strings: each distinct key gets an index
+// 0, 1, 2, ... in insertion order; keys live back to back in one arena.
+// Open addressing with linear probing over one flat slot array; a slot holds
+// the key's 32-bit hash beside its index+1 (0 = empty), so most mismatches
+// are rejected without touching the arena. No deletes: every use is a
+// grow-only set (elements, replica ids), so no tombstones are needed.
+import { hashBytes } from "./hash";
+import { equalBytes } from "./bytes";
+import { alloc, release } from "./mem";
+import { Vec } from "./vec";
+
+const MIN_SLOTS: u32 = 16;
+
+@final export class ByteTable {
+  slots: usize = 0;        // u64 per slot: hash << 32 | (index + 1)
+  mask: u32 = 0;           // slot count − 1 (0 while no slots)
+  count: i32 = 0;
+  keys: Vec<u8> = new Vec<u8>();     // key bytes, back to back
+  offs: Vec<u32> = new Vec<u32>();   // key i is keys[offs[i] .. offs[i+1]); offs[count] = keys.len
+  // Set by add(): whether its key was new.
+  added: bool = false;
+
+  @inline keyPtr(i: i32): usize { return this.keys.ptr + <usize>this.offs.get(i); }
+  @inline keyLen(i: i32): usize { return <usize>(this.offs.get(i + 1) - this.offs.get(i)); }
+
+  // Index of the key p[0..n), or -1.
+  find(p: usize, n: usize): i32 {
+    if (this.count == 0) return -1;
+    const h = <u32>hashBytes(p, n);
+    const mask = this.mask;
+    let i = h & mask;
+    while (true) {
+      const s = load<u64>(this.slots + (<usize>i << 3));
+      if (s == 0) return -1;
+      if (<u32>(s >>> 32) == h) {
+        const k = <i32>(<u32>s) - 1;
+        if (equalBytes(this.keyPtr(k), this.keyLen(k), p, n)) return k;
+      }
+      i = (i + 1) & mask;
+    }
+    return -1;
+  }
+
+  // Makes room for `keys` more keys totalling `bytes` bytes, so the next adds
+  // within that budget cannot fail. False (nothing changed) on exhaustion.
+  reserve(keys: i32, bytes: i32): bool {
+    if (keys < 0 || bytes < 0 || keys > 0x1fff_ffff - this.count) return false;
+    const want = this.count + keys;
+    // Load factor at most 3/4.
+    let slots = this.mask == 0 ? MIN_SLOTS : this.mask + 1;
+    while (<u64>want * 4 > <u64>slots * 3) {
+      if (slots >= (1 << 27)) return false; // 1 GiB of slots: beyond any cap
+      slots <<= 1;
+    }
+    if (!this.offs.reserve(keys + (this.offs.len == 0 ? 1 : 0))) return false;
+    if (!this.keys.reserve(bytes)) return false;
+    if (slots != this.mask + 1 || this.slots == 0) return this.rehash(slots);
+    return true;
+  }
+
+  private rehash(n: u32): bool {
+    const p = alloc(<usize>n << 3);
+    if (p == 0) return false;
+    memory.fill(p, 0, <usize>n << 3);
+    const mask = n - 1;
+    const old = this.slots;
+    const oldN: u32 = this.mask == 0 ? 0 : this.mask + 1;
+    for (let j: u32 = 0; j < oldN; j++) {
+      const s = load<u64>(old + (<usize>j << 3));
+      if (s == 0) continue;
+      let i = <u32>(s >>> 32) & mask;
+      while (load<u64>(p + (<usize>i << 3)) != 0) i = (i + 1) & mask;
+      store<u64>(p + (<usize>i << 3), s);
+    }
+    release(old);
+    this.slots = p;
+    this.mask = mask;
+    return true;
+  }
+
+  // Index of key p[0..n), adding it if new (this.added tells which); -1 when
+  // memory is exhausted (then nothing changed).
+  add(p: usize, n: usize): i32 {
+    this.added = false;
+    if (!this.reserve(1, <i32>n)) return -1;
+    const h = <u32>hashBytes(p, n);
+    const mask = this.mask;
+    let i = h & mask;
+    while (true) {
+      const at = this.slots + (<usize>i << 3);
+      const s = load<u64>(at);
+      if (s == 0) {
+        const k = this.count;
+        if (this.offs.len == 0) this.offs.pushReserved(0);
+        memory.copy(this.keys.end(), p, n);
+        this.keys.len += <i32>n;
+        this.offs.pushReserved(<u32>this.keys.len);
+        store<u64>(at, (<u64>h << 32) | <u64>(k + 1));
+        this.count = k + 1;
+        this.added = true;
+        return k;
+      }
+      if (<u32>(s >>> 32) == h) {
+        const k = <i32>(<u32>s) - 1;
+        if (equalBytes(this.keyPtr(k), this.keyLen(k), p, n)) return k;
+      }
+      i = (i + 1) & mask;
+    }
+    return -1;
+  }
+
+  // A copy into `into` (emptied first); false when memory is exhausted.
+  copyTo(into: ByteTable): bool {
+    into.clear();
+    if (this.count == 0) return true;
+    const n = this.mask + 1;
+    const p = alloc(<usize>n << 3);
+    if (p == 0) return false;
+    if (!this.keys.copyTo(into.keys) || !this.offs.copyTo(into.offs)) { release(p); return false; }
+    memory.copy(p, this.slots, <usize>n << 3);
+    release(into.slots);
+    into.slots = p; into.mask = this.mask; into.count = this.count;
+    return true;
+  }
+
+  // Empties the table, keeping its memory for reuse.
+  clear(): void {
+    if (this.slots != 0) memory.fill(this.slots, 0, (<usize>this.mask + 1) << 3);
+    this.count = 0;
+    this.keys.clear();
+    this.offs.clear();
+  }
+
+  free(): void {
+    release(this.slots);
+    this.slots = 0; this.mask = 0; this.count = 0;
+    this.keys.free();
+    this.offs.free();
+  }
+}

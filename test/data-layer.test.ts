@@ -1,0 +1,156 @@
+// The kernels' linear-memory data layer seen from the host (issue 10): a GSet
+// or GCounter of a million parts joins, encodes and decodes; local adds in
+// any order come out in canonical order; a bad merge body changes nothing,
+// however far into the body the fault is.
+import { beforeAll, describe, expect, it } from "vitest";
+import { init, kernel, GCounter, GSet, TwoPSet, decodeState } from "../dist/host/index.node.js";
+import { encodeValue } from "../host/crdt/value.js";
+import { hex, varint } from "./util/bytes.js";
+
+beforeAll(async () => { await init(); });
+
+const byBytes = (x: Uint8Array, y: Uint8Array) => {
+  const n = Math.min(x.length, y.length);
+  for (let i = 0; i < n; i++) if (x[i] !== y[i]) return x[i] - y[i];
+  return x.length - y.length;
+};
+
+function join(parts: ArrayLike<number>[]): Uint8Array {
+  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
+  let o = 0;
+  for (const p of parts) { out.set(p, o); o += p.length; }
+  return out;
+}
+
+// The canonical GSet state of these strings, built in JS.
+function gsetBytes(els: string[]): Uint8Array {
+  const enc = els.map((e) => encodeValue(e)).sort(byBytes);
+  const parts: ArrayLike<number>[] = [[0x54, 0x52, 1, 8], varint(enc.length)];
+  for (const e of enc) parts.push(varint(e.length), e);
+  return join(parts);
+}
+
+const range = (from: number, to: number, p = "k") => Array.from({ length: to - from }, (_, i) => p + (from + i));
+
+describe("GSet on the data layer", () => {
+  it("a million elements: join from bytes, encode, decode and point queries agree with a JS model", () => {
+    const N = 1_000_000;
+    const a = gsetBytes(range(0, N)), b = gsetBytes(range(N / 2, N * 1.5));
+    const s = GSet.decode(a, "x");
+    try {
+      expect(s.size).toBe(N);
+      expect(s.merge(b)).toBe(true);
+      expect(s.merge(b)).toBe(false); // idempotent
+      expect(s.size).toBe(1.5 * N);
+      expect(s.has("k0")).toBe(true);
+      expect(s.has("k1499999")).toBe(true);
+      expect(s.has("k1500000")).toBe(false);
+      const want = gsetBytes(range(0, N * 1.5));
+      const got = s.encode();
+      expect(got.length).toBe(want.length);
+      expect(Buffer.compare(got, want)).toBe(0);
+    } finally { s.dispose(); }
+  });
+
+  it("local adds in any order (hashed, then folded by a merge sort) encode in canonical order", () => {
+    const els = range(0, 50_000, "e").map((e, i) => (i % 3 ? e : e + "-" + ((i * 7919) % 50_000)));
+    const shuffled = els.slice().reverse(); // not the canonical order
+    const s = new GSet("x");
+    try {
+      s.batch((t) => { for (const e of shuffled) t.add(e); });
+      expect(Buffer.compare(s.encode(), gsetBytes(els))).toBe(0);
+      s.add("zz"); // a later add goes to the tail again
+      s.add("");
+      expect(Buffer.compare(s.encode(), gsetBytes([...els, "zz", ""]))).toBe(0);
+      expect(s.size).toBe(50_002);
+    } finally { s.dispose(); }
+  });
+
+  it("a merge body that fails late (unsorted, bad value, trailing byte) changes nothing", () => {
+    const s = GSet.decode(gsetBytes(range(0, 1000)), "x");
+    try {
+      const before = hex(s.encode());
+      const good = gsetBytes(range(500, 3000));
+      // The last two elements swapped: the fault is 2,500 elements in.
+      const enc = range(500, 3000).map((e) => encodeValue(e)).sort(byBytes);
+      [enc[enc.length - 1], enc[enc.length - 2]] = [enc[enc.length - 2], enc[enc.length - 1]];
+      const unsorted = join([[0x54, 0x52, 1, 8], varint(enc.length), ...enc.flatMap((e) => [varint(e.length), e])]);
+      const badValue = good.slice();
+      badValue[badValue.length - 7] = 0x09; // the last element ("k2999": 7, then 5 5 "k2999") gets an unknown tag
+      const trailing = join([good, [0]]);
+      for (const [bad, code] of [[unsorted, "NONCANONICAL"], [badValue, "BAD_VALUE"], [trailing, "TRAILING"]] as const) {
+        expect(() => s.merge(bad)).toThrow(code);
+        expect(hex(s.encode())).toBe(before);
+      }
+      expect(() => s.merge(new GCounter("y").encode())).toThrow(/TYPE_MISMATCH/);
+      expect(s.merge(good)).toBe(true);
+      expect(s.size).toBe(3000);
+    } finally { s.dispose(); }
+  });
+});
+
+describe("GCounter and TwoPSet on the data layer", () => {
+  it("a GCounter of a million replicas joins and round-trips", () => {
+    const N = 1_000_000;
+    const ids = Array.from({ length: N }, (_, i) => "r" + String(i).padStart(7, "0"));
+    const parts: ArrayLike<number>[] = [[0x54, 0x52, 1, 1], varint(N)];
+    for (const id of ids) parts.push([id.length], new TextEncoder().encode(id), [2]);
+    const bytes = join(parts);
+    const g = GCounter.decode(bytes, "me");
+    try {
+      expect(g.value).toBe(2 * N);
+      g.increment(5);
+      expect(g.value).toBe(2 * N + 5);
+      const h = GCounter.decode(g.encode(), "other");
+      try {
+        expect(h.value).toBe(2 * N + 5);
+        expect(h.merge(bytes)).toBe(false);
+      } finally { h.dispose(); }
+    } finally { g.dispose(); }
+  });
+
+  it("TwoPSet keeps a removed element out of the adds list, whatever order adds and removes meet in", () => {
+    const a = new TwoPSet("a"), b = new TwoPSet("b");
+    try {
+      a.add("x"); a.add("y");
+      b.merge(a.encode());
+      b.remove("x");
+      a.add("z");
+      a.merge(b.encode());
+      b.merge(a.encode());
+      expect(a.values()).toEqual(["y", "z"]);
+      expect(hex(a.encode())).toBe(hex(b.encode()));
+      expect(a.has("x")).toBe(false);
+      expect(a.size).toBe(2);
+      expect(decodeState(a.encode()).size).toBe(2);
+      expect(a.merge(b.encode())).toBe(false);
+    } finally { a.dispose(); b.dispose(); }
+  });
+
+  it("TwoPSet deltas: an add under a tombstone changes nothing, an element in both lists is refused", () => {
+    const x = [3, 5, 1, 0x78]; // the element "x"
+    const s = new TwoPSet("a");
+    try {
+      s.batch((t) => { for (let i = 0; i < 100; i++) t.add("e" + i); });
+      s.add("x");
+      s.remove("x");
+      const before = hex(s.encode());
+      expect(s.merge(Uint8Array.from([0x54, 0x52, 1, 9, 1, ...x, 0]))).toBe(false); // adds {x}
+      expect(() => s.merge(Uint8Array.from([0x54, 0x52, 1, 9, 1, ...x, 1, ...x]))).toThrow("NONCANONICAL");
+      expect(() => s.merge(Uint8Array.from([0x54, 0x52, 1, 9, 1, ...x, 0, 0]))).toThrow("TRAILING");
+      expect(hex(s.encode())).toBe(before);
+      expect(s.merge(Uint8Array.from([0x54, 0x52, 1, 9, 0, 1, 3, 5, 1, 0x79]))).toBe(true); // removes {y}
+      expect(s.has("y")).toBe(false);
+      expect(s.size).toBe(100);
+    } finally { s.dispose(); }
+  });
+
+  it("memory goes back to the kernel when states are disposed", () => {
+    const k = kernel();
+    const s0 = GSet.decode(gsetBytes(range(0, 200_000)), "x");
+    s0.dispose();
+    const high = k.memoryBytes();
+    for (let i = 0; i < 5; i++) GSet.decode(gsetBytes(range(0, 200_000)), "x").dispose();
+    expect(k.memoryBytes()).toBe(high); // reused, not grown
+  });
+});

@@ -1,0 +1,118 @@
+// Kernel memory under a host cap (issue 10, item 6): init({ maxMemory }) makes
+// the engine enforce the cap, and a call that would need more fails with
+// OUT_OF_MEMORY, changes nothing, and leaves the kernel usable.
+import { beforeEach, describe, expect, it } from "vitest";
+import { init, kernel, GCounter, GSet, TrellisError } from "../dist/host/index.node.js";
+import { encodeValue } from "../host/crdt/value.js";
+import { hex, varint } from "./util/bytes.js";
+
+// Joins many byte arrays (too many to spread into concat's arguments).
+function join(parts: ArrayLike<number>[]): Uint8Array {
+  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
+  let o = 0;
+  for (const p of parts) { out.set(p, o); o += p.length; }
+  return out;
+}
+
+const MiB = 2 ** 20;
+const CAP = 8 * MiB;
+
+// A fresh capped kernel per test: the cap guard is conservative (it counts
+// only growth, not memory the allocator already holds free; docs/abi.md), so
+// tests must not inherit each other's high-water mark.
+beforeEach(async () => { await init({ maxMemory: CAP }); });
+
+// A GSet state of the elements "k<from>" .. "k<to − 1>", built in JS (the
+// capped kernel could not build it).
+function gsetBytes(from: number, to: number): Uint8Array {
+  const els: Uint8Array[] = [];
+  for (let i = from; i < to; i++) els.push(encodeValue("k" + i));
+  els.sort((x, y) => {
+    const n = Math.min(x.length, y.length);
+    for (let i = 0; i < n; i++) if (x[i] !== y[i]) return x[i] - y[i];
+    return x.length - y.length;
+  });
+  const parts: ArrayLike<number>[] = [[0x54, 0x52, 1, 8], varint(els.length)];
+  for (const e of els) parts.push(varint(e.length), e);
+  return join(parts);
+}
+
+// A GCounter state with n replicas "r<i>", each at count 1.
+function gcounterBytes(n: number): Uint8Array {
+  const ids = Array.from({ length: n }, (_, i) => "r" + String(i).padStart(7, "0")).sort();
+  const parts: ArrayLike<number>[] = [[0x54, 0x52, 1, 1], varint(n)];
+  for (const id of ids) parts.push([id.length], new TextEncoder().encode(id), [1]);
+  return join(parts);
+}
+
+function oom(fn: () => unknown): void {
+  let err: unknown;
+  try { fn(); } catch (e) { err = e; }
+  expect(err).toBeInstanceOf(TrellisError);
+  expect((err as TrellisError).code).toBe("OUT_OF_MEMORY");
+}
+
+describe("a kernel capped at 8 MiB", () => {
+  it("refuses a maxMemory below 1 MiB or beyond 4 GiB with a RangeError", async () => {
+    await expect(init({ maxMemory: 1000 })).rejects.toThrow(RangeError);
+    await expect(init({ maxMemory: 2 ** 33 })).rejects.toThrow(RangeError);
+  });
+
+  it("merging a GSet state too large for the cap fails with OUT_OF_MEMORY and changes nothing", () => {
+    const s = new GSet("a");
+    try {
+      s.batch((t) => { for (let i = 0; i < 1000; i++) t.add("mine" + i); });
+      s.takeDelta();
+      const before = hex(s.encode());
+      // 3 MB of input fits; the merged run (old + new, offsets, output) does not.
+      for (const n of [300_000, 1_000_000]) {
+        const big = gsetBytes(0, n);
+        oom(() => s.merge(big));
+        oom(() => GSet.decode(big, "b"));
+        expect(hex(s.encode())).toBe(before);
+        expect(s.size).toBe(1000);
+      }
+      expect(kernel().memoryBytes()).toBeLessThanOrEqual(CAP);
+      // The kernel goes on: a merge that fits still works.
+      expect(s.merge(gsetBytes(0, 1000))).toBe(true);
+      expect(s.size).toBe(2000);
+      expect(s.has("k999")).toBe(true);
+    } finally { s.dispose(); }
+  });
+
+  it("a batch of adds too large for the cap applies no op", () => {
+    const s = new GSet("a");
+    try {
+      s.add("first");
+      s.takeDelta();
+      const before = hex(s.encode());
+      oom(() => s.batch((t) => { for (let i = 0; i < 400_000; i++) t.add("a fairly long element to fill memory " + i); }));
+      expect(hex(s.encode())).toBe(before);
+      expect(hex(s.takeDelta())).toBe("5452010800"); // nothing pending
+      s.add("second");
+      expect(s.size).toBe(2);
+    } finally { s.dispose(); }
+  });
+
+  it("merging a GCounter with too many replicas fails with OUT_OF_MEMORY and changes nothing", () => {
+    const g = new GCounter("a");
+    try {
+      g.increment(3);
+      const before = hex(g.encode());
+      oom(() => g.merge(gcounterBytes(300_000)));
+      expect(hex(g.encode())).toBe(before);
+      expect(g.merge(gcounterBytes(100))).toBe(true);
+      expect(g.value).toBe(103);
+    } finally { g.dispose(); }
+  });
+
+  it("memory never grows past the cap, and disposed states give theirs back for reuse", () => {
+    const k = kernel();
+    for (let round = 0; round < 5; round++) {
+      const s = GSet.decode(gsetBytes(0, 100_000), "x");
+      expect(s.size).toBe(100_000);
+      s.dispose();
+    }
+    expect(k.memoryBytes()).toBeLessThanOrEqual(CAP);
+  });
+});
