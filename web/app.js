@@ -2,8 +2,8 @@
 // program as every other replica (ads × contracts → displayable), keeps its
 // state in its own IndexedDB store (so a reload, or a day offline, loses
 // nothing) and syncs with the server over WebSocket whenever it is online.
-import { init, Runtime, AWSet, GCounter, GSet, LWWRegister, MaxInt, replicate } from "../dist/host/index.browser.js";
-import { WsClient } from "../dist/host/transport/ws-client.js";
+import { init, Runtime, AWSet, GCounter, GSet, LWWRegister, MaxInt } from "../dist/host/index.browser.js";
+import { syncWhileOnline } from "./sync.js";
 import { openBrowserStore, persist } from "../dist/host/storage/browser.js";
 import { loadBrowserIdentity } from "../dist/host/identity/browser.js";
 import { esc, lineChart, flowGraph, presenceList, shares, shortDid } from "./ui.js";
@@ -43,29 +43,8 @@ if (!rt.has("ads×contracts")) {
   rt.map("displayable", "matched", ([ad]) => ad.id);
 }
 
-// Sync: a WebSocket client and a replicator, torn down when the browser goes
-// offline and rebuilt when it is back (the digest exchange catches up).
-let link = null;
-const connect = () => {
-  if (link || !navigator.onLine) return;
-  const url = new URL("/sync", location.href);
-  url.protocol = url.protocol === "https:" ? "wss:" : "ws:";
-  const client = new WsClient({ url: url.href, identity, reconnect: { initial: 200, max: 5000 } });
-  const rep = replicate(rt, client, { interval: 250 });
-  client.onNeighbour(() => render());
-  link = { client, rep };
-  render();
-};
-const disconnect = () => {
-  if (!link) return;
-  link.rep.close();
-  link.client.close();
-  link = null;
-  render();
-};
-addEventListener("online", connect);
-addEventListener("offline", disconnect);
-connect();
+const sync = syncWhileOnline(rt, identity, () => render());
+sync.connect();
 
 // Showing an ad counts an impression (durably: only after IndexedDB has it).
 let shownHere = 0;
@@ -177,7 +156,7 @@ let removedBefore = -1;
 function render() {
   if (!uiReady) return;
   const now = Date.now();
-  const online = !!link && link.client.connected;
+  const online = sync.online();
   $("status").textContent = online ? "online" : "offline";
   $("status").className = "status " + (online ? "online" : "offline");
   $("mine").textContent = `${shownHere} shown in this tab`;
@@ -283,7 +262,7 @@ globalThis.trellis = {
   rt, replica, incarnation, identity, did: identity.did, showAd, render, newCampaign,
   campaign: () => campaigns()[0] ?? null,
   series: () => Object.fromEntries(seen),
-  online: () => !!link && link.client.connected,
+  online: sync.online,
   flushed: () => durable.flushed(),
   state: (id) => Array.from(rt.encode(id)),
 };

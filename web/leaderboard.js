@@ -3,9 +3,9 @@
 // never replicated), and foldDynamic joins it into the replicated global
 // top-K that every tab and the server share. Play offline and the global
 // board catches up when the tab is back.
-import { init, Runtime, LWWRegister, TopK, replicate } from "../dist/host/index.browser.js";
+import { init, Runtime, LWWRegister, TopK } from "../dist/host/index.browser.js";
 import { loadBrowserIdentity } from "../dist/host/identity/browser.js";
-import { WsClient } from "../dist/host/transport/ws-client.js";
+import { syncWhileOnline } from "./sync.js";
 import { openBrowserStore, persist } from "../dist/host/storage/browser.js";
 import { esc, flowGraph, presenceList, shortDid } from "./ui.js";
 
@@ -35,26 +35,7 @@ rt.declareDynamic("lb/local", TopK.of(K));
 // into it lives in the runtime only.
 rt.foldDynamic("lb/global", "lb/local");
 
-let link = null;
-const connect = () => {
-  if (link || !navigator.onLine) return;
-  const url = new URL("/sync", location.href);
-  url.protocol = url.protocol === "https:" ? "wss:" : "ws:";
-  const client = new WsClient({ url: url.href, identity, reconnect: { initial: 200, max: 5000 } });
-  const rep = replicate(rt, client, { interval: 250 });
-  client.onNeighbour(() => render());
-  link = { client, rep };
-  render();
-};
-const disconnect = () => {
-  if (!link) return;
-  link.rep.close();
-  link.client.close();
-  link = null;
-  render();
-};
-addEventListener("online", connect);
-addEventListener("offline", disconnect);
+const sync = syncWhileOnline(rt, identity, () => render());
 
 // A game: a random player and score, into this tab's local top-K.
 const games = [];
@@ -86,7 +67,7 @@ const board = (list, mine) => {
 function render() {
   if (!uiReady) return;
   const now = Date.now();
-  const online = !!link && link.client.connected;
+  const online = sync.online();
   $("status").textContent = online ? "online" : "offline";
   $("status").className = "status " + (online ? "online" : "offline");
   // The server lists its peers by their proven key (did), so this tab is its did here.
@@ -111,7 +92,7 @@ function render() {
 }
 
 uiReady = true;
-connect();
+sync.connect();
 rt.onDelta(() => queueMicrotask(render));
 setInterval(render, 500);
 render();
@@ -120,6 +101,6 @@ render();
 globalThis.trellis = {
   rt, replica, incarnation, identity, did: identity.did, play, render,
   games: () => games.slice(),
-  online: () => !!link && link.client.connected,
+  online: sync.online,
   flushed: () => durable.flushed(),
 };
