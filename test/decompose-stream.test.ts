@@ -188,7 +188,9 @@ describe("memory", () => {
   // On a kernel of its own, so no earlier test's memory hides growth.
   it("100,000 decompose calls on a small AWSet leave kernel memory bounded", async () => {
     const wasm = readFileSync(fileURLToPath(new URL("../dist/trellis.wasm", import.meta.url)));
-    const k = new Kernel((await WebAssembly.instantiate(wasm, {})).instance.exports as unknown as KernelExports);
+    // The release kernel imports its memory (env.memory; docs/abi.md, "Memory").
+    const memory = new WebAssembly.Memory({ initial: 16 });
+    const k = new Kernel((await WebAssembly.instantiate(wasm, { env: { memory } })).instance.exports as unknown as KernelExports);
     const s = new AWSet("a").add("x").add(1).add([2, "y"]);
     s.remove(1);
     const bytes = s.encode();
