@@ -195,6 +195,12 @@ function checkItem(author: string, variable: string, mints: Mint[], seen: Map<st
     if (c > upTo) throw new TrustError("UNSEEN_CONTEXT", `${v}: covers dot ${c} of ${m.replica}, but the envelopes it links to minted up to ${upTo}`);
   };
   const notOwn = (what: string, replica: string) => new TrustError("FORGED_MINT", `${v}: ${what} of ${replica}, which is not a replica of ${author}`);
+  // Authorship first, so a forgery is reported as one whatever else it covers.
+  for (const m of mints) {
+    if ((m.kind === "dot" || (m.kind === "token" && !m.removed)) && !own(m.replica)) throw notOwn(`${m.kind} ${m.counter}`, m.replica);
+    if ((m.kind === "increment" || m.kind === "decrement") && !own(m.replica)) throw notOwn(`a counter entry (${m.value})`, m.replica);
+    if (m.kind === "write" && !own(m.replica)) throw notOwn("an LWW write", m.replica);
+  }
   for (const m of mints) {
     switch (m.kind) {
       case "dot":
