@@ -27,8 +27,9 @@ const rep = (r: string) => [...varint(utf(r).length), ...utf(r)];
 const strValue = (s: string) => [5, ...varint(utf(s).length), ...utf(s)];
 const str = (s: string) => [...varint(strValue(s).length), ...strValue(s)];
 const dot = (r: string, c: bigint | number) => [...rep(r), ...varint(c)];
+// Canonical order: the version vector by replica (ids here are ASCII, so string order is byte order).
 const ctx = (vv: [string, bigint | number][], cloud: [string, bigint | number][] = []) =>
-  [...varint(vv.length), ...vv.flatMap(([r, c]) => dot(r, c)), ...varint(cloud.length), ...cloud.flatMap(([r, c]) => dot(r, c))];
+  [...varint(vv.length), ...[...vv].sort((a, b) => (a[0] < b[0] ? -1 : 1)).flatMap(([r, c]) => dot(r, c)), ...varint(cloud.length), ...cloud.flatMap(([r, c]) => dot(r, c))];
 const state = (spec: number[], body: number[]) => Uint8Array.from([0x54, 0x52, 1, ...spec, ...body]);
 // AWSet (tag 10): context, then elements with their dots.
 const awset = (vv: [string, bigint | number][], cloud: [string, bigint | number][], elems: [string, [string, bigint | number][]][]) =>
@@ -212,6 +213,21 @@ describe("attacks refused at admission (issue 12's list), each changing nothing"
     await expectRejected(l, await M.sign([item("o", orset([["x", [[ra, 1, 1]]]]))], [ea.cid]), "UNSEEN_CONTEXT");
     // Linked and covered: removing what alice added is fine.
     expectAdmitted(await admit(l, await M.next([item("s", awset([[ra, 2]], [], []))], [ea.cid])));
+  });
+
+  it("coverage is transitive through links, and stops at the author's envelope the links reach", async () => {
+    const { l, A, B, M, ea } = await setup();
+    // Alice mints dots 3 and 4 in her second envelope; bob links only to her first.
+    const ea2 = await A.next([item("s", awset([[ra, 4]], [], [["a3", [[ra, 3]]], ["a4", [[ra, 4]]]]))]);
+    expectAdmitted(await admit(l, ea2));
+    const eb2 = await B.next([item("s", awset([[rb, 2]], [], [["b2", [[rb, 2]]]]))], [ea.cid]);
+    expectAdmitted(await admit(l, eb2));
+    // Mallory links to bob's second envelope only: she has seen alice's dots 1..2 through it, not 3..4.
+    expectAdmitted(await admit(l, await M.next([item("s", awset([[ra, 2], [rb, 2]], [], []))], [eb2.cid])));
+    await expectRejected(l, await M.sign([item("s", awset([[ra, 3]], [], []))], [eb2.cid]), "UNSEEN_CONTEXT");
+    expectAdmitted(await admit(l, await M.next([item("s", awset([[ra, 4], [rb, 2]], [], []))], [eb2.cid, ea2.cid])));
+    expect(l.high("s", ra)).toBe(4n);
+    expect(l.high("s", rb)).toBe(2n);
   });
 
   it("unsigned and badly signed envelopes", async () => {

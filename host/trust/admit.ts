@@ -3,13 +3,18 @@
 // of its deltas is joined. A rejection is a TrustError with a code and
 // changes nothing in the ledger; only an admitted envelope is recorded.
 //
-// What the ledger knows, per admitted envelope, is its *frontier*: for every
-// (variable, path, replica) the highest dot or counter entry minted by it and
-// by everything it links to, transitively. An author's own dots and counters
-// may advance past its previous frontier only by a bounded step; another
-// replica's dots may be covered (by a causal context or an ORSet removal) only
-// up to the frontier of what the author links to (after Kleppmann, "Making
-// CRDTs Byzantine Fault Tolerant", PaPoC 2022).
+// Only an author mints its replicas' dots and counter entries, in the order of
+// its own chain (sequence numbers, each envelope linking to the previous one).
+// So what an envelope E "has seen" of replica r is what r's author had minted
+// up to the last of its envelopes in E's causal past. The ledger keeps, per
+// admitted envelope, a version vector over authors (the highest sequence of
+// each author in its past), and per author and (variable, path, replica) the
+// running maximum after each of its envelopes that raised it. An author's own
+// dots and counters may advance past its history only by a bounded step;
+// another replica's dots may be covered (by a causal context or an ORSet
+// removal) only up to what the envelopes the author links to had seen (after
+// Kleppmann, "Making CRDTs Byzantine Fault Tolerant", PaPoC 2022). Memory:
+// one entry per author in each envelope's past, and one per raised key.
 import { didOfReplica } from "../identity/identity.js";
 import { mintsOf, type Mint, type PathSegment } from "../replication/mint.js";
 import type { Kernel } from "../wasm/kernel.js";
@@ -53,20 +58,21 @@ export type AdmitResult =
   | { status: "pending"; envelope: Envelope; missing: CID[] }    // signed, but links not admitted yet: retry later
   | { status: "rejected"; error: TrustError; evidence?: Equivocation };
 
-interface AuthorState { seq: number; bySeq: string[] } // bySeq[s - 1] = CID string of the envelope with sequence s
-interface Admitted { author: string; seq: number; frontier: Map<string, bigint> }
+// bySeq[s - 1] = CID string of the envelope with sequence s; keys: per key,
+// the sequences that raised it and the running maximum after each.
+interface AuthorState { seq: number; bySeq: string[]; keys: Map<string, { seqs: number[]; maxes: bigint[] }> }
+interface Admitted { author: string; seq: number; vc: Map<string, number> }
 
 const MAX_EVIDENCE = 1024;
 const MAX_EVIDENCE_PER_AUTHOR = 16;
 
 // What one receiver has admitted. Grows with every admitted envelope (its
-// frontier is kept so later links can be checked); compaction comes with the
-// store's (docs/security.md, "Planned").
+// version vector is kept so later links can be checked); compaction comes with
+// the store's (docs/security.md, "Planned").
 export class TrustLedger {
   #authors = new Map<string, AuthorState>();
   #envelopes = new Map<string, Admitted>();
   #heads = new Set<string>();
-  #high = new Map<string, bigint>();
   #evidence: Equivocation[] = [];
   #evidenceBy = new Map<string, number>();
   readonly rejected: Partial<Record<TrustErrorCode, number>> = {};
@@ -85,7 +91,9 @@ export class TrustLedger {
   heads(): CID[] { return [...this.#heads].map((s) => CID.parse(s)); }
   // The highest dot or counter entry admitted for (variable, path, replica).
   high(variable: string, replica: string, path: PathSegment[] = [], kind: "dot" | "increment" | "decrement" = "dot"): bigint {
-    return this.#high.get(keyOf(variable, path, replica, kind === "dot" ? "d" : kind === "increment" ? "i" : "n")) ?? 0n;
+    const did = didOfReplica(replica);
+    if (!did) return 0n;
+    return this._seen(did, keyOf(variable, path, replica, kind === "dot" ? "d" : kind === "increment" ? "i" : "n"), this.lastSeq(did));
   }
   get evidence(): readonly Equivocation[] { return this.#evidence; }
   get size(): number { return this.#envelopes.size; }
@@ -101,15 +109,27 @@ export class TrustLedger {
     this.#evidenceBy.set(ev.author, n + 1);
     return true;
   }
-  /** @internal */ _commit(e: Envelope, frontier: Map<string, bigint>): void {
+  // The highest dot or counter entry of `key` that `did` had minted up to its envelope `upTo`.
+  /** @internal */ _seen(did: string, key: string, upTo: number): bigint {
+    const h = this.#authors.get(did)?.keys.get(key);
+    if (!h || upTo <= 0) return 0n;
+    let lo = 0, hi = h.seqs.length; // the last index with seqs[i] <= upTo
+    while (lo < hi) { const mid = (lo + hi) >>> 1; if (h.seqs[mid] <= upTo) lo = mid + 1; else hi = mid; }
+    return lo === 0 ? 0n : h.maxes[lo - 1];
+  }
+  /** @internal */ _commit(e: Envelope, vc: Map<string, number>, raised: Map<string, bigint>): void {
     const c = e.cid.toString();
-    const a = this.#authors.get(e.author) ?? { seq: 0, bySeq: [] };
+    const a: AuthorState = this.#authors.get(e.author) ?? { seq: 0, bySeq: [], keys: new Map() };
     a.seq = e.seq; a.bySeq.push(c);
+    for (const [k, v] of raised) {
+      let h = a.keys.get(k);
+      if (!h) a.keys.set(k, (h = { seqs: [], maxes: [] }));
+      h.seqs.push(e.seq); h.maxes.push(v);
+    }
     this.#authors.set(e.author, a);
-    this.#envelopes.set(c, { author: e.author, seq: e.seq, frontier });
+    this.#envelopes.set(c, { author: e.author, seq: e.seq, vc });
     for (const l of e.links) this.#heads.delete(l.toString());
     this.#heads.add(c);
-    for (const [k, v] of frontier) if (v > (this.#high.get(k) ?? 0n)) this.#high.set(k, v);
     this.admitted++;
   }
 }
@@ -153,10 +173,14 @@ export async function admit(ledger: TrustLedger, input: Uint8Array | Envelope, o
     return reject(new TrustError("BAD_SEQUENCE", `envelope ${env.seq} of ${env.author} does not link to its envelope ${last}`));
   }
 
-  // What the author has seen: the join of its links' frontiers.
-  const seen = new Map<string, bigint>();
-  for (const l of env.links) for (const [k, v] of ledger._envelope(l.toString())!.frontier) if (v > (seen.get(k) ?? 0n)) seen.set(k, v);
-  const frontier = new Map(seen);
+  // What the author has seen: per author, the highest sequence its links reach.
+  const vc = new Map<string, number>();
+  for (const l of env.links) for (const [a, s] of ledger._envelope(l.toString())!.vc) if (s > (vc.get(a) ?? 0)) vc.set(a, s);
+  const seen = (key: string, replica: string): bigint => {
+    const did = didOfReplica(replica);
+    return did ? ledger._seen(did, key, vc.get(did) ?? 0) : 0n;
+  };
+  const raised = new Map<string, bigint>();
   const now = (o.now ?? Date.now)();
   const k = o.kernel ?? kernel();
   try {
@@ -166,32 +190,33 @@ export async function admit(ledger: TrustLedger, input: Uint8Array | Envelope, o
       try { mints = mintsOf(it.delta, k); } catch (e) {
         throw new TrustError("BAD_DELTA", `${JSON.stringify(it.variable)}: ${(e as Error)?.message ?? String(e)}`, e);
       }
-      checkItem(env.author, it.variable, mints, seen, frontier, lim, now);
+      checkItem(env.author, it.variable, mints, seen, raised, lim, now);
     }
   } catch (e) {
     return reject(e instanceof TrustError ? e : new TrustError("BAD_DELTA", String((e as Error)?.message ?? e), e));
   }
-  ledger._commit(env, frontier);
+  vc.set(env.author, env.seq);
+  ledger._commit(env, vc, raised);
   return { status: "admitted", envelope: env };
 }
 
-// One item's mints against what the author had seen (`seen`); raises
-// `frontier` with what the item mints.
-function checkItem(author: string, variable: string, mints: Mint[], seen: Map<string, bigint>, frontier: Map<string, bigint>, lim: MintLimits, now: number): void {
+// One item's mints against what the author had seen (`seen`); `raised` gets
+// the author's keys this item raises, with their new maximum.
+function checkItem(author: string, variable: string, mints: Mint[], seen: (key: string, replica: string) => bigint, raised: Map<string, bigint>, lim: MintLimits, now: number): void {
   const v = JSON.stringify(variable);
   const own = (replica: string) => didOfReplica(replica) === author;
-  const raise = (key: string, n: bigint) => { if (n > (frontier.get(key) ?? 0n)) frontier.set(key, n); };
+  const raise = (key: string, replica: string, n: bigint) => { if (n > (raised.get(key) ?? seen(key, replica))) raised.set(key, n); };
   // An author's own dot: new (above its history) and at most maxDotAdvance past it.
   const ownDot = (m: { path: PathSegment[]; replica: string }, c: bigint, fresh: boolean) => {
     const key = keyOf(variable, m.path, m.replica, "d");
-    const prev = seen.get(key) ?? 0n;
+    const prev = seen(key, m.replica);
     if (fresh && c <= prev) throw new TrustError("DOT_REUSED", `${v}: dot ${c} of ${m.replica} is already in its history (up to ${prev})`);
     if (c > prev + lim.maxDotAdvance) throw new TrustError("COUNTER_JUMP", `${v}: dot ${c} of ${m.replica} jumps from ${prev} (at most +${lim.maxDotAdvance} per envelope)`);
-    raise(key, c);
+    raise(key, m.replica, c);
   };
   // Another replica's dot, covered: only as far as the author's links minted.
   const seenDot = (m: { path: PathSegment[]; replica: string }, c: bigint) => {
-    const upTo = seen.get(keyOf(variable, m.path, m.replica, "d")) ?? 0n;
+    const upTo = seen(keyOf(variable, m.path, m.replica, "d"), m.replica);
     if (c > upTo) throw new TrustError("UNSEEN_CONTEXT", `${v}: covers dot ${c} of ${m.replica}, but the envelopes it links to minted up to ${upTo}`);
   };
   const notOwn = (what: string, replica: string) => new TrustError("FORGED_MINT", `${v}: ${what} of ${replica}, which is not a replica of ${author}`);
@@ -224,9 +249,9 @@ function checkItem(author: string, variable: string, mints: Mint[], seen: Map<st
         if (!own(m.replica)) throw notOwn(`a counter entry (${m.value})`, m.replica);
         if (m.value > lim.maxValue) throw new TrustError("VALUE_TOO_LARGE", `${v}: counter entry ${m.value} of ${m.replica} is over ${lim.maxValue}`);
         const key = keyOf(variable, m.path, m.replica, m.kind === "increment" ? "i" : "n");
-        const prev = seen.get(key) ?? 0n;
+        const prev = seen(key, m.replica);
         if (m.value > prev + lim.maxIncrement) throw new TrustError("COUNTER_JUMP", `${v}: counter entry of ${m.replica} jumps from ${prev} to ${m.value} (at most +${lim.maxIncrement} per envelope)`);
-        raise(key, m.value);
+        raise(key, m.replica, m.value);
         break;
       }
       case "write":
