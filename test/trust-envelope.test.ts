@@ -188,6 +188,15 @@ describe("hostile bytes", () => {
     expect(await code(decodeEnvelope(long))).not.toBe("accepted");
   });
 
+  it("a __proto__ key cannot smuggle fields past the checks", async () => {
+    const withProto = JSON.parse(JSON.stringify({ __proto__: null })) as Record<string, unknown>;
+    Object.assign(withProto, base);
+    Object.defineProperty(withProto, "__proto__", { value: { sig: base.sig, extra: 1 }, enumerable: true, configurable: true, writable: true });
+    const b = reencode(withProto);
+    expect(new TextDecoder("latin1").decode(b)).toContain("__proto__"); // the key is really in the bytes
+    expect(await code(decodeEnvelope(b))).not.toBe("accepted");
+  });
+
   it("deep nesting is refused without a crash", async () => {
     const deep = new Uint8Array(100_000).fill(0x81);
     expect(await code(decodeEnvelope(deep))).toBe("MALFORMED");
