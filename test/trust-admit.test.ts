@@ -258,9 +258,15 @@ describe("attacks refused at admission (issue 12's list), each changing nothing"
     const r = await admit(l, ea.bytes);
     expect(r.status).toBe("duplicate");
     expect(snapshot(l, [alice.did, bob.did])).toBe(before);
-    // Skipping a number (seq 3 after 1), or not linking to the previous one.
-    await expectRejected(l, await A.sign([item("g", gcounter([[ra, 6]]))], [], { seq: 3 }), "BAD_SEQUENCE");
-    await expectRejected(l, await A.sign([item("g", gcounter([[ra, 6]]))], [], { noPrev: true }), "BAD_SEQUENCE");
+    // The same envelope admitted twice at once: one admission, one duplicate, no evidence.
+    const ea2 = await A.sign([item("g", gcounter([[ra, 6]]))]);
+    const both = await Promise.all([admit(l, ea2), admit(l, ea2.bytes)]);
+    expect(both.map((x) => x.status).sort()).toEqual(["admitted", "duplicate"]);
+    expect(l.evidence.length).toBe(0);
+    A.seq = ea2.seq; A.prev = ea2.cid;
+    // Skipping a number (seq 4 after 2), or not linking to the previous one.
+    await expectRejected(l, await A.sign([item("g", gcounter([[ra, 7]]))], [], { seq: 4 }), "BAD_SEQUENCE");
+    await expectRejected(l, await A.sign([item("g", gcounter([[ra, 7]]))], [], { noPrev: true }), "BAD_SEQUENCE");
     // Re-minting a dot alice already used.
     await expectRejected(l, await A.sign([item("s", awset([[ra, 2]], [], [["again", [[ra, 2]]]]))]), "DOT_REUSED");
   });

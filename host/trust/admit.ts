@@ -157,7 +157,9 @@ export async function admit(ledger: TrustLedger, input: Uint8Array | Envelope, o
   if (!(await verifyEnvelope(env, o.verify))) return reject(new TrustError("BAD_SIGNATURE", `envelope ${cid} is not signed by ${env.author}`));
 
   // Everything from here is synchronous, so no other admission interleaves
-  // between the checks and the commit.
+  // between the checks and the commit. The same envelope may have been
+  // admitted while its signature was checked: that is a duplicate, not a fork.
+  if (ledger.has(cid)) return { status: "duplicate", envelope: env };
   const author = ledger._author(env.author);
   const last = author?.seq ?? 0;
   if (env.seq <= last) {
