@@ -137,6 +137,40 @@ describe("honest histories made by trellis types are admitted", () => {
   });
 });
 
+describe("property: honest histories are always admitted", () => {
+  it("three authors adding, removing and reading each other's envelopes in random orders, each linking to what it read", async () => {
+    await fc.assert(fc.asyncProperty(
+      fc.array(fc.record({ actor: fc.nat(2), op: fc.constantFrom("add", "remove", "read", "read"), elem: fc.constantFrom("p", "q", "r"), pick: fc.nat(1000) }), { minLength: 1, maxLength: 25 }),
+      async (steps) => {
+        const ids = [alice, bob, mallory];
+        const actors = ids.map((id) => ({ chain: new Chain(id), aw: new AWSet(id.replicaId()), or: new ORSet(id.replicaId()), read: new Set<string>(), unlinked: [] as CID[] }));
+        const ledger = new TrustLedger();
+        const all: Envelope[] = [];
+        for (const st of steps) {
+          const a = actors[st.actor];
+          if (st.op === "read") {
+            const others = all.filter((e) => e.author !== ids[st.actor].did && !a.read.has(e.cid.toString()));
+            if (others.length === 0) continue;
+            const e = others[st.pick % others.length];
+            a.aw.merge(e.items.find((i) => i.variable === "aw")!.delta); a.aw.takeDelta();
+            a.or.merge(e.items.find((i) => i.variable === "or")!.delta); a.or.takeDelta();
+            a.read.add(e.cid.toString()); a.unlinked.push(e.cid);
+            continue;
+          }
+          if (st.op === "add") { a.aw.add(st.elem); a.or.add(st.elem); } else { a.aw.remove(st.elem); a.or.remove(st.elem); }
+          const e = await a.chain.next([item("aw", a.aw.takeDelta()), item("or", a.or.takeDelta())], a.unlinked);
+          a.unlinked = [];
+          all.push(e);
+          const r = await admit(ledger, e.bytes);
+          expect(r.status, r.status === "rejected" ? r.error.message : r.status).toBe("admitted");
+        }
+        for (const a of actors) { a.aw.dispose(); a.or.dispose(); }
+        expect(ledger.size).toBe(all.length);
+        expect(ledger.rejected).toEqual({});
+      }), { numRuns: 40 });
+  });
+});
+
 describe("attacks refused at admission (issue 12's list), each changing nothing", () => {
   // A ledger that has admitted one honest envelope of alice and one of bob.
   async function setup() {
