@@ -16,6 +16,7 @@ export const PEER_ENTRIES = {
   "storage-node.js": ["trellis/storage/node", "storage/node.js"],
   "libp2p.js": ["trellis/libp2p", "transport/libp2p.js"],
   "node.js": ["trellis/node", "cli/node.js"],
+  "trust.js": ["trellis/trust", "trust/index.js"],
 };
 
 export async function writePeerEntries(root) {

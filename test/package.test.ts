@@ -20,6 +20,7 @@ const ADAPTER_PEERS: Record<string, string[]> = {
   "trellis/node": ["classic-level", "ws"],
   "trellis/libp2p": ["libp2p", "@libp2p/tcp", "@libp2p/websockets", "@libp2p/noise", "@libp2p/yamux", "@libp2p/identify",
     "@libp2p/gossipsub", "@libp2p/crypto", "@libp2p/peer-id", "@multiformats/multiaddr"],
+  "trellis/trust": ["@ipld/dag-cbor"],
 };
 
 let dir: string;

@@ -1,0 +1,273 @@
+// Admission of signed envelopes (docs/security.md, "Admission rules"): one
+// envelope checked against what this receiver has admitted so far, before any
+// of its deltas is joined. A rejection is a TrustError with a code and
+// changes nothing in the ledger; only an admitted envelope is recorded.
+//
+// Only an author mints its replicas' dots and counter entries, in the order of
+// its own chain (sequence numbers, each envelope linking to the previous one).
+// So what an envelope E "has seen" of replica r is what r's author had minted
+// up to the last of its envelopes in E's causal past. The ledger keeps, per
+// admitted envelope, a version vector over authors (the highest sequence of
+// each author in its past), and per author and (variable, path, replica) the
+// running maximum after each of its envelopes that raised it. An author's own
+// dots and counters may advance past its history only by a bounded step;
+// another replica's dots may be covered (by a causal context or an ORSet
+// removal) only up to what the envelopes the author links to had seen (after
+// Kleppmann, "Making CRDTs Byzantine Fault Tolerant", PaPoC 2022). Memory:
+// one entry per author in each envelope's past, and one per raised key.
+import { didOfReplica } from "../identity/identity.js";
+import { mintsOf, type Mint, type PathSegment } from "../replication/mint.js";
+import type { Kernel } from "../wasm/kernel.js";
+import { kernel } from "../wasm/kernel.js";
+import { CID, decodeEnvelope, verifyEnvelope, type Envelope, type EnvelopeLimits } from "./envelope.js";
+import { TrustError, type TrustErrorCode } from "./errors.js";
+
+export interface MintLimits {
+  maxDotAdvance: bigint;   // how far one envelope may move an author's dot counter (default 10,000)
+  maxIncrement: bigint;    // how far one envelope may raise one of the author's counter entries (default 1,000,000)
+  maxValue: bigint;        // largest counter entry, MaxInt value or TopK score (default 2^53 - 1)
+  maxSkewMs: number;       // how far an LWW timestamp may lie ahead of the receiver's clock (default 60,000 ms)
+}
+
+export const DEFAULT_MINT_LIMITS: Readonly<MintLimits> = Object.freeze({
+  maxDotAdvance: 10_000n, maxIncrement: 1_000_000n, maxValue: BigInt(Number.MAX_SAFE_INTEGER), maxSkewMs: 60_000,
+});
+
+export interface AdmitOptions {
+  now?: () => number;                                    // the receiver's clock, ms (default Date.now)
+  limits?: Partial<MintLimits>;
+  limitsFor?: (variable: string) => Partial<MintLimits> | undefined; // per-variable overrides
+  envelopeLimits?: Partial<EnvelopeLimits>;
+  verify?: (did: string, data: Uint8Array, sig: Uint8Array) => Promise<boolean>; // default: identity's verifySignature
+  kernel?: Kernel;
+}
+
+// Proof that an author signed two envelopes with one sequence number: both
+// are signed by the author, so anyone can check it.
+export interface Equivocation {
+  author: string;
+  seq: number;
+  admitted: CID;          // the one this receiver admitted first
+  conflicting: CID;
+  conflictingBytes: Uint8Array;
+}
+
+export type AdmitResult =
+  | { status: "admitted"; envelope: Envelope }
+  | { status: "duplicate"; envelope: Envelope }                  // already admitted: nothing to do
+  | { status: "pending"; envelope: Envelope; missing: CID[] }    // signed, but links not admitted yet: retry later
+  | { status: "rejected"; error: TrustError; evidence?: Equivocation };
+
+// bySeq[s - 1] = CID string of the envelope with sequence s; keys: per key,
+// the sequences that raised it and the running maximum after each.
+interface AuthorState { seq: number; bySeq: string[]; keys: Map<string, { seqs: number[]; maxes: bigint[] }> }
+interface Admitted { author: string; seq: number; vc: Map<string, number> }
+
+const MAX_EVIDENCE = 1024;
+const MAX_EVIDENCE_PER_AUTHOR = 16;
+
+// What one receiver has admitted. Grows with every admitted envelope (its
+// version vector is kept so later links can be checked); compaction comes with
+// the store's (docs/security.md, "Planned").
+export class TrustLedger {
+  #authors = new Map<string, AuthorState>();
+  #envelopes = new Map<string, Admitted>();
+  #heads = new Set<string>();
+  #evidence: Equivocation[] = [];
+  #evidenceBy = new Map<string, number>();
+  readonly rejected: Partial<Record<TrustErrorCode, number>> = {};
+  admitted = 0;
+
+  has(cid: CID | string): boolean { return this.#envelopes.has(String(cid)); }
+  // The author's last admitted sequence number (0: none).
+  lastSeq(author: string): number { return this.#authors.get(author)?.seq ?? 0; }
+  // The CID of the author's envelope with that sequence number, if admitted.
+  cidAt(author: string, seq: number): CID | undefined {
+    const s = this.#authors.get(author)?.bySeq[seq - 1];
+    return s === undefined ? undefined : CID.parse(s);
+  }
+  // Admitted envelopes no admitted envelope links to: what a new envelope of
+  // this node links to, so that it depends on everything seen.
+  heads(): CID[] { return [...this.#heads].map((s) => CID.parse(s)); }
+  // The highest dot or counter entry admitted for (variable, path, replica).
+  high(variable: string, replica: string, path: PathSegment[] = [], kind: "dot" | "increment" | "decrement" = "dot"): bigint {
+    const did = didOfReplica(replica);
+    if (!did) return 0n;
+    return this._seen(did, keyOf(variable, path, replica, kind === "dot" ? "d" : kind === "increment" ? "i" : "n"), this.lastSeq(did));
+  }
+  get evidence(): readonly Equivocation[] { return this.#evidence; }
+  get size(): number { return this.#envelopes.size; }
+
+  /** @internal */ _author(a: string) { return this.#authors.get(a); }
+  /** @internal */ _envelope(c: string) { return this.#envelopes.get(c); }
+  /** @internal */ _reject(e: TrustError): void { this.rejected[e.code] = (this.rejected[e.code] ?? 0) + 1; }
+  /** @internal */ _evidence(ev: Equivocation): boolean {
+    const n = this.#evidenceBy.get(ev.author) ?? 0;
+    const dup = this.#evidence.some((x) => x.author === ev.author && x.seq === ev.seq && x.conflicting.equals(ev.conflicting));
+    if (dup || n >= MAX_EVIDENCE_PER_AUTHOR || this.#evidence.length >= MAX_EVIDENCE) return false;
+    this.#evidence.push(ev);
+    this.#evidenceBy.set(ev.author, n + 1);
+    return true;
+  }
+  // The highest dot or counter entry of `key` that `did` had minted up to its envelope `upTo`.
+  /** @internal */ _seen(did: string, key: string, upTo: number): bigint {
+    const h = this.#authors.get(did)?.keys.get(key);
+    if (!h || upTo <= 0) return 0n;
+    let lo = 0, hi = h.seqs.length; // the last index with seqs[i] <= upTo
+    while (lo < hi) { const mid = (lo + hi) >>> 1; if (h.seqs[mid] <= upTo) lo = mid + 1; else hi = mid; }
+    return lo === 0 ? 0n : h.maxes[lo - 1];
+  }
+  /** @internal */ _commit(e: Envelope, vc: Map<string, number>, raised: Map<string, bigint>): void {
+    const c = e.cid.toString();
+    const a: AuthorState = this.#authors.get(e.author) ?? { seq: 0, bySeq: [], keys: new Map() };
+    a.seq = e.seq; a.bySeq.push(c);
+    for (const [k, v] of raised) {
+      let h = a.keys.get(k);
+      if (!h) a.keys.set(k, (h = { seqs: [], maxes: [] }));
+      h.seqs.push(e.seq); h.maxes.push(v);
+    }
+    this.#authors.set(e.author, a);
+    this.#envelopes.set(c, { author: e.author, seq: e.seq, vc });
+    for (const l of e.links) this.#heads.delete(l.toString());
+    this.#heads.add(c);
+    this.admitted++;
+  }
+}
+
+function pathKey(p: PathSegment[]): string {
+  return p.map((s) => s === "first" ? "f" : s === "second" ? "s" : "k" + Array.from(s.key, (b) => b.toString(16).padStart(2, "0")).join("")).join("/");
+}
+// Kinds: d = dots, tokens and what contexts cover; i / n = counter increments / decrements.
+function keyOf(variable: string, path: PathSegment[], replica: string, kind: "d" | "i" | "n"): string {
+  return `${kind}\0${variable}\0${pathKey(path)}\0${replica}`;
+}
+
+// Checks one envelope (bytes or decoded) and, if it is admitted, records it
+// in the ledger. Never throws: every refusal is a result.
+export async function admit(ledger: TrustLedger, input: Uint8Array | Envelope, o: AdmitOptions = {}): Promise<AdmitResult> {
+  const reject = (error: TrustError, evidence?: Equivocation): AdmitResult => { ledger._reject(error); return { status: "rejected", error, evidence }; };
+  let env: Envelope;
+  try {
+    env = input instanceof Uint8Array ? await decodeEnvelope(input, o.envelopeLimits) : await decodeEnvelope(input.bytes, o.envelopeLimits);
+  } catch (e) {
+    return reject(e instanceof TrustError ? e : new TrustError("MALFORMED", String((e as Error)?.message ?? e), e));
+  }
+  const cid = env.cid.toString();
+  if (ledger.has(cid)) return { status: "duplicate", envelope: env };
+  if (!(await verifyEnvelope(env, o.verify))) return reject(new TrustError("BAD_SIGNATURE", `envelope ${cid} is not signed by ${env.author}`));
+
+  // Everything from here is synchronous, so no other admission interleaves
+  // between the checks and the commit. The same envelope may have been
+  // admitted while its signature was checked: that is a duplicate, not a fork.
+  if (ledger.has(cid)) return { status: "duplicate", envelope: env };
+  const author = ledger._author(env.author);
+  const last = author?.seq ?? 0;
+  if (env.seq <= last) {
+    const admitted = CID.parse(author!.bySeq[env.seq - 1]);
+    const ev: Equivocation = { author: env.author, seq: env.seq, admitted, conflicting: env.cid, conflictingBytes: env.bytes };
+    ledger._evidence(ev);
+    return reject(new TrustError("EQUIVOCATION", `${env.author} signed ${cid} and ${admitted} with sequence ${env.seq}`), ev);
+  }
+  const missing = env.links.filter((l) => !ledger.has(l));
+  if (missing.length > 0) return { status: "pending", envelope: env, missing };
+  if (env.seq !== last + 1) return reject(new TrustError("BAD_SEQUENCE", `${env.author}'s next sequence is ${last + 1}, got ${env.seq}`));
+  if (last > 0 && !env.links.some((l) => l.toString() === author!.bySeq[last - 1])) {
+    return reject(new TrustError("BAD_SEQUENCE", `envelope ${env.seq} of ${env.author} does not link to its envelope ${last}`));
+  }
+
+  // What the author has seen: per author, the highest sequence its links reach.
+  const vc = new Map<string, number>();
+  for (const l of env.links) for (const [a, s] of ledger._envelope(l.toString())!.vc) if (s > (vc.get(a) ?? 0)) vc.set(a, s);
+  const seen = (key: string, replica: string): bigint => {
+    const did = didOfReplica(replica);
+    return did ? ledger._seen(did, key, vc.get(did) ?? 0) : 0n;
+  };
+  const raised = new Map<string, bigint>();
+  const now = (o.now ?? Date.now)();
+  const k = o.kernel ?? kernel();
+  try {
+    for (const it of env.items) {
+      const lim: MintLimits = { ...DEFAULT_MINT_LIMITS, ...o.limits, ...o.limitsFor?.(it.variable) };
+      let mints: Mint[];
+      try { mints = mintsOf(it.delta, k); } catch (e) {
+        throw new TrustError("BAD_DELTA", `${JSON.stringify(it.variable)}: ${(e as Error)?.message ?? String(e)}`, e);
+      }
+      checkItem(env.author, it.variable, mints, seen, raised, lim, now);
+    }
+  } catch (e) {
+    return reject(e instanceof TrustError ? e : new TrustError("BAD_DELTA", String((e as Error)?.message ?? e), e));
+  }
+  vc.set(env.author, env.seq);
+  ledger._commit(env, vc, raised);
+  return { status: "admitted", envelope: env };
+}
+
+// One item's mints against what the author had seen (`seen`); `raised` gets
+// the author's keys this item raises, with their new maximum.
+function checkItem(author: string, variable: string, mints: Mint[], seen: (key: string, replica: string) => bigint, raised: Map<string, bigint>, lim: MintLimits, now: number): void {
+  const v = JSON.stringify(variable);
+  const own = (replica: string) => didOfReplica(replica) === author;
+  const raise = (key: string, replica: string, n: bigint) => { if (n > (raised.get(key) ?? seen(key, replica))) raised.set(key, n); };
+  // An author's own dot: new (above its history) and at most maxDotAdvance past it.
+  const ownDot = (m: { path: PathSegment[]; replica: string }, c: bigint, fresh: boolean) => {
+    const key = keyOf(variable, m.path, m.replica, "d");
+    const prev = seen(key, m.replica);
+    if (fresh && c <= prev) throw new TrustError("DOT_REUSED", `${v}: dot ${c} of ${m.replica} is already in its history (up to ${prev})`);
+    if (c > prev + lim.maxDotAdvance) throw new TrustError("COUNTER_JUMP", `${v}: dot ${c} of ${m.replica} jumps from ${prev} (at most +${lim.maxDotAdvance} per envelope)`);
+    raise(key, m.replica, c);
+  };
+  // Another replica's dot, covered: only as far as the author's links minted.
+  const seenDot = (m: { path: PathSegment[]; replica: string }, c: bigint) => {
+    const upTo = seen(keyOf(variable, m.path, m.replica, "d"), m.replica);
+    if (c > upTo) throw new TrustError("UNSEEN_CONTEXT", `${v}: covers dot ${c} of ${m.replica}, but the envelopes it links to minted up to ${upTo}`);
+  };
+  const notOwn = (what: string, replica: string) => new TrustError("FORGED_MINT", `${v}: ${what} of ${replica}, which is not a replica of ${author}`);
+  // Authorship first, so a forgery is reported as one whatever else it covers.
+  for (const m of mints) {
+    if ((m.kind === "dot" || (m.kind === "token" && !m.removed)) && !own(m.replica)) throw notOwn(`${m.kind} ${m.counter}`, m.replica);
+    if ((m.kind === "increment" || m.kind === "decrement") && !own(m.replica)) throw notOwn(`a counter entry (${m.value})`, m.replica);
+    if (m.kind === "write" && !own(m.replica)) throw notOwn("an LWW write", m.replica);
+  }
+  for (const m of mints) {
+    switch (m.kind) {
+      case "dot":
+        if (!own(m.replica)) throw notOwn(`dot ${m.counter}`, m.replica);
+        ownDot(m, m.counter, true);
+        break;
+      case "token":
+        if (!m.removed) {
+          if (!own(m.replica)) throw notOwn(`token ${m.counter}`, m.replica);
+          ownDot(m, m.counter, true);
+        } else if (own(m.replica)) ownDot(m, m.counter, false);
+        else seenDot(m, m.counter);
+        break;
+      case "context":
+        for (const c of [m.max, ...m.cloud]) {
+          if (c === 0n) continue;
+          if (own(m.replica)) ownDot(m, c, false); else seenDot(m, c);
+        }
+        break;
+      case "increment": case "decrement": {
+        if (!own(m.replica)) throw notOwn(`a counter entry (${m.value})`, m.replica);
+        if (m.value > lim.maxValue) throw new TrustError("VALUE_TOO_LARGE", `${v}: counter entry ${m.value} of ${m.replica} is over ${lim.maxValue}`);
+        const key = keyOf(variable, m.path, m.replica, m.kind === "increment" ? "i" : "n");
+        const prev = seen(key, m.replica);
+        if (m.value > prev + lim.maxIncrement) throw new TrustError("COUNTER_JUMP", `${v}: counter entry of ${m.replica} jumps from ${prev} to ${m.value} (at most +${lim.maxIncrement} per envelope)`);
+        raise(key, m.replica, m.value);
+        break;
+      }
+      case "write":
+        if (!own(m.replica)) throw notOwn(`an LWW write`, m.replica);
+        if (m.timestamp > BigInt(Math.floor(now)) + BigInt(lim.maxSkewMs)) {
+          throw new TrustError("FUTURE_TIMESTAMP", `${v}: write at ${m.timestamp} is more than ${lim.maxSkewMs} ms past the receiver's clock (${Math.floor(now)})`);
+        }
+        break;
+      case "max":
+        if (m.value > lim.maxValue) throw new TrustError("VALUE_TOO_LARGE", `${v}: MaxInt value ${m.value} is over ${lim.maxValue}`);
+        break;
+      case "topk":
+        if (m.score > lim.maxValue) throw new TrustError("VALUE_TOO_LARGE", `${v}: TopK score ${m.score} is over ${lim.maxValue}`);
+        break;
+    }
+  }
+}
