@@ -3,7 +3,7 @@
 // any order come out in canonical order; a bad merge body changes nothing,
 // however far into the body the fault is.
 import { beforeAll, describe, expect, it } from "vitest";
-import { init, kernel, GCounter, GSet, TwoPSet, decodeState } from "../dist/host/index.node.js";
+import { init, kernel, GCounter, GMap, GSet, LWWRegister, MaxInt, TwoPSet, decodeState } from "../dist/host/index.node.js";
 import { encodeValue } from "../host/crdt/value.js";
 import { hex, varint } from "./util/bytes.js";
 
@@ -152,5 +152,72 @@ describe("GCounter and TwoPSet on the data layer", () => {
     const high = k.memoryBytes();
     for (let i = 0; i < 5; i++) GSet.decode(gsetBytes(range(0, 200_000)), "x").dispose();
     expect(k.memoryBytes()).toBe(high); // reused, not grown
+  });
+});
+
+// MaxInt and LWWRegister are flat (issue 10, item 8): the state is a few
+// fields plus, for the register, one raw block of replica and value bytes.
+describe("MaxInt and LWWRegister on the data layer", () => {
+  const lww = (ts: number, rep: string, v: string, tail: number[] = []) => {
+    const r = new TextEncoder().encode(rep), e = encodeValue(v);
+    return join([[0x54, 0x52, 1, 6, 1], varint(ts), varint(r.length), r, varint(e.length), e, tail]);
+  };
+
+  it("LWWRegister merges from bytes: the greater write wins by (timestamp, replica, value); bad bodies change nothing", () => {
+    const r = LWWRegister.decode(lww(5, "b", "m"), "x");
+    try {
+      expect(r.merge(lww(5, "a", "z"))).toBe(false); // smaller replica loses
+      expect(r.merge(lww(5, "b", "a"))).toBe(false); // same writer, smaller value
+      expect(r.merge(lww(5, "b", "m"))).toBe(false); // itself
+      const before = hex(r.encode());
+      expect(() => r.merge(lww(9, "c", "q", [0]))).toThrow("TRAILING");
+      expect(() => r.merge(lww(9, "", "q"))).toThrow("INVALID"); // no writer
+      expect(() => r.merge(join([[0x54, 0x52, 1, 6, 2]]))).toThrow("INVALID");
+      expect(() => r.merge(join([[0x54, 0x52, 1, 6, 1, 9, 1, 0x63, 1, 0xff]]))).toThrow("BAD_VALUE");
+      expect(hex(r.encode())).toBe(before);
+      expect(r.merge(lww(5, "b", "n"))).toBe(true);
+      expect(r.value).toBe("n");
+      expect(r.merge(lww(6, "a", "a".repeat(1000)))).toBe(true); // a longer value: the block grows
+      expect(r.value).toBe("a".repeat(1000));
+      expect(r.writer).toBe("a");
+      expect(r.merge(lww(7, "b", "s"))).toBe(true); // and shrinks
+      expect(hex(r.encode())).toBe(hex(lww(7, "b", "s")));
+      expect(r.merge(join([[0x54, 0x52, 1, 6, 0]]))).toBe(false); // bottom
+    } finally { r.dispose(); }
+  });
+
+  it("MaxInt merges from bytes and refuses a trailing byte", () => {
+    const m = MaxInt.decode(Uint8Array.from([0x54, 0x52, 1, 3, 0x2a]), "x");
+    try {
+      expect(m.merge(Uint8Array.from([0x54, 0x52, 1, 3, 0x29]))).toBe(false);
+      expect(() => m.merge(Uint8Array.from([0x54, 0x52, 1, 3, 0x7f, 0]))).toThrow("TRAILING");
+      expect(() => m.merge(Uint8Array.from([0x54, 0x52, 1, 3, 0x80]))).toThrow("TRUNCATED");
+      expect(m.value).toBe(42);
+      expect(m.merge(Uint8Array.from([0x54, 0x52, 1, 3, 0x2b]))).toBe(true);
+      expect(m.value).toBe(43);
+    } finally { m.dispose(); }
+  });
+
+  it("register memory goes back on dispose, and to the collector from nested registers", () => {
+    const k = kernel();
+    const big = "v".repeat(100_000);
+    const warm = LWWRegister.decode(lww(1, "a", big), "x");
+    warm.dispose();
+    const high = k.memoryBytes();
+    for (let i = 0; i < 200; i++) {
+      const r = LWWRegister.decode(lww(i + 1, "a", big), "x");
+      r.merge(lww(i + 2, "b", big + "w"));
+      r.dispose();
+    }
+    expect(k.memoryBytes()).toBe(high); // 200 × 200 KB without growing: reused
+    // Map values are not freed explicitly: the finalizer returns their blocks.
+    for (let i = 0; i < 50; i++) {
+      const m = new GMap("x", LWWRegister);
+      m.update("k", LWWRegister.ops.set(big + i, 1));
+      m.update("k", LWWRegister.ops.set(big + i + "z", 2));
+      m.dispose();
+      k.exports.collect();
+    }
+    expect(k.memoryBytes()).toBeLessThanOrEqual(high + 4 * 65536 * 8);
   });
 });
