@@ -3,7 +3,7 @@
 // any order come out in canonical order; a bad merge body changes nothing,
 // however far into the body the fault is.
 import { beforeAll, describe, expect, it } from "vitest";
-import { init, kernel, GCounter, GMap, GSet, LWWRegister, MaxInt, TwoPSet, decodeState } from "../dist/host/index.node.js";
+import { init, kernel, GCounter, GMap, GSet, IVar, LWWRegister, MaxInt, TwoPSet, decodeState } from "../dist/host/index.node.js";
 import { encodeValue } from "../host/crdt/value.js";
 import { hex, varint } from "./util/bytes.js";
 
@@ -219,5 +219,37 @@ describe("MaxInt and LWWRegister on the data layer", () => {
       k.exports.collect();
     }
     expect(k.memoryBytes()).toBeLessThanOrEqual(high + 4 * 65536 * 8);
+  });
+});
+
+describe("IVar on the data layer", () => {
+  const iv = (v: string, tail: number[] = []) => {
+    const e = encodeValue(v);
+    return join([[0x54, 0x52, 1, 5, 1], varint(e.length), e, tail]);
+  };
+
+  it("merges from bytes (the byte-greater value wins), refuses bad bodies unchanged, and gives memory back", () => {
+    const k = kernel();
+    const v = IVar.decode(iv("m"), "x");
+    try {
+      expect(v.merge(iv("a"))).toBe(false);
+      expect(v.merge(iv("m"))).toBe(false);
+      expect(() => v.merge(iv("z", [0]))).toThrow("TRAILING");
+      expect(() => v.merge(Uint8Array.from([0x54, 0x52, 1, 5, 2]))).toThrow("INVALID");
+      expect(() => v.merge(Uint8Array.from([0x54, 0x52, 1, 5, 1, 1, 0xff]))).toThrow("BAD_VALUE");
+      expect(v.value).toBe("m");
+      expect(v.merge(iv("n".repeat(5000)))).toBe(true);
+      expect(hex(v.encode())).toBe(hex(iv("n".repeat(5000))));
+    } finally { v.dispose(); }
+    const big = "v".repeat(100_000);
+    IVar.decode(iv(big), "x").dispose();
+    const high = k.memoryBytes();
+    for (let i = 0; i < 200; i++) {
+      const a = new IVar<string>("x");
+      a.set(big + i);
+      a.merge(iv(big + i + "z"));
+      a.dispose();
+    }
+    expect(k.memoryBytes()).toBe(high);
   });
 });
