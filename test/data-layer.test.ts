@@ -3,7 +3,7 @@
 // any order come out in canonical order; a bad merge body changes nothing,
 // however far into the body the fault is.
 import { beforeAll, describe, expect, it } from "vitest";
-import { init, kernel, GCounter, GMap, GSet, IVar, LWWRegister, MaxInt, TwoPSet, decodeState } from "../dist/host/index.node.js";
+import { init, kernel, GCounter, GMap, GSet, IVar, LWWRegister, MaxInt, TopK, TwoPSet, decodeState } from "../dist/host/index.node.js";
 import { encodeValue } from "../host/crdt/value.js";
 import { hex, varint } from "./util/bytes.js";
 
@@ -251,5 +251,74 @@ describe("IVar on the data layer", () => {
       a.dispose();
     }
     expect(k.memoryBytes()).toBe(high);
+  });
+});
+
+// TopK keeps a run of entries sorted by id (the body's order) over an arena
+// of id bytes; a JS model (max score per id, then the k best by rank) checks
+// every path: ops one at a time, batches, small merges (one entry at a time)
+// and large ones (merge the runs, rank once).
+describe("TopK on the data layer", () => {
+  type E = { id: string; score: number };
+  const rank = (a: E, b: E) => (b.score - a.score) || (Buffer.compare(Buffer.from(encodeValue(a.id)), Buffer.from(encodeValue(b.id))));
+  function model(k: number, offers: E[]): E[] {
+    const best = new Map<string, number>();
+    for (const o of offers) best.set(o.id, Math.max(best.get(o.id) ?? -1, o.score));
+    return [...best].map(([id, score]) => ({ id, score })).sort(rank).slice(0, k);
+  }
+  // A seeded PRNG, so a failure replays.
+  function rng(seed: number) { return () => { seed = (seed * 1103515245 + 12345) & 0x7fffffff; return seed / 0x80000000; }; }
+
+  it("ops, batches and merges of every size agree with a JS model", () => {
+    const rnd = rng(7);
+    for (const k of [1, 3, 10, 100]) {
+      const offers: E[] = Array.from({ length: 600 }, () => ({ id: "p" + Math.floor(rnd() * 300), score: Math.floor(rnd() * 50) }));
+      const a = new TopK<string>("a", k), b = new TopK<string>("b", k), c = new TopK<string>("c", k);
+      try {
+        offers.slice(0, 300).forEach((o) => a.add(o.id, o.score));
+        b.batch((t) => { for (const o of offers.slice(300)) t.add(o.id, o.score); });
+        expect(a.value).toEqual(model(k, offers.slice(0, 300)));
+        expect(b.value).toEqual(model(k, offers.slice(300)));
+        c.merge(a.encode());           // into bottom
+        c.merge(b.encode());           // a large merge (or small, for k ≤ 8)
+        for (const o of offers.slice(0, 40)) { // small merges
+          const d = new TopK<string>("d", k);
+          try { c.merge(d.add(o.id, o.score + 1).takeDelta()); } finally { d.dispose(); }
+        }
+        const want = model(k, [...offers, ...offers.slice(0, 40).map((o) => ({ id: o.id, score: o.score + 1 }))]);
+        expect(c.value).toEqual(want);
+        expect(c.size).toBe(Math.min(k, want.length));
+        // The encoding is canonical: a state rebuilt from the model's entries gives the same bytes.
+        const d = new TopK<string>("e", k);
+        try { d.batch((t) => { for (const e of want) t.add(e.id, e.score); }); expect(hex(d.encode())).toBe(hex(c.encode())); } finally { d.dispose(); }
+      } finally { a.dispose(); b.dispose(); c.dispose(); }
+    }
+  });
+
+  it("a merge body out of order, over k, or with a bad id changes nothing", () => {
+    const t = new TopK<string>("a", 2).add("x", 5);
+    const ent = (id: string, s: number) => { const e = encodeValue(id); return [...varint(e.length), ...e, ...varint(s)]; };
+    const body = (...es: number[][]) => Uint8Array.from([0x54, 0x52, 1, 15, 2, es.length, ...es.flat()]);
+    try {
+      const before = hex(t.encode());
+      expect(() => t.merge(body(ent("b", 9), ent("a", 9)))).toThrow("NONCANONICAL");
+      expect(() => t.merge(body(ent("a", 9), ent("a", 9)))).toThrow("NONCANONICAL");
+      expect(() => t.merge(body(ent("a", 1), ent("b", 1), ent("c", 1)))).toThrow("INVALID");
+      expect(() => t.merge(Uint8Array.from([0x54, 0x52, 1, 15, 2, 1, 1, 0xff, 3]))).toThrow("BAD_VALUE");
+      expect(hex(t.encode())).toBe(before);
+    } finally { t.dispose(); }
+  });
+
+  it("evictions do not grow memory without bound (the id arena is compacted)", () => {
+    const k = kernel();
+    const t = new TopK<string>("a", 16);
+    try {
+      const pad = "i".repeat(1000);
+      for (let i = 0; i < 2000; i++) t.add(pad + i, i); // each add evicts the lowest
+      const high = k.memoryBytes();
+      for (let i = 2000; i < 20000; i++) t.add(pad + i, i);
+      expect(k.memoryBytes()).toBe(high); // 18 MB of ids went through 16 slots
+      expect(t.value.map((e) => e.score)).toEqual(Array.from({ length: 16 }, (_, j) => 19999 - j));
+    } finally { t.dispose(); }
   });
 });
