@@ -305,7 +305,11 @@ describe("TopK on the data layer", () => {
       expect(() => t.merge(body(ent("a", 9), ent("a", 9)))).toThrow("NONCANONICAL");
       expect(() => t.merge(body(ent("a", 1), ent("b", 1), ent("c", 1)))).toThrow("INVALID");
       expect(() => t.merge(Uint8Array.from([0x54, 0x52, 1, 15, 2, 1, 1, 0xff, 3]))).toThrow("BAD_VALUE");
+      expect(() => t.merge(Uint8Array.from([...body(ent("a", 9)), 0]))).toThrow("TRAILING");
       expect(hex(t.encode())).toBe(before);
+      expect(t.merge(body(ent("a", 1), ent("y", 7)))).toBe(true); // joined from the bytes: a fills the free slot, then y evicts it
+      expect(t.value).toEqual([{ id: "y", score: 7 }, { id: "x", score: 5 }]);
+      expect(t.merge(body(ent("b", 4), ent("x", 5)))).toBe(false); // b ranks below the last; x is already 5
     } finally { t.dispose(); }
   });
 

@@ -15,7 +15,7 @@
 // state is honest (docs/format.md): add(id, s) keeps a maximum and never
 // counts, so nothing can wrap; decode checks count ≤ k, order and values.
 import { Reader, Writer } from "../codec";
-import { E_BAD_TAG, E_INVALID, E_NONCANONICAL, E_OUT_OF_MEMORY, setError } from "../errors";
+import { E_BAD_TAG, E_INVALID, E_NONCANONICAL, E_OUT_OF_MEMORY, E_TRAILING, setError } from "../errors";
 import { Lattice, Spec, batchEpoch, pendingOfBatch } from "../lattice";
 import { Vec, alloc, release, compareBytes } from "../data/index";
 
@@ -220,6 +220,37 @@ export class TopK extends Lattice {
     this.garbage = u.garbage;
     this.lowOk = false;
     return true;
+  }
+
+  // A small body (a delta of a few entries) is checked in place, then joined
+  // entry by entry straight from the bytes; a larger one is decoded first and
+  // takes the merge path.
+  joinBody(r: Reader): i32 {
+    const start = r.p;
+    const n = r.count(2);
+    if (r.ok && <u32>n > this.spec.k) r.fail(E_INVALID);
+    let prev: usize = 0, prevLen: usize = 0, bytes = 0;
+    for (let i = 0; i < n && r.ok; i++) {
+      const p = r.valueRaw();
+      const len = <usize>r.rawLen;
+      r.varint();
+      if (!r.ok) break;
+      if (i > 0 && compareBytes(prev, prevLen, p, len) >= 0) { r.fail(E_NONCANONICAL); break; }
+      prev = p; prevLen = len; bytes += <i32>len;
+    }
+    if (r.ok && !r.done) r.fail(E_TRAILING);
+    if (!r.ok) return -r.err;
+    if (n > ONE_BY_ONE) { r.p = start; return super.joinBody(r); }
+    if (!this.reserve(n, bytes)) return -E_OUT_OF_MEMORY;
+    const again = new Reader(start, r.end);
+    again.count(2);
+    let changed = false;
+    for (let i = 0; i < n; i++) {
+      const p = again.valueRaw();
+      const len = <usize>again.rawLen;
+      if (this.joinOne(p, len, again.varint())) changed = true;
+    }
+    return changed ? 1 : 0;
   }
 
   leq(o: Lattice): bool {
