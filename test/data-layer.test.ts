@@ -3,7 +3,7 @@
 // any order come out in canonical order; a bad merge body changes nothing,
 // however far into the body the fault is.
 import { beforeAll, describe, expect, it } from "vitest";
-import { init, kernel, GCounter, GSet, TwoPSet, decodeState } from "../dist/host/index.node.js";
+import { init, kernel, GCounter, GMap, GSet, IVar, LWWRegister, MaxInt, TopK, TwoPSet, decodeState } from "../dist/host/index.node.js";
 import { encodeValue } from "../host/crdt/value.js";
 import { hex, varint } from "./util/bytes.js";
 
@@ -152,5 +152,177 @@ describe("GCounter and TwoPSet on the data layer", () => {
     const high = k.memoryBytes();
     for (let i = 0; i < 5; i++) GSet.decode(gsetBytes(range(0, 200_000)), "x").dispose();
     expect(k.memoryBytes()).toBe(high); // reused, not grown
+  });
+});
+
+// MaxInt and LWWRegister are flat (issue 10, item 8): the state is a few
+// fields plus, for the register, one raw block of replica and value bytes.
+describe("MaxInt and LWWRegister on the data layer", () => {
+  const lww = (ts: number, rep: string, v: string, tail: number[] = []) => {
+    const r = new TextEncoder().encode(rep), e = encodeValue(v);
+    return join([[0x54, 0x52, 1, 6, 1], varint(ts), varint(r.length), r, varint(e.length), e, tail]);
+  };
+
+  it("LWWRegister merges from bytes: the greater write wins by (timestamp, replica, value); bad bodies change nothing", () => {
+    const r = LWWRegister.decode(lww(5, "b", "m"), "x");
+    try {
+      expect(r.merge(lww(5, "a", "z"))).toBe(false); // smaller replica loses
+      expect(r.merge(lww(5, "b", "a"))).toBe(false); // same writer, smaller value
+      expect(r.merge(lww(5, "b", "m"))).toBe(false); // itself
+      const before = hex(r.encode());
+      expect(() => r.merge(lww(9, "c", "q", [0]))).toThrow("TRAILING");
+      expect(() => r.merge(lww(9, "", "q"))).toThrow("INVALID"); // no writer
+      expect(() => r.merge(join([[0x54, 0x52, 1, 6, 2]]))).toThrow("INVALID");
+      expect(() => r.merge(join([[0x54, 0x52, 1, 6, 1, 9, 1, 0x63, 1, 0xff]]))).toThrow("BAD_VALUE");
+      expect(hex(r.encode())).toBe(before);
+      expect(r.merge(lww(5, "b", "n"))).toBe(true);
+      expect(r.value).toBe("n");
+      expect(r.merge(lww(6, "a", "a".repeat(1000)))).toBe(true); // a longer value: the block grows
+      expect(r.value).toBe("a".repeat(1000));
+      expect(r.writer).toBe("a");
+      expect(r.merge(lww(7, "b", "s"))).toBe(true); // and shrinks
+      expect(hex(r.encode())).toBe(hex(lww(7, "b", "s")));
+      expect(r.merge(join([[0x54, 0x52, 1, 6, 0]]))).toBe(false); // bottom
+    } finally { r.dispose(); }
+  });
+
+  it("MaxInt merges from bytes and refuses a trailing byte", () => {
+    const m = MaxInt.decode(Uint8Array.from([0x54, 0x52, 1, 3, 0x2a]), "x");
+    try {
+      expect(m.merge(Uint8Array.from([0x54, 0x52, 1, 3, 0x29]))).toBe(false);
+      expect(() => m.merge(Uint8Array.from([0x54, 0x52, 1, 3, 0x7f, 0]))).toThrow("TRAILING");
+      expect(() => m.merge(Uint8Array.from([0x54, 0x52, 1, 3, 0x80]))).toThrow("TRUNCATED");
+      expect(m.value).toBe(42);
+      expect(m.merge(Uint8Array.from([0x54, 0x52, 1, 3, 0x2b]))).toBe(true);
+      expect(m.value).toBe(43);
+    } finally { m.dispose(); }
+  });
+
+  it("register memory goes back on dispose, and to the collector from nested registers", () => {
+    const k = kernel();
+    const big = "v".repeat(100_000);
+    const warm = LWWRegister.decode(lww(1, "a", big), "x");
+    warm.dispose();
+    const high = k.memoryBytes();
+    for (let i = 0; i < 200; i++) {
+      const r = LWWRegister.decode(lww(i + 1, "a", big), "x");
+      r.merge(lww(i + 2, "b", big + "w"));
+      r.dispose();
+    }
+    expect(k.memoryBytes()).toBe(high); // 200 × 200 KB without growing: reused
+    // Map values are not freed explicitly: the finalizer returns their blocks.
+    for (let i = 0; i < 50; i++) {
+      const m = new GMap("x", LWWRegister);
+      m.update("k", LWWRegister.ops.set(big + i, 1));
+      m.update("k", LWWRegister.ops.set(big + i + "z", 2));
+      m.dispose();
+      k.exports.collect();
+    }
+    expect(k.memoryBytes()).toBeLessThanOrEqual(high + 4 * 65536 * 8);
+  });
+});
+
+describe("IVar on the data layer", () => {
+  const iv = (v: string, tail: number[] = []) => {
+    const e = encodeValue(v);
+    return join([[0x54, 0x52, 1, 5, 1], varint(e.length), e, tail]);
+  };
+
+  it("merges from bytes (the byte-greater value wins), refuses bad bodies unchanged, and gives memory back", () => {
+    const k = kernel();
+    const v = IVar.decode(iv("m"), "x");
+    try {
+      expect(v.merge(iv("a"))).toBe(false);
+      expect(v.merge(iv("m"))).toBe(false);
+      expect(() => v.merge(iv("z", [0]))).toThrow("TRAILING");
+      expect(() => v.merge(Uint8Array.from([0x54, 0x52, 1, 5, 2]))).toThrow("INVALID");
+      expect(() => v.merge(Uint8Array.from([0x54, 0x52, 1, 5, 1, 1, 0xff]))).toThrow("BAD_VALUE");
+      expect(v.value).toBe("m");
+      expect(v.merge(iv("n".repeat(5000)))).toBe(true);
+      expect(hex(v.encode())).toBe(hex(iv("n".repeat(5000))));
+    } finally { v.dispose(); }
+    const big = "v".repeat(100_000);
+    IVar.decode(iv(big), "x").dispose();
+    const high = k.memoryBytes();
+    for (let i = 0; i < 200; i++) {
+      const a = new IVar<string>("x");
+      a.set(big + i);
+      a.merge(iv(big + i + "z"));
+      a.dispose();
+    }
+    expect(k.memoryBytes()).toBe(high);
+  });
+});
+
+// TopK keeps a run of entries sorted by id (the body's order) over an arena
+// of id bytes; a JS model (max score per id, then the k best by rank) checks
+// every path: ops one at a time, batches, small merges (one entry at a time)
+// and large ones (merge the runs, rank once).
+describe("TopK on the data layer", () => {
+  type E = { id: string; score: number };
+  const rank = (a: E, b: E) => (b.score - a.score) || (Buffer.compare(Buffer.from(encodeValue(a.id)), Buffer.from(encodeValue(b.id))));
+  function model(k: number, offers: E[]): E[] {
+    const best = new Map<string, number>();
+    for (const o of offers) best.set(o.id, Math.max(best.get(o.id) ?? -1, o.score));
+    return [...best].map(([id, score]) => ({ id, score })).sort(rank).slice(0, k);
+  }
+  // A seeded PRNG, so a failure replays.
+  function rng(seed: number) { return () => { seed = (seed * 1103515245 + 12345) & 0x7fffffff; return seed / 0x80000000; }; }
+
+  it("ops, batches and merges of every size agree with a JS model", () => {
+    const rnd = rng(7);
+    for (const k of [1, 3, 10, 100]) {
+      const offers: E[] = Array.from({ length: 600 }, () => ({ id: "p" + Math.floor(rnd() * 300), score: Math.floor(rnd() * 50) }));
+      const a = new TopK<string>("a", k), b = new TopK<string>("b", k), c = new TopK<string>("c", k);
+      try {
+        offers.slice(0, 300).forEach((o) => a.add(o.id, o.score));
+        b.batch((t) => { for (const o of offers.slice(300)) t.add(o.id, o.score); });
+        expect(a.value).toEqual(model(k, offers.slice(0, 300)));
+        expect(b.value).toEqual(model(k, offers.slice(300)));
+        c.merge(a.encode());           // into bottom
+        c.merge(b.encode());           // a large merge (or small, for k ≤ 8)
+        for (const o of offers.slice(0, 40)) { // small merges
+          const d = new TopK<string>("d", k);
+          try { c.merge(d.add(o.id, o.score + 1).takeDelta()); } finally { d.dispose(); }
+        }
+        const want = model(k, [...offers, ...offers.slice(0, 40).map((o) => ({ id: o.id, score: o.score + 1 }))]);
+        expect(c.value).toEqual(want);
+        expect(c.size).toBe(Math.min(k, want.length));
+        // The encoding is canonical: a state rebuilt from the model's entries gives the same bytes.
+        const d = new TopK<string>("e", k);
+        try { d.batch((t) => { for (const e of want) t.add(e.id, e.score); }); expect(hex(d.encode())).toBe(hex(c.encode())); } finally { d.dispose(); }
+      } finally { a.dispose(); b.dispose(); c.dispose(); }
+    }
+  });
+
+  it("a merge body out of order, over k, or with a bad id changes nothing", () => {
+    const t = new TopK<string>("a", 2).add("x", 5);
+    const ent = (id: string, s: number) => { const e = encodeValue(id); return [...varint(e.length), ...e, ...varint(s)]; };
+    const body = (...es: number[][]) => Uint8Array.from([0x54, 0x52, 1, 15, 2, es.length, ...es.flat()]);
+    try {
+      const before = hex(t.encode());
+      expect(() => t.merge(body(ent("b", 9), ent("a", 9)))).toThrow("NONCANONICAL");
+      expect(() => t.merge(body(ent("a", 9), ent("a", 9)))).toThrow("NONCANONICAL");
+      expect(() => t.merge(body(ent("a", 1), ent("b", 1), ent("c", 1)))).toThrow("INVALID");
+      expect(() => t.merge(Uint8Array.from([0x54, 0x52, 1, 15, 2, 1, 1, 0xff, 3]))).toThrow("BAD_VALUE");
+      expect(() => t.merge(Uint8Array.from([...body(ent("a", 9)), 0]))).toThrow("TRAILING");
+      expect(hex(t.encode())).toBe(before);
+      expect(t.merge(body(ent("a", 1), ent("y", 7)))).toBe(true); // joined from the bytes: a fills the free slot, then y evicts it
+      expect(t.value).toEqual([{ id: "y", score: 7 }, { id: "x", score: 5 }]);
+      expect(t.merge(body(ent("b", 4), ent("x", 5)))).toBe(false); // b ranks below the last; x is already 5
+    } finally { t.dispose(); }
+  });
+
+  it("evictions do not grow memory without bound (the id arena is compacted)", () => {
+    const k = kernel();
+    const t = new TopK<string>("a", 16);
+    try {
+      const pad = "i".repeat(1000);
+      for (let i = 0; i < 2000; i++) t.add(pad + i, i); // each add evicts the lowest
+      const high = k.memoryBytes();
+      for (let i = 2000; i < 20000; i++) t.add(pad + i, i);
+      expect(k.memoryBytes()).toBe(high); // 18 MB of ids went through 16 slots
+      expect(t.value.map((e) => e.score)).toEqual(Array.from({ length: 16 }, (_, j) => 19999 - j));
+    } finally { t.dispose(); }
   });
 });

@@ -4,7 +4,7 @@
 // before equal the bytes after, and no delta is left pending.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import fc from "fast-check";
-import { init, kernel, AWSet, GCounter, PNCounter, TrellisError, decodeState } from "../dist/host/index.node.js";
+import { init, kernel, AWSet, EWFlag, GCounter, LWWRegister, PNCounter, TrellisError, decodeState } from "../dist/host/index.node.js";
 import type { Crdt } from "../dist/host/index.node.js";
 import { fixtures, AnyFixture } from "./util/fixtures.js";
 import { build, historyArb, History } from "./util/history.js";
@@ -290,6 +290,44 @@ describe("type-specific bad values", () => {
       unchanged(p, () => expectTyped(() => p.batch((t) => { t.decrement(2 ** 53 - 1); t.decrement(2 ** 53 - 1); }), ["TrellisError"], "OVERFLOW"));
       p.increment(2 ** 53 - 1); // the other component is independent
     } finally { p.dispose(); }
+  });
+
+  // A register at 2^64 − 3: one setAfter reaches 2^64 − 2, the largest honest
+  // timestamp; a second in the same batch would write 2^64 − 1, which no
+  // state may hold. The dry pass follows the batch's own writes, so the
+  // whole batch fails with OVERFLOW before any op applies.
+  it("LWWRegister: a batch of setAfter ops that would reach 2^64 − 1 fails as a whole", () => {
+    const at = (b0: number) => concat([0x54, 0x52, 1, 6, 1], [b0, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x01], [1, 0x62, 2, 5, 0]);
+    expectTyped(() => LWWRegister.decode(at(0xff), "a"), ["TrellisError"], "OVERFLOW");
+    const r = LWWRegister.decode(at(0xfd), "a"); // 2^64 − 3
+    try {
+      unchanged(r, () => expectTyped(() => r.batch((t) => { t.setAfter("x", 0); t.setAfter("y", 0); }), ["TrellisError"], "OVERFLOW"));
+      expect(r.value).toBe("");
+      r.setAfter("x", 0); // alone it fits: 2^64 − 2
+      expect(r.value).toBe("x");
+      expect(hex(r.encode())).toBe(hex(concat([0x54, 0x52, 1, 6, 1], [0xfe, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x01], [1, 0x61, 3, 5, 1, 0x78])));
+      unchanged(r, () => expectTyped(() => r.setAfter("z", 0), ["TrellisError"], "OVERFLOW"));
+    } finally { r.dispose(); }
+  });
+
+  // EWFlag's enable mints the replica's next dot, like AWSet's add: near
+  // 2^64 − 1 it fails with OVERFLOW instead of minting a dot no state may hold.
+  it("EWFlag: decode refuses a dot at 2^64 − 1; enable near it fails with OVERFLOW, changing nothing", () => {
+    const flag = (top: number[]) => concat([0x54, 0x52, 1, 4, 1, 1, 0x61], top, [0, 0]);
+    const max = (b0: number) => [b0, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x01];
+    expectTyped(() => EWFlag.decode(flag(max(0xff)), "a"), ["TrellisError"], "OVERFLOW");
+    const f = EWFlag.decode(flag(max(0xfe)), "a"); // 2^64 − 2: honest, but a's dots are spent
+    const g = EWFlag.decode(flag(max(0xfe)), "b"); // another replica may still enable
+    try {
+      unchanged(f, () => expectTyped(() => f.enable(), ["TrellisError"], "OVERFLOW"));
+      unchanged(f, () => expectTyped(() => f.batch((t) => { t.disable(); t.enable(); }), ["TrellisError"], "OVERFLOW"));
+      expect(f.value).toBe(false);
+      f.disable(); // mints nothing
+      g.enable();
+      expect(g.value).toBe(true);
+      expect(f.merge(g.encode())).toBe(true);
+      expect(f.value).toBe(true);
+    } finally { f.dispose(); g.dispose(); }
   });
 
   it("a failing nested batch applies none of its own ops", () => {

@@ -7,6 +7,19 @@ import { Vec } from "./vec";
 import { ByteTable } from "./table";
 import { release } from "./mem";
 
+// Flat states that own one raw block directly in a usize field (LWWRegister,
+// IVar): registered by class id and field offset, so this file need not
+// import the types. A handful of entries: a linear scan.
+// (Static memory, not a managed array: the collector calls this file.)
+const rawTable: usize = memory.data(64); // 8 × (id u32, offset u32)
+let rawCount: i32 = 0;
+export function ownsRaw(id: u32, offset: usize): void {
+  if (rawCount == 8) unreachable(); // a build-time bug, not input
+  store<u32>(rawTable + (<usize>rawCount << 3), id);
+  store<u32>(rawTable + (<usize>rawCount << 3) + 4, <u32>offset);
+  rawCount++;
+}
+
 // @ts-ignore: decorator
 @global export function __finalize(ptr: usize): void {
   const id = changetype<OBJECT>(ptr - TOTAL_OVERHEAD).rtId;
@@ -15,4 +28,14 @@ import { release } from "./mem";
   else if (id == idof<Vec<u32>>()) changetype<Vec<u32>>(ptr).free();
   else if (id == idof<Vec<u64>>()) changetype<Vec<u64>>(ptr).free();
   else if (id == idof<ByteTable>()) { const t = changetype<ByteTable>(ptr); release(t.slots); t.slots = 0; t.mask = 0; t.count = 0; }
+  else {
+    for (let i = 0; i < rawCount; i++) {
+      if (load<u32>(rawTable + (<usize>i << 3)) == id) {
+        const at = ptr + <usize>load<u32>(rawTable + (<usize>i << 3) + 4);
+        release(load<usize>(at));
+        store<usize>(at, 0);
+        return;
+      }
+    }
+  }
 }

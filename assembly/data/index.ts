@@ -9,4 +9,5 @@ export { Vec, Bytes, U32Vec, U64Vec } from "./vec";
 export { ByteTable } from "./table";
 export { Run, entrySize, sortedIndex, sortByKey } from "./sorted";
 export { DotVec } from "./dots";
+export { ownsRaw } from "./finalize";
 import "./finalize";

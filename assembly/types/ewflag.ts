@@ -4,7 +4,7 @@
 import { Reader, Writer } from "../codec";
 import { E_BAD_TAG, E_INVALID, E_TOO_LARGE, MAX_PARTS, setError } from "../errors";
 import { Lattice } from "../lattice";
-import { CausalContext, Dot, readDots, sortDots, writeDots } from "../dots";
+import { CausalContext, Dot, canMint, readDots, sortDots, writeDots } from "../dots";
 import { hasDot, missingContext } from "./awset";
 
 export const OP_ENABLE: u32 = 0;  // op := 0
@@ -106,6 +106,9 @@ export class EWFlag extends Lattice {
     const code = r.u8();
     if (!r.ok) return null;
     if (code != OP_ENABLE && code != OP_DISABLE) { r.fail(E_BAD_TAG); return null; }
+    // Enable mints the replica's next dot: refused (OVERFLOW) near 2^64 − 1,
+    // and for an empty replica id, since neither state would decode again.
+    if (code == OP_ENABLE && !canMint(r, replica, this.cc.max(replica))) return null;
     if (dry) return null;
     return this.opDelta(code == OP_ENABLE, replica);
   }

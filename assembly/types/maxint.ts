@@ -1,7 +1,9 @@
 // Max register over u64: join is max, bottom is 0. A chain, so every non-zero
-// state is join-irreducible and decomposes to itself.
+// state is join-irreducible and decomposes to itself. Flat: the state is one
+// u64 field, so a small-state call allocates nothing beyond the state object.
+// Every value is honest: set(n) never increments, so no op can wrap.
 import { Reader, Writer } from "../codec";
-import { E_BAD_TAG } from "../errors";
+import { E_BAD_TAG, E_TRAILING } from "../errors";
 import { Lattice, Spec } from "../lattice";
 
 export const OP_SET: u32 = 0; // op := 0 n:varint
@@ -56,4 +58,14 @@ export class MaxInt extends Lattice {
 
   encode(w: Writer): void { w.varint(this.v); }
   decode(r: Reader, depth: i32): void { this.v = r.varint(); }
+
+  // Streamed: one varint, no temporary state.
+  joinBody(r: Reader): i32 {
+    const v = r.varint();
+    if (r.ok && !r.done) r.fail(E_TRAILING);
+    if (!r.ok) return -r.err;
+    if (v <= this.v) return 0;
+    this.v = v;
+    return 1;
+  }
 }
