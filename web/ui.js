@@ -27,6 +27,9 @@ export function lineChart(series, { limit = 0, now = Date.now(), width = 760, he
   const ends = series.map((s, i) => ({ s, i, v: s.points.length ? s.points[s.points.length - 1][1] : 0 })).sort((a, b) => b.v - a.v);
   let lastY = -Infinity;
   for (const e of ends) { e.ly = Math.max(y(e.v) + 4, lastY + 13); lastY = e.ly; }
+  // Pushed past the bottom: move them back up, still 13 px apart.
+  let nextY = height - pad.b + 13;
+  for (let j = ends.length - 1; j >= 0; j--) { ends[j].ly = Math.min(ends[j].ly, nextY - 13); nextY = ends[j].ly; }
   for (const e of ends.sort((a, b) => a.i - b.i)) {
     const { s, i, v } = e;
     const colour = COLOURS[i % COLOURS.length];
@@ -35,7 +38,7 @@ export function lineChart(series, { limit = 0, now = Date.now(), width = 760, he
     // Steps, not slopes: a counter jumps when a delta arrives.
     const d = pts.map(([px, py], j) => (j === 0 ? `M${px.toFixed(1)},${py.toFixed(1)}` : `H${px.toFixed(1)}V${py.toFixed(1)}`)).join("");
     out.push(`<path d="${d}" class="series" stroke="${colour}" data-ad="${esc(s.id)}" data-last="${v}" data-points="${s.points.length}"/>`);
-    out.push(`<text x="${pad.l + w + 6}" y="${Math.min(e.ly, height - pad.b)}" class="label" fill="${colour}">${esc(s.label)} ${v}</text>`);
+    out.push(`<text x="${pad.l + w + 6}" y="${e.ly}" class="label" fill="${colour}">${esc(s.label)} ${v}</text>`);
   }
   out.push("</svg>");
   return out.join("");
