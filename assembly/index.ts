@@ -30,8 +30,10 @@ const handles = new Array<Handle | null>();
 const free = new Array<i32>();
 // The input buffer is raw memory, so the old one is freed the moment it is
 // replaced instead of lingering until a collection.
-let inPtr: usize = heap.alloc(4096);
-let inCap: i32 = 4096;
+// Allocated by the first input() call (no start-up allocation, and no
+// non-zero mutable global beside the stack pointer: test/wasi.test.ts).
+let inPtr: usize = 0;
+let inCap: i32 = 0;
 const out = new Writer();
 
 function put(h: Handle): i32 {
@@ -61,7 +63,7 @@ export function input(len: i32): usize {
     // asked, so the next state of about the same size reuses the buffer but
     // a 10 MB state does not hold 16 MB of it (the merge budget, docs/abi.md).
     let cap = inCap << 1;
-    if (cap < len) cap = max(len, 16);
+    if (cap < len) cap = max(len, 4096);
     if (<usize>len >= LARGE && len <= 0x7000_0000) cap = len + (len >> 3);
     // The old contents are dead (the host writes after this call): free, then allocate.
     release(inPtr);
