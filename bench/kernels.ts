@@ -39,8 +39,6 @@ interface TypeBench<S> {
   twin: Twin<S>;
   // Ported types: the same-algorithm typed-array twin (then `twin` is the idiomatic JS one).
   flat?: Twin<any>;
-  // false: the flat twin lacks the kernel's path for small joins, so it sits out the deltas row.
-  flatDeltas?: boolean;
   // Two replicas of n elements each, half of them shared.
   pair?(n: number): [S, S];
   // Types whose state does not grow with n (single values, TopK's k best, a
@@ -162,7 +160,7 @@ function types(quick: boolean): TypeBench<any>[] {
     },
     {
       name: "TwoPSet", available: has("TwoPSet"), twinFrom: "test/model/twopset.ts + bench/twins/twopset.ts",
-      sizes: mid, twin: tp, flat: flat.twopset, flatDeltas: false, bottom: tp.bottom,
+      sizes: mid, twin: tp, flat: flat.twopset, bottom: tp.bottom,
       pair(n) {
         const a = tp.bottom(), b = tp.bottom();
         for (let i = 0; i < n; i++) (i % 4 === 0 ? a.r : a.a).add(el("e" + i));
@@ -355,7 +353,7 @@ export async function kernelBenches(o: KernelOptions): Promise<Table> {
     for (let j = 0; j < o.deltas; j++) all.push(ty.twin.encode(ty.delta(j)));
     const runK = (k: number) => { const s = kdecode(bottom); for (let j = 0; j < k; j++) s.merge(all[j]); s.dispose(); };
     const runT = (k: number) => { const s = ty.twin.decode(bottom); for (let j = 0; j < k; j++) ty.twin.joinInto(s, ty.twin.decode(all[j])); };
-    const fl = ty.flatDeltas === false ? undefined : ty.flat;
+    const fl = ty.flat;
     const runF = (k: number) => { const s = fl!.decode(bottom); for (let j = 0; j < k; j++) fl!.joinInto(s, fl!.decode(all[j])); };
     // Probe at two small counts; if either side would exceed the cap at the full
     // count (superlinear), measure at the largest count that fits and say so.
@@ -373,7 +371,7 @@ export async function kernelBenches(o: KernelOptions): Promise<Table> {
       if (t2 * (k / p) > o.capMs / 10) while (k > p && predict(k) > o.capMs) k = Math.floor(k / 2);
       if (k < o.deltas) t.notes.push(`${ty.name}: applying deltas grows as n^${expo.toFixed(1)}; ${count(o.deltas)} deltas were predicted at ${(predict(o.deltas) / 1000).toFixed(0)} s, so ${k} were measured.`);
     }
-    const r = await measure(sides({ ...ty, flat: fl },
+    const r = await measure(sides(ty,
       { name: "trellis", fn: () => runK(k) },
       { name: "twin", fn: () => runT(k) },
       fl ? { name: "flat", fn: () => runF(k) } : null,
@@ -382,7 +380,7 @@ export async function kernelBenches(o: KernelOptions): Promise<Table> {
   }
   t.notes.unshift(`Types measured: ${measured.join(", ")}.` + (missing.length ? ` Not measured (class not exported yet): ${missing.join(", ")}.` : ""));
   const all = types(o.quick).filter((x) => x.available);
-  t.notes.push(`Ported to the linear-memory data layer, with a same-algorithm twin (bench/twins/flat.ts: sorted runs of length-prefixed bytes in a Uint8Array with Uint32Array offsets, and a hash table with stored hashes over a byte arena with counts in a Float64Array) and the idiomatic JS column (Map/Set of strings): ${all.filter((x) => x.flat).map((x) => x.name).join(", ")}. Target for these, n ≥ 10k: ≥ 1.5× the twin and ≥ 3× idiomatic JS; smaller n: ≥ 1× both. TwoPSet's flat twin has no tails for small joins (the kernel hashes a small delta into tails), so its "apply single-op deltas" row compares with idiomatic JS only.`);
+  t.notes.push(`Ported to the linear-memory data layer, with a same-algorithm twin (bench/twins/flat.ts: sorted runs of length-prefixed bytes in a Uint8Array with Uint32Array offsets, and a hash table with stored hashes over a byte arena with counts in a Float64Array) and the idiomatic JS column (Map/Set of strings): ${all.filter((x) => x.flat).map((x) => x.name).join(", ")}. Target for these, n ≥ 10k: ≥ 1.5× the twin and ≥ 3× idiomatic JS; smaller n: ≥ 1× both.`);
   t.notes.push(`Not yet ported (still managed AssemblyScript objects): ${all.filter((x) => !x.flat).map((x) => x.name).join(", ")}. Their "twin" column is their older twin, which follows the kernel's current Map-based algorithm (itself about what idiomatic JS would write), and their target stays "faster than it".`);
   t.notes.push("Idiomatic JS / older twins: " + all.map((x) => `${x.name} — ${x.twinFrom}`).join("; ") + ".");
   t.notes.push("join: replica A ⊔ replica B in place (A rebuilt untimed before each run), n elements each, half shared. Both results are compared byte for byte.");

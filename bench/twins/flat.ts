@@ -230,32 +230,31 @@ export const gset = {
 
 // ---- TwoPSet ---------------------------------------------------------------
 
-// adds holds only live elements (the format lists a removed element only in removes).
-export interface TwoPSetFlat { adds: Run; removes: Run }
+// As the kernel: two GSets, `a` every element ever added (removed ones
+// included) and `r` the tombstones, so neither deletes; the canonical adds
+// list a \ r is made by one merge walk when encoding.
+export interface TwoPSetFlat { a: GSetFlat; r: GSetFlat }
 
 export const twopset = {
-  bottom: (): TwoPSetFlat => ({ adds: emptyRun(), removes: emptyRun() }),
+  bottom: (): TwoPSetFlat => ({ a: gset.bottom(), r: gset.bottom() }),
   decode(bytes: Uint8Array): TwoPSetFlat {
-    const r = new ByteReader(bytes);
-    readHeader(r);
-    const s = { adds: readRun(r), removes: readRun(r) };
-    done(r);
-    if (minusRun(s.adds, s.removes).count !== s.adds.count) throw new Error("noncanonical: removed element listed live");
+    const rd = new ByteReader(bytes);
+    readHeader(rd);
+    const s = { a: { run: readRun(rd), tail: new Table() }, r: { run: readRun(rd), tail: new Table() } };
+    done(rd);
+    if (minusRun(s.a.run, s.r.run).count !== s.a.run.count) throw new Error("noncanonical: removed element listed live");
     return s;
   },
   encode(s: TwoPSetFlat): Uint8Array {
-    const [out, p] = header(9, runBody(s.adds) + runBody(s.removes));
-    writeRun(out, writeRun(out, p, s.adds), s.removes);
+    fold(s.a); fold(s.r);
+    const live = minusRun(s.a.run, s.r.run);
+    const [out, p] = header(9, runBody(live) + runBody(s.r.run));
+    writeRun(out, writeRun(out, p, live), s.r.run);
     return out;
   },
-  joinInto(a: TwoPSetFlat, b: TwoPSetFlat): boolean {
-    const [rm, rc] = mergeRuns(a.removes, b.removes);
-    const [ad] = mergeRuns(a.adds, b.adds);
-    const live = minusRun(ad, rm);
-    // With removes unchanged, live ⊇ the old adds (disjoint from removes): a count says it.
-    const changed = rc || live.count !== a.adds.count;
-    a.adds = live; a.removes = rm;
-    return changed;
+  joinInto(x: TwoPSetFlat, y: TwoPSetFlat): boolean {
+    const a = gset.joinInto(x.a, y.a);
+    return gset.joinInto(x.r, y.r) || a;
   },
 };
 
