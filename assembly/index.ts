@@ -10,7 +10,7 @@ import {
 import { Lattice, Spec, beginBatch } from "./lattice";
 import { readSpec, writeSpec, newBottom } from "./registry";
 import { readState, readHeader, writeState } from "./state";
-import { setCapPages, canAlloc, alloc, release } from "./data/index";
+import { setCapPages, alloc, release, spanFreeBytes, LARGE } from "./data/index";
 import { listMints } from "./mint";
 import { walk, joinMissing as walkJoinMissing, selected, MODE_COUNT, MODE_PARTS, MODE_HASH } from "./parts";
 
@@ -30,8 +30,10 @@ const handles = new Array<Handle | null>();
 const free = new Array<i32>();
 // The input buffer is raw memory, so the old one is freed the moment it is
 // replaced instead of lingering until a collection.
-let inPtr: usize = heap.alloc(4096);
-let inCap: i32 = 4096;
+// Allocated by the first input() call (no start-up allocation, and no
+// non-zero mutable global beside the stack pointer: test/wasi.test.ts).
+let inPtr: usize = 0;
+let inCap: i32 = 0;
 const out = new Writer();
 
 function put(h: Handle): i32 {
@@ -56,17 +58,17 @@ function reader(len: i32): Reader {
 // Returns 0 when the buffer cannot grow under the memory cap (the host then
 // reports OUT_OF_MEMORY): 0 is never a buffer.
 export function input(len: i32): usize {
-  if (len > inCap) {
-    let cap = inCap;
-    while (cap < len && cap > 0) cap <<= 1;
-    if (cap < len || !canAlloc(<usize>cap)) {
-      cap = len;
-      if (!canAlloc(<usize>cap)) return 0;
-    }
+  if (len > inCap || inPtr == 0) {
+    // Doubling while small (many growing calls); once large, 1/8 more than
+    // asked, so the next state of about the same size reuses the buffer but
+    // a 10 MB state does not hold 16 MB of it (the merge budget, docs/abi.md).
+    let cap = inCap << 1;
+    if (cap < len) cap = max(len, 4096);
+    if (<usize>len >= LARGE && len <= 0x7000_0000) cap = len + (len >> 3);
     // The old contents are dead (the host writes after this call): free, then allocate.
     release(inPtr);
     inPtr = alloc(<usize>cap);
-    if (inPtr == 0) unreachable(); // canAlloc said it fits
+    if (inPtr == 0) { inCap = 0; return 0; } // the host reports OUT_OF_MEMORY
     inCap = cap;
   }
   return inPtr;
@@ -417,6 +419,11 @@ export function get(h: i32, len: i32): i32 {
 // data layer refuses, with OUT_OF_MEMORY, any allocation that could make memory
 // grow past it (docs/abi.md, "Memory"). The JS host sets it from init's maxMemory.
 export function setMemoryCap(pages: i32): void { setCapPages(pages); }
+
+// Bytes of kernel memory the large-block allocator holds free for reuse
+// (docs/abi.md, "Memory"): memory.buffer.byteLength minus this bounds what
+// the states and buffers hold.
+export function memoryFree(): usize { return spanFreeBytes(); }
 
 // Live handles, for leak tests.
 export function liveHandles(): i32 { return handles.length - free.length; }

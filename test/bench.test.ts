@@ -37,7 +37,12 @@ describe("bench --quick", () => {
       // a kernel and its twin must agree on the joined state
       expect(cases.some((c) => c.includes("DIFFERENT RESULT")), type).toBe(false);
     }
-    for (const r of k.rows) expect(r[6]).toMatch(/^(PASS|MISS)$/);
+    for (const r of k.rows) expect(r[r.length - 1]).toMatch(/^(PASS|MISS)$/);
+    // Ported types are measured against a same-algorithm twin and idiomatic JS side by side.
+    expect(k.columns).toContain("idiomatic JS");
+    for (const type of ["GSet", "GCounter", "PNCounter", "TwoPSet"]) {
+      for (const r of k.rows.filter((x) => x[0] === type)) expect(r[5], `${type} ${r[1]}`).toMatch(/^[\d.]+$/);
+    }
 
     const c = byId.get("crdts-time")!;
     expect(c.columns.slice(1, 5)).toEqual(["trellis", "Yjs", "Automerge", "Loro"]);

@@ -2,7 +2,7 @@
 // arenas, interning hash tables, sorted runs and packed dots, each freed
 // explicitly with its state. Lattice types build on these; no managed object
 // is created per element.
-export { alloc, resize, release, setCapPages, capPagesNow, canAlloc } from "./mem";
+export { alloc, resize, release, setCapPages, capPagesNow, canAlloc, spanFreeBytes, LARGE } from "./mem";
 export { hashBytes } from "./hash";
 export { compareBytes, equalBytes, entryLen, entryBody, varintSize, putVarint } from "./bytes";
 export { Vec, Bytes, U32Vec, U64Vec } from "./vec";

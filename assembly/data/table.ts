@@ -6,7 +6,7 @@
 // grow-only set (elements, replica ids), so no tombstones are needed.
 import { hashBytes } from "./hash";
 import { equalBytes } from "./bytes";
-import { alloc, release } from "./mem";
+import { LARGE, alloc, release } from "./mem";
 import { Vec } from "./vec";
 
 const MIN_SLOTS: u32 = 16;
@@ -46,9 +46,11 @@ const MIN_SLOTS: u32 = 16;
   reserve(keys: i32, bytes: i32): bool {
     if (keys < 0 || bytes < 0 || keys > 0x1fff_ffff - this.count) return false;
     const want = this.count + keys;
-    // Load factor at most 3/4.
+    // Load factor at most 7/8: the stored hash rejects almost every
+    // mismatch without touching the arena, so probes are one load each, and
+    // slots are the table's largest part (docs/abi.md, "Memory").
     let slots = this.mask == 0 ? MIN_SLOTS : this.mask + 1;
-    while (<u64>want * 4 > <u64>slots * 3) {
+    while (<u64>want * 8 > <u64>slots * 7) {
       if (slots >= (1 << 27)) return false; // 1 GiB of slots: beyond any cap
       slots <<= 1;
     }
@@ -59,12 +61,28 @@ const MIN_SLOTS: u32 = 16;
   }
 
   private rehash(n: u32): bool {
-    const p = alloc(<usize>n << 3);
-    if (p == 0) return false;
-    memory.fill(p, 0, <usize>n << 3);
-    const mask = n - 1;
     const old = this.slots;
     const oldN: u32 = this.mask == 0 ? 0 : this.mask + 1;
+    const bytes = <usize>n << 3;
+    if (<usize>oldN << 3 >= LARGE) {
+      // A large table is rebuilt from its keys (hashing them again) rather
+      // than copied, so the old slots are given back before the new ones are
+      // taken: growing it never holds both (the merge memory budget).
+      release(old);
+      let p = alloc(bytes);
+      let ok = true;
+      if (p == 0) { p = alloc(<usize>oldN << 3); n = oldN; ok = false; } // the span just freed serves it
+      if (p == 0) unreachable();
+      this.slots = p;
+      this.mask = n - 1;
+      memory.fill(p, 0, <usize>n << 3);
+      for (let k = 0; k < this.count; k++) this.place(<u32>hashBytes(this.keyPtr(k), this.keyLen(k)), k);
+      return ok;
+    }
+    const p = alloc(bytes);
+    if (p == 0) return false;
+    memory.fill(p, 0, bytes);
+    const mask = n - 1;
     for (let j: u32 = 0; j < oldN; j++) {
       const s = load<u64>(old + (<usize>j << 3));
       if (s == 0) continue;
@@ -76,6 +94,13 @@ const MIN_SLOTS: u32 = 16;
     this.slots = p;
     this.mask = mask;
     return true;
+  }
+
+  // Puts key k (hash h) in the first free slot of its probe sequence.
+  @inline private place(h: u32, k: i32): void {
+    let i = h & this.mask;
+    while (load<u64>(this.slots + (<usize>i << 3)) != 0) i = (i + 1) & this.mask;
+    store<u64>(this.slots + (<usize>i << 3), (<u64>h << 32) | <u64>(k + 1));
   }
 
   // Index of key p[0..n), adding it if new (this.added tells which); -1 when

@@ -1,7 +1,7 @@
 // Growable arrays of fixed-size numbers in raw memory (u8 arenas, u32 offsets
 // and indices, u64 counters). One managed header per array, never per
 // element; the elements are freed by free(), with their state.
-import { resize, release } from "./mem";
+import { LARGE, resize, release } from "./mem";
 
 @final export class Vec<T> {
   ptr: usize = 0;
@@ -9,13 +9,18 @@ import { resize, release } from "./mem";
   cap: i32 = 0;
 
   // Makes room for `extra` more elements; false (and nothing changed) when
-  // memory is exhausted. Capacity doubles, so pushes are amortised O(1).
+  // memory is exhausted. Pushes are amortised O(1).
   reserve(extra: i32): bool {
     if (extra < 0 || extra > 0x3fff_ffff - this.len) return false;
     const want = this.len + extra;
     if (want <= this.cap) return true;
-    let cap = this.cap < 8 ? 8 : this.cap;
-    while (cap < want) cap = cap > 0x1fff_ffff ? want : cap << 1;
+    // Amortised growth for pushes (doubling while small, half again once
+    // the block lives in page spans, where the last block grows in place);
+    // a bulk reserve beyond that takes exactly what it asked for, so a merge
+    // that reserves its result's size holds no slack (docs/abi.md, "Memory").
+    const cur = this.cap < 8 ? 8 : this.cap;
+    let cap = <usize>cur * sizeof<T>() < LARGE ? cur << 1 : cur + (cur >> 1);
+    if (cap < want || cap > 0x3fff_ffff) cap = want;
     let p = resize(this.ptr, <usize>cap * sizeof<T>());
     if (p == 0 && cap > want) { cap = want; p = resize(this.ptr, <usize>cap * sizeof<T>()); } // no room to double: exact
     if (p == 0) return false;

@@ -1,0 +1,439 @@
+// Same-algorithm twins (issue 10, item 10): what assembly/data and the ported
+// kernels do (GSet, TwoPSet, GCounter, PNCounter), written in plain
+// TypeScript over typed arrays, so the kernel table shows what Wasm itself
+// buys. No Map, Set or string per element:
+// - a set is a sorted run: its canonical entries (varint length, bytes) back
+//   to back in one Uint8Array plus a Uint32Array of where each starts; decode
+//   checks order and copies, encode is one copy, join is one streaming merge;
+// - a counter is an interning open-addressing table (32-bit hash beside
+//   index + 1 per slot, linear probing, load ≤ 7/8) over a byte arena, with
+//   the counts in a Float64Array by index (exact to 2^53; the bench's counts
+//   are small); encode sorts the indices by replica bytes.
+// Checks done on decode: bounds, lengths, strict order, no empty replica id,
+// no zero count. The kernels also check each element is a canonical value;
+// the twins do not, so they do a little less work than the kernels.
+import { ByteReader, done, readHeader } from "./read.js";
+
+// ---- bytes -----------------------------------------------------------------
+
+function cmp(a: Uint8Array, ap: number, an: number, b: Uint8Array, bp: number, bn: number): number {
+  const n = an < bn ? an : bn;
+  for (let i = 0; i < n; i++) {
+    const d = a[ap + i] - b[bp + i];
+    if (d !== 0) return d;
+  }
+  return an - bn;
+}
+
+// Reads a varint at p of buf; returns [value, next position] packed in the
+// module-level out (no allocation per call).
+let vNext = 0;
+function varintAt(buf: Uint8Array, p: number): number {
+  let v = 0, mul = 1;
+  for (;;) {
+    if (p >= buf.length) throw new Error("truncated");
+    const b = buf[p++];
+    v += (b & 0x7f) * mul;
+    if ((b & 0x80) === 0) break;
+    mul *= 128;
+    if (mul > 2 ** 56) throw new Error("varint too long");
+  }
+  vNext = p;
+  return v;
+}
+
+function putVarint(out: Uint8Array, p: number, v: number): number {
+  while (v >= 0x80) { out[p++] = (v % 128) | 0x80; v = Math.floor(v / 128); }
+  out[p++] = v;
+  return p;
+}
+
+const varintSize = (v: number): number => { let n = 1; while (v >= 0x80) { v = Math.floor(v / 128); n++; } return n; };
+
+function header(tag: number, bodyLen: number): [Uint8Array, number] {
+  const out = new Uint8Array(4 + bodyLen);
+  out[0] = 0x54; out[1] = 0x52; out[2] = 1; out[3] = tag;
+  return [out, 4];
+}
+
+// ---- sorted runs -----------------------------------------------------------
+
+export interface Run { data: Uint8Array; offs: Uint32Array; count: number; bytes: number }
+
+export const emptyRun = (): Run => ({ data: new Uint8Array(0), offs: new Uint32Array(0), count: 0, bytes: 0 });
+
+// Body length and payload start of entry i.
+let eBody = 0;
+function entryLen(r: Run, i: number): number {
+  const n = varintAt(r.data, r.offs[i]);
+  eBody = vNext;
+  return n;
+}
+
+// Reads count + entries at r.pos, checking strict order; copies them in one go.
+function readRun(r: ByteReader): Run {
+  const buf = r.buf;
+  const n = r.varint();
+  if (n > buf.length - r.pos) throw new Error("count exceeds input");
+  const start = r.pos;
+  const offs = new Uint32Array(n);
+  let p = start, prevBody = 0, prevLen = 0;
+  for (let i = 0; i < n; i++) {
+    offs[i] = p - start;
+    const len = varintAt(buf, p);
+    const body = vNext;
+    if (len > buf.length - body) throw new Error("truncated");
+    if (i > 0 && cmp(buf, prevBody, prevLen, buf, body, len) >= 0) throw new Error("noncanonical");
+    prevBody = body; prevLen = len;
+    p = body + len;
+  }
+  r.pos = p;
+  return { data: buf.slice(start, p), offs, count: n, bytes: p - start };
+}
+
+// a ⊔ b as a new run (exact-size arrays, as the kernel reserves), and whether b added anything.
+function mergeRuns(a: Run, b: Run): [Run, boolean] {
+  const data = new Uint8Array(a.bytes + b.bytes);
+  const offs = new Uint32Array(a.count + b.count);
+  let i = 0, j = 0, k = 0, o = 0, changed = false;
+  const copy = (src: Run, x: number) => {
+    const s = src.offs[x], e = x + 1 < src.count ? src.offs[x + 1] : src.bytes;
+    offs[k++] = o;
+    data.set(src.data.subarray(s, e), o);
+    o += e - s;
+  };
+  while (i < a.count && j < b.count) {
+    const an = entryLen(a, i), ap = eBody;
+    const bn = entryLen(b, j), bp = eBody;
+    const c = cmp(a.data, ap, an, b.data, bp, bn);
+    if (c <= 0) { copy(a, i++); if (c === 0) j++; } else { copy(b, j++); changed = true; }
+  }
+  if (j < b.count) changed = true;
+  // The rests are contiguous: one copy each.
+  for (const [src, x] of [[a, i], [b, j]] as [Run, number][]) {
+    if (x >= src.count) continue;
+    const base = src.offs[x], shift = o - base;
+    for (let y = x; y < src.count; y++) offs[k++] = src.offs[y] + shift;
+    data.set(src.data.subarray(base, src.bytes), o);
+    o += src.bytes - base;
+  }
+  return [{ data, offs, count: k, bytes: o }, changed];
+}
+
+// The entries of a not in b (b sorted), as a new run.
+function minusRun(a: Run, b: Run): Run {
+  if (b.count === 0) return a;
+  const data = new Uint8Array(a.bytes);
+  const offs = new Uint32Array(a.count);
+  let j = 0, k = 0, o = 0;
+  for (let i = 0; i < a.count; i++) {
+    const an = entryLen(a, i), ap = eBody;
+    let c = 1;
+    while (j < b.count) {
+      const bn = entryLen(b, j), bp = eBody;
+      c = cmp(b.data, bp, bn, a.data, ap, an);
+      if (c >= 0) break;
+      j++;
+    }
+    if (j < b.count && c === 0) continue;
+    const s = a.offs[i], e = i + 1 < a.count ? a.offs[i + 1] : a.bytes;
+    offs[k++] = o;
+    data.set(a.data.subarray(s, e), o);
+    o += e - s;
+  }
+  return { data, offs, count: k, bytes: o };
+}
+
+function runBody(r: Run): number { return varintSize(r.count) + r.bytes; }
+function writeRun(out: Uint8Array, p: number, r: Run): number {
+  p = putVarint(out, p, r.count);
+  out.set(r.data.subarray(0, r.bytes), p);
+  return p + r.bytes;
+}
+
+// ---- GSet ------------------------------------------------------------------
+
+// As the kernel: a run, plus a hash table of elements joined in a few at a
+// time since the last fold (disjoint from the run), so a single-op delta does
+// not rewrite the run. The tail is folded in (sorted, merged) when order is needed.
+export interface GSetFlat { run: Run; tail: Table }
+
+// Index of element b[p..p+n) in the run, or -1 (binary search).
+function findRun(r: Run, b: Uint8Array, p: number, n: number): number {
+  let lo = 0, hi = r.count;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    const len = entryLen(r, mid);
+    const c = cmp(r.data, eBody, len, b, p, n);
+    if (c === 0) return mid;
+    if (c < 0) lo = mid + 1; else hi = mid;
+  }
+  return -1;
+}
+
+function fold(s: GSetFlat): void {
+  const t = s.tail;
+  if (t.count === 0) return;
+  const idx = t.sorted();
+  let bytes = 0;
+  for (let i = 0; i < t.count; i++) { const n = t.offs[i + 1] - t.offs[i]; bytes += varintSize(n) + n; }
+  const tr: Run = { data: new Uint8Array(bytes), offs: new Uint32Array(t.count), count: t.count, bytes };
+  let o = 0;
+  for (let j = 0; j < idx.length; j++) {
+    const i = idx[j], a = t.offs[i], e = t.offs[i + 1];
+    tr.offs[j] = o;
+    o = putVarint(tr.data, o, e - a);
+    tr.data.set(t.keys.subarray(a, e), o);
+    o += e - a;
+  }
+  s.run = mergeRuns(s.run, tr)[0];
+  s.tail = new Table();
+}
+
+const small = (k: number, n: number): boolean => k <= 8 || k * 32 < n;
+
+export const gset = {
+  bottom: (): GSetFlat => ({ run: emptyRun(), tail: new Table() }),
+  decode(bytes: Uint8Array): GSetFlat {
+    const r = new ByteReader(bytes);
+    readHeader(r);
+    const s = { run: readRun(r), tail: new Table() };
+    done(r);
+    return s;
+  },
+  encode(s: GSetFlat): Uint8Array {
+    fold(s);
+    const [out, p] = header(8, runBody(s.run));
+    writeRun(out, p, s.run);
+    return out;
+  },
+  joinInto(a: GSetFlat, b: GSetFlat): boolean {
+    const k = b.run.count + b.tail.count;
+    if (k === 0) return false;
+    if (small(k, a.run.count + a.tail.count)) {
+      let changed = false;
+      const t = a.tail, r = b.run;
+      t.reserve(k, r.bytes + b.tail.keyEnd);
+      const add = (buf: Uint8Array, p: number, n: number) => {
+        if (findRun(a.run, buf, p, n) < 0 && t.raise(buf, p, n, 1)) changed = true;
+      };
+      for (let i = 0; i < r.count; i++) { const n = entryLen(r, i); add(r.data, eBody, n); }
+      for (let i = 0; i < b.tail.count; i++) add(b.tail.keys, b.tail.offs[i], b.tail.offs[i + 1] - b.tail.offs[i]);
+      return changed;
+    }
+    fold(a); fold(b);
+    const [m, changed] = mergeRuns(a.run, b.run);
+    if (changed) a.run = m;
+    return changed;
+  },
+};
+
+// ---- TwoPSet ---------------------------------------------------------------
+
+// As the kernel: two GSets, `a` every element ever added (removed ones
+// included) and `r` the tombstones, so neither deletes; the canonical adds
+// list a \ r is made by one merge walk when encoding.
+export interface TwoPSetFlat { a: GSetFlat; r: GSetFlat }
+
+export const twopset = {
+  bottom: (): TwoPSetFlat => ({ a: gset.bottom(), r: gset.bottom() }),
+  decode(bytes: Uint8Array): TwoPSetFlat {
+    const rd = new ByteReader(bytes);
+    readHeader(rd);
+    const s = { a: { run: readRun(rd), tail: new Table() }, r: { run: readRun(rd), tail: new Table() } };
+    done(rd);
+    if (minusRun(s.a.run, s.r.run).count !== s.a.run.count) throw new Error("noncanonical: removed element listed live");
+    return s;
+  },
+  encode(s: TwoPSetFlat): Uint8Array {
+    fold(s.a); fold(s.r);
+    const live = minusRun(s.a.run, s.r.run);
+    const [out, p] = header(9, runBody(live) + runBody(s.r.run));
+    writeRun(out, writeRun(out, p, live), s.r.run);
+    return out;
+  },
+  joinInto(x: TwoPSetFlat, y: TwoPSetFlat): boolean {
+    const a = gset.joinInto(x.a, y.a);
+    return gset.joinInto(x.r, y.r) || a;
+  },
+};
+
+// ---- GCounter --------------------------------------------------------------
+
+// 32-bit multiply-xorshift hash of bytes (the kernel's is 64-bit over words;
+// JS has no fast 64-bit multiply, so this is the idiom a TS port would use).
+function hash(b: Uint8Array, p: number, n: number): number {
+  let h = 0x9e3779b9 ^ n;
+  for (let i = 0; i < n; i++) h = Math.imul(h ^ b[p + i], 0x85ebca6b) ^ (h >>> 15);
+  h ^= h >>> 16; h = Math.imul(h, 0x7feb352d);
+  h ^= h >>> 15; h = Math.imul(h, 0x846ca68b);
+  return (h ^ (h >>> 16)) >>> 0;
+}
+
+export class Table {
+  slots = new Uint32Array(32); // pairs: hash, index + 1 (0 = empty)
+  mask = 15;
+  count = 0;
+  keys = new Uint8Array(256);
+  keyEnd = 0;
+  offs = new Uint32Array(17); // key i is keys[offs[i] .. offs[i + 1])
+  vals = new Float64Array(16);
+
+  find(b: Uint8Array, p: number, n: number, h: number): number {
+    const s = this.slots, mask = this.mask;
+    for (let i = h & mask; ; i = (i + 1) & mask) {
+      const idx = s[(i << 1) + 1];
+      if (idx === 0) return -1;
+      if (s[i << 1] === h) {
+        const k = idx - 1, o = this.offs[k];
+        if (this.offs[k + 1] - o === n && cmp(this.keys, o, n, b, p, n) === 0) return k;
+      }
+    }
+  }
+
+  // Room for `more` keys of `bytes` bytes in all (load ≤ 7/8).
+  reserve(more: number, bytes: number): void {
+    const want = this.count + more;
+    if (this.keyEnd + bytes > this.keys.length) {
+      const k = new Uint8Array(Math.max(this.keyEnd + bytes, this.keys.length * 2));
+      k.set(this.keys.subarray(0, this.keyEnd)); this.keys = k;
+    }
+    if (want + 1 > this.offs.length) {
+      const cap = Math.max(want + 1, this.offs.length * 2);
+      const o = new Uint32Array(cap); o.set(this.offs.subarray(0, this.count + 1)); this.offs = o;
+      const v = new Float64Array(cap); v.set(this.vals.subarray(0, this.count)); this.vals = v;
+    }
+    let n = this.mask + 1;
+    while (want * 8 > n * 7) n *= 2;
+    if (n !== this.mask + 1) {
+      const s = new Uint32Array(n * 2), mask = n - 1, old = this.slots;
+      for (let j = 0; j < old.length; j += 2) {
+        if (old[j + 1] === 0) continue;
+        let i = old[j] & mask;
+        while (s[(i << 1) + 1] !== 0) i = (i + 1) & mask;
+        s[i << 1] = old[j]; s[(i << 1) + 1] = old[j + 1];
+      }
+      this.slots = s; this.mask = mask;
+    }
+  }
+
+  // count(key) := max(count, v), room reserved; whether it grew.
+  raise(b: Uint8Array, p: number, n: number, v: number): boolean {
+    const h = hash(b, p, n);
+    const k = this.find(b, p, n, h);
+    if (k >= 0) {
+      if (v <= this.vals[k]) return false;
+      this.vals[k] = v;
+      return true;
+    }
+    const s = this.slots, mask = this.mask;
+    let i = h & mask;
+    while (s[(i << 1) + 1] !== 0) i = (i + 1) & mask;
+    const idx = this.count++;
+    s[i << 1] = h; s[(i << 1) + 1] = idx + 1;
+    this.keys.set(b.subarray(p, p + n), this.keyEnd);
+    this.keyEnd += n;
+    this.offs[idx + 1] = this.keyEnd;
+    this.vals[idx] = v;
+    return true;
+  }
+
+  // Indices in replica byte order.
+  sorted(): Uint32Array {
+    const idx = new Uint32Array(this.count);
+    for (let i = 0; i < idx.length; i++) idx[i] = i;
+    const k = this.keys, o = this.offs;
+    idx.sort((x, y) => cmp(k, o[x], o[x + 1] - o[x], k, o[y], o[y + 1] - o[y]));
+    return idx;
+  }
+
+  bodySize(): number {
+    let n = varintSize(this.count) + this.keyEnd;
+    for (let i = 0; i < this.count; i++) n += varintSize(this.offs[i + 1] - this.offs[i]) + varintSize(this.vals[i]);
+    return n;
+  }
+
+  write(out: Uint8Array, p: number): number {
+    p = putVarint(out, p, this.count);
+    const idx = this.sorted();
+    for (let j = 0; j < idx.length; j++) {
+      const i = idx[j], s = this.offs[i], e = this.offs[i + 1];
+      p = putVarint(out, p, e - s);
+      out.set(this.keys.subarray(s, e), p);
+      p = putVarint(out, p + e - s, this.vals[i]);
+    }
+    return p;
+  }
+
+  // Reads a body (checked: order, no empty id, no zero count) and joins it in.
+  readJoin(r: ByteReader): boolean {
+    const buf = r.buf;
+    const n = r.varint();
+    if (n > buf.length - r.pos) throw new Error("count exceeds input");
+    this.reserve(n, buf.length - r.pos);
+    let p = r.pos, prevBody = 0, prevLen = 0, changed = false;
+    for (let i = 0; i < n; i++) {
+      const len = varintAt(buf, p);
+      const body = vNext;
+      if (len === 0 || len > buf.length - body) throw new Error(len === 0 ? "empty replica id" : "truncated");
+      if (i > 0 && cmp(buf, prevBody, prevLen, buf, body, len) >= 0) throw new Error("noncanonical");
+      const v = varintAt(buf, body + len);
+      if (v === 0) throw new Error("zero count");
+      if (this.raise(buf, body, len, v)) changed = true;
+      prevBody = body; prevLen = len;
+      p = vNext;
+    }
+    r.pos = p;
+    return changed;
+  }
+
+  joinTable(o: Table): boolean {
+    this.reserve(o.count, o.keyEnd);
+    let changed = false;
+    for (let i = 0; i < o.count; i++) {
+      if (this.raise(o.keys, o.offs[i], o.offs[i + 1] - o.offs[i], o.vals[i])) changed = true;
+    }
+    return changed;
+  }
+}
+
+export const gcounter = {
+  bottom: (): Table => new Table(),
+  decode(bytes: Uint8Array): Table {
+    const r = new ByteReader(bytes);
+    readHeader(r);
+    const t = new Table();
+    t.readJoin(r);
+    done(r);
+    return t;
+  },
+  encode(t: Table): Uint8Array {
+    const [out, p] = header(1, t.bodySize());
+    t.write(out, p);
+    return out;
+  },
+  joinInto: (a: Table, b: Table): boolean => a.joinTable(b),
+};
+
+export interface PNFlat { p: Table; n: Table }
+
+export const pncounter = {
+  bottom: (): PNFlat => ({ p: new Table(), n: new Table() }),
+  decode(bytes: Uint8Array): PNFlat {
+    const r = new ByteReader(bytes);
+    readHeader(r);
+    const p = new Table(), n = new Table();
+    p.readJoin(r); n.readJoin(r);
+    done(r);
+    return { p, n };
+  },
+  encode(s: PNFlat): Uint8Array {
+    const [out, p] = header(2, s.p.bodySize() + s.n.bodySize());
+    s.n.write(out, s.p.write(out, p));
+    return out;
+  },
+  joinInto(a: PNFlat, b: PNFlat): boolean {
+    const x = a.p.joinTable(b.p);
+    return a.n.joinTable(b.n) || x;
+  },
+};
