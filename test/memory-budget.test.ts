@@ -10,14 +10,13 @@ import { varint } from "./util/bytes.js";
 
 const MiB = 2 ** 20;
 const budget = (a: Uint8Array, b: Uint8Array, factor = 3): number => factor * (a.length + b.length) + MiB;
-// The issue's factor is 3. GSet meets it (100k and 1e6 parts), TwoPSet at
-// 100k only (3.26 at 1e6), the counters not yet (GCounter 4.2 at 100k, 5.0
-// at 1e6; PNCounter 3.1, 4.6): their types grow a hash table and three arrays
-// one entry at a time on decode, and reserve room for every incoming entry as
-// if new on merge, which the allocator alone cannot undo (docs/abi.md,
-// "Memory"). They are held to the factor they reach today at both sizes, so a
+// The issue's factor is 3. Every ported type meets it at 100k parts (GSet
+// 2.14, TwoPSet 2.86, PNCounter 2.92, GCounter 2.99: the counters reserve all
+// of a decoded body at once, and on merge only the replicas they lack). At 1e6
+// GSet meets it (2.57); TwoPSet (3.26), GCounter (3.11) and PNCounter (3.10)
+// do not yet and are held to 3.5 there (docs/abi.md, "Memory"), so a
 // regression still fails.
-const factor = { GSet: 3, GCounter: 6, PNCounter: 5, TwoPSet: 4 };
+const factorAt = (name: string, n: number): number => (n >= 1_000_000 && name !== "GSet" ? 3.5 : 3);
 // 1e6 parts: GSet always (about 4 s), the others behind a flag (8–12 s each,
 // mostly building ~25 MB of states in JS).
 const BIG = process.env.TRELLIS_BIG === "1";
@@ -86,7 +85,7 @@ async function measure(name: keyof typeof types, a: Uint8Array, b: Uint8Array): 
 describe("merging two states stays within 3 × their encoded sizes + 1 MiB", () => {
   for (const name of Object.keys(cases) as (keyof typeof cases)[]) {
     for (const n of BIG || name === "GSet" ? [100_000, 1_000_000] : [100_000]) {
-      it(`${name}, ${n} parts each (factor ${factor[name]})`, async () => {
+      it(`${name}, ${n} parts each (factor ${factorAt(name, n)})`, async () => {
         const [a, b] = cases[name](n);
         const { growth, changed, s } = await measure(name, a, b);
         try {
@@ -97,7 +96,7 @@ describe("merging two states stays within 3 × their encoded sizes + 1 MiB", () 
           // The merge did happen: the result is larger than either input.
           const enc = s.encode();
           expect(enc.length).toBeGreaterThan(Math.max(a.length, b.length));
-          expect(growth).toBeLessThanOrEqual(budget(a, b, factor[name]));
+          expect(growth).toBeLessThanOrEqual(budget(a, b, factorAt(name, n)));
         } finally { s.dispose(); }
       }, 120_000);
     }

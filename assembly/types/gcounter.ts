@@ -8,7 +8,7 @@
 // (docs/format.md); decode refuses it and a local op that would reach it
 // fails with OVERFLOW.
 import { Reader, Writer, keyBytes } from "../codec";
-import { E_BAD_TAG, E_INVALID, E_NONCANONICAL, E_OUT_OF_MEMORY, E_OVERFLOW, E_TRAILING, setError } from "../errors";
+import { E_BAD_TAG, E_INVALID, E_NONCANONICAL, E_OUT_OF_MEMORY, E_OVERFLOW, E_TRAILING, setError, MAX_REPLICA } from "../errors";
 import { Lattice, Spec, batchEpoch, pendingOfBatch } from "../lattice";
 import { ByteTable, Vec, compareBytes, sortedIndex } from "../data/index";
 
@@ -83,8 +83,23 @@ export class GCounter extends Lattice {
     const n = readEntries(r, null);
     if (r.ok && !r.done) r.fail(E_TRAILING);
     if (!r.ok) return -r.err;
-    if (!this.reserve(n, <i32>(r.end - start))) return -E_OUT_OF_MEMORY;
+    if (!this.reserveFor(start, r.end, n)) return -E_OUT_OF_MEMORY;
     return this.joinChecked(start, r.end) ? 1 : 0;
+  }
+
+  // Makes room for joining the checked body at [start, end) of n entries:
+  // only for the replicas this state lacks (most of a delta's are usually known).
+  reserveFor(start: usize, end: usize, n: i32): bool {
+    let fresh = 0, freshBytes: usize = 0;
+    const scan = new Reader(start, end);
+    scan.count(2);
+    for (let i = 0; i < n; i++) {
+      const p = scan.replicaRaw();
+      const len = <usize>scan.rawLen;
+      scan.varint();
+      if (this.atBytes(p, len) == 0) { fresh++; freshBytes += len; }
+    }
+    return this.reserve(fresh, <i32>freshBytes);
   }
 
   // Joins the body at [start, end), which readEntries has checked and whose
@@ -225,6 +240,13 @@ export class GCounter extends Lattice {
 // Returns how many there were.
 export function readEntries(r: Reader, into: GCounter | null): i32 {
   const n = r.count(2);
+  // Room for all n entries at once, so the tables grow once instead of by
+  // doubling entry by entry (each doubling leaves the old block behind). The
+  // key bytes are at most what is left of the input, and at most n ids.
+  if (into !== null && n > 0 && r.ok) {
+    const bytes = min(<u64>(r.end - r.p), <u64>n * <u64>MAX_REPLICA);
+    if (!into.reserve(n, <i32>bytes)) { r.fail(E_OUT_OF_MEMORY); return n; }
+  }
   let prev: usize = 0, prevLen: usize = 0;
   for (let i = 0; i < n && r.ok; i++) {
     const p = r.replicaRaw();

@@ -105,7 +105,7 @@ export class PNCounter extends Lattice {
     const nn = r.ok ? readEntries(r, null) : 0;
     if (r.ok && !r.done) r.fail(E_TRAILING);
     if (!r.ok) return -r.err;
-    if (!this.p.reserve(np, <i32>(mid - start)) || !this.n.reserve(nn, <i32>(r.end - mid))) return -E_OUT_OF_MEMORY;
+    if (!this.p.reserveFor(start, mid, np) || !this.n.reserveFor(mid, r.end, nn)) return -E_OUT_OF_MEMORY;
     const a = this.p.joinChecked(start, mid);
     const b = this.n.joinChecked(mid, r.end);
     return a || b ? 1 : 0;
