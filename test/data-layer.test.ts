@@ -5,22 +5,12 @@
 import { beforeAll, describe, expect, it } from "vitest";
 import { init, kernel, GCounter, GMap, GSet, IVar, LWWRegister, MaxInt, TopK, TwoPSet, decodeState } from "../dist/host/index.node.js";
 import { encodeValue } from "../host/crdt/value.js";
-import { hex, varint } from "./util/bytes.js";
+import { compareBytes, concatAll as join, hex, varint } from "./util/bytes.js";
 
 beforeAll(async () => { await init(); });
 
-const byBytes = (x: Uint8Array, y: Uint8Array) => {
-  const n = Math.min(x.length, y.length);
-  for (let i = 0; i < n; i++) if (x[i] !== y[i]) return x[i] - y[i];
-  return x.length - y.length;
-};
+const byBytes = compareBytes;
 
-function join(parts: ArrayLike<number>[]): Uint8Array {
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-  let o = 0;
-  for (const p of parts) { out.set(p, o); o += p.length; }
-  return out;
-}
 
 // The canonical GSet state of these strings, built in JS.
 function gsetBytes(els: string[]): Uint8Array {

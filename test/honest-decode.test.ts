@@ -3,6 +3,7 @@
 // would wrap), no dot on two elements, no empty replica id; and a local op
 // that would overflow fails with OVERFLOW and changes nothing.
 import { beforeAll, describe, expect, it } from "vitest";
+import { dot, rep, str, utf as bytes, varint } from "./util/bytes.js";
 import {
   AWMap, AWSet, GCounter, MVRegister, ORSet, TrellisError, decodeState, init,
 } from "../dist/host/index.node.js";
@@ -12,17 +13,6 @@ beforeAll(async () => { await init(); });
 
 const MAX = 2n ** 64n - 1n;
 const hex = (b: Uint8Array) => Buffer.from(b).toString("hex");
-function varint(v: bigint | number): number[] {
-  let x = BigInt(v);
-  const o: number[] = [];
-  while (x >= 0x80n) { o.push(Number(x & 0x7fn) | 0x80); x >>= 7n; }
-  o.push(Number(x));
-  return o;
-}
-const bytes = (s: string) => [...new TextEncoder().encode(s)];
-const str = (s: string) => { const v = [5, ...varint(bytes(s).length), ...bytes(s)]; return [...varint(v.length), ...v]; }; // a string element
-const rep = (r: string) => [...varint(bytes(r).length), ...bytes(r)];
-const dot = (r: string, c: bigint | number) => [...rep(r), ...varint(c)];
 // context := vv entries, cloud dots (each already canonical)
 const ctx = (vv: [string, bigint | number][], cloud: [string, bigint | number][] = []) =>
   [...varint(vv.length), ...vv.flatMap(([r, c]) => dot(r, c)), ...varint(cloud.length), ...cloud.flatMap(([r, c]) => dot(r, c))];

@@ -6,7 +6,7 @@
 import { describe, expect, it } from "vitest";
 import { init, kernel, AWSet, GCounter, GSet, PNCounter, TwoPSet } from "../dist/host/index.node.js";
 import { encodeValue } from "../host/crdt/value.js";
-import { varint } from "./util/bytes.js";
+import { compareBytes, concatAll as join, varint } from "./util/bytes.js";
 
 const MiB = 2 ** 20;
 const budget = (a: Uint8Array, b: Uint8Array, factor = 3): number => factor * (a.length + b.length) + MiB;
@@ -21,19 +21,8 @@ const factorAt = (name: string, n: number): number => (n >= 1_000_000 && name !=
 // mostly building ~25 MB of states in JS).
 const BIG = process.env.TRELLIS_BIG === "1";
 
-function cmp(x: Uint8Array, y: Uint8Array): number {
-  const n = Math.min(x.length, y.length);
-  for (let i = 0; i < n; i++) if (x[i] !== y[i]) return x[i] - y[i];
-  return x.length - y.length;
-}
+const cmp = compareBytes;
 
-// Joins many byte arrays (too many to spread into concat's arguments).
-function join(parts: ArrayLike<number>[]): Uint8Array {
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-  let o = 0;
-  for (const p of parts) { out.set(p, o); o += p.length; }
-  return out;
-}
 
 const header = (tag: number): number[] => [0x54, 0x52, 1, tag];
 

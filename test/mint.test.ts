@@ -2,23 +2,12 @@
 // a delta mints — dots, tokens, counter entries, writes, TopK entries — and
 // what its causal contexts cover, per replica, read from hand-made deltas.
 import { beforeAll, describe, expect, it } from "vitest";
+import { dot, rep, str, strValue, varint } from "./util/bytes.js";
 import { AWSet, GCounter, LWWRegister, ORSet, TrellisError, init } from "../dist/host/index.node.js";
 import { mintsByReplica, mintsOf } from "../dist/host/replication/index.js";
 
 beforeAll(async () => { await init(); });
 
-function varint(v: bigint | number): number[] {
-  let x = BigInt(v);
-  const o: number[] = [];
-  while (x >= 0x80n) { o.push(Number(x & 0x7fn) | 0x80); x >>= 7n; }
-  o.push(Number(x));
-  return o;
-}
-const utf = (s: string) => [...new TextEncoder().encode(s)];
-const rep = (r: string) => [...varint(utf(r).length), ...utf(r)];
-const strValue = (s: string) => [5, ...varint(utf(s).length), ...utf(s)];
-const str = (s: string) => [...varint(strValue(s).length), ...strValue(s)];
-const dot = (r: string, c: bigint | number) => [...rep(r), ...varint(c)];
 const ctx = (vv: [string, number][], cloud: [string, number][] = []) =>
   [...varint(vv.length), ...vv.flatMap(([r, c]) => dot(r, c)), ...varint(cloud.length), ...cloud.flatMap(([r, c]) => dot(r, c))];
 const state = (spec: number[], body: number[]) => Uint8Array.from([0x54, 0x52, 1, ...spec, ...body]);

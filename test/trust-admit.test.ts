@@ -4,6 +4,7 @@
 // and changes nothing. Forgeries are hand-made bytes (the formats of
 // docs/format.md), signed by a valid key: the attacker has an identity.
 import { beforeAll, describe, expect, it } from "vitest";
+import { dot, rep, str, varint } from "./util/bytes.js";
 import fc from "fast-check";
 import { AWMap, AWSet, GCounter, LWWRegister, MaxInt, MVRegister, ORSet, PNCounter, TopK, init } from "../dist/host/index.node.js";
 import { Identity } from "../dist/host/identity/index.js";
@@ -15,18 +16,6 @@ import {
 beforeAll(async () => { await init(); });
 
 // ---- hand-made states (docs/format.md) --------------------------------------
-function varint(v: bigint | number): number[] {
-  let x = BigInt(v);
-  const o: number[] = [];
-  while (x >= 0x80n) { o.push(Number(x & 0x7fn) | 0x80); x >>= 7n; }
-  o.push(Number(x));
-  return o;
-}
-const utf = (s: string) => [...new TextEncoder().encode(s)];
-const rep = (r: string) => [...varint(utf(r).length), ...utf(r)];
-const strValue = (s: string) => [5, ...varint(utf(s).length), ...utf(s)];
-const str = (s: string) => [...varint(strValue(s).length), ...strValue(s)];
-const dot = (r: string, c: bigint | number) => [...rep(r), ...varint(c)];
 // Canonical order: the version vector by replica (ids here are ASCII, so string order is byte order).
 const ctx = (vv: [string, bigint | number][], cloud: [string, bigint | number][] = []) =>
   [...varint(vv.length), ...[...vv].sort((a, b) => (a[0] < b[0] ? -1 : 1)).flatMap(([r, c]) => dot(r, c)), ...varint(cloud.length), ...cloud.flatMap(([r, c]) => dot(r, c))];

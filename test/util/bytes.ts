@@ -14,13 +14,23 @@ export function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
   return true;
 }
 
-export function concat(...parts: ArrayLike<number>[]): Uint8Array {
+export function concat(...parts: ArrayLike<number>[]): Uint8Array { return concatAll(parts); }
+
+// concat for more parts than a call's arguments can take.
+export function concatAll(parts: ArrayLike<number>[]): Uint8Array {
   let n = 0;
   for (const p of parts) n += p.length;
   const out = new Uint8Array(n);
   let o = 0;
   for (const p of parts) { out.set(p, o); o += p.length; }
   return out;
+}
+
+// Byte order (shorter first on a common prefix): canonical element order.
+export function compareBytes(x: Uint8Array, y: Uint8Array): number {
+  const n = Math.min(x.length, y.length);
+  for (let i = 0; i < n; i++) if (x[i] !== y[i]) return x[i] - y[i];
+  return x.length - y.length;
 }
 
 export function varint(v: number | bigint): number[] {
@@ -30,3 +40,11 @@ export function varint(v: number | bigint): number[] {
   out.push(Number(b));
   return out;
 }
+
+// Pieces of hand-made states (docs/format.md): UTF-8 bytes, a replica id, a
+// string value (tag 5), a length-prefixed string element, a dot.
+export const utf = (s: string): number[] => [...new TextEncoder().encode(s)];
+export const rep = (r: string): number[] => [...varint(utf(r).length), ...utf(r)];
+export const strValue = (s: string): number[] => [5, ...varint(utf(s).length), ...utf(s)];
+export const str = (s: string): number[] => [...varint(strValue(s).length), ...strValue(s)];
+export const dot = (r: string, c: bigint | number): number[] => [...rep(r), ...varint(c)];
