@@ -12,15 +12,8 @@ import {
   CloseCode, NodeWebSocket, WsClient, WsServer, WsTransportError, decodeFrame, encodeFrame, transcript,
 } from "../dist/host/transport/ws-server.js";
 import type { WebSocketConstructor, WsClientOptions, WsServerOptions } from "../dist/host/transport/ws-server.js";
+import { until } from "./util/wait.js";
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-async function until(cond: () => boolean, ms = 5000, what = "condition"): Promise<void> {
-  const end = Date.now() + ms;
-  while (!cond()) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await sleep(5);
-  }
-}
 
 const cleanups: (() => Promise<unknown> | unknown)[] = [];
 afterEach(async () => { for (const f of cleanups.splice(0).reverse()) await f(); });

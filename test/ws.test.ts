@@ -13,21 +13,13 @@ import {
   NodeWebSocket, WsClient, WsServer, WsTransportError, decodeFrame, encodeFrame, encodeHello,
 } from "../dist/host/transport/ws-server.js";
 import type { WebSocketConstructor, WsClientOptions, WsServerOptions } from "../dist/host/transport/ws-server.js";
+import { sleep, until } from "./util/wait.js";
 
 beforeAll(async () => { await init(); });
 
 const bytes = (...xs: number[]) => new Uint8Array(xs);
 const text = (s: string) => new TextEncoder().encode(s);
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-// Test-only: wait for a condition (the transport itself never polls).
-async function until(cond: () => boolean, ms = 5000, what = "condition"): Promise<void> {
-  const end = Date.now() + ms;
-  while (!cond()) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await sleep(5);
-  }
-}
 
 // Everything opened in a test is closed after it, even when it fails.
 const cleanups: (() => Promise<unknown> | unknown)[] = [];

@@ -6,7 +6,7 @@ import { init, Runtime, AWSet, GCounter, GSet, LWWRegister, MaxInt } from "../di
 import { syncWhileOnline } from "./sync.js";
 import { openBrowserStore, persist } from "../dist/host/storage/browser.js";
 import { loadBrowserIdentity } from "../dist/host/identity/browser.js";
-import { esc, lineChart, flowGraph, presenceList, shares, shortDid } from "./ui.js";
+import { esc, lineChart, flowGraph, presenceList, shares, shortDid, showStatus } from "./ui.js";
 
 const $ = (id) => document.getElementById(id);
 
@@ -157,8 +157,7 @@ function render() {
   if (!uiReady) return;
   const now = Date.now();
   const online = sync.online();
-  $("status").textContent = online ? "online" : "offline";
-  $("status").className = "status " + (online ? "online" : "offline");
+  showStatus($("status"), online);
   $("mine").textContent = `${shownHere} shown in this tab`;
   // The server lists its peers by their proven key (did), so this tab is its did here.
   $("replicas").innerHTML = presenceList({ me: identity.did, online, presence: rt.query("presence"), label: shortDid });

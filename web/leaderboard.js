@@ -7,7 +7,7 @@ import { init, Runtime, LWWRegister, TopK } from "../dist/host/index.browser.js"
 import { loadBrowserIdentity } from "../dist/host/identity/browser.js";
 import { syncWhileOnline } from "./sync.js";
 import { openBrowserStore, persist } from "../dist/host/storage/browser.js";
-import { esc, flowGraph, presenceList, shortDid } from "./ui.js";
+import { esc, flowGraph, presenceList, shortDid, showStatus } from "./ui.js";
 
 const $ = (id) => document.getElementById(id);
 const K = 5; // as the server declares lb/global (web/server.mjs)
@@ -68,8 +68,7 @@ function render() {
   if (!uiReady) return;
   const now = Date.now();
   const online = sync.online();
-  $("status").textContent = online ? "online" : "offline";
-  $("status").className = "status " + (online ? "online" : "offline");
+  showStatus($("status"), online);
   // The server lists its peers by their proven key (did), so this tab is its did here.
   $("replicas").innerHTML = presenceList({ me: identity.did, online, presence: rt.query("presence"), label: shortDid });
   const local = rt.query("lb/local"), global = rt.query("lb/global");

@@ -113,3 +113,9 @@ export function shares(parts, me, { width = 760 } = {}) {
   });
   return `<svg viewBox="0 0 ${width} 18" preserveAspectRatio="none" class="shares">${bars.join("")}</svg><ul class="legend">${legend.join("")}</ul>`;
 }
+
+// The online/offline badge in a page's header.
+export function showStatus(el, online) {
+  el.textContent = online ? "online" : "offline";
+  el.className = "status " + (online ? "online" : "offline");
+}
