@@ -49,7 +49,7 @@ describe("the HTTP API needs its token", () => {
     const file = join(s.data, "api-token");
     expect(statSync(file).mode & 0o777).toBe(0o600);
     expect(readFileSync(file, "utf8").trim()).toBe(s.node.token);
-    expect(s.node.token).toMatch(/^[A-Za-z0-9_-]{43}$/);
+    expect(s.node.token).toMatch(/^trellis_[A-Za-z0-9_-]{43}$/); // never starts with "-", which argv would take for an option
     expect(s.logs.filter((l) => l.msg === "api token created")).toHaveLength(1);
     const token = s.node.token;
     await s.node.close();
@@ -74,7 +74,7 @@ describe("the HTTP API needs its token", () => {
       ["POST", "/v/hits/bind", { "content-type": "application/octet-stream" }, state],
     ];
     for (const [method, path, headers, body] of tries) {
-      for (const auth of [{}, bearer("x".repeat(43)), { authorization: "Basic Zm9vOmJhcg==" }, bearer(s.node.token + "x")]) {
+      for (const auth of [{}, bearer("trellis_" + "x".repeat(43)), { authorization: "Basic Zm9vOmJhcg==" }, bearer(s.node.token + "x")]) {
         const r = await http(s.url, method, path, { headers: { ...headers, ...auth }, body });
         expect(r.status, `${method} ${path}`).toBe(401);
         expect(r.json.error.code).toBe("UNAUTHORIZED");

@@ -26,7 +26,9 @@ export async function loadOrCreateToken(dir: string): Promise<{ token: string; f
   const file = join(dir, TOKEN_FILE);
   try {
     const fh = await open(file, "wx", 0o600); // fails if it exists: never overwrite a token
-    const token = randomBytes(32).toString("base64url");
+    // The prefix keeps a token from starting with "-" (1 in 64 base64url
+    // strings do), which a command line would read as an option.
+    const token = "trellis_" + randomBytes(32).toString("base64url");
     try { await fh.writeFile(token + "\n"); await fh.sync(); } finally { await fh.close(); }
     return { token, file, created: true, fixedMode: false };
   } catch (e) {
