@@ -15,7 +15,14 @@ export type TrustErrorCode =
   | "COUNTER_JUMP"      // a dot or counter entry advances further than one envelope may
   | "VALUE_TOO_LARGE"   // a MaxInt value or TopK score over the configured maximum
   | "FUTURE_TIMESTAMP"  // an LWW write stamped beyond the receiver's clock plus the allowed skew
-  | "UNSEEN_CONTEXT";   // a causal context (or ORSet removal) covers dots the author's links never minted
+  | "UNSEEN_CONTEXT"    // a causal context (or ORSet removal) covers dots the author's links never minted
+  // Capabilities (caps.ts, revocation.ts; docs/security.md "Capabilities"):
+  | "BAD_CAP"           // a delegation token, proof or revocation record that does not decode or whose signature does not verify
+  | "UNAUTHORIZED_CAP"  // no proof grants the author the command this delta needs on this variable (or the variable has no owner)
+  | "OVER_DELEGATED"    // a link of a chain grants more than its parent: a broader command, more variables or a later expiry
+  | "EXPIRED"           // a token of the chain is past its expiry
+  | "NOT_YET_VALID"     // a token of the chain is before its not-before time
+  | "REVOKED";          // a token of the chain was revoked by its issuer or an issuer above it
 
 export class TrustError extends Error {
   override readonly name = "TrustError";

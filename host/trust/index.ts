@@ -7,3 +7,14 @@ export { admit, TrustLedger, DEFAULT_MINT_LIMITS } from "./admit.js";
 export type { AdmitOptions, AdmitResult, MintLimits, Equivocation } from "./admit.js";
 export { TrustError } from "./errors.js";
 export type { TrustErrorCode } from "./errors.js";
+// Capabilities after UCAN 1.0 (docs/security.md, "Capabilities").
+export {
+  COMMANDS, TOKEN_VERSION, TOKEN_PREFIX, DEFAULT_TOKEN_LIMITS, signToken, decodeToken, verifyToken, delegate, chainGrant,
+  encodeChain, encodeProof, decodeChain, decodeProof, commandCovers, patternMatches, patternCovers, validCommand,
+} from "./ucan.js";
+export type { Token, TokenFields, TokenLimits, Grant } from "./ucan.js";
+export { commandsOf } from "./ops.js";
+export { Capabilities } from "./caps.js";
+export type { CapabilityOptions, CheckOptions } from "./caps.js";
+export { signRevocation, verifyRevocation, revocationElements, REVOCATIONS_VARIABLE, REVOCATION_PREFIX, REVOCATION_VERSION } from "./revocation.js";
+export type { Revocation } from "./revocation.js";
