@@ -28,6 +28,9 @@ Usage:
   trellis info                                the node's name, key (did), replica, peers
   trellis state <id>                          the variable's state bytes, on stdout
   trellis bind <id> [<file> | -]              join state bytes (from a file or stdin)
+  trellis owner [--key owner.key | --data <dir>]          print (or make) the owner key's did
+  trellis delegate --to <did> --can <cmd> --on <var|ns/*> [--expires 30d] [--from <chain>]   print a token
+  trellis revoke <token-cid> [--proof <chain>]            print a revocation record (docs/security.md, Capabilities)
 
 Client commands take --node <url> (default $TRELLIS_NODE or http://127.0.0.1:7070)
 and the node's API token: --token <t>, else $TRELLIS_TOKEN, else read from
@@ -56,6 +59,7 @@ export async function main(argv: string[], io: Out = stdio): Promise<number> {
     if (cmd === undefined || cmd === "--help" || cmd === "-h" || cmd === "help") { io.out(HELP + "\n"); return cmd === undefined ? EXIT.USAGE : EXIT.OK; }
     if (cmd === "--version" || cmd === "-v") { io.out(`${await version()}\n`); return EXIT.OK; }
     if (cmd === "serve") return await serve(rest, io);
+    if (cmd === "owner" || cmd === "delegate" || cmd === "revoke") return await (await import("./caps.js")).capsCommand(cmd, rest, io);
     const client = CLIENT[cmd];
     if (!client) throw new Usage(`unknown command ${JSON.stringify(cmd)}`);
     return await client(rest, io);

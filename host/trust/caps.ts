@@ -21,7 +21,7 @@
 // are checked at every use.
 import type { Kernel } from "../wasm/kernel.js";
 import { kernel } from "../wasm/kernel.js";
-import type { Envelope } from "./envelope.js";
+import { cidOf, type Envelope } from "./envelope.js";
 import { TrustError } from "./errors.js";
 import { commandsOf } from "./ops.js";
 import { REVOCATIONS_VARIABLE, revocationElements, verifyRevocation } from "./revocation.js";
@@ -40,6 +40,7 @@ export interface CapabilityOptions {
   unowned?: "deny" | "allow";      // a variable no owner covers (default "deny": UNAUTHORIZED_CAP)
   cacheSize?: number;              // memoised chains (default 1,024)
   maxRevocations?: number;         // revoked CIDs kept (default 100,000; more is TOO_LARGE)
+  maxRecordsPerItem?: number;      // revocation records one envelope item may carry (default 256; more is TOO_LARGE)
   limits?: Partial<TokenLimits>;
   verify?: Verify;                 // default: identity's verifySignature
   kernel?: Kernel;
@@ -53,6 +54,8 @@ export class Capabilities {
   readonly #unowned: "deny" | "allow";
   readonly #cacheSize: number;
   readonly #maxRevocations: number;
+  readonly #maxRecordsPerItem: number;
+  readonly #records = new Set<string>();             // CIDs of the valid records added: not verified twice
   readonly #limits: TokenLimits;
   readonly #verify: Verify | undefined;
   readonly #kernel: Kernel | undefined;
@@ -67,6 +70,7 @@ export class Capabilities {
     this.#unowned = o.unowned ?? "deny";
     this.#cacheSize = o.cacheSize ?? 1024;
     this.#maxRevocations = o.maxRevocations ?? 100_000;
+    this.#maxRecordsPerItem = o.maxRecordsPerItem ?? 256;
     this.#limits = { ...DEFAULT_TOKEN_LIMITS, ...o.limits };
     this.#verify = o.verify;
     this.#kernel = o.kernel;
@@ -144,7 +148,9 @@ export class Capabilities {
     let grants: Grant[] | null = null;
     for (const it of env.items) {
       if (it.variable === REVOCATIONS_VARIABLE) {
-        for (const b of revocationElements(it.delta, k)) await this.addRevocation(b);
+        const records = revocationElements(it.delta, k);
+        if (records.length > this.#maxRecordsPerItem) throw new TrustError("TOO_LARGE", `${records.length} revocation records in one item, at most ${this.#maxRecordsPerItem}`);
+        for (const b of records) await this.addRevocation(b);
         continue;
       }
       const owner = this.ownerOf(it.variable);
@@ -178,15 +184,16 @@ export class Capabilities {
   // Its chain must start at a configured owner. Memoised chains holding the
   // revoked token are dropped. Throws BAD_CAP or TOO_LARGE.
   async addRevocation(bytes: Uint8Array): Promise<boolean> {
+    if (bytes instanceof Uint8Array && this.#records.has((await cidOf(bytes)).toString())) return false;
     const r = await verifyRevocation(bytes, { limits: this.#limits, verify: this.#verify });
     if (!this.#ownerDids.has(r.prf[0].sub)) throw new TrustError("BAD_CAP", `a revocation in the namespace of ${r.prf[0].sub}, which owns no configured variable`);
     const cid = r.rev.toString();
     let by = this.#revoked.get(cid);
+    if (!by && this.#revoked.size >= this.#maxRevocations) throw new TrustError("TOO_LARGE", `${this.#maxRevocations} revoked tokens already kept`);
+    // Known valid records are not verified again (bounded: past the bound they are, at a signature's cost).
+    if (this.#records.size < 4 * this.#maxRevocations) this.#records.add(r.cid.toString());
     if (by?.has(r.iss)) return false;
-    if (!by) {
-      if (this.#revoked.size >= this.#maxRevocations) throw new TrustError("TOO_LARGE", `${this.#maxRevocations} revoked tokens already kept`);
-      this.#revoked.set(cid, (by = new Set()));
-    }
+    if (!by) this.#revoked.set(cid, (by = new Set()));
     by.add(r.iss);
     for (const [key, g] of this.#memo) if (g.cids.includes(cid)) this.#memo.delete(key);
     return true;
