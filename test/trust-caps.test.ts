@@ -396,6 +396,24 @@ describe("revocation", () => {
     expect(await code(fresh.check(env(alice, "campaign/ad1", inc(alice), [chain]), { now: NOW }))).toBe("REVOKED");
   });
 
+  it("a record already added is not verified again; records per item are bounded", async () => {
+    let verified = 0;
+    const { verifySignature } = await import("../dist/host/identity/index.js");
+    const c = caps({ maxRecordsPerItem: 2, verify: (d, b, s) => { verified++; return verifySignature(d, b, s); } });
+    const chain = await delegate(owner, { aud: alice.did, cmd: COMMANDS.WRITE, pol: ["campaign/*"], exp: null });
+    const rec = await signRevocation(owner, chain);
+    expect(await c.addRevocation(rec.bytes)).toBe(true);
+    const after = verified;
+    expect(after).toBeGreaterThan(0);
+    const g = new GSet(bob.replicaId()).add(rec.bytes);
+    expect(await code(c.check(env(bob, REVOCATIONS_VARIABLE, g.takeDelta()), { now: NOW }))).toBe("accepted");
+    expect(verified).toBe(after);
+    const many = new GSet(bob.replicaId());
+    for (let i = 0; i < 3; i++) many.add((await signRevocation(owner, await delegate(owner, { aud: alice.did, cmd: COMMANDS.WRITE, pol: ["campaign/*"], exp: null }))).bytes);
+    expect(await code(c.check(env(bob, REVOCATIONS_VARIABLE, many.takeDelta()), { now: NOW }))).toBe("TOO_LARGE");
+    expect(c.revocations).toBe(1);
+  });
+
   it("the number of revoked tokens kept is bounded", async () => {
     const c = caps({ maxRevocations: 2 });
     for (let i = 0; i < 2; i++) {
