@@ -126,6 +126,7 @@ describe("tokens", () => {
     expect(proof.map((c) => c.length)).toEqual([1, 2]);
     expect(await decodeProof(new Uint8Array(0))).toEqual([]);
     expect(await code(decodeProof(encodeProof(Array.from({ length: 17 }, () => c1))))).toBe("TOO_LARGE");
+    expect(await code(decodeProof(new Uint8Array(17 << 10)))).toBe("TOO_LARGE"); // checked before decoding
     const g = chainGrant(c2);
     expect({ sub: g.sub, aud: g.aud, cmd: g.cmd, pol: g.pol, exp: g.exp }).toEqual({ sub: owner.did, aud: bob.did, cmd: COMMANDS.INCREMENT, pol: ["campaign/ad1"], exp: S + 3600 });
   });

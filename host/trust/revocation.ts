@@ -104,7 +104,8 @@ export function revocationElements(state: Uint8Array, k: Kernel = kernel()): Uin
   if (r.u8() !== Tag.GSet) throw new TrustError("BAD_CAP", `${REVOCATIONS_VARIABLE} is a GSet`);
   const out: Uint8Array[] = [];
   for (let n = r.varint(); n > 0; n--) {
-    const v = decodeValue(r.bytes());
+    let v: unknown;
+    try { v = decodeValue(r.bytes()); } catch (e) { throw new TrustError("BAD_CAP", `an element of ${REVOCATIONS_VARIABLE} does not decode`, e); }
     if (!(v instanceof Uint8Array)) throw new TrustError("BAD_CAP", `an element of ${REVOCATIONS_VARIABLE} is not bytes`);
     out.push(v);
   }

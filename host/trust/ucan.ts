@@ -44,8 +44,9 @@ export interface TokenLimits {
   maxChains: number;   // chains in one proof (default 16)
   maxPatterns: number; // variable patterns in one policy (default 16)
   maxVariable: number; // UTF-8 bytes of one pattern (default 256)
+  maxProof: number;    // bytes of a whole proof (default 16 KiB, an envelope's maxCap)
 }
-export const DEFAULT_TOKEN_LIMITS: Readonly<TokenLimits> = Object.freeze({ maxToken: 2048, maxDepth: 8, maxChains: 16, maxPatterns: 16, maxVariable: 256 });
+export const DEFAULT_TOKEN_LIMITS: Readonly<TokenLimits> = Object.freeze({ maxToken: 2048, maxDepth: 8, maxChains: 16, maxPatterns: 16, maxVariable: 256, maxProof: 16 << 10 });
 const limitsOf = (l?: Partial<TokenLimits>): TokenLimits => ({ ...DEFAULT_TOKEN_LIMITS, ...l });
 
 export interface TokenFields {
@@ -232,6 +233,7 @@ export async function decodeChain(bytes: Uint8Array, limits?: Partial<TokenLimit
 export async function decodeProof(bytes: Uint8Array, limits?: Partial<TokenLimits>): Promise<Token[][]> {
   if (bytes instanceof Uint8Array && bytes.length === 0) return [];
   const l = limitsOf(limits);
+  if (bytes instanceof Uint8Array && bytes.length > l.maxProof) throw new TrustError("TOO_LARGE", `a proof of ${bytes.length} bytes, at most ${l.maxProof}`);
   const chains = cbor(bytes, "a proof");
   if (!Array.isArray(chains)) throw new TrustError("BAD_CAP", "a proof is a list of chains");
   if (chains.length > l.maxChains) throw new TrustError("TOO_LARGE", `a proof of ${chains.length} chains, at most ${l.maxChains}`);
