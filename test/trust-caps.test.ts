@@ -318,6 +318,17 @@ describe("Capabilities.check", () => {
     expect(c.cached).toBe(2);
   });
 
+  it("authorize: the hook form, on the verifier's clock", async () => {
+    let clock = NOW;
+    const c = caps({ now: () => clock });
+    const chain = await delegate(owner, { aud: alice.did, cmd: COMMANDS.WRITE, pol: ["campaign/*"], exp: S + 10 });
+    const hook = c.authorize; // detached, as a hook is passed
+    expect(await code(hook(env(alice, "campaign/ad1", inc(alice), [chain])))).toBe("accepted");
+    clock = NOW + 10_000;
+    expect(await code(hook(env(alice, "campaign/ad1", inc(alice), [chain])))).toBe("EXPIRED");
+    expect(await code(c.check(env(alice, "campaign/ad1", inc(alice), [chain]), { now: NOW }))).toBe("accepted"); // an explicit now wins
+  });
+
   it("works on a signed envelope that admit() also admits", async () => {
     const chain = await delegate(owner, { aud: alice.did, cmd: COMMANDS.INCREMENT, pol: ["campaign/*"], exp: null });
     const e = await signEnvelope(alice, { author: alice.did, seq: 1, links: [], items: [{ variable: "campaign/ad1", delta: inc(alice, 2) }], cap: encodeProof([chain]) });

@@ -7,6 +7,8 @@
 //     // rejects with a TrustError: UNAUTHORIZED_CAP, OVER_DELEGATED, EXPIRED,
 //     // NOT_YET_VALID, REVOKED, BAD_CAP, TOO_LARGE or BAD_DELTA. Nothing changes
 //     // on a rejection, except that valid revocation records it carried are kept.
+//   caps.authorize(envelope)  // the same, on the clock given as `now` in the options:
+//                             // the shape of admit()'s / the TrustHub's `authorize` hook
 //   await caps.canRead(did, variable, { proof?, now? }) // → boolean, for read gating
 //   await caps.addRevocation(recordBytes) / caps.addRevocations(gsetState)
 //
@@ -44,6 +46,7 @@ export interface CapabilityOptions {
   limits?: Partial<TokenLimits>;
   verify?: Verify;                 // default: identity's verifySignature
   kernel?: Kernel;
+  now?: () => number;              // the clock `authorize` and a check without `now` use, ms (default Date.now)
 }
 
 export interface CheckOptions { now?: number } // the receiver's clock, ms (default Date.now())
@@ -59,6 +62,7 @@ export class Capabilities {
   readonly #limits: TokenLimits;
   readonly #verify: Verify | undefined;
   readonly #kernel: Kernel | undefined;
+  readonly #now: () => number;
   readonly #memo = new Map<string, Grant>();      // chain key (CIDs, root first) → grant
   readonly #revoked = new Map<string, Set<string>>(); // token CID → dids that revoked it
   readonly stats = { hits: 0, misses: 0 };
@@ -74,7 +78,11 @@ export class Capabilities {
     this.#limits = { ...DEFAULT_TOKEN_LIMITS, ...o.limits };
     this.#verify = o.verify;
     this.#kernel = o.kernel;
+    this.#now = o.now ?? Date.now;
   }
+
+  // check() as a hook: `admit(ledger, bytes, { authorize: caps.authorize })`.
+  readonly authorize = (env: Pick<Envelope, "author" | "items" | "cap">): Promise<void> => this.check(env);
 
   // The did owning `variable`, or undefined.
   ownerOf(variable: string): string | undefined {
@@ -143,7 +151,7 @@ export class Capabilities {
   }
 
   async check(env: Pick<Envelope, "author" | "items" | "cap">, o: CheckOptions = {}): Promise<void> {
-    const now = o.now ?? Date.now();
+    const now = o.now ?? this.#now();
     const k = this.#kernel ?? kernel();
     let grants: Grant[] | null = null;
     for (const it of env.items) {
@@ -177,7 +185,7 @@ export class Capabilities {
     if (owner === did) return true;
     let grants: Grant[];
     try { grants = o.proof ? await this.#grants(o.proof) : [...this.#memo.values()]; } catch { return false; }
-    try { this.#authorise(grants, did, owner, variable, [COMMANDS.READ], o.now ?? Date.now()); return true; } catch { return false; }
+    try { this.#authorise(grants, did, owner, variable, [COMMANDS.READ], o.now ?? this.#now()); return true; } catch { return false; }
   }
 
   // Adds one revocation record (its bytes): true if it revoked something new.
