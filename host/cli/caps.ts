@@ -15,6 +15,7 @@ import { existsSync } from "node:fs";
 import { appendFile, readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import type { Identity } from "../identity/identity.js";
+import { loadPeers, PEERS } from "../peers.js";
 
 type Out = { out: (s: string | Uint8Array) => void; err: (s: string) => void };
 const USAGE = 2, REFUSED = 1;
@@ -49,7 +50,7 @@ async function loadKey(o: KeyOpts, create: boolean, io: Out): Promise<{ identity
   if (o.data !== undefined) {
     if (o.key !== undefined) throw new Usage("give --key or --data, not both");
     if (!existsSync(o.data)) throw new Usage(`--data ${o.data}: no such node directory`);
-    const { openNodeStore } = await import("../storage/node.js");
+    const { openNodeStore } = await loadPeers("trellis owner --data", PEERS["trellis/storage/node"], () => import("../storage/node.js"));
     const { loadNodeIdentity } = await import("../identity/node.js");
     let store;
     try { store = await openNodeStore(o.data); } catch (e) {
@@ -93,7 +94,7 @@ async function delegateCmd(args: string[], io: Out): Promise<void> {
     options: { ...KEY_OPTS, to: { type: "string" }, can: { type: "string" }, on: { type: "string", multiple: true }, expires: { type: "string" }, "not-before": { type: "string" }, from: { type: "string" } },
   });
   if (p.length || !o.to || !o.can || !o.on?.length) throw new Usage("usage: trellis delegate --to <did> --can <command> --on <variable|ns/*> [--on …] [--expires 30d] [--from <chain>]");
-  const T = await import("../trust/index.js");
+  const T = await trust();
   const { isDid } = await import("../identity/did.js");
   if (!isDid(o.to)) throw new Usage(`--to is an Ed25519 did:key (did:key:z6Mk…), got ${JSON.stringify(o.to)}`);
   const cmd = SHORT[o.can] ?? o.can;
@@ -123,7 +124,7 @@ async function delegateCmd(args: string[], io: Out): Promise<void> {
 async function revoke(args: string[], io: Out): Promise<void> {
   const { values: o, positionals: p } = parseArgs({ args, allowPositionals: true, options: { ...KEY_OPTS, proof: { type: "string" } } });
   if (p.length !== 1) throw new Usage("usage: trellis revoke <token-cid> [--proof <chain>]");
-  const T = await import("../trust/index.js");
+  const T = await trust();
   let cid: InstanceType<typeof T.CID>;
   try { cid = T.CID.parse(p[0]); } catch { throw new Usage(`not a token CID: ${JSON.stringify(p[0].slice(0, 80))}`); }
   const { identity, issued } = await loadKey(o, false, io);
@@ -141,6 +142,9 @@ async function revoke(args: string[], io: Out): Promise<void> {
   const std = Buffer.from(rec.bytes).toString("base64");
   io.err(`revocation of ${cid} by ${identity.did}; replicate it with:\n  trellis update ${T.REVOCATIONS_VARIABLE} '{"add":{"$bytes":"${std}"}}'\n`);
 }
+
+// Tokens need the optional peer @ipld/dag-cbor: say so instead of a stack trace.
+const trust = () => loadPeers("trellis delegate / revoke", PEERS["trellis/trust"], () => import("../trust/index.js"));
 
 const COMMANDS: Record<string, (args: string[], io: Out) => Promise<void>> = { owner, delegate: delegateCmd, revoke };
 export const CAP_COMMANDS = Object.keys(COMMANDS);
