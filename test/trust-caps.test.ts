@@ -188,7 +188,13 @@ describe("what a delta needs (commandsOf)", () => {
     expect(commandsOf(new GMap(r(), GCounter).update("ad1", GCounter.ops.increment(1)).takeDelta())).toEqual([COMMANDS.INCREMENT]);
     const m = new AWMap(r(), GCounter);
     expect(commandsOf(m.update("ad1", GCounter.ops.increment(1)).takeDelta())).toEqual([COMMANDS.ADD, COMMANDS.INCREMENT].sort());
+    // Updating a present key re-adds it: its older presence dot is retired.
+    expect(commandsOf(m.update("ad1", GCounter.ops.increment(1)).takeDelta())).toEqual([COMMANDS.ADD, COMMANDS.INCREMENT, COMMANDS.REMOVE].sort());
     expect(commandsOf(m.remove("ad1").takeDelta())).toContain(COMMANDS.REMOVE);
+    const nested = new AWMap(r(), AWSet); nested.update("k", AWSet.ops.add(1)); nested.takeDelta();
+    expect(commandsOf(nested.update("k", AWSet.ops.remove(1)).takeDelta())).toContain(COMMANDS.REMOVE);
+    expect(commandsOf(new GMap(r(), TwoPSet).update("k", TwoPSet.ops.add(1)).takeDelta())).toEqual([COMMANDS.ADD, COMMANDS.REMOVE]); // nested TwoPSet: both
+    expect(commandsOf(new AWMap(r(), MVRegister).update("k", MVRegister.ops.set(1)).takeDelta())).toEqual([COMMANDS.ADD, COMMANDS.SET]);
     expect(commandsOf(new GMap(r(), GSet).update("k", GSet.ops.add(1)).takeDelta())).toEqual([COMMANDS.ADD]);
     expect(commandsOf(new GCounter(r()).takeDelta())).toEqual([COMMANDS.WRITE]);
   });
