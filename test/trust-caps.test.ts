@@ -64,6 +64,29 @@ describe("commands and patterns", () => {
   });
 });
 
+describe("narrowing is sound (properties)", () => {
+  // Small alphabets, so that covers and matches happen often.
+  const seg = fc.constantFrom("a", "b", "ab");
+  const variable = fc.array(seg, { minLength: 1, maxLength: 3 }).map((p) => p.join("/"));
+  const pattern = fc.oneof(variable, fc.array(seg, { minLength: 1, maxLength: 2 }).map((p) => p.join("/") + "/*"), fc.constant("*"));
+  const command = fc.array(fc.constantFrom("trellis", "write", "read", "add", "admin"), { minLength: 0, maxLength: 3 }).map((p) => "/" + p.join("/"));
+
+  it("a pattern within another names only variables the other names; covering is transitive", () => {
+    fc.assert(fc.property(pattern, pattern, variable, (p, q, v) => {
+      if (patternCovers(p, q) && patternMatches(q, v)) expect(patternMatches(p, v)).toBe(true);
+    }), { numRuns: 2000 });
+    fc.assert(fc.property(pattern, pattern, pattern, (p, q, r) => {
+      if (patternCovers(p, q) && patternCovers(q, r)) expect(patternCovers(p, r)).toBe(true);
+    }), { numRuns: 2000 });
+  });
+
+  it("command covering is transitive", () => {
+    fc.assert(fc.property(command, command, command, (a, b, c) => {
+      if (commandCovers(a, b) && commandCovers(b, c)) expect(commandCovers(a, c)).toBe(true);
+    }), { numRuns: 2000 });
+  });
+});
+
 describe("tokens", () => {
   it("round-trip through canonical dag-cbor with a CIDv1", async () => {
     const t = await signToken(owner, { aud: alice.did, sub: owner.did, cmd: COMMANDS.INCREMENT, pol: ["campaign/*"], exp: S + 60, nbf: S - 60 });
