@@ -34,10 +34,39 @@ export type Origin = "local" | "remote";
 // `{ update: ["k", { increment: 1 }] }`), which is what travels as JSON.
 export type OpLike = Op | { [name: string]: unknown };
 
+// What an enforceOnce action writes: the command it needs (a capability
+// command path, e.g. "/trellis/write/remove") on one variable.
+export interface EffectWrite { variable: string; command: string }
+
+// Trustless mode's gate on side effects: whether this node may do `command`
+// on `variable` now. Return true to grant; false or a thrown error (the
+// reason) to refuse. host/trust's authorityFor() makes one from capabilities;
+// the dataflow layer knows nothing of keys or chains.
+export interface WriteAuthority {
+  mayWrite(variable: string, command: string): boolean | Promise<boolean>;
+}
+
+// Why an enforceOnce action did not run in trustless mode.
+export interface EnforceRefusal {
+  id: string;                 // the variable whose threshold was met
+  key: string;                // the action's once-key
+  writes: EffectWrite[];      // what it declared
+  refused: (EffectWrite & { reason?: unknown })[]; // the writes not granted, with the authority's error if it threw
+  message: string;
+}
+
 export interface RuntimeOptions {
   replica?: string;
-  // This node is the one designated to run enforceOnce actions.
+  // Trusted mode: this node is the one designated to run enforceOnce actions.
+  // Ignored when `authority` is given.
   trusted?: boolean;
+  // Trustless mode: an enforceOnce action runs on this node only if the
+  // authority grants every write it declares (`writes`); the capability is
+  // the designation. Derived variables are local-only in either mode.
+  authority?: WriteAuthority;
+  // Trustless mode: told when an action's threshold was met but the
+  // authority refused its writes (enforceOnce resolves false).
+  onRefused?: (r: EnforceRefusal) => void;
   // Durable record of enforceOnce actions already run (survives restarts).
   once?: { has(key: string): boolean | Promise<boolean>; add(key: string): void | Promise<void> };
   // Errors no caller can catch (a subscriber or an enforceOnce action threw).
@@ -69,6 +98,8 @@ interface Var {
 export class Runtime {
   readonly replica: string;
   readonly trusted: boolean;
+  #authority: WriteAuthority | undefined;
+  #onRefused: ((r: EnforceRefusal) => void) | undefined;
   #k: Kernel;
   #vars = new Map<string, Var>();
   #tokens = new Tokens();
@@ -83,6 +114,9 @@ export class Runtime {
   constructor(o: RuntimeOptions = {}) {
     this.replica = o.replica ?? randomReplica();
     this.trusted = o.trusted ?? false;
+    if (o.authority !== undefined && typeof o.authority?.mayWrite !== "function") throw new TypeError("authority needs a mayWrite(variable, command) function");
+    this.#authority = o.authority;
+    this.#onRefused = o.onRefused;
     this.#k = o.kernel ?? kernel();
     this.#once = o.once;
     this.#onError = o.onError ?? ((e) => { queueMicrotask(() => { throw e; }); });
@@ -130,6 +164,24 @@ export class Runtime {
 
   variables(): VariableInfo[] {
     return [...this.#vars.values()].map((v) => ({ id: v.id, kind: v.kind, spec: v.spec, inputs: v.process?.inputs }));
+  }
+
+  // Trustless mode: enforceOnce actions are gated by an authority.
+  get trustless(): boolean { return this.#authority !== undefined; }
+
+  // Whether `id` is a derived variable (a combinator's output). A derived
+  // variable is computed on each node from its inputs and is local-only: it
+  // is never shipped, and replication must never accept it from a peer (in
+  // trustless mode a peer's value for it would bypass admission of the
+  // inputs). False for unknown ids; never throws, for replication's use on
+  // ids that peers name.
+  isDerived(id: string): boolean {
+    return this.#vars.get(id)?.kind === "derived";
+  }
+
+  // The ids of the derived variables, in declaration order.
+  derived(): string[] {
+    return [...this.#vars.values()].filter((v) => v.kind === "derived").map((v) => v.id);
   }
 
   spec(id: string): TypeSpec | undefined { return this.#var(id).spec; }
@@ -479,24 +531,59 @@ export class Runtime {
     return () => { v.subs.delete(fn); };
   }
 
-  // When the threshold is met, the trusted node runs fn once (the others do
-  // nothing). "Once" holds across restarts when the runtime has a durable
-  // `once` store: the action is recorded before it runs, so a crash while it
-  // runs means it is not run again (at most once; exactly once otherwise).
-  // Resolves true if this node ran fn, false if another node is the trusted
-  // one or the runtime closed first; rejects if the signal aborts or fn throws.
-  async enforceOnce(id: string, threshold: Threshold, fn: () => unknown, o: { key?: string; signal?: AbortSignal } = {}): Promise<boolean> {
+  // When the threshold is met, the designated node runs fn once (the others
+  // do nothing). Designated: in trusted mode the runtime made with `trusted:
+  // true`; in trustless mode (an `authority`) every node the authority grants
+  // all of `o.writes`, the writes fn will make (checked when the threshold is
+  // met, so a revocation before then stops it). In trustless mode an action
+  // without `writes` is refused at once (PRECONDITION): an undeclared side
+  // effect cannot be authorised. "Once" holds across restarts when the
+  // runtime has a durable `once` store: the action is recorded before it
+  // runs, so a crash while it runs means it is not run again (at most once;
+  // exactly once otherwise). A refused action is not recorded.
+  // Resolves true if this node ran fn; false if it is not designated (a
+  // trustless refusal is also reported to onRefused), the action already
+  // ran, or the runtime closed first; rejects if the signal aborts or fn throws.
+  async enforceOnce(
+    id: string, threshold: Threshold, fn: () => unknown,
+    o: { key?: string; signal?: AbortSignal; writes?: EffectWrite[]; onRefused?: (r: EnforceRefusal) => void } = {},
+  ): Promise<boolean> {
     fnArg(fn, "enforceOnce");
+    const writes = checkWrites(o.writes);
+    const authority = this.#authority;
+    if (authority && writes.length === 0) {
+      throw new TrellisError("PRECONDITION", `enforceOnce on ${JSON.stringify(id)} in trustless mode needs { writes: [{ variable, command }] }: an undeclared side effect cannot be authorised`);
+    }
     const key = o.key ?? `${id}\u0000${thresholdKey(threshold)}`;
     const reached = this.read(id, threshold, { signal: o.signal });
-    if (!this.trusted) { reached.catch(() => {}); return false; }
+    if (!authority && !this.trusted) { reached.catch(() => {}); return false; }
     try { await reached; } catch (e) {
       if (e instanceof TrellisError && e.code === "DISPOSED") return false; // closed before the threshold
       throw e;
     }
-    if (this.#onceLocal.has(key) || (this.#once && await this.#once.has(key))) return false;
+    // Claimed before the first await, so two calls with one key cannot both run.
+    if (this.#onceLocal.has(key)) return false;
     this.#onceLocal.add(key);
-    if (this.#once) await this.#once.add(key);
+    try {
+      if (this.#once && await this.#once.has(key)) return false;
+      if (authority) {
+        const refused = await askAuthority(authority, writes);
+        if (refused.length > 0) {
+          this.#onceLocal.delete(key); // not run: a later call (or restart) with the capability may run it
+          const r: EnforceRefusal = {
+            id, key, writes, refused,
+            message: `enforceOnce on ${JSON.stringify(id)} not run: this node may not ${refused.map((w) => `${w.command} on ${JSON.stringify(w.variable)}${w.reason !== undefined ? ` (${reasonText(w.reason)})` : ""}`).join(", ")}`,
+          };
+          const report = o.onRefused ?? this.#onRefused;
+          if (report) { try { report(r); } catch (e) { this.#onError(e); } }
+          return false;
+        }
+      }
+      if (this.#once) await this.#once.add(key);
+    } catch (e) {
+      this.#onceLocal.delete(key);
+      throw e;
+    }
     await fn();
     return true;
   }
@@ -543,6 +630,39 @@ function fnArg(fn: unknown, what: string): void {
 
 function abortReason(s: AbortSignal): unknown {
   return s.reason ?? new TrellisError("ABORTED", "read aborted");
+}
+
+// A capability command path (host/trust/ucan.ts's rule; the dataflow layer does not import trust).
+const COMMAND_PATH = /^\/(?:[a-z0-9_-]+(?:\/[a-z0-9_-]+)*)?$/;
+
+// enforceOnce's `writes`: a list of { variable, command } (command a path like
+// "/trellis/write/remove"); a copy, so a caller changing it later changes nothing.
+function checkWrites(w: unknown): EffectWrite[] {
+  if (w === undefined) return [];
+  if (!Array.isArray(w)) throw new TypeError("enforceOnce writes is a list of { variable, command }");
+  return w.map((x: unknown) => {
+    const { variable, command } = (x ?? {}) as Partial<EffectWrite>;
+    if (typeof variable !== "string" || variable.length === 0) throw new TypeError("a write names a variable (a non-empty string)");
+    if (typeof command !== "string" || command.length > 128 || !COMMAND_PATH.test(command)) throw new TypeError(`a write's command is a path like "/trellis/write/remove", got ${JSON.stringify(String(command)).slice(0, 60)}`);
+    return { variable, command };
+  });
+}
+
+// The writes the authority does not grant. Asked one by one, in order; a
+// throw or rejection refuses that write with the error as its reason.
+async function askAuthority(a: WriteAuthority, writes: EffectWrite[]): Promise<(EffectWrite & { reason?: unknown })[]> {
+  const refused: (EffectWrite & { reason?: unknown })[] = [];
+  for (const w of writes) {
+    let ok: unknown = false;
+    let reason: unknown;
+    try { ok = await a.mayWrite(w.variable, w.command); } catch (e) { reason = e; }
+    if (ok !== true) refused.push(reason === undefined ? { ...w } : { ...w, reason });
+  }
+  return refused;
+}
+
+function reasonText(r: unknown): string {
+  return String(r instanceof Error ? r.message : r).slice(0, 200);
 }
 
 function thresholdKey(t: Threshold): string {

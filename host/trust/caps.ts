@@ -10,6 +10,7 @@
 //   caps.authorize(envelope)  // the same, on the clock given as `now` in the options:
 //                             // the shape of admit()'s / the TrustHub's `authorize` hook
 //   await caps.canRead(did, variable, { proof?, now? }) // → boolean, for read gating
+//   await caps.canWrite(did, variable, command, { proof?, now? }) // → boolean: gates a node's own side effects
 //   await caps.addRevocation(recordBytes) / caps.addRevocations(gsetState)
 //
 // For each item: the variable's owner (configured per id or namespace) may do
@@ -28,7 +29,7 @@ import { TrustError } from "./errors.js";
 import { commandsOf } from "./ops.js";
 import { REVOCATIONS_VARIABLE, revocationElements, verifyRevocation } from "./revocation.js";
 import {
-  COMMANDS, DEFAULT_TOKEN_LIMITS, chainGrant, commandCovers, decodeProof, patternMatches, verifyToken,
+  COMMANDS, DEFAULT_TOKEN_LIMITS, chainGrant, commandCovers, decodeProof, patternMatches, validCommand, verifyToken,
   type Grant, type Token, type TokenLimits,
 } from "./ucan.js";
 
@@ -186,6 +187,34 @@ export class Capabilities {
     let grants: Grant[];
     try { grants = o.proof ? await this.#grants(o.proof) : [...this.#memo.values()]; } catch { return false; }
     try { this.#authorise(grants, did, owner, variable, [COMMANDS.READ], o.now ?? this.#now()); return true; } catch { return false; }
+  }
+
+  // Whether `did` holds `command` (e.g. COMMANDS.REMOVE) on `variable` now:
+  // it owns the variable, or a chain in `proof` (or, without one, among the
+  // memoised chains, as for canRead) grants it, valid now and unrevoked. Any
+  // command path may be asked; canRead is the read case. Never throws on a
+  // bad proof (false); an argument that is not a command path is a TypeError.
+  // This is what gates a node's own side effects (enforceOnce, authority.ts).
+  async canWrite(did: string, variable: string, command: string, o: { proof?: Uint8Array | Token[][]; now?: number } = {}): Promise<boolean> {
+    return (await this.writeRefusal(did, variable, command, o)) === null;
+  }
+
+  // canWrite's reason: null when `did` holds `command` on `variable`, else the
+  // TrustError a delta doing it would get (UNAUTHORIZED_CAP, EXPIRED,
+  // NOT_YET_VALID, REVOKED, or BAD_CAP / OVER_DELEGATED / TOO_LARGE for a bad proof).
+  async writeRefusal(did: string, variable: string, command: string, o: { proof?: Uint8Array | Token[][]; now?: number } = {}): Promise<TrustError | null> {
+    if (!validCommand(command)) throw new TypeError(`not a command path: ${JSON.stringify(String(command).slice(0, 60))}`);
+    if (typeof did !== "string" || typeof variable !== "string") throw new TypeError("canWrite(did, variable, command): did and variable are strings");
+    const owner = this.ownerOf(variable);
+    if (owner === undefined) return this.#unowned === "allow" ? null : new TrustError("UNAUTHORIZED_CAP", `${JSON.stringify(variable)} has no owner`);
+    if (owner === did) return null;
+    try {
+      const grants = o.proof ? await this.#grants(o.proof) : [...this.#memo.values()];
+      this.#authorise(grants, did, owner, variable, [command], o.now ?? this.#now());
+      return null;
+    } catch (e) {
+      return e instanceof TrustError ? e : new TrustError("BAD_CAP", (e as Error)?.message ?? String(e), e);
+    }
   }
 
   // Adds one revocation record (its bytes): true if it revoked something new.

@@ -18,3 +18,6 @@ export { Capabilities } from "./caps.js";
 export type { CapabilityOptions, CheckOptions } from "./caps.js";
 export { signRevocation, verifyRevocation, revocationElements, REVOCATIONS_VARIABLE, REVOCATION_PREFIX, REVOCATION_VERSION } from "./revocation.js";
 export type { Revocation } from "./revocation.js";
+// The dataflow in trustless mode: a Runtime's authority hook from capabilities.
+export { authorityFor } from "./authority.js";
+export type { ProofSource, AuthorityOptions } from "./authority.js";
