@@ -40,6 +40,11 @@ export interface AdmitOptions {
   envelopeLimits?: Partial<EnvelopeLimits>;
   verify?: (did: string, data: Uint8Array, sig: Uint8Array) => Promise<boolean>; // default: identity's verifySignature
   kernel?: Kernel;
+  // Capabilities (docs/security.md, "Capabilities"): called once the signature
+  // verifies, before any other check; throwing (a TrustError, or anything,
+  // reported as UNAUTHORIZED) rejects the envelope and changes nothing.
+  // Default: any authenticated identity may write (the mint checks still apply).
+  authorize?: (envelope: Envelope) => Promise<void> | void;
 }
 
 // Proof that an author signed two envelopes with one sequence number: both
@@ -155,6 +160,11 @@ export async function admit(ledger: TrustLedger, input: Uint8Array | Envelope, o
   const cid = env.cid.toString();
   if (ledger.has(cid)) return { status: "duplicate", envelope: env };
   if (!(await verifyEnvelope(env, o.verify))) return reject(new TrustError("BAD_SIGNATURE", `envelope ${cid} is not signed by ${env.author}`));
+  if (o.authorize) {
+    try { await o.authorize(env); } catch (e) {
+      return reject(e instanceof TrustError ? e : new TrustError("UNAUTHORIZED", String((e as Error)?.message ?? e), e));
+    }
+  }
 
   // Everything from here is synchronous, so no other admission interleaves
   // between the checks and the commit. The same envelope may have been

@@ -15,7 +15,8 @@ export type TrustErrorCode =
   | "COUNTER_JUMP"      // a dot or counter entry advances further than one envelope may
   | "VALUE_TOO_LARGE"   // a MaxInt value or TopK score over the configured maximum
   | "FUTURE_TIMESTAMP"  // an LWW write stamped beyond the receiver's clock plus the allowed skew
-  | "UNSEEN_CONTEXT";   // a causal context (or ORSet removal) covers dots the author's links never minted
+  | "UNSEEN_CONTEXT"    // a causal context (or ORSet removal) covers dots the author's links never minted
+  | "UNAUTHORIZED";     // the authorize hook (capabilities) refused the envelope
 
 export class TrustError extends Error {
   override readonly name = "TrustError";

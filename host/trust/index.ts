@@ -7,3 +7,7 @@ export { admit, TrustLedger, DEFAULT_MINT_LIMITS } from "./admit.js";
 export type { AdmitOptions, AdmitResult, MintLimits, Equivocation } from "./admit.js";
 export { TrustError } from "./errors.js";
 export type { TrustErrorCode } from "./errors.js";
+export { TrustHub, EnvelopeReplicator, replicateTrustless } from "./sync.js";
+export type { TrustHubOptions, TrustStats, EnvelopeStore } from "./sync.js";
+export { encodeTrustMessage, decodeTrustMessage, TWIRE_VERSION } from "./wire.js";
+export type { TrustMessage, FrontierEntry } from "./wire.js";
