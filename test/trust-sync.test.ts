@@ -23,3 +23,27 @@ describe("trustless schedules", () => {
     expect(out.rejected).toBe(0);
   }, 120_000);
 });
+
+describe("trustless seeded schedules", () => {
+  const seeds = scheduleSeeds("trustless", big ? 1000 : 100);
+  for (let k = 0; k < seeds.length; k += 50) {
+    const chunk = seeds.slice(k, k + 50);
+    it(`converge to the join of all updates under loss, duplication, reordering and partitions (schedules ${k + 1}-${k + chunk.length})`, async () => {
+      for (const seed of chunk) {
+        const out = await runTrustless(makeSchedule(seed), keys);
+        const why = check(out, false) ?? (out.rejected > 0 ? `${out.rejected} honest envelopes rejected` : null);
+        if (why) throw new Error(`seed ${seed} (trustless): ${why}; replay with TRELLIS_SEED=${seed}`);
+      }
+    }, 600_000);
+  }
+
+  // A crashed replica keeps its envelope log and own sequence number (its
+  // disk), so it continues its chain instead of equivocating.
+  it("converge with a crash and restart (memory lost, disk kept), and no replica equivocates", async () => {
+    for (const seed of scheduleSeeds("trustless-crash", big ? 200 : 20)) {
+      const out = await runTrustless(makeSchedule(seed, { crash: true }), keys);
+      const why = check(out, true) ?? (out.rejected > 0 ? `${out.rejected} honest envelopes rejected` : null);
+      if (why) throw new Error(`seed ${seed} (trustless, crash): ${why}; replay with TRELLIS_SEED=${seed}`);
+    }
+  }, 600_000);
+});
