@@ -49,19 +49,18 @@ const sameEverywhere = (ns: Started[]) => {
 };
 
 // The attacker: a valid key, connected to node A over the transport.
-async function attacker(kind: Kind, a: Started): Promise<{ id: Identity; t: Transport; to: string; close: () => Promise<void> }> {
-  const meta = new Map<string, Uint8Array>();
+async function attacker(kind: Kind, a: Started, meta = new Map<string, Uint8Array>()): Promise<{ id: Identity; t: Transport; to: string; close: () => Promise<void>; meta: Map<string, Uint8Array> }> {
   const { identity, privateKey } = await loadNodeIdentity({ get: (k) => meta.get(k), put: async (k, v) => { meta.set(k, v); } });
   if (kind === "ws") {
     const t = new WsClient({ url: a.ws, identity, WebSocket: NodeWebSocket as unknown as WebSocketConstructor, reconnect: false });
     await until(() => t.neighbours().length > 0, 10_000, "attacker connected over WebSocket");
-    return { id: identity, t, to: t.neighbours()[0], close: () => t.close() };
+    return { id: identity, t, to: t.neighbours()[0], close: () => t.close(), meta };
   }
   const { Libp2pTransport } = await import("../dist/host/transport/libp2p.js");
   const t = await Libp2pTransport.create({ privateKey, bootstrap: [a.node.libp2p!.multiaddrs()[0]], listen: ["/ip4/127.0.0.1/tcp/0"] });
   const peerA = a.node.libp2p!.self;
   await until(() => t.neighbours().includes(peerA), 20_000, "attacker connected over libp2p");
-  return { id: identity, t, to: peerA, close: () => t.close() };
+  return { id: identity, t, to: peerA, close: () => t.close(), meta };
 }
 
 const item = (variable: string, delta: Uint8Array): EnvelopeItem => ({ variable, delta });
@@ -73,6 +72,7 @@ for (const kind of ["ws", "libp2p"] as Kind[]) {
       cleanups.push(() => Promise.all(nodes.map((n) => n.close())));
       const [A, B, C] = nodes;
       for (const [id, t] of VARS) await A.node.declare(id, t as never);
+      await A.node.declare("eq", AWSet); // where Mallory's two forks write (they may stay different on different nodes)
       // Honest history from every node.
       await A.node.update("set", { add: "a" });
       await B.node.update("set", { add: "b" });
@@ -180,10 +180,28 @@ for (const kind of ["ws", "libp2p"] as Kind[]) {
       await C.node.update("g", { increment: 2 });
       await A.node.update("reg", { set: ["final", Date.now()] });
       await until(() => sameEverywhere(nodes) && (C.node.query("set") as unknown[]).includes("after") && A.node.query("g") === 7, 20_000, "honest writes after the attacks");
+
+      // Equivocation split across nodes: two envelopes with one sequence
+      // number, one to A and one to B at the same moment. Each node keeps the
+      // fork it admitted first and refuses the other as evidence; an honest
+      // envelope that links to a fork a node refused is not held up by it, so
+      // honest writes keep flowing to every node.
+      const mB = await attacker(kind, B, m.meta); // the same key, connected to B
+      cleanups.push(mB.close);
+      const f = async (el: string) => signEnvelope(m.id, { author: m.id.did, seq: 2, links: [e1.cid], items: [item("eq", awset([[rm, 2]], [], [[el, [[rm, 2]]]]))] });
+      const [f1, f2] = await Promise.all([f("fork1"), f("fork2")]);
+      send([f1.bytes]);
+      mB.t.send(mB.to, encodeTrustMessage({ kind: "envelopes", envelopes: [f2.bytes] }));
+      await until(() => nodes.every((n) => n.node.trustHub!.ledger.lastSeq(m.id.did) === 2), 20_000, "each node admitted a fork");
+      await A.node.update("set", { add: "after-fork-A" });
+      await B.node.update("set", { add: "after-fork-B" });
+      await until(() => sameEverywhere(nodes) && nodes.every((n) => ["after-fork-A", "after-fork-B"].every((x) => (n.node.query("set") as unknown[]).includes(x))), 20_000, "honest writes after a split equivocation");
+      await until(() => nodes.some((n) => n.node.trustHub!.evidence.some((e) => e.author === m.id.did && e.seq === 2)), 20_000, "the fork reported as evidence");
       const settled = nodes.map(encodeAll);
 
       // Every node restarts, with the same state and a ledger rebuilt from its store.
       await m.close();
+      await mB.close();
       const datas = nodes.map((n) => n.data);
       const sizes = nodes.map((n) => n.node.trustHub!.ledger.size);
       await Promise.all(nodes.map((n) => n.node.close()));

@@ -245,7 +245,7 @@ export class TrustHub {
     for (let progress = true; progress && !this.#closed;) {
       progress = false;
       for (const rep of this.#reps) {
-        for (const [peer, w] of rep._ready((c) => this.ledger.has(c))) {
+        for (const [peer, w] of rep._ready((c) => this.ledger.settled(c))) {
           progress = true;
           await this._receive(w.bytes, { rep, peer });
         }
@@ -400,7 +400,7 @@ export class TrustHub {
       if (st) {
         for (const bytes of await st.envelopes()) {
           // The clock rule held when it was admitted; time since does not undo it.
-          const r = await admit(this.ledger, bytes, { ...this.#o.admit, kernel: this.runtime.kernel, now: () => Number.MAX_SAFE_INTEGER });
+          const r = await admit(this.ledger, bytes, { ...this.#o.admit, kernel: this.runtime.kernel, now: () => Number.MAX_SAFE_INTEGER, settledLinks: true });
           if (r.status !== "admitted") {
             this.#stats.restoreSkipped++;
             this._report(new Error(`a stored envelope was skipped: ${r.status === "rejected" ? r.error.message : r.status}`));
