@@ -188,7 +188,7 @@ async function dispatch(api: ApiState, req: IncomingMessage, res: ServerResponse
   if (r.kind === "none") throw new HttpError(404, "NO_ROUTE", `no such endpoint: ${url.pathname} (see docs/cli.md)`);
   if (r.kind === "root") {
     allow("GET");
-    return send(res, 200, { id: node.id, did: node.identity.did, replica: node.replica, port: node.port, sync: node.path, peers: node.peers(), variables: node.runtime.variables().length });
+    return send(res, 200, { id: node.id, did: node.identity.did, replica: node.replica, port: node.port, sync: node.path, peers: node.peers(), variables: node.runtime.variables().length, trust: node.trust, ...(node.trustHub ? { trustStats: node.trustHub.stats() } : {}) });
   }
   if (r.kind === "vars") {
     allow("GET");

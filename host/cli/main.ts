@@ -17,7 +17,7 @@ const HELP = `trellis — replicated lattice variables (CRDTs) on a node you run
 Usage:
   trellis serve --data <dir> [--port 7070] [--host 127.0.0.1] [--id <name>]
                 [--peer ws://host:port/sync | --peer /ip4/…/tcp/…/p2p/<id>]...
-                [--listen /ip4/127.0.0.1/tcp/0]... [--network name] [--trusted] [--interval ms]
+                [--listen /ip4/127.0.0.1/tcp/0]... [--network name] [--trusted] [--trustless] [--interval ms]
                 [--allow <did:key>]... [--allow-file <file>] [--open]
                 [--max-body bytes] [--snapshot-every n] [--log-level info]
                 [--cors https://origin]... [--limit name=value]... [--max-frame bytes] [--no-auth]
@@ -40,7 +40,9 @@ Values print as JSON: bytes as {"$bytes": base64}, maps as {"$map": [[k, v], ...
 
 Peers prove their key (did:key) when they connect. Any key is admitted unless
 --allow / --allow-file list the admitted ones; --open also admits peers with no
-key (the old unauthenticated protocol). docs/security.md has the details.
+key (the old unauthenticated protocol). --trustless makes every change a signed
+envelope that each node checks before joining (all nodes of a cluster must use
+it). docs/security.md has the details.
 
 Exit codes: 0 ok, 1 refused by the node, 2 usage error, 3 node unreachable, 4 read timed out.
 Docs: docs/cli.md`;
@@ -111,6 +113,7 @@ async function serve(args: string[], io: Out): Promise<number> {
       "log-level": { type: "string" }, help: { type: "boolean", short: "h" },
       allow: { type: "string", multiple: true }, "allow-file": { type: "string" }, open: { type: "boolean" },
       cors: { type: "string", multiple: true }, "max-frame": { type: "string" }, limit: { type: "string", multiple: true }, "no-auth": { type: "boolean" },
+      trustless: { type: "boolean" },
     },
   });
   if (o.help) { io.out(HELP + "\n"); return EXIT.OK; }
@@ -143,6 +146,7 @@ async function serve(args: string[], io: Out): Promise<number> {
     node = await TrellisNode.start({
       data: o.data, port, host: o.host, id: o.id, peers: o.peer, listen: o.listen, network: o.network, trusted: o.trusted,
       interval, maxBody, snapshotEvery, log, allow, open: o.open, cors, limits: limitOpts, maxFrame, ...(o["no-auth"] ? { token: false as const } : {}),
+      ...(o.trustless ? { trust: "trustless" as const } : {}),
     });
   } catch (e) {
     const cause = (e as { cause?: { code?: string } }).cause;

@@ -26,6 +26,8 @@ import { loadPeers, PEERS } from "../peers.js";
 import { handle, type ApiState } from "./api.js";
 import { missingTop, removeCreated } from "./datadir.js";
 import { loadOrCreateToken, originAllowed, parseCors, type HttpPolicy } from "./auth.js";
+import type { TrustHub, EnvelopeReplicator, TrustHubOptions } from "../trust/sync.js";
+import type { Envelope } from "../trust/envelope.js";
 import { HttpLimits, MeteredTransport, TokenBucket, limits as makeLimits, type LimitError, type LimitOptions, type Limits } from "../transport/limits.js";
 
 export interface TrellisNodeOptions {
@@ -53,11 +55,21 @@ export interface TrellisNodeOptions {
   cors?: string[];          // browser origins allowed besides the node's own (default none)
   limits?: LimitOptions;    // per-peer and total budgets (transport/limits.ts; defaults for a small machine)
   maxFrame?: number;        // largest sync message sent or accepted, WebSocket and libp2p (default 16 MiB); refused before it is buffered
+  // "trusted" (default): plain delta-state anti-entropy, for closed clusters.
+  // "trustless": every change travels as a signed envelope that every node
+  // admits before joining (docs/security.md, "Trustless replication"); no
+  // gossip fast path (libp2p replicates over its sync streams, eagerly).
+  trust?: "trusted" | "trustless";
+  // Trustless mode: the capability check (docs/security.md); default: any
+  // authenticated identity may write (the mint checks still apply).
+  authorize?: (envelope: Envelope) => Promise<void> | void;
+  admit?: TrustHubOptions["admit"]; // trustless mode: mint limits, clock skew, envelope limits
 }
 
 // Meta records (Store.meta) the node keeps.
 export const META_NODE_ID = "trellis:node-id";
 export const META_LIBP2P_KEY = "trellis:libp2p-key"; // protobuf Ed25519 private key: the node's identity (did:key) and libp2p peer id
+export const META_TRUST_SEQ = "trellis:trust-seq";   // trustless mode: the highest sequence number this node has signed (decimal)
 
 const utf8 = new TextEncoder();
 const fromUtf8 = new TextDecoder();
@@ -75,7 +87,9 @@ export class TrellisNode {
   readonly server: Server;
   readonly wsServer: WsServer;
   readonly clients: WsClient[] = [];
-  readonly replicators: Replicator[] = [];
+  readonly replicators: (Replicator | EnvelopeReplicator)[] = [];
+  readonly trust: "trusted" | "trustless";
+  trustHub: TrustHub | null = null;  // trustless mode: the ledger, the signing chain, the envelope log
   readonly recovered: string[];
   readonly token: string | null;   // the API token (null: none required)
   readonly limits: Limits;
@@ -127,7 +141,31 @@ export class TrellisNode {
         if (typeof o.token !== "string" || !/^[A-Za-z0-9_-]{16,256}$/.test(o.token)) throw new TypeError("token is 16..256 characters of A-Z a-z 0-9 _ -");
         token = o.token;
       }
-      const node = new TrellisNode(o, log, id, identity, privateKey, replica, rt, store, persisted, token);
+      if (o.trust !== undefined && o.trust !== "trusted" && o.trust !== "trustless") throw new TypeError(`trust is "trusted" or "trustless", got ${String(o.trust)}`);
+      // Trustless: the ledger is rebuilt from the envelope log before any
+      // transport (or the API) can deliver or make a change.
+      let hub: TrustHub | null = null;
+      if (o.trust === "trustless") {
+        const { TrustHub } = await loadPeers("trellis serve --trustless", PEERS["trellis/trust"], () => import("../trust/sync.js"));
+        const st = store;
+        hub = await TrustHub.open(rt, {
+          identity, authorize: o.authorize, admit: o.admit,
+          store: {
+            envelopes: () => st.envelopes(),
+            putEnvelope: (b) => st.appendEnvelope(b),
+            ownSeq: () => Number(fromUtf8.decode(st.meta.get(META_TRUST_SEQ) ?? new Uint8Array())) || 0,
+            setOwnSeq: (n) => st.meta.put(META_TRUST_SEQ, utf8.encode(String(n))),
+          },
+          onReject: (e, peer, evidence) => {
+            if (evidence) log.warn("equivocation", { peer, author: evidence.author, seq: evidence.seq, admitted: String(evidence.admitted), conflicting: String(evidence.conflicting) });
+            else log.warn("envelope rejected", { peer, code: e.code, err: e });
+          },
+          onError: (e, peer) => log.warn("trustless replication error", { peer, err: e }),
+        });
+        const s0 = hub.stats();
+        log.info("trust ledger rebuilt", { envelopes: s0.restored, skipped: s0.restoreSkipped, authors: hub.ledger.heads().length });
+      }
+      const node = new TrellisNode(o, log, id, identity, privateKey, replica, rt, store, persisted, token, hub);
       log.info("recovered", { data: o.data, id, did: identity.did, replica, freshStore: fresh, variables: persisted.recovered.length });
       await node.#listen(o.port ?? 7070, o.host ?? "127.0.0.1");
       const p2p = (o.peers ?? []).filter((p) => p.startsWith("/"));
@@ -148,8 +186,10 @@ export class TrellisNode {
     }
   }
 
-  private constructor(o: TrellisNodeOptions, log: Logger, id: string, identity: Identity, privateKey: Uint8Array, replica: string, rt: Runtime, store: Store, persisted: Persisted, token: string | null) {
+  private constructor(o: TrellisNodeOptions, log: Logger, id: string, identity: Identity, privateKey: Uint8Array, replica: string, rt: Runtime, store: Store, persisted: Persisted, token: string | null, hub: TrustHub | null) {
     this.log = log;
+    this.trust = hub ? "trustless" : "trusted";
+    this.trustHub = hub;
     this.id = id;
     this.identity = identity;
     this.#privateKey = privateKey;
@@ -207,6 +247,17 @@ export class TrellisNode {
       },
     });
     this.meters.push(metered);
+    if (this.trustHub) {
+      // One hub (one ledger, one signing chain) for every transport.
+      const r = this.trustHub.attach(metered, { interval: this.#interval }).start();
+      this.replicators.push(r);
+      if (!eager) this.#lazy.add(r);
+      t.onNeighbour((peer, up) => {
+        this.log.info(up ? "peer up" : "peer down", { transport: name, peer });
+        if (up) this.#queueSync(true);
+      });
+      return;
+    }
     const rep = new Replicator(this.runtime, metered, {
       interval: this.#interval,
       // Counting parts sent costs a decomposition per state: a cheap delta
@@ -222,7 +273,7 @@ export class TrellisNode {
     });
   }
 
-  #lazy = new Set<Replicator>();
+  #lazy = new Set<Replicator | EnvelopeReplicator>();
   #workTotal: TokenBucket | undefined; // shared by every transport's meter
   #syncAll = false;
 
@@ -273,8 +324,10 @@ export class TrellisNode {
     t.onNeighbour((peer, up) => { if (up) this.#unreachable.delete(peer); });
     // Gossip is the fast path: this Replicator runs its rounds (anti-entropy,
     // the guarantee) but is not also run after every change.
-    this.#replicate(t, "libp2p", false, (peer, e) => t.hangUp(peer, "OVER_BUDGET", e.message));
-    this.#stopGossip = gossipDeltas(this.runtime, t, {
+    // Trustless: no gossip (its messages are not envelopes), so the sync
+    // streams carry every change at once.
+    this.#replicate(t, "libp2p", this.trustHub !== null, (peer, e) => t.hangUp(peer, "OVER_BUDGET", e.message));
+    if (!this.trustHub) this.#stopGossip = gossipDeltas(this.runtime, t, {
       onError: (e) => this.log.warn("gossip error", { peer: e.peer, code: e.code, err: e }),
     });
     this.log.info("libp2p listening", { peerId: t.self, addrs: t.multiaddrs(), topic: t.topic });
@@ -349,6 +402,8 @@ export class TrellisNode {
     this.#open();
     this.runtime.update(id, op);
     await this.#persisted.flushed();
+    // Trustless: acknowledged once its envelope is signed and stored too.
+    await this.trustHub?.flushed();
   }
 
   // Joins a state or delta-group; resolves (with the new part, or null) once durable.
@@ -356,6 +411,7 @@ export class TrellisNode {
     this.#open();
     const d = this.runtime.bind(id, bytes, "remote");
     await this.#persisted.flushed();
+    await this.trustHub?.flushed();
     return d;
   }
 
@@ -412,6 +468,9 @@ export class TrellisNode {
     ]);
     clearTimeout(timer);
     for (const r of this.replicators) r.close();
+    // Envelopes being signed or admitted finish (and are stored) before the store closes.
+    await this.trustHub?.flushed().catch(() => {});
+    this.trustHub?.close();
     for (const m of this.meters) m.close();
     this.#stopGossip?.();
     await Promise.allSettled([...this.clients.map((c) => c.close()), this.wsServer.close(500), ...(this.libp2p ? [this.libp2p.close()] : [])]);

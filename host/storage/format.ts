@@ -14,6 +14,7 @@ export const FORMAT_VERSION = 1;
 
 export const P_HEADER = 0x00;
 export const P_DECL = 0x44;  // 'D'
+export const P_ENV = 0x45;   // 'E': admitted signed envelopes (trustless mode), in admission order
 export const P_LOG = 0x4c;   // 'L'
 export const P_META = 0x4d;  // 'M'
 export const P_SNAP = 0x53;  // 'S'

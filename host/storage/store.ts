@@ -9,7 +9,7 @@
 import type { AbstractLevel } from "abstract-level";
 import { StorageError } from "./errors.js";
 import {
-  HEADER_KEY, SEAL_KEY, P_DECL, P_HEADER, P_LOG, P_META, P_SNAP, FORMAT_VERSION,
+  HEADER_KEY, SEAL_KEY, P_DECL, P_ENV, P_HEADER, P_LOG, P_META, P_SNAP, FORMAT_VERSION,
   frame, unframe, seqKey, keySeq, nameKey, keyName, utf8, fromUtf8,
 } from "./format.js";
 
@@ -56,6 +56,10 @@ export interface LoadedVar {
 
 export interface Loaded {
   vars: Map<string, LoadedVar>;
+  // Signed envelopes (trustless mode, host/trust/sync.ts), in the order they
+  // were appended. A corrupt one is always skipped and reported (never fatal,
+  // whatever onCorrupt says): peers hold it and catch-up brings it back.
+  envelopes: Uint8Array[];
   meta: Map<string, Uint8Array>;
   corrupt: StorageError[]; // records left out ("skip" mode only)
 }
@@ -106,6 +110,8 @@ export class Store {
     store.metaCache = new Map(scan.loaded.meta);
     store.nextSeq = scan.maxSeq + 1;
     store.batchNo = scan.seal;
+    store.recoveredEnvelopes = scan.loaded.envelopes;
+    store.envelopeCount = scan.loaded.envelopes.length;
     if (opts.ackMark) await checkMark(opts.ackMark, scan, opts, store.sync);
     const ops: Op[] = scan.stale.map((key) => ({ type: "del", key }));
     if (!scan.hasHeader) ops.push({ type: "put", key: HEADER_KEY, value: frame(HEADER_KEY, () => {}) });
@@ -139,6 +145,28 @@ export class Store {
     const key = seqKey(P_LOG, seq);
     return this.write([{ type: "put", key, value: frame(key, (w) => { w.string(varId); w.bytes(delta); }) }]);
   }
+
+  // Appends an admitted envelope (its canonical bytes) to the envelope log;
+  // resolves once it is durable. Envelopes are read back in append order.
+  appendEnvelope(bytes: Uint8Array): Promise<void> {
+    this.checkOpen();
+    const key = seqKey(P_ENV, this.nextSeq++);
+    this.envelopeCount++;
+    return this.write([{ type: "put", key, value: frame(key, (w) => w.bytes(bytes)) }]);
+  }
+
+  // Envelopes in the log (those skipped as corrupt at open not counted).
+  envelopeCount = 0;
+
+  // Every stored envelope in append order: what open() recovered, the first
+  // time (then released); later calls read the log again.
+  async envelopes(): Promise<Uint8Array[]> {
+    this.checkOpen();
+    if (this.recoveredEnvelopes) { const e = this.recoveredEnvelopes; this.recoveredEnvelopes = null; return e; }
+    await this.flushed();
+    return (await scanDb(this.db, { ...this.opts, onCorrupt: "skip", onCorruptRecord: undefined })).loaded.envelopes;
+  }
+  private recoveredEnvelopes: Uint8Array[] | null = null;
 
   // Number of log records the variable has since its last snapshot.
   logLength(varId: string): number { return this.index.get(varId)?.logs.length ?? 0; }
@@ -322,6 +350,7 @@ async function scanDb(db: LevelDb, opts: StoreOptions): Promise<Scan> {
   const logs: { seq: number; varId: string; delta: Uint8Array; key: Uint8Array }[] = [];
   const snaps: { seq: number; varId: string; state: Uint8Array; key: Uint8Array }[] = [];
   const meta = new Map<string, Uint8Array>();
+  const envelopes: Uint8Array[] = [];
   let maxSeq = 0, hasHeader = false, count = 0, seal = 0;
 
   const it = db.iterator(ENC);
@@ -356,6 +385,18 @@ async function scanDb(db: LevelDb, opts: StoreOptions): Promise<Scan> {
               const rec = unframe(key, value, (r) => ({ varId: r.string(), bytes: r.bytes().slice() }));
               if (key[0] === P_LOG) logs.push({ seq, varId: rec.varId, delta: rec.bytes, key });
               else snaps.push({ seq, varId: rec.varId, state: rec.bytes, key });
+              break;
+            }
+            case P_ENV: {
+              try {
+                const seq = keySeq(key);
+                maxSeq = Math.max(maxSeq, seq);
+                envelopes.push(unframe(key, value, (r) => r.bytes().slice()));
+              } catch (e) {
+                if (!(e instanceof StorageError)) throw e;
+                corrupt.push(e);
+                opts.onCorruptRecord?.(e);
+              }
               break;
             }
             case P_META: {
@@ -397,7 +438,7 @@ async function scanDb(db: LevelDb, opts: StoreOptions): Promise<Scan> {
     ix.logs.push(l.seq);
     v.deltas.push(l.delta);
   }
-  return { loaded: { vars, meta, corrupt }, index, stale, maxSeq, hasHeader, seal };
+  return { loaded: { vars, meta, corrupt, envelopes }, index, stale, maxSeq, hasHeader, seal };
 }
 
 // The database's own corruption errors (LevelDB's block checksums, an

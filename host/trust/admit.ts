@@ -40,6 +40,15 @@ export interface AdmitOptions {
   envelopeLimits?: Partial<EnvelopeLimits>;
   verify?: (did: string, data: Uint8Array, sig: Uint8Array) => Promise<boolean>; // default: identity's verifySignature
   kernel?: Kernel;
+  // Capabilities (docs/security.md, "Capabilities"): called once the signature
+  // verifies, before any other check; throwing (a TrustError, or anything,
+  // reported as UNAUTHORIZED) rejects the envelope and changes nothing.
+  // Default: any authenticated identity may write (the mint checks still apply).
+  authorize?: (envelope: Envelope) => Promise<void> | void;
+  // Reading back this node's own store: a link that is neither admitted nor
+  // refused counts as refused (it was settled when the envelope was admitted
+  // first; the refused set is not stored).
+  settledLinks?: boolean;
 }
 
 // Proof that an author signed two envelopes with one sequence number: both
@@ -64,6 +73,7 @@ interface AuthorState { seq: number; bySeq: string[]; keys: Map<string, { seqs: 
 interface Admitted { author: string; seq: number; vc: Map<string, number> }
 
 const MAX_EVIDENCE = 1024;
+const MAX_REFUSED = 4096;
 const MAX_EVIDENCE_PER_AUTHOR = 16;
 
 // What one receiver has admitted. Grows with every admitted envelope (its
@@ -79,6 +89,20 @@ export class TrustLedger {
   admitted = 0;
 
   has(cid: CID | string): boolean { return this.#envelopes.has(String(cid)); }
+  // Signed envelopes this ledger refused (the most recent 4,096). A link to
+  // one counts as settled: an honest author may have admitted what this
+  // receiver refused (the other fork of an equivocation, or an envelope of
+  // the equivocator's that builds on it), and its envelopes must not wait
+  // for it forever. Such a link adds nothing to what the author has seen.
+  refused(cid: CID | string): boolean { return this.#refused.has(String(cid)); }
+  // Admitted or refused: nothing to wait for.
+  settled(cid: CID | string): boolean { const c = String(cid); return this.#envelopes.has(c) || this.#refused.has(c); }
+  #refused = new Map<string, true>();
+  /** @internal */ _refuse(c: string): void {
+    if (this.#refused.has(c) || this.#envelopes.has(c)) return;
+    this.#refused.set(c, true);
+    if (this.#refused.size > MAX_REFUSED) this.#refused.delete(this.#refused.keys().next().value!);
+  }
   // The author's last admitted sequence number (0: none).
   lastSeq(author: string): number { return this.#authors.get(author)?.seq ?? 0; }
   // The CID of the author's envelope with that sequence number, if admitted.
@@ -155,6 +179,13 @@ export async function admit(ledger: TrustLedger, input: Uint8Array | Envelope, o
   const cid = env.cid.toString();
   if (ledger.has(cid)) return { status: "duplicate", envelope: env };
   if (!(await verifyEnvelope(env, o.verify))) return reject(new TrustError("BAD_SIGNATURE", `envelope ${cid} is not signed by ${env.author}`));
+  // From here on the author really signed it: a refusal is remembered (see refused()).
+  const refuse = (error: TrustError, evidence?: Equivocation): AdmitResult => { ledger._refuse(cid); return reject(error, evidence); };
+  if (o.authorize) {
+    try { await o.authorize(env); } catch (e) {
+      return refuse(e instanceof TrustError ? e : new TrustError("UNAUTHORIZED", String((e as Error)?.message ?? e), e));
+    }
+  }
 
   // Everything from here is synchronous, so no other admission interleaves
   // between the checks and the commit. The same envelope may have been
@@ -166,18 +197,18 @@ export async function admit(ledger: TrustLedger, input: Uint8Array | Envelope, o
     const admitted = CID.parse(author!.bySeq[env.seq - 1]);
     const ev: Equivocation = { author: env.author, seq: env.seq, admitted, conflicting: env.cid, conflictingBytes: env.bytes };
     ledger._evidence(ev);
-    return reject(new TrustError("EQUIVOCATION", `${env.author} signed ${cid} and ${admitted} with sequence ${env.seq}`), ev);
+    return refuse(new TrustError("EQUIVOCATION", `${env.author} signed ${cid} and ${admitted} with sequence ${env.seq}`), ev);
   }
-  const missing = env.links.filter((l) => !ledger.has(l));
+  const missing = o.settledLinks ? [] : env.links.filter((l) => !ledger.settled(l));
   if (missing.length > 0) return { status: "pending", envelope: env, missing };
-  if (env.seq !== last + 1) return reject(new TrustError("BAD_SEQUENCE", `${env.author}'s next sequence is ${last + 1}, got ${env.seq}`));
+  if (env.seq !== last + 1) return refuse(new TrustError("BAD_SEQUENCE", `${env.author}'s next sequence is ${last + 1}, got ${env.seq}`));
   if (last > 0 && !env.links.some((l) => l.toString() === author!.bySeq[last - 1])) {
-    return reject(new TrustError("BAD_SEQUENCE", `envelope ${env.seq} of ${env.author} does not link to its envelope ${last}`));
+    return refuse(new TrustError("BAD_SEQUENCE", `envelope ${env.seq} of ${env.author} does not link to its envelope ${last}`));
   }
 
   // What the author has seen: per author, the highest sequence its links reach.
   const vc = new Map<string, number>();
-  for (const l of env.links) for (const [a, s] of ledger._envelope(l.toString())!.vc) if (s > (vc.get(a) ?? 0)) vc.set(a, s);
+  for (const l of env.links) for (const [a, s] of ledger._envelope(l.toString())?.vc ?? []) if (s > (vc.get(a) ?? 0)) vc.set(a, s);
   const seen = (key: string, replica: string): bigint => {
     const did = didOfReplica(replica);
     return did ? ledger._seen(did, key, vc.get(did) ?? 0) : 0n;
@@ -195,7 +226,7 @@ export async function admit(ledger: TrustLedger, input: Uint8Array | Envelope, o
       checkItem(env.author, it.variable, mints, seen, raised, lim, now);
     }
   } catch (e) {
-    return reject(e instanceof TrustError ? e : new TrustError("BAD_DELTA", String((e as Error)?.message ?? e), e));
+    return refuse(e instanceof TrustError ? e : new TrustError("BAD_DELTA", String((e as Error)?.message ?? e), e));
   }
   vc.set(env.author, env.seq);
   ledger._commit(env, vc, raised);

@@ -22,7 +22,8 @@ export type TrustErrorCode =
   | "OVER_DELEGATED"    // a link of a chain grants more than its parent: a broader command, more variables or a later expiry
   | "EXPIRED"           // a token of the chain is past its expiry
   | "NOT_YET_VALID"     // a token of the chain is before its not-before time
-  | "REVOKED";          // a token of the chain was revoked by its issuer or an issuer above it
+  | "REVOKED"           // a token of the chain was revoked by its issuer or an issuer above it
+  | "UNAUTHORIZED";     // the authorize hook (capabilities) refused the envelope
 
 export class TrustError extends Error {
   override readonly name = "TrustError";

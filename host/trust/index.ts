@@ -21,3 +21,7 @@ export type { Revocation } from "./revocation.js";
 // The dataflow in trustless mode: a Runtime's authority hook from capabilities.
 export { authorityFor } from "./authority.js";
 export type { ProofSource, AuthorityOptions } from "./authority.js";
+export { TrustHub, EnvelopeReplicator, replicateTrustless } from "./sync.js";
+export type { TrustHubOptions, TrustStats, EnvelopeStore } from "./sync.js";
+export { encodeTrustMessage, decodeTrustMessage, TWIRE_VERSION } from "./wire.js";
+export type { TrustMessage, FrontierEntry } from "./wire.js";

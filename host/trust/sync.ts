@@ -1,0 +1,649 @@
+// Trustless replication (docs/security.md, "Trustless replication"): the
+// Replicator's job when peers do not trust each other. Every local
+// delta-group is signed into an envelope (one signature per batch of
+// variables), every envelope from a peer is admitted by the TrustLedger
+// (admit.ts) before any of its deltas is joined, and envelopes are stored and
+// forwarded exactly as signed.
+//
+// One TrustHub per node holds the ledger, the signing chain and the envelope
+// log; it is shared by one EnvelopeReplicator per transport (WebSocket server,
+// each WebSocket client, libp2p), so a node signs one chain whatever carries
+// it. This lives in host/trust because replication must not import trust;
+// the trusted Replicator (host/replication/replicator.ts) is unchanged.
+//
+// Propagation: an admitted envelope is pushed at once to every neighbour that
+// is not known to hold it (BP: never back to the peer it came from; a peer
+// that holds an envelope, by its frontier or because it sent it, is not sent
+// it again). Anti-entropy: every round each neighbour gets this node's
+// frontier (per author: last sequence number and head), and answers with the
+// envelopes the frontier lacks, in admission order (which is causal). The
+// frontier is the seam where a range-based reconciler
+// (host/replication/reconcile.ts) can replace it: `missingFor` is the one
+// function that decides what a peer lacks.
+import type { Runtime } from "../dataflow/runtime.js";
+import type { Clock, Transport } from "../replication/transport.js";
+import { realClock } from "../replication/transport.js";
+import { admitEntries } from "../replication/admission.js";
+import { headerSpec, joinStates } from "../replication/lattice.js";
+import { decodeState, type Crdt } from "../crdt/base.js";
+import type { PeerIdentity } from "../identity/identity.js";
+import { admit, TrustLedger, type AdmitOptions, type Equivocation } from "./admit.js";
+import { signEnvelope, sortLinks, DEFAULT_LIMITS, type CID, type Envelope, type EnvelopeItem } from "./envelope.js";
+import { TrustError, type TrustErrorCode } from "./errors.js";
+import { decodeTrustMessage, encodeTrustMessage, HEAD_BYTES, type FrontierEntry } from "./wire.js";
+
+// Where a node keeps admitted envelopes (the node's Store: storage/store.ts).
+export interface EnvelopeStore {
+  // Every stored envelope, in the order they were put (admission order, so
+  // each one's links come before it). Called once, at open.
+  envelopes(): Iterable<Uint8Array> | Promise<Iterable<Uint8Array>>;
+  // Resolves once durable. Called in admission order.
+  putEnvelope(bytes: Uint8Array): Promise<void>;
+  // The highest sequence number this node has signed, kept apart from the
+  // envelope log: if the log lost the node's own last envelopes, the node
+  // must not sign that sequence number again (that is equivocation).
+  ownSeq?(): number;
+  setOwnSeq?(seq: number): Promise<void>;
+}
+
+export interface TrustHubOptions {
+  identity: PeerIdentity;          // signs this node's envelopes; the runtime's replica id must be `<identity.did>.<…>`
+  store?: EnvelopeStore;           // default: none (envelopes live in memory only)
+  // Capabilities: see AdmitOptions.authorize. Not re-run when the log is
+  // read back at start (those were authorised when admitted).
+  authorize?: (envelope: Envelope) => Promise<void> | void;
+  admit?: Pick<AdmitOptions, "now" | "limits" | "limitsFor" | "envelopeLimits" | "verify">;
+  autoDeclare?: boolean;           // declare variables an admitted envelope names and this node lacks (default true)
+  maxPending?: number;             // envelopes waiting for their links, per peer (default 256)
+  maxPendingBytes?: number;        // their bytes, per peer (default 4 MiB)
+  maxMessageBytes?: number;        // envelope bytes per message sent (default 1 MiB)
+  maxCatchUpBytes?: number;        // envelope bytes sent to one peer per frontier it sends (default 8 MiB)
+  onReject?: (error: TrustError, peer: string | undefined, evidence?: Equivocation) => void;
+  onError?: (error: Error, peer?: string) => void;
+}
+
+export interface TrustStats {
+  signed: number;                  // envelopes this node signed
+  admitted: number;                // envelopes from peers admitted (joined)
+  duplicates: number;              // envelopes received again (replays included)
+  pending: number;                 // waiting for their links now
+  pendingDropped: number;          // refused because a peer's pending buffer was full
+  rejected: number;                // refused by admission
+  rejectedBy: Partial<Record<TrustErrorCode, number>>;
+  evidence: number;                // equivocations kept as evidence
+  malformed: number;               // messages that did not decode
+  restored: number;                // envelopes read back from the store at start
+  restoreSkipped: number;          // stored envelopes that were not admitted again (corrupt or rejected)
+  messages: number; bytes: number; // sent
+  envelopesSent: number;
+  received: number; receivedBytes: number;
+}
+
+const zeroStats = (): TrustStats => ({
+  signed: 0, admitted: 0, duplicates: 0, pending: 0, pendingDropped: 0, rejected: 0, rejectedBy: {}, evidence: 0,
+  malformed: 0, restored: 0, restoreSkipped: 0, messages: 0, bytes: 0, envelopesSent: 0, received: 0, receivedBytes: 0,
+});
+
+interface Source { rep: EnvelopeReplicator; peer: string }
+interface Waiting { bytes: Uint8Array; missing: string[] }
+
+// The last 8 bytes of a CID: a frontier's head (enough to tell two forks apart).
+const headOf = (c: CID): Uint8Array => c.bytes.subarray(c.bytes.length - HEAD_BYTES);
+const sameHead = (a: Uint8Array, b: Uint8Array): boolean => a.every((x, i) => x === b[i]);
+
+export class TrustHub {
+  readonly runtime: Runtime;
+  readonly identity: PeerIdentity;
+  readonly ledger = new TrustLedger();
+  #o: TrustHubOptions;
+  #stats = zeroStats();
+  // Admitted envelopes in admission order, and per author: log index by seq - 1.
+  #log: { bytes: Uint8Array; author: string; seq: number }[] = [];
+  #bySeq = new Map<string, number[]>();
+  #reps = new Set<EnvelopeReplicator>();
+  #local = new Map<string, Uint8Array[]>(); // unsigned local delta-groups by variable
+  #applying = false;                          // joining an admitted envelope: not a local change
+  #queue: Promise<void> = Promise.resolve();  // every admission and signature, one at a time
+  #busy = 0;
+  #floor = 0;                                 // own sequence numbers below this were signed before
+  #off: (() => void)[] = [];
+  #closed = false;
+
+  private constructor(runtime: Runtime, o: TrustHubOptions) {
+    this.runtime = runtime;
+    this.identity = o.identity;
+    this.#o = o;
+  }
+
+  // Reads the envelope log back (rebuilding the ledger and joining every
+  // envelope's deltas again, so a join the crash lost comes back), signs
+  // what the runtime holds beyond the envelopes (local updates stored but
+  // not yet signed when the node stopped), then follows the runtime.
+  static async open(runtime: Runtime, o: TrustHubOptions): Promise<TrustHub> {
+    const hub = new TrustHub(runtime, o);
+    await hub.#restore();
+    hub.#off.push(
+      runtime.onDelta((id, d) => hub.#onLocal(id, d)),
+      // A declaration travels as the bottom state in an envelope: peers declare from its header.
+      runtime.onDeclare((id, _spec, kind) => { if (kind === "replicated") hub.#onLocal(id, runtime.encode(id)); }),
+    );
+    if (hub.#local.size > 0) hub.#queueSign();
+    return hub;
+  }
+
+  get closed(): boolean { return this.#closed; }
+
+  // Follows one transport with its own rounds (start() it).
+  attach(transport: Transport, o: { interval?: number; clock?: Clock } = {}): EnvelopeReplicator {
+    const r = new EnvelopeReplicator(this, transport, o);
+    this.#reps.add(r);
+    return r;
+  }
+
+  stats(): TrustStats {
+    let pending = 0, dropped = 0;
+    for (const r of this.#reps) { pending += r._pendingCount(); dropped += r.pendingDropped; }
+    return { ...structuredClone(this.#stats), pending, pendingDropped: dropped, evidence: this.ledger.evidence.length };
+  }
+  get evidence(): readonly Equivocation[] { return this.ledger.evidence; }
+
+  // Resolves once every local change made so far is signed and stored (an
+  // update may be acknowledged then), and every message received so far is
+  // handled.
+  async flushed(): Promise<void> {
+    for (;;) {
+      const q = this.#queue;
+      await q;
+      if (this.#queue === q && this.#busy === 0 && !this.#signQueued) return;
+    }
+  }
+
+  close(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    for (const off of this.#off) off();
+    for (const r of [...this.#reps]) r.close();
+  }
+
+  // ---- internal: for EnvelopeReplicator --------------------------------
+
+  /** @internal */ _detach(r: EnvelopeReplicator): void { this.#reps.delete(r); }
+  /** @internal */ _count(kind: "messages" | "envelopes" | "received" | "malformed", n: number, bytes = 0): void {
+    const s = this.#stats;
+    if (kind === "messages") { s.messages++; s.bytes += bytes; s.envelopesSent += n; }
+    else if (kind === "received") { s.received++; s.receivedBytes += bytes; }
+    else if (kind === "malformed") s.malformed++;
+  }
+  /** @internal */ _report(e: unknown, peer?: string): void {
+    const err = e instanceof Error ? e : new Error(String(e));
+    try { this.#o.onError?.(err, peer); } catch { /* a throwing handler must not break the protocol */ }
+  }
+  /** @internal */ _enqueue(task: () => Promise<void> | void): void {
+    this.#busy++;
+    this.#queue = this.#queue.then(task).catch((e) => this._report(e)).finally(() => {
+      this.#busy--;
+      if (this.#busy === 0) this.#drained();
+    });
+  }
+
+  // The frontier this node has admitted: per author, its last sequence and head.
+  /** @internal */ _frontier(): FrontierEntry[] {
+    const out: FrontierEntry[] = [];
+    for (const author of this.#bySeq.keys()) {
+      const seq = this.ledger.lastSeq(author);
+      if (seq > 0) out.push({ author, seq, head: headOf(this.ledger.cidAt(author, seq)!) });
+    }
+    return out;
+  }
+
+  // What a peer whose frontier is `theirs` lacks: log indices in admission
+  // (causal) order. If the peer's head for an author is not ours, the two
+  // admitted different envelopes with that sequence (equivocation): it gets
+  // ours at that sequence, which it rejects as evidence, and nothing later.
+  /** @internal */ _missingFor(theirs: Map<string, FrontierEntry>): number[] {
+    const out: number[] = [];
+    for (const [author, idx] of this.#bySeq) {
+      const mine = this.ledger.lastSeq(author);
+      const t = theirs.get(author);
+      const have = Math.min(t?.seq ?? 0, mine);
+      if (have >= mine) continue;
+      if (have > 0 && !sameHead(t!.head, headOf(this.ledger.cidAt(author, have)!))) { out.push(idx[have - 1]); continue; }
+      for (let s = have; s < mine; s++) out.push(idx[s]);
+    }
+    return out.sort((a, b) => a - b);
+  }
+  /** @internal */ _envelopeAt(i: number): { bytes: Uint8Array; author: string; seq: number } { return this.#log[i]; }
+  /** @internal */ _option<K extends keyof TrustHubOptions>(k: K): TrustHubOptions[K] { return this.#o[k]; }
+
+  // Admits one envelope from a peer; joins, stores and forwards it if admitted.
+  /** @internal */ async _receive(bytes: Uint8Array, src: Source): Promise<void> {
+    if (this.#closed) return;
+    const r = await admit(this.ledger, bytes, { ...this.#o.admit, kernel: this.runtime.kernel, authorize: (e) => this.#authorize(e) });
+    const s = this.#stats;
+    switch (r.status) {
+      case "duplicate":
+        s.duplicates++;
+        src.rep._holds(src.peer, r.envelope.author, r.envelope.seq);
+        return;
+      case "pending":
+        src.rep._wait(src.peer, r.envelope, r.missing.map(String));
+        return;
+      case "rejected":
+        s.rejected++;
+        s.rejectedBy[r.error.code] = (s.rejectedBy[r.error.code] ?? 0) + 1;
+        try { this.#o.onReject?.(r.error, src.peer, r.evidence); } catch { /* ignored */ }
+        return;
+      case "admitted":
+        s.admitted++;
+        src.rep._holds(src.peer, r.envelope.author, r.envelope.seq);
+        await this.#accept(r.envelope, src);
+    }
+  }
+
+  // Pending envelopes whose links have all been admitted since: admit them now.
+  /** @internal */ async _retryPending(): Promise<void> {
+    for (let progress = true; progress && !this.#closed;) {
+      progress = false;
+      for (const rep of this.#reps) {
+        for (const [peer, w] of rep._ready((c) => this.ledger.settled(c))) {
+          progress = true;
+          await this._receive(w.bytes, { rep, peer });
+        }
+      }
+    }
+  }
+
+  // ---- internal ----------------------------------------------------------
+
+  // The type check (the variable exists here with this type, or may be
+  // declared from the delta's header) and then the capability hook.
+  async #authorize(e: Envelope): Promise<void> {
+    try {
+      admitEntries(this.runtime, e.items.map((it) => ({ id: it.variable, bytes: it.delta })));
+    } catch (err) {
+      throw new TrustError("BAD_DELTA", (err as Error)?.message ?? String(err), err);
+    }
+    await this.#o.authorize?.(e);
+  }
+
+  // Stores an admitted envelope (durable before its deltas are joined, so a
+  // restart never holds a join whose envelope it cannot serve), joins it and
+  // passes it on.
+  async #accept(e: Envelope, src: Source | null): Promise<void> {
+    await this.#persist(e);
+    this.#record(e);
+    this.#join(e, src?.peer);
+    for (const rep of this.#reps) rep._offer(e, src);
+  }
+
+  async #persist(e: Envelope): Promise<void> {
+    const st = this.#o.store;
+    if (!st) return;
+    const own = e.author === this.identity.did;
+    // One batch: the envelope and, for our own, the sequence floor.
+    await Promise.all([st.putEnvelope(e.bytes), own && st.setOwnSeq ? st.setOwnSeq(e.seq) : undefined]);
+  }
+
+  #record(e: Envelope): void {
+    let idx = this.#bySeq.get(e.author);
+    if (!idx) this.#bySeq.set(e.author, (idx = []));
+    idx[e.seq - 1] = this.#log.length;
+    this.#log.push({ bytes: e.bytes, author: e.author, seq: e.seq });
+  }
+
+  #join(e: Envelope, peer?: string): void {
+    const auto = this.#o.autoDeclare ?? true;
+    this.#applying = true;
+    try {
+      for (const it of e.items) {
+        try {
+          if (!this.runtime.has(it.variable)) {
+            if (!auto) continue;
+            this.runtime.declare(it.variable, headerSpec(it.delta));
+          }
+          this.runtime.bind(it.variable, it.delta, "remote");
+        } catch (err) {
+          this._report(new Error(`joining ${JSON.stringify(it.variable)} of envelope ${e.cid}: ${(err as Error)?.message ?? String(err)}`, { cause: err }), peer);
+        }
+      }
+    } finally { this.#applying = false; }
+  }
+
+  #onLocal(id: string, d: Uint8Array): void {
+    if (this.#closed || this.#applying) return;
+    if (!this.runtime.has(id) || this.runtime.kind(id) !== "replicated") return;
+    let l = this.#local.get(id);
+    if (!l) this.#local.set(id, (l = []));
+    l.push(d);
+    this.#queueSign();
+  }
+
+  #signQueued = false;
+  #queueSign(): void {
+    if (this.#signQueued || this.#closed) return;
+    this.#signQueued = true;
+    // On a microtask: the delta-groups of one turn share a signature.
+    queueMicrotask(() => this._enqueue(async () => { this.#signQueued = false; await this.#signLocal(); }));
+  }
+
+  #drained(): void {
+    for (const r of this.#reps) r._flush();
+    if (this.#local.size > 0 && !this.#signQueued && this.ledger.lastSeq(this.identity.did) >= this.#floor) this.#queueSign();
+  }
+
+  // Signs what changed locally, in envelopes of at most maxItems variables
+  // and about half the envelope size limit of deltas each.
+  async #signLocal(): Promise<void> {
+    if (this.#local.size === 0 || this.#closed) return;
+    const me = this.identity.did;
+    // Our own last envelopes were lost from the log: wait until peers send
+    // them back rather than sign their sequence numbers again.
+    if (this.ledger.lastSeq(me) < this.#floor) return;
+    const taken = this.#local;
+    this.#local = new Map();
+    const items: EnvelopeItem[] = [...taken].map(([variable, ds]) => ({ variable, delta: joinStates(ds, this.runtime.kernel) }));
+    const lim = { ...DEFAULT_LIMITS, ...this.#o.admit?.envelopeLimits };
+    const chunks: EnvelopeItem[][] = [];
+    let cur: EnvelopeItem[] = [], size = 0;
+    for (const it of items) {
+      if (cur.length > 0 && (cur.length >= lim.maxItems || size + it.delta.length > lim.maxBytes / 2)) { chunks.push(cur); cur = []; size = 0; }
+      cur.push(it); size += it.delta.length;
+    }
+    if (cur.length) chunks.push(cur);
+    for (const c of chunks) {
+      c.sort((a, b) => (a.variable < b.variable ? -1 : a.variable > b.variable ? 1 : 0));
+      await this.#signOne(c, lim.maxLinks);
+    }
+  }
+
+  async #signOne(items: EnvelopeItem[], maxLinks: number): Promise<void> {
+    const me = this.identity.did;
+    const last = this.ledger.lastSeq(me);
+    const prev = last > 0 ? this.ledger.cidAt(me, last)! : undefined;
+    // Links: our previous envelope and the other heads (what this node has
+    // joined), up to the limit; a head left out is linked by a later one.
+    const links: CID[] = prev ? [prev] : [];
+    for (const h of this.ledger.heads()) {
+      if (links.length >= maxLinks) break;
+      if (!prev || !h.equals(prev)) links.push(h);
+    }
+    let env: Envelope;
+    try {
+      env = await signEnvelope(this.identity, { author: me, seq: last + 1, links: sortLinks(links), items }, this.#o.admit?.envelopeLimits);
+    } catch (e) {
+      this._report(new Error(`signing local changes to ${items.map((i) => JSON.stringify(i.variable)).join(", ")}: ${(e as Error).message}`, { cause: e }));
+      return;
+    }
+    // Our own envelope passes the same rules as anyone's (no signature check:
+    // we just made it). One that fails (e.g. a bind of another replica's
+    // dots through the API) stays local and is reported.
+    const r = await admit(this.ledger, env, {
+      ...this.#o.admit, kernel: this.runtime.kernel, verify: () => Promise.resolve(true), authorize: this.#o.authorize,
+    });
+    if (r.status !== "admitted") {
+      const why = r.status === "rejected" ? r.error : new TrustError("BAD_SEQUENCE", `own envelope ${r.status}`);
+      const s = this.#stats;
+      s.rejected++;
+      s.rejectedBy[why.code] = (s.rejectedBy[why.code] ?? 0) + 1;
+      this._report(new Error(`a local change was not signed into the chain (it stays on this node): ${why.message}`, { cause: why }));
+      return;
+    }
+    this.#stats.signed++;
+    await this.#accept(env, null).catch((e) => this._report(e));
+  }
+
+  async #restore(): Promise<void> {
+    const st = this.#o.store;
+    this.#floor = st?.ownSeq?.() ?? 0;
+    const covered = new Map<string, Crdt<unknown>>();
+    try {
+      if (st) {
+        for (const bytes of await st.envelopes()) {
+          // The clock rule held when it was admitted; time since does not undo it.
+          const r = await admit(this.ledger, bytes, { ...this.#o.admit, kernel: this.runtime.kernel, now: () => Number.MAX_SAFE_INTEGER, settledLinks: true });
+          if (r.status !== "admitted") {
+            this.#stats.restoreSkipped++;
+            this._report(new Error(`a stored envelope was skipped: ${r.status === "rejected" ? r.error.message : r.status}`));
+            continue;
+          }
+          this.#stats.restored++;
+          this.#record(r.envelope);
+          this.#join(r.envelope);
+          for (const it of r.envelope.items) {
+            const c = covered.get(it.variable);
+            try { if (c) c.merge(it.delta); else covered.set(it.variable, decodeState(it.delta, undefined, this.runtime.kernel)); } catch { /* joined above or reported */ }
+          }
+        }
+      }
+      // What the runtime holds beyond the envelopes: local changes of an
+      // earlier run that were stored but not signed yet, and variables
+      // declared before the hub (their bottom state declares them to peers).
+      for (const v of this.runtime.variables()) {
+        if (v.kind !== "replicated") continue;
+        const c = covered.get(v.id);
+        const x = decodeState(this.runtime.encode(v.id), undefined, this.runtime.kernel);
+        try {
+          if (!c) { this.#local.set(v.id, [x.encode()]); continue; }
+          const rest = x.delta(c);
+          try { if (!rest.isBottom) this.#local.set(v.id, [rest.encode()]); } finally { rest.dispose(); }
+        } finally { x.dispose(); }
+      }
+    } finally {
+      for (const c of covered.values()) c.dispose();
+    }
+  }
+}
+
+interface PeerState {
+  known: Map<string, number>;          // per author: the sequence it is known to hold up to
+  pending: Map<string, Waiting>;       // by CID
+  pendingBytes: number;
+  outbox: Uint8Array[];
+  outboxBytes: number;
+}
+
+// One transport's side of trustless replication: pushes, frontier rounds,
+// catch-up and the per-peer pending buffers.
+export class EnvelopeReplicator {
+  readonly hub: TrustHub;
+  readonly transport: Transport;
+  readonly interval: number;
+  #clock: Clock;
+  #peers = new Map<string, PeerState>();
+  #cancelTick: (() => void) | null = null;
+  #off: (() => void)[] = [];
+  #closed = false;
+
+  constructor(hub: TrustHub, transport: Transport, o: { interval?: number; clock?: Clock } = {}) {
+    this.hub = hub;
+    this.transport = transport;
+    this.interval = o.interval ?? 1000;
+    if (!(this.interval > 0)) throw new RangeError("interval must be > 0 ms");
+    this.#clock = o.clock ?? realClock;
+    this.#off.push(
+      transport.onMessage((from, m) => this.#receive(from, m)),
+      transport.onNeighbour((peer, up) => {
+        // A peer that comes or goes may have lost its memory: start over with it.
+        const p = this.#peers.get(peer);
+        if (p) { p.known.clear(); if (!up) this.#peers.delete(peer); }
+      }),
+    );
+  }
+
+  start(): this {
+    if (this.#closed || this.#cancelTick) return this;
+    const tick = (): void => {
+      this.#cancelTick = this.#clock.setTimeout(tick, this.interval);
+      try { this.sync(); } catch (e) { this.hub._report(e); }
+    };
+    this.#cancelTick = this.#clock.setTimeout(tick, this.interval);
+    return this;
+  }
+
+  stop(): void { this.#cancelTick?.(); this.#cancelTick = null; }
+
+  close(): void {
+    if (this.#closed) return;
+    this.stop();
+    for (const off of this.#off) off();
+    this.#closed = true;
+    this.#peers.clear();
+    this.hub._detach(this);
+  }
+
+  // One round: every neighbour gets our frontier (it answers with what we lack).
+  sync(): void {
+    if (this.#closed) return;
+    this._flush();
+    const m = encodeTrustMessage({ kind: "frontier", authors: this.hub._frontier() });
+    for (const j of this.transport.neighbours()) {
+      if (this.transport.canSend?.(j) === false) continue;
+      this.#send(j, m, 0);
+    }
+  }
+
+  // ---- internal: for TrustHub ------------------------------------------
+
+  /** @internal */ _holds(peer: string, author: string, seq: number): void {
+    const p = this.#peer(peer);
+    if ((p.known.get(author) ?? 0) < seq) p.known.set(author, seq);
+  }
+
+  /** @internal */ _wait(peer: string, e: Envelope, missing: string[]): void {
+    const p = this.#peer(peer);
+    const c = e.cid.toString();
+    if (p.pending.has(c)) return;
+    const max = this.hub._option("maxPending") ?? 256, maxBytes = this.hub._option("maxPendingBytes") ?? 4 << 20;
+    if (p.pending.size >= max || p.pendingBytes + e.bytes.length > maxBytes) {
+      // Catch-up fetches it again once its links are here.
+      this.#dropped++;
+      return;
+    }
+    p.pending.set(c, { bytes: e.bytes, missing });
+    p.pendingBytes += e.bytes.length;
+  }
+
+  #dropped = 0;
+  get pendingDropped(): number { return this.#dropped; }
+
+  // Takes the pending envelopes whose links are all admitted now.
+  /** @internal */ _ready(has: (cid: string) => boolean): [string, Waiting][] {
+    const out: [string, Waiting][] = [];
+    for (const [peer, p] of this.#peers) {
+      for (const [c, w] of p.pending) {
+        if (!w.missing.every(has)) continue;
+        p.pending.delete(c);
+        p.pendingBytes -= w.bytes.length;
+        out.push([peer, w]);
+      }
+    }
+    return out;
+  }
+
+  /** @internal */ _pendingCount(): number {
+    let n = 0;
+    for (const p of this.#peers.values()) n += p.pending.size;
+    return n;
+  }
+
+  // Pushes an admitted envelope to every neighbour not known to hold it,
+  // except the one it came from (BP). Sent when the hub's queue drains.
+  /** @internal */ _offer(e: Envelope, src: Source | null): void {
+    if (this.#closed) return;
+    for (const j of this.transport.neighbours()) {
+      if (src && src.rep === this && src.peer === j) continue;
+      const p = this.#peer(j);
+      if ((p.known.get(e.author) ?? 0) >= e.seq) continue;
+      p.known.set(e.author, e.seq);
+      p.outbox.push(e.bytes);
+      p.outboxBytes += e.bytes.length;
+      if (p.outboxBytes >= (this.hub._option("maxMessageBytes") ?? 1 << 20)) this.#flushPeer(j, p);
+    }
+  }
+
+  /** @internal */ _flush(): void {
+    for (const [j, p] of this.#peers) if (p.outbox.length) this.#flushPeer(j, p);
+  }
+
+  #flushPeer(j: string, p: PeerState): void {
+    const envs = p.outbox;
+    p.outbox = []; p.outboxBytes = 0;
+    this.#sendEnvelopes(j, envs);
+  }
+
+  #sendEnvelopes(j: string, envs: Uint8Array[]): void {
+    const max = this.hub._option("maxMessageBytes") ?? 1 << 20;
+    let batch: Uint8Array[] = [], size = 0;
+    for (const e of envs) {
+      if (batch.length > 0 && size + e.length > max) { this.#send(j, encodeTrustMessage({ kind: "envelopes", envelopes: batch }), batch.length); batch = []; size = 0; }
+      batch.push(e); size += e.length;
+    }
+    if (batch.length) this.#send(j, encodeTrustMessage({ kind: "envelopes", envelopes: batch }), batch.length);
+  }
+
+  #send(to: string, bytes: Uint8Array, envelopes: number): void {
+    this.hub._count("messages", envelopes, bytes.length);
+    this.transport.send(to, bytes);
+  }
+
+  #peer(j: string): PeerState {
+    let p = this.#peers.get(j);
+    if (!p) this.#peers.set(j, (p = { known: new Map(), pending: new Map(), pendingBytes: 0, outbox: [], outboxBytes: 0 }));
+    return p;
+  }
+
+  #receive(from: string, bytes: Uint8Array): void {
+    if (this.#closed) return;
+    this.hub._count("received", 0, bytes?.length ?? 0);
+    let m;
+    try { m = decodeTrustMessage(bytes); } catch (e) {
+      this.hub._count("malformed", 0);
+      this.hub._report(e, from);
+      return;
+    }
+    if (m.kind === "envelopes") {
+      const envs = m.envelopes;
+      this.hub._enqueue(async () => {
+        for (const e of envs) await this.hub._receive(e, { rep: this, peer: from });
+        await this.hub._retryPending();
+      });
+    } else {
+      const authors = m.authors;
+      this.hub._enqueue(() => this.#onFrontier(from, authors));
+    }
+  }
+
+  // A peer's frontier: what it holds replaces what we thought (it may have
+  // lost memory), and it gets what it lacks, up to maxCatchUpBytes a round.
+  #onFrontier(from: string, authors: FrontierEntry[]): void {
+    if (this.#closed) return;
+    const p = this.#peer(from);
+    const theirs = new Map<string, FrontierEntry>();
+    p.known.clear();
+    for (const a of authors) {
+      // Only authors we know are kept: a frontier cannot make us hold memory for made-up keys.
+      if (this.hub.ledger.lastSeq(a.author) === 0) continue;
+      theirs.set(a.author, a);
+      p.known.set(a.author, a.seq);
+    }
+    const idx = this.hub._missingFor(theirs);
+    if (idx.length === 0) return;
+    const cap = this.hub._option("maxCatchUpBytes") ?? 8 << 20;
+    const out: Uint8Array[] = [];
+    let size = 0;
+    for (const i of idx) {
+      const e = this.hub._envelopeAt(i);
+      if (out.length > 0 && size + e.bytes.length > cap) break;
+      out.push(e.bytes); size += e.bytes.length;
+      // Not sent again by a push, nor by the next round if its frontier crosses this answer.
+      if ((p.known.get(e.author) ?? 0) < e.seq) p.known.set(e.author, e.seq);
+    }
+    this.#sendEnvelopes(from, out);
+  }
+}
+
+// The hub and one replicator per transport, started.
+export async function replicateTrustless(runtime: Runtime, transports: Transport[], o: TrustHubOptions & { interval?: number; clock?: Clock }): Promise<{ hub: TrustHub; replicators: EnvelopeReplicator[] }> {
+  const hub = await TrustHub.open(runtime, o);
+  return { hub, replicators: transports.map((t) => hub.attach(t, { interval: o.interval, clock: o.clock }).start()) };
+}

@@ -1,0 +1,85 @@
+// The trustless replication wire format (docs/security.md, "Trustless
+// replication"): two message kinds beside the trusted protocol's, with their
+// own magic ("TE"), so a node in one mode refuses the other's messages as
+// BAD_MAGIC instead of misreading them.
+//
+//   "T" "E" version:u8 kind:u8 body
+//   kind 1 envelopes: varint n, n × (varint len, envelope bytes)   in causal order
+//   kind 2 frontier:  varint n, n × (varint len, author did, varint seq, 8-byte head)
+//
+// A frontier is what the sender has admitted: per author, its last sequence
+// number and the last 8 bytes of that envelope's CID (so a fork shows).
+import { ByteReader, ByteWriter, compareBytes, fromUtf8, utf8 } from "../crdt/bytes.js";
+import { TrellisError } from "../wasm/errors.js";
+import { TrustError } from "./errors.js";
+
+export const TMAGIC0 = 0x54, TMAGIC1 = 0x45;
+export const TWIRE_VERSION = 1;
+export const HEAD_BYTES = 8;
+export const MAX_ENVELOPES_PER_MESSAGE = 4096;
+
+export interface FrontierEntry { author: string; seq: number; head: Uint8Array }
+export type TrustMessage =
+  | { kind: "envelopes"; envelopes: Uint8Array[] }
+  | { kind: "frontier"; authors: FrontierEntry[] };
+
+function header(kind: number, size: number): ByteWriter {
+  const w = new ByteWriter(size + 8);
+  w.u8(TMAGIC0); w.u8(TMAGIC1); w.u8(TWIRE_VERSION); w.u8(kind);
+  return w;
+}
+
+export function encodeTrustMessage(m: TrustMessage): Uint8Array {
+  if (m.kind === "envelopes") {
+    const w = header(1, m.envelopes.reduce((n, e) => n + e.length + 4, 4));
+    w.varint(m.envelopes.length);
+    for (const e of m.envelopes) w.bytes(e);
+    return w.finish();
+  }
+  const w = header(2, m.authors.length * 80);
+  // Sorted by author bytes: one canonical message for one frontier.
+  const sorted = m.authors.map((a) => [utf8(a.author), a] as const).sort((x, y) => compareBytes(x[0], y[0]));
+  w.varint(sorted.length);
+  for (const [, a] of sorted) { w.string(a.author); w.varint(a.seq); w.raw(a.head); }
+  return w.finish();
+}
+
+const bad = (msg: string) => new TrustError("MALFORMED", msg);
+
+// Hostile bytes: every failure is a TrustError MALFORMED, never a partial message.
+export function decodeTrustMessage(bytes: Uint8Array): TrustMessage {
+  if (!(bytes instanceof Uint8Array) || bytes.length < 5) throw bad("a trustless message is at least 5 bytes");
+  if (bytes[0] !== TMAGIC0 || bytes[1] !== TMAGIC1) throw bad("not a trustless replication message (magic)");
+  if (bytes[2] !== TWIRE_VERSION) throw new TrustError("BAD_VERSION", `trustless wire version ${bytes[2]}, this reads ${TWIRE_VERSION}`);
+  const r = new ByteReader(bytes);
+  r.pos = 4;
+  let m: TrustMessage;
+  try {
+    const n = r.varint();
+    if (n * 2 > r.buf.length - r.pos) throw bad(`count ${n} exceeds the message`);
+    if (bytes[3] === 1) {
+      if (n > MAX_ENVELOPES_PER_MESSAGE) throw new TrustError("TOO_LARGE", `${n} envelopes in one message, at most ${MAX_ENVELOPES_PER_MESSAGE}`);
+      const envelopes: Uint8Array[] = [];
+      for (let i = 0; i < n; i++) envelopes.push(r.bytes());
+      m = { kind: "envelopes", envelopes };
+    } else if (bytes[3] === 2) {
+      const authors: FrontierEntry[] = [];
+      let prev: Uint8Array | null = null;
+      for (let i = 0; i < n; i++) {
+        const a = r.bytes();
+        if (prev && compareBytes(prev, a) >= 0) throw bad("frontier authors not strictly increasing");
+        prev = a;
+        const seq = r.varint();
+        if (!Number.isSafeInteger(seq)) throw bad("frontier sequence beyond 2^53");
+        authors.push({ author: fromUtf8(a), seq, head: r.raw(HEAD_BYTES) });
+      }
+      m = { kind: "frontier", authors };
+    } else throw bad(`unknown trustless message kind ${bytes[3]}`);
+  } catch (e) {
+    if (e instanceof TrustError) throw e;
+    if (e instanceof TrellisError || e instanceof RangeError) throw bad(`truncated or malformed: ${(e as Error).message}`);
+    throw e;
+  }
+  if (!r.done) throw bad(`${bytes.length - r.pos} bytes after the message`);
+  return m;
+}
