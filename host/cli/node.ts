@@ -27,6 +27,7 @@ import { handle, type ApiState } from "./api.js";
 import { missingTop, removeCreated } from "./datadir.js";
 import { loadOrCreateToken, originAllowed, parseCors, type HttpPolicy } from "./auth.js";
 import type { TrustHub, EnvelopeReplicator, TrustHubOptions } from "../trust/sync.js";
+import type { Capabilities } from "../trust/caps.js";
 import type { Envelope } from "../trust/envelope.js";
 import { HttpLimits, MeteredTransport, TokenBucket, limits as makeLimits, type LimitError, type LimitOptions, type Limits } from "../transport/limits.js";
 
@@ -64,6 +65,20 @@ export interface TrellisNodeOptions {
   // authenticated identity may write (the mint checks still apply).
   authorize?: (envelope: Envelope) => Promise<void> | void;
   admit?: TrustHubOptions["admit"]; // trustless mode: mint limits, clock skew, envelope limits
+  // Trustless mode, capabilities (docs/security.md, "Capabilities in trustless
+  // nodes"): the owner of each variable or namespace ({ "campaign/*": did,
+  // "*": did }), or "self" (this node owns every variable: { "*": its did }).
+  // With owners, envelopes are admitted only with a capability (unless
+  // `authorize` is given, which replaces the check), this node signs only
+  // what it may write (its `proof` goes in each envelope's cap), revocations
+  // are followed, and variables are served only to peers holding read on
+  // them. Without owners (the default), any authenticated identity may write
+  // and every peer is served everything.
+  owners?: Record<string, string> | "self";
+  // This node's capability proof (encodeProof bytes: chains from the owners
+  // to this node's did), or a function giving the current one.
+  proof?: Uint8Array | (() => Uint8Array | undefined | Promise<Uint8Array | undefined>);
+  unowned?: "deny" | "allow"; // a variable no owner covers (default "deny")
 }
 
 // Meta records (Store.meta) the node keeps.
@@ -90,6 +105,7 @@ export class TrellisNode {
   readonly replicators: (Replicator | EnvelopeReplicator)[] = [];
   readonly trust: "trusted" | "trustless";
   trustHub: TrustHub | null = null;  // trustless mode: the ledger, the signing chain, the envelope log
+  caps: Capabilities | null = null;  // trustless mode with owners: the verifier (revocations followed)
   readonly recovered: string[];
   readonly token: string | null;   // the API token (null: none required)
   readonly limits: Limits;
@@ -145,11 +161,16 @@ export class TrellisNode {
       // Trustless: the ledger is rebuilt from the envelope log before any
       // transport (or the API) can deliver or make a change.
       let hub: TrustHub | null = null;
+      let caps: Capabilities | null = null;
+      if (o.owners !== undefined && o.trust !== "trustless") throw new TypeError("owners (capabilities) need trust: \"trustless\"");
       if (o.trust === "trustless") {
         const { TrustHub } = await loadPeers("trellis serve --trustless", PEERS["trellis/trust"], () => import("../trust/sync.js"));
         const st = store;
+        const capOpts = o.owners !== undefined ? await capabilityOptions(o, identity.did, rt, log) : null;
+        caps = capOpts?.caps ?? null;
         hub = await TrustHub.open(rt, {
-          identity, authorize: o.authorize, admit: o.admit,
+          identity, authorize: o.authorize ?? capOpts?.caps.authorize, admit: o.admit,
+          proof: o.proof, signable: capOpts?.signable, readGate: capOpts?.readGate, revocations: capOpts?.revocations,
           store: {
             envelopes: () => st.envelopes(),
             putEnvelope: (b) => st.appendEnvelope(b),
@@ -162,10 +183,13 @@ export class TrellisNode {
           },
           onError: (e, peer) => log.warn("trustless replication error", { peer, err: e }),
         });
+        // Revocations joined back from the envelope log (admission is not re-run then).
+        await capOpts?.refeed();
         const s0 = hub.stats();
         log.info("trust ledger rebuilt", { envelopes: s0.restored, skipped: s0.restoreSkipped, authors: hub.ledger.heads().length });
       }
       const node = new TrellisNode(o, log, id, identity, privateKey, replica, rt, store, persisted, token, hub);
+      node.caps = caps;
       log.info("recovered", { data: o.data, id, did: identity.did, replica, freshStore: fresh, variables: persisted.recovered.length });
       await node.#listen(o.port ?? 7070, o.host ?? "127.0.0.1");
       const p2p = (o.peers ?? []).filter((p) => p.startsWith("/"));
@@ -249,7 +273,9 @@ export class TrellisNode {
     this.meters.push(metered);
     if (this.trustHub) {
       // One hub (one ledger, one signing chain) for every transport.
-      const r = this.trustHub.attach(metered, { interval: this.#interval }).start();
+      // libp2p names peers by peer id: read gating needs their did.
+      const didOf = (t as Partial<Libp2pTransport>).didOf?.bind(t);
+      const r = this.trustHub.attach(metered, { interval: this.#interval, didOf }).start();
       this.replicators.push(r);
       if (!eager) this.#lazy.add(r);
       t.onNeighbour((peer, up) => {
@@ -483,6 +509,23 @@ export class TrellisNode {
     this.log.info("closed", { ms: Date.now() - t0, flushed: flushError === null });
     if (flushError) throw flushError;
   }
+}
+
+// Trustless mode with owners: the verifier, the own-change filter and the
+// read gate (trust/gate.ts), revocations followed from the stored state on.
+async function capabilityOptions(o: TrellisNodeOptions, did: string, rt: Runtime, log: Logger) {
+  const owners = o.owners === "self" ? { "*": did } : o.owners;
+  if (owners === null || typeof owners !== "object" || Array.isArray(owners)) throw new TypeError("owners is \"self\" or { variable or \"namespace/*\": did }");
+  for (const [k, v] of Object.entries(owners)) {
+    if (typeof v !== "string" || !v.startsWith("did:key:")) throw new TypeError(`the owner of ${JSON.stringify(k)} is a did:key, got ${JSON.stringify(String(v).slice(0, 60))}`);
+  }
+  if (o.proof !== undefined && !(o.proof instanceof Uint8Array) && typeof o.proof !== "function") throw new TypeError("proof is encodeProof() bytes or a function giving them");
+  const [{ Capabilities }, { ReadGate, signableFor, followRevocations, revocationRelay }, { REVOCATIONS_VARIABLE }] =
+    await Promise.all([import("../trust/caps.js"), import("../trust/gate.js"), import("../trust/revocation.js")]);
+  const caps = new Capabilities({ owners, unowned: o.unowned });
+  await followRevocations(rt, caps, (e) => log.warn("revocation not applied", { err: e }));
+  const refeed = () => caps.addRevocations(rt.encode(REVOCATIONS_VARIABLE)).catch((e) => log.warn("revocation not applied", { err: e }));
+  return { caps, refeed, revocations: revocationRelay(rt, caps), signable: signableFor(caps, did, o.proof, rt.kernel), readGate: new ReadGate(caps, { unowned: o.unowned }) };
 }
 
 // The underlying reason of a transport error (ECONNREFUSED, ENOTFOUND, …).

@@ -25,3 +25,6 @@ export { TrustHub, EnvelopeReplicator, replicateTrustless } from "./sync.js";
 export type { TrustHubOptions, TrustStats, EnvelopeStore } from "./sync.js";
 export { encodeTrustMessage, decodeTrustMessage, TWIRE_VERSION } from "./wire.js";
 export type { TrustMessage, FrontierEntry } from "./wire.js";
+// Capabilities wired into trustless nodes: read gating, own-change filter, revocations followed.
+export { ReadGate, signableFor, followRevocations, revocationRelay } from "./gate.js";
+export type { ReadGateOptions, Signable, RevocationRelay } from "./gate.js";

@@ -31,6 +31,8 @@ import { admit, TrustLedger, type AdmitOptions, type Equivocation } from "./admi
 import { signEnvelope, sortLinks, DEFAULT_LIMITS, type CID, type Envelope, type EnvelopeItem } from "./envelope.js";
 import { TrustError, type TrustErrorCode } from "./errors.js";
 import { decodeTrustMessage, encodeTrustMessage, HEAD_BYTES, type FrontierEntry } from "./wire.js";
+import type { ReadGate, RevocationRelay, Signable } from "./gate.js";
+import { MAX_REVOCATIONS_PER_MESSAGE } from "./wire.js";
 
 // Where a node keeps admitted envelopes (the node's Store: storage/store.ts).
 export interface EnvelopeStore {
@@ -60,6 +62,16 @@ export interface TrustHubOptions {
   maxCatchUpBytes?: number;        // envelope bytes sent to one peer per frontier it sends (default 8 MiB)
   onReject?: (error: TrustError, peer: string | undefined, evidence?: Equivocation) => void;
   onError?: (error: Error, peer?: string) => void;
+  // Capabilities (gate.ts, docs/security.md "Capabilities in trustless nodes"):
+  // this node's proof, put in the `cap` of every envelope it signs and
+  // presented to each neighbour (a function: the current one);
+  proof?: Uint8Array | (() => Uint8Array | undefined | Promise<Uint8Array | undefined>);
+  // whether a local delta-group may be signed (else it stays local: see signableFor);
+  signable?: (variable: string, delta: Uint8Array) => Signable | Promise<Signable>;
+  // read gating: envelopes go only to peers that may read every variable they carry.
+  readGate?: ReadGate;
+  // revocation records, relayed to every neighbour apart from envelopes (see revocationRelay).
+  revocations?: RevocationRelay;
 }
 
 export interface TrustStats {
@@ -98,7 +110,7 @@ export class TrustHub {
   #o: TrustHubOptions;
   #stats = zeroStats();
   // Admitted envelopes in admission order, and per author: log index by seq - 1.
-  #log: { bytes: Uint8Array; author: string; seq: number }[] = [];
+  #log: { bytes: Uint8Array; author: string; seq: number; variables: string[] }[] = [];
   #bySeq = new Map<string, number[]>();
   #reps = new Set<EnvelopeReplicator>();
   #local = new Map<string, Uint8Array[]>(); // unsigned local delta-groups by variable
@@ -134,7 +146,7 @@ export class TrustHub {
   get closed(): boolean { return this.#closed; }
 
   // Follows one transport with its own rounds (start() it).
-  attach(transport: Transport, o: { interval?: number; clock?: Clock } = {}): EnvelopeReplicator {
+  attach(transport: Transport, o: { interval?: number; clock?: Clock; didOf?: (peer: string) => string | null | undefined } = {}): EnvelopeReplicator {
     const r = new EnvelopeReplicator(this, transport, o);
     this.#reps.add(r);
     return r;
@@ -212,7 +224,15 @@ export class TrustHub {
     }
     return out.sort((a, b) => a - b);
   }
-  /** @internal */ _envelopeAt(i: number): { bytes: Uint8Array; author: string; seq: number } { return this.#log[i]; }
+  /** @internal */ _envelopeAt(i: number): { bytes: Uint8Array; author: string; seq: number; variables: string[] } { return this.#log[i]; }
+  // Read gating: whether the peer with key `did` may be sent an envelope carrying `variables`.
+  /** @internal */ _mayServe(did: string | undefined, variables: string[]): boolean {
+    return this.#o.readGate ? this.#o.readGate.canServe(did, variables) : true;
+  }
+  /** @internal */ async _proof(): Promise<Uint8Array | undefined> {
+    const p = this.#o.proof;
+    return typeof p === "function" ? await p() : p;
+  }
   /** @internal */ _option<K extends keyof TrustHubOptions>(k: K): TrustHubOptions[K] { return this.#o[k]; }
 
   // Admits one envelope from a peer; joins, stores and forwards it if admitted.
@@ -288,7 +308,7 @@ export class TrustHub {
     let idx = this.#bySeq.get(e.author);
     if (!idx) this.#bySeq.set(e.author, (idx = []));
     idx[e.seq - 1] = this.#log.length;
-    this.#log.push({ bytes: e.bytes, author: e.author, seq: e.seq });
+    this.#log.push({ bytes: e.bytes, author: e.author, seq: e.seq, variables: e.items.map((it) => it.variable) });
   }
 
   #join(e: Envelope, peer?: string): void {
@@ -341,12 +361,34 @@ export class TrustHub {
     if (this.ledger.lastSeq(me) < this.#floor) return;
     const taken = this.#local;
     this.#local = new Map();
-    const items: EnvelopeItem[] = [...taken].map(([variable, ds]) => ({ variable, delta: joinStates(ds, this.runtime.kernel) }));
+    let items: EnvelopeItem[] = [...taken].map(([variable, ds]) => ({ variable, delta: joinStates(ds, this.runtime.kernel) }));
+    const signable = this.#o.signable;
+    if (signable) {
+      // Changes this node holds no capability for stay local: signed, its
+      // peers would refuse the envelope and every later one (they link to it).
+      const ok: EnvelopeItem[] = [];
+      for (const it of items) {
+        let v: Signable;
+        try { v = await signable(it.variable, it.delta); } catch (e) { v = { sign: false, why: e instanceof TrustError ? e : new TrustError("UNAUTHORIZED_CAP", (e as Error)?.message ?? String(e), e) }; }
+        if (v.sign) { ok.push(it); continue; }
+        if (v.why) {
+          const s = this.#stats;
+          s.rejected++;
+          s.rejectedBy[v.why.code] = (s.rejectedBy[v.why.code] ?? 0) + 1;
+          this._report(new Error(`a local change to ${JSON.stringify(it.variable)} was not signed (it stays on this node): ${v.why.message}`, { cause: v.why }));
+        }
+      }
+      items = ok;
+      if (items.length === 0) return;
+    }
     const lim = { ...DEFAULT_LIMITS, ...this.#o.admit?.envelopeLimits };
     const chunks: EnvelopeItem[][] = [];
     let cur: EnvelopeItem[] = [], size = 0;
     for (const it of items) {
-      if (cur.length > 0 && (cur.length >= lim.maxItems || size + it.delta.length > lim.maxBytes / 2)) { chunks.push(cur); cur = []; size = 0; }
+      // With read gating, one variable per envelope: a peer is served an
+      // envelope only if it may read all it carries.
+      const split = this.#o.readGate !== undefined;
+      if (cur.length > 0 && (split || cur.length >= lim.maxItems || size + it.delta.length > lim.maxBytes / 2)) { chunks.push(cur); cur = []; size = 0; }
       cur.push(it); size += it.delta.length;
     }
     if (cur.length) chunks.push(cur);
@@ -369,7 +411,8 @@ export class TrustHub {
     }
     let env: Envelope;
     try {
-      env = await signEnvelope(this.identity, { author: me, seq: last + 1, links: sortLinks(links), items }, this.#o.admit?.envelopeLimits);
+      const cap = await this._proof();
+      env = await signEnvelope(this.identity, { author: me, seq: last + 1, links: sortLinks(links), items, ...(cap ? { cap } : {}) }, this.#o.admit?.envelopeLimits);
     } catch (e) {
       this._report(new Error(`signing local changes to ${items.map((i) => JSON.stringify(i.variable)).join(", ")}: ${(e as Error).message}`, { cause: e }));
       return;
@@ -454,7 +497,13 @@ export class EnvelopeReplicator {
   #off: (() => void)[] = [];
   #closed = false;
 
-  constructor(hub: TrustHub, transport: Transport, o: { interval?: number; clock?: Clock } = {}) {
+  // The did:key of a transport's peer (read gating): the peer name itself on
+  // WebSocket; libp2p names peers by peer id (Libp2pTransport.didOf).
+  #didOf: (peer: string) => string | undefined;
+  #proofSent = new Map<string, Uint8Array | null>(); // per neighbour: the proof last presented (null: being fetched)
+
+  constructor(hub: TrustHub, transport: Transport, o: { interval?: number; clock?: Clock; didOf?: (peer: string) => string | null | undefined } = {}) {
+    this.#didOf = (peer) => (o.didOf ? o.didOf(peer) ?? undefined : peer.startsWith("did:") ? peer : undefined);
     this.hub = hub;
     this.transport = transport;
     this.interval = o.interval ?? 1000;
@@ -466,6 +515,9 @@ export class EnvelopeReplicator {
         // A peer that comes or goes may have lost its memory: start over with it.
         const p = this.#peers.get(peer);
         if (p) { p.known.clear(); if (!up) this.#peers.delete(peer); }
+        this.#proofSent.delete(peer);
+        this.#revSent.delete(peer);
+        if (up) this.#sendProof(peer);
       }),
     );
   }
@@ -498,7 +550,41 @@ export class EnvelopeReplicator {
     const m = encodeTrustMessage({ kind: "frontier", authors: this.hub._frontier() });
     for (const j of this.transport.neighbours()) {
       if (this.transport.canSend?.(j) === false) continue;
+      this.#sendProof(j);
+      this.#sendRevocations(j);
       this.#send(j, m, 0);
+    }
+  }
+
+  // Presents this node's proof to a neighbour, so it may serve us what our
+  // read grants cover: when it comes up, and again when the proof changes
+  // (checked every round: a node may receive a delegation while running).
+  #sendProof(peer: string): void {
+    if (this.#closed || this.#proofSent.get(peer) === null) return;
+    const last = this.#proofSent.get(peer);
+    this.#proofSent.set(peer, null);
+    this.hub._proof().then((p) => {
+      if (this.#closed || !this.transport.neighbours().includes(peer)) { this.#proofSent.delete(peer); return; }
+      if (!p || p.length === 0 || (last && (last === p || (last.length === p.length && last.every((x, i) => x === p[i]))))) {
+        this.#proofSent.set(peer, last ?? new Uint8Array());
+        return;
+      }
+      this.#proofSent.set(peer, p);
+      this.#send(peer, encodeTrustMessage({ kind: "proof", proof: p }), 0);
+    }, (e) => { this.#proofSent.delete(peer); this.hub._report(e, peer); });
+  }
+
+  // Relays the revocation records this node holds to a neighbour, again
+  // whenever there are more (the set only grows: its size is its version).
+  #revSent = new Map<string, number>();
+  #sendRevocations(peer: string): void {
+    const relay = this.hub._option("revocations");
+    if (!relay || this.#closed) return;
+    const recs = relay.records();
+    if (recs.length === 0 || this.#revSent.get(peer) === recs.length) return;
+    this.#revSent.set(peer, recs.length);
+    for (let i = 0; i < recs.length; i += MAX_REVOCATIONS_PER_MESSAGE) {
+      this.#send(peer, encodeTrustMessage({ kind: "revocations", records: recs.slice(i, i + MAX_REVOCATIONS_PER_MESSAGE) }), 0);
     }
   }
 
@@ -554,6 +640,7 @@ export class EnvelopeReplicator {
       if (src && src.rep === this && src.peer === j) continue;
       const p = this.#peer(j);
       if ((p.known.get(e.author) ?? 0) >= e.seq) continue;
+      if (!this.hub._mayServe(this.#didOf(j), e.items.map((it) => it.variable))) continue;
       p.known.set(e.author, e.seq);
       p.outbox.push(e.bytes);
       p.outboxBytes += e.bytes.length;
@@ -601,6 +688,22 @@ export class EnvelopeReplicator {
       this.hub._report(e, from);
       return;
     }
+    if (m.kind === "revocations") {
+      const relay = this.hub._option("revocations"), records = m.records;
+      if (!relay) return;
+      this.hub._enqueue(async () => {
+        try { await relay.receive(records); } catch (e) { this.hub._report(e, from); }
+      });
+      return;
+    }
+    if (m.kind === "proof") {
+      const gate = this.hub._option("readGate"), did = this.#didOf(from), proof = m.proof;
+      if (!gate || !did) return;
+      this.hub._enqueue(async () => {
+        try { await gate.present(did, proof); } catch (e) { this.hub._report(e, from); }
+      });
+      return;
+    }
     if (m.kind === "envelopes") {
       const envs = m.envelopes;
       this.hub._enqueue(async () => {
@@ -631,8 +734,12 @@ export class EnvelopeReplicator {
     const cap = this.hub._option("maxCatchUpBytes") ?? 8 << 20;
     const out: Uint8Array[] = [];
     let size = 0;
+    const did = this.#didOf(from);
+    const gated = new Set<string>(); // authors with an envelope this peer may not read: their later ones would wait for it
     for (const i of idx) {
       const e = this.hub._envelopeAt(i);
+      if (gated.has(e.author)) continue;
+      if (!this.hub._mayServe(did, e.variables)) { gated.add(e.author); continue; }
       if (out.length > 0 && size + e.bytes.length > cap) break;
       out.push(e.bytes); size += e.bytes.length;
       // Not sent again by a push, nor by the next round if its frontier crosses this answer.

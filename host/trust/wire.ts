@@ -6,6 +6,8 @@
 //   "T" "E" version:u8 kind:u8 body
 //   kind 1 envelopes: varint n, n × (varint len, envelope bytes)   in causal order
 //   kind 2 frontier:  varint n, n × (varint len, author did, varint seq, 8-byte head)
+//   kind 3 proof:     varint len, the sender's capability proof (encodeProof bytes; read gating)
+//   kind 4 revocations: varint n (≤ 256), n × (varint len, revocation record)
 //
 // A frontier is what the sender has admitted: per author, its last sequence
 // number and the last 8 bytes of that envelope's CID (so a fork shows).
@@ -21,7 +23,17 @@ export const MAX_ENVELOPES_PER_MESSAGE = 4096;
 export interface FrontierEntry { author: string; seq: number; head: Uint8Array }
 export type TrustMessage =
   | { kind: "envelopes"; envelopes: Uint8Array[] }
-  | { kind: "frontier"; authors: FrontierEntry[] };
+  | { kind: "frontier"; authors: FrontierEntry[] }
+  // The sender's capability proof (encodeProof bytes), for read gating (gate.ts).
+  | { kind: "proof"; proof: Uint8Array }
+  // Revocation records (revocation.ts), relayed apart from envelopes: every
+  // node must learn them, even one a read gate withholds an author's chain from.
+  | { kind: "revocations"; records: Uint8Array[] };
+
+export const MAX_REVOCATIONS_PER_MESSAGE = 256;
+
+// A proof message's bytes, at most (a proof's own limit is 16 KiB).
+export const MAX_PROOF_MESSAGE = 64 << 10;
 
 function header(kind: number, size: number): ByteWriter {
   const w = new ByteWriter(size + 8);
@@ -30,6 +42,17 @@ function header(kind: number, size: number): ByteWriter {
 }
 
 export function encodeTrustMessage(m: TrustMessage): Uint8Array {
+  if (m.kind === "proof") {
+    const w = header(3, m.proof.length + 8);
+    w.bytes(m.proof);
+    return w.finish();
+  }
+  if (m.kind === "revocations") {
+    const w = header(4, m.records.reduce((n, e) => n + e.length + 4, 4));
+    w.varint(m.records.length);
+    for (const e of m.records) w.bytes(e);
+    return w.finish();
+  }
   if (m.kind === "envelopes") {
     const w = header(1, m.envelopes.reduce((n, e) => n + e.length + 4, 4));
     w.varint(m.envelopes.length);
@@ -55,6 +78,12 @@ export function decodeTrustMessage(bytes: Uint8Array): TrustMessage {
   r.pos = 4;
   let m: TrustMessage;
   try {
+    if (bytes[3] === 3) {
+      if (bytes.length > MAX_PROOF_MESSAGE) throw new TrustError("TOO_LARGE", `a proof message of ${bytes.length} bytes, at most ${MAX_PROOF_MESSAGE}`);
+      m = { kind: "proof", proof: r.bytes() };
+      if (!r.done) throw bad(`${bytes.length - r.pos} bytes after the message`);
+      return m;
+    }
     const n = r.varint();
     if (n * 2 > r.buf.length - r.pos) throw bad(`count ${n} exceeds the message`);
     if (bytes[3] === 1) {
@@ -62,6 +91,11 @@ export function decodeTrustMessage(bytes: Uint8Array): TrustMessage {
       const envelopes: Uint8Array[] = [];
       for (let i = 0; i < n; i++) envelopes.push(r.bytes());
       m = { kind: "envelopes", envelopes };
+    } else if (bytes[3] === 4) {
+      if (n > MAX_REVOCATIONS_PER_MESSAGE) throw new TrustError("TOO_LARGE", `${n} revocation records in one message, at most ${MAX_REVOCATIONS_PER_MESSAGE}`);
+      const records: Uint8Array[] = [];
+      for (let i = 0; i < n; i++) records.push(r.bytes());
+      m = { kind: "revocations", records };
     } else if (bytes[3] === 2) {
       const authors: FrontierEntry[] = [];
       let prev: Uint8Array | null = null;
