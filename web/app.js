@@ -4,6 +4,9 @@
 // nothing) and syncs with the server over WebSocket whenever it is online.
 import { init, Runtime, AWSet, GCounter, GSet, LWWRegister, MaxInt } from "../dist/host/index.browser.js";
 import { syncWhileOnline } from "./sync.js";
+import { openTrust } from "./trust.js";
+import { signEnvelope, sortLinks } from "../dist/host/trust/envelope.js";
+import { encodeTrustMessage } from "../dist/host/trust/wire.js";
 import { openBrowserStore, persist } from "../dist/host/storage/browser.js";
 import { loadBrowserIdentity } from "../dist/host/identity/browser.js";
 import { esc, lineChart, flowGraph, presenceList, shares, shortDid, showStatus } from "./ui.js";
@@ -43,7 +46,10 @@ if (!rt.has("ads×contracts")) {
   rt.map("displayable", "matched", ([ad]) => ad.id);
 }
 
-const sync = syncWhileOnline(rt, identity, () => render());
+// Trustless: the server owns every variable and delegates to this tab's key
+// what a tab may do (count impressions, ask for a campaign); web/trust.js.
+const trust = await openTrust(rt, identity, store);
+const sync = syncWhileOnline(trust.hub, () => render());
 sync.connect();
 
 // Showing an ad counts an impression (durably: only after IndexedDB has it).
@@ -256,8 +262,31 @@ rt.onDelta(() => queueMicrotask(render));
 setInterval(render, 500);
 render();
 
+// What a tab cannot do: remove an ad. Its runtime would apply the remove
+// locally, but the tab signs only what its delegation covers, so this signs
+// the envelope by hand (as a hostile tab would) and sends it to the server,
+// which refuses it (UNAUTHORIZED_CAP). For the tests and the curious; the
+// tab's own state is untouched. Resolves with the envelope's CID.
+async function tryRemoveAd(adId) {
+  const l = sync.link();
+  if (!l?.server) throw new Error("not connected");
+  const copy = AWSet.decode(rt.encode("ads"), identity.replicaId());
+  const ad = copy.value.find((a) => a?.id === adId);
+  if (!ad) { copy.dispose(); throw new Error(`no ad ${adId}`); }
+  copy.takeDelta();
+  copy.remove(ad);
+  const delta = copy.takeDelta();
+  copy.dispose();
+  const hub = trust.hub, me = identity.did, seq = hub.ledger.lastSeq(me) + 1;
+  const links = hub.ledger.heads();
+  const env = await signEnvelope(identity, { author: me, seq, links: sortLinks(links), items: [{ variable: "ads", delta }], cap: trust.proof });
+  l.client.send(l.server, encodeTrustMessage({ kind: "envelopes", envelopes: [env.bytes] }));
+  return env.cid.toString();
+}
+
 // For tests and the console.
 globalThis.trellis = {
+  tryRemoveAd, trustStats: () => trust.hub.stats(), owner: trust.owner,
   rt, replica, incarnation, identity, did: identity.did, showAd, render, newCampaign,
   campaign: () => campaigns()[0] ?? null,
   series: () => Object.fromEntries(seen),

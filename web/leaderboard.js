@@ -6,6 +6,7 @@
 import { init, Runtime, LWWRegister, TopK } from "../dist/host/index.browser.js";
 import { loadBrowserIdentity } from "../dist/host/identity/browser.js";
 import { syncWhileOnline } from "./sync.js";
+import { openTrust } from "./trust.js";
 import { openBrowserStore, persist } from "../dist/host/storage/browser.js";
 import { esc, flowGraph, presenceList, shortDid, showStatus } from "./ui.js";
 
@@ -35,7 +36,8 @@ rt.declareDynamic("lb/local", TopK.of(K));
 // into it lives in the runtime only.
 rt.foldDynamic("lb/global", "lb/local");
 
-const sync = syncWhileOnline(rt, identity, () => render());
+const trust = await openTrust(rt, identity, store);
+const sync = syncWhileOnline(trust.hub, () => render());
 
 // A game: a random player and score, into this tab's local top-K.
 const games = [];

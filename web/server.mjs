@@ -9,12 +9,20 @@
 // adds { n, limit, ads } to the grow-only set `campaigns`, the history.
 // `presence` (an LWW register written by the server alone) lists the replicas
 // connected to it, so every tab can show who is online.
+// Trust: the node runs trustless and owns every variable ("owners: self"):
+// each tab gets, from POST /app-api/delegation (a request signed by the
+// tab's key), a delegation of what a tab may do — increment the impression
+// counters, ask for a campaign, add to the global leaderboard, read — and
+// nothing else, so a tab cannot remove an ad: only this node's enforceOnce,
+// which declares the remove it makes, can (web/README.md, "Trust").
 // Run: node web/server.mjs [--port 8080] [--data ./data] [--limit 40]  (--help)
 import { existsSync } from "node:fs";
 import { parseArgs } from "node:util";
 import { fileURLToPath } from "node:url";
 import { init, AWSet, GCounter, GSet, LWWRegister, MaxInt, TopK } from "trellis";
 import { TrellisNode } from "trellis/node";
+import { COMMANDS, delegate, encodeProof } from "trellis/trust";
+import { verifySignature } from "trellis/identity";
 
 export const AD_NAMES = ["shoes", "coffee", "bikes", "books"];
 export const LEADERBOARD_K = 5;
@@ -33,9 +41,10 @@ export async function startAdServer({ port = 8080, data = "./data", limit = 40, 
   if (!Number.isSafeInteger(limit) || limit < 1) throw new RangeError(`the limit is a whole number of impressions ≥ 1, got ${limit}`);
   await init();
   const node = await TrellisNode.start({
-    data, port, host, trusted: true, interval: 250, log,
+    data, port, host, interval: 250, log, trust: "trustless", owners: "self",
     static: fileURLToPath(new URL("../dist/web/", import.meta.url)),
   });
+  serveDelegations(node);
   const rt = node.runtime;
   await node.declare("ads", AWSet);
   await node.declare("contracts", AWSet);
@@ -54,7 +63,7 @@ export async function startAdServer({ port = 8080, data = "./data", limit = 40, 
       if (node.closing) return;
       await node.update("ads", { remove: ad });
       node.log.info("ad removed at its limit", { ad: ad.id, impressions: rt.query(`impressions/${ad.id}`) });
-    }).catch((e) => { if (!node.closing) node.log.error("enforceOnce failed", { ad: ad.id, err: e }); });
+    }, { writes: [{ variable: "ads", command: COMMANDS.REMOVE }] }).catch((e) => { if (!node.closing) node.log.error("enforceOnce failed", { ad: ad.id, err: e }); });
   };
 
   // Idempotent: a crash half-way is repaired by starting it again.
@@ -105,6 +114,67 @@ export async function startAdServer({ port = 8080, data = "./data", limit = 40, 
   node.wsServer.onNeighbour(() => { presenceTimer ??= setTimeout(writePresence, 200); });
   writePresence();
   return node;
+}
+
+// What a tab may do, delegated to its key for a day.
+export const TAB_GRANTS = [
+  { cmd: COMMANDS.INCREMENT, pol: ["impressions/*"] },
+  { cmd: COMMANDS.SET, pol: ["campaign"] },
+  { cmd: COMMANDS.ADD, pol: ["lb/global"] },
+  { cmd: COMMANDS.READ, pol: ["*"] },
+];
+export const DELEGATION_PREFIX = "trellis-web-delegation/1\0"; // as web/trust.js signs it
+const DELEGATION_TTL = 24 * 3600;      // s
+const DELEGATION_SKEW = 5 * 60_000;    // ms a request's timestamp may be off
+const MAX_DELEGATION_BODY = 1024;      // bytes
+
+// POST /app-api/delegation { did, ts, sig }: sig is the tab's signature of
+// DELEGATION_PREFIX + did + "\0" + ts (ms), so the delegation goes only to a
+// key its holder proves, and a captured request is stale within minutes.
+// Rate-limited per key (one every 2 s) and in all (20 a second, bursts of 40).
+// Answers { owner, proof (base64 encodeProof), exp (Unix s) }.
+function serveDelegations(node) {
+  const [api] = node.server.listeners("request");
+  const perKey = new Map(); // did → last issue (ms); bounded
+  let level = 40, at = Date.now();
+  const allowed = (did) => {
+    const now = Date.now();
+    level = Math.min(40, level + ((now - at) / 1000) * 20); at = now;
+    if (level < 1 || now - (perKey.get(did) ?? 0) < 2000) return false;
+    level -= 1;
+    if (perKey.size >= 10_000) perKey.delete(perKey.keys().next().value);
+    perKey.delete(did); perKey.set(did, now);
+    return true;
+  };
+  const answer = (res, status, body) => {
+    res.writeHead(status, { "content-type": "application/json", "cache-control": "no-store" });
+    res.end(JSON.stringify(body));
+  };
+  const issue = async (req, res) => {
+    let size = 0; const parts = [];
+    for await (const c of req) { size += c.length; if (size > MAX_DELEGATION_BODY) return answer(res, 413, { error: "TOO_LARGE" }); parts.push(c); }
+    let m;
+    try { m = JSON.parse(Buffer.concat(parts).toString("utf8")); } catch { return answer(res, 400, { error: "MALFORMED", message: "a JSON body { did, ts, sig }" }); }
+    if (typeof m?.did !== "string" || !m.did.startsWith("did:key:") || m.did.length > 128 || !Number.isSafeInteger(m.ts) || typeof m.sig !== "string" || m.sig.length > 128) {
+      return answer(res, 400, { error: "MALFORMED", message: "a JSON body { did, ts, sig }" });
+    }
+    if (Math.abs(Date.now() - m.ts) > DELEGATION_SKEW) return answer(res, 400, { error: "STALE", message: "ts is not within 5 minutes of the server's clock" });
+    const sig = Buffer.from(m.sig, "base64");
+    const ok = sig.length === 64 && await verifySignature(m.did, new TextEncoder().encode(`${DELEGATION_PREFIX}${m.did}\0${m.ts}`), sig).catch(() => false);
+    if (!ok) return answer(res, 401, { error: "BAD_SIGNATURE" });
+    if (!allowed(m.did)) return answer(res, 429, { error: "RATE_LIMITED" });
+    const exp = Math.floor(Date.now() / 1000) + DELEGATION_TTL;
+    const chains = [];
+    for (const g of TAB_GRANTS) chains.push(await delegate(node.identity, { aud: m.did, cmd: g.cmd, pol: g.pol, exp }));
+    node.log.info("delegation issued", { did: m.did, exp });
+    answer(res, 200, { owner: node.identity.did, proof: Buffer.from(encodeProof(chains)).toString("base64"), exp });
+  };
+  node.server.removeListener("request", api);
+  node.server.on("request", (req, res) => {
+    if (req.url !== "/app-api/delegation") return api(req, res);
+    if (req.method !== "POST") return answer(res, 405, { error: "METHOD" });
+    issue(req, res).catch((e) => { node.log.warn("delegation failed", { err: e }); if (!res.headersSent) answer(res, 500, { error: "INTERNAL" }); });
+  });
 }
 
 const USAGE = `Usage: node web/server.mjs [--port 8080] [--data ./data] [--limit 40]

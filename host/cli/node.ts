@@ -12,6 +12,7 @@ import { randomBytes } from "node:crypto";
 import type { AddressInfo } from "node:net";
 import { Runtime, Replicator, gossipDeltas, TrellisError, specName, type OpLike, type TypeLike, type TypeSpec } from "../index.js";
 import type { Threshold } from "../dataflow/threshold.js";
+import type { WriteAuthority, EnforceRefusal } from "../dataflow/runtime.js";
 import { toSpec } from "../crdt/spec.js";
 import { openNodeStore, persist, onceRecord, specBytes, type Persisted, type Store } from "../storage/node.js";
 import { WsServer, WsClient, NodeWebSocket, type WebSocketConstructor } from "../transport/ws-server.js";
@@ -140,9 +141,18 @@ export class TrellisNode {
       const fresh = !storedId;
       const { identity, privateKey } = await loadNodeIdentity(store.meta);
       const replica = identity.replicaId();
+      // Trustless with owners: enforceOnce actions run only where this
+      // node's key holds the writes they declare (trust/authority.ts); the
+      // verifier is made below, once the trust peers are loaded.
+      let authority: WriteAuthority | undefined;
+      const gated = o.trust === "trustless" && o.owners !== undefined;
       rt = new Runtime({
         replica, trusted: o.trusted ?? false, once: onceRecord(store),
         onError: (e) => log.error("runtime error", { err: e }),
+        ...(gated ? {
+          authority: { mayWrite: (v: string, c: string) => authority ? authority.mayWrite(v, c) : Promise.reject(new Error("capabilities are not loaded yet")) },
+          onRefused: (r: EnforceRefusal) => log.warn("enforceOnce refused: this node lacks the capability", { var: r.id, message: r.message }),
+        } : {}),
       });
       // Persistence is attached before anything can change the runtime.
       persisted = await persist(rt, store, { snapshotEvery: o.snapshotEvery });
@@ -168,6 +178,7 @@ export class TrellisNode {
         const st = store;
         const capOpts = o.owners !== undefined ? await capabilityOptions(o, identity.did, rt, log) : null;
         caps = capOpts?.caps ?? null;
+        if (capOpts) authority = capOpts.authority(identity, o.proof);
         hub = await TrustHub.open(rt, {
           identity, authorize: o.authorize ?? capOpts?.caps.authorize, admit: o.admit,
           proof: o.proof, signable: capOpts?.signable, readGate: capOpts?.readGate, revocations: capOpts?.revocations,
@@ -525,7 +536,8 @@ async function capabilityOptions(o: TrellisNodeOptions, did: string, rt: Runtime
   const caps = new Capabilities({ owners, unowned: o.unowned });
   await followRevocations(rt, caps, (e) => log.warn("revocation not applied", { err: e }));
   const refeed = () => caps.addRevocations(rt.encode(REVOCATIONS_VARIABLE)).catch((e) => log.warn("revocation not applied", { err: e }));
-  return { caps, refeed, revocations: revocationRelay(rt, caps), signable: signableFor(caps, did, o.proof, rt.kernel), readGate: new ReadGate(caps, { unowned: o.unowned }) };
+  const { authorityFor } = await import("../trust/authority.js");
+  return { caps, refeed, authority: (id: { did: string }, proof: TrellisNodeOptions["proof"]) => authorityFor(caps, id, proof), revocations: revocationRelay(rt, caps), signable: signableFor(caps, did, o.proof, rt.kernel), readGate: new ReadGate(caps, { unowned: o.unowned }) };
 }
 
 // The underlying reason of a transport error (ECONNREFUSED, ENOTFOUND, …).
