@@ -74,7 +74,8 @@ describe("the dashboard draws the replicated state", () => {
     const s = await startServer(100_000);
     const ctxA = await browser.newContext(), ctxB = await browser.newContext();
     const a = await openPage(ctxA, s.base + "/app/"), b = await openPage(ctxB, s.base + "/app/");
-    await until("ads displayable", async () => (await a.evaluate(() => (globalThis as any).trellis.rt.query("displayable").length)) === 4);
+    // Both tabs hold the ads before they show any (showAd shows nothing before).
+    for (const p of [a, b]) await until("ads displayable", async () => (await p.evaluate(() => (globalThis as any).trellis.rt.query("displayable").length)) === 4);
     await a.evaluate(async () => { for (let i = 0; i < 13; i++) await (globalThis as any).trellis.showAd(); });
     await b.evaluate(async () => { for (let i = 0; i < 8; i++) await (globalThis as any).trellis.showAd(); });
     const serverCounts = async (): Promise<number[]> => Promise.all(ADS.map(async (ad) => (await (await get(s, `/v/impressions%2F${ad}`)).json()).value));
