@@ -21,6 +21,7 @@ Usage:
                 [--allow <did:key>]... [--allow-file <file>] [--open]
                 [--max-body bytes] [--snapshot-every n] [--log-level info]
                 [--cors https://origin]... [--limit name=value]... [--max-frame bytes] [--no-auth]
+                [--owner self | --owner <var|ns/*>=<did>]... [--proof <chain>]...   (with --trustless)
   trellis declare <id> <Type>                 e.g. AWSet, GMap<GCounter>, TopK(10), Pair<GCounter, AWSet>
   trellis update <id> <op-json> [<op-json>...]   e.g. '{"add":"x"}' '{"increment":2}' (all or nothing)
   trellis read <id> [--at-least n | --size n | --contains <json-array>] [--strict] [--timeout ms]
@@ -42,12 +43,43 @@ Peers prove their key (did:key) when they connect. Any key is admitted unless
 --allow / --allow-file list the admitted ones; --open also admits peers with no
 key (the old unauthenticated protocol). --trustless makes every change a signed
 envelope that each node checks before joining (all nodes of a cluster must use
-it). docs/security.md has the details.
+it). With --owner, capabilities are checked too: --owner self makes this node
+own every variable; --owner 'ns/*=did:key:…' names another owner; --proof
+gives this node's own chains (as trellis delegate prints them).
+docs/security.md has the details.
 
 Exit codes: 0 ok, 1 refused by the node, 2 usage error, 3 node unreachable, 4 read timed out.
 Docs: docs/cli.md`;
 
 class Usage extends Error {}
+
+// --owner self | --owner <var|ns/*>=<did> (repeated), --proof <chain> (as
+// `trellis delegate` prints it, repeated): TrellisNode's owners and proof.
+async function capabilityFlags(owner: string[] | undefined, proof: string[] | undefined, trustless: boolean): Promise<{ owners?: Record<string, string> | "self"; proof?: Uint8Array }> {
+  if (!owner?.length) {
+    if (proof?.length) throw new Usage("--proof needs --owner (who owns the variables it delegates)");
+    return {};
+  }
+  if (!trustless) throw new Usage("--owner needs --trustless");
+  let owners: Record<string, string> | "self";
+  if (owner.length === 1 && owner[0] === "self") owners = "self";
+  else {
+    owners = {};
+    for (const x of owner) {
+      const m = /^([^=]+)=(did:key:z[1-9A-HJ-NP-Za-km-z]+)$/.exec(x);
+      if (!m) throw new Usage(`--owner is "self" or <variable | namespace/* | *>=<did:key:…>, got ${JSON.stringify(x)}`);
+      owners[m[1]] = m[2];
+    }
+  }
+  if (!proof?.length) return { owners };
+  const T = await loadPeers("trellis serve --proof", PEERS["trellis/trust"], () => import("../trust/index.js"));
+  const chains = [];
+  for (const p of proof) {
+    if (!/^[A-Za-z0-9_-]+$/.test(p)) throw new Usage("--proof is a chain token (base64url), as trellis delegate prints it");
+    try { chains.push(await T.decodeChain(new Uint8Array(Buffer.from(p, "base64url")))); } catch (e) { throw new Usage(`--proof: ${(e as Error).message}`); }
+  }
+  return { owners, proof: T.encodeProof(chains) };
+}
 
 type Out = { out: (s: string | Uint8Array) => void; err: (s: string) => void };
 const stdio: Out = {
@@ -113,7 +145,7 @@ async function serve(args: string[], io: Out): Promise<number> {
       "log-level": { type: "string" }, help: { type: "boolean", short: "h" },
       allow: { type: "string", multiple: true }, "allow-file": { type: "string" }, open: { type: "boolean" },
       cors: { type: "string", multiple: true }, "max-frame": { type: "string" }, limit: { type: "string", multiple: true }, "no-auth": { type: "boolean" },
-      trustless: { type: "boolean" },
+      trustless: { type: "boolean" }, owner: { type: "string", multiple: true }, proof: { type: "string", multiple: true },
     },
   });
   if (o.help) { io.out(HELP + "\n"); return EXIT.OK; }
@@ -134,6 +166,7 @@ async function serve(args: string[], io: Out): Promise<number> {
   try { cors = parseCors(o.cors ?? []); } catch (e) { throw new Usage((e as Error).message); }
   const limitOpts = parseLimits(o.limit ?? []);
   const maxFrame = int(o["max-frame"], "max-frame", 1024);
+  const caps = await capabilityFlags(o.owner, o.proof, !!o.trustless);
 
   const log = createLogger(level, (l) => io.err(l));
   // Loaded here so the client commands start fast.
@@ -147,6 +180,7 @@ async function serve(args: string[], io: Out): Promise<number> {
       data: o.data, port, host: o.host, id: o.id, peers: o.peer, listen: o.listen, network: o.network, trusted: o.trusted,
       interval, maxBody, snapshotEvery, log, allow, open: o.open, cors, limits: limitOpts, maxFrame, ...(o["no-auth"] ? { token: false as const } : {}),
       ...(o.trustless ? { trust: "trustless" as const } : {}),
+      ...caps,
     });
   } catch (e) {
     const cause = (e as { cause?: { code?: string } }).cause;
