@@ -42,12 +42,18 @@ export async function fetchDelegation(identity) {
 }
 
 // Opens the tab's TrustHub over its runtime and store (its envelope log and
-// own sequence number live there, so a reload continues its chain).
+// own sequence number live there, so a reload continues its chain). Without
+// a delegation (offline, and the kept one expired) the tab still runs: its
+// changes stay local and are signed at a later load that has one.
 export async function openTrust(rt, identity, store, onError = (e) => console.warn(e)) {
-  const d = await fetchDelegation(identity);
-  if (!d) throw new Error("no delegation from the server yet (offline at first load?)");
-  const caps = new Capabilities({ owners: { "*": d.owner } });
-  const proof = () => d.proof;
+  let d = await fetchDelegation(identity);
+  // The owner is the server's key: kept apart, it does not expire.
+  const owner = d?.owner ?? localStorage.getItem("trellis-owner");
+  if (!owner) throw new Error("the server's key is unknown: this page needs the network at its first load");
+  localStorage.setItem("trellis-owner", owner);
+  if (!d) addEventListener("online", async () => { d ??= await fetchDelegation(identity).catch(() => null); }, { once: true });
+  const caps = new Capabilities({ owners: { "*": owner } });
+  const proof = () => d?.proof;
   await followRevocations(rt, caps, onError);
   const hub = await TrustHub.open(rt, {
     identity, authorize: caps.authorize, proof,
@@ -62,5 +68,5 @@ export async function openTrust(rt, identity, store, onError = (e) => console.wa
     onError,
   });
   await caps.addRevocations(rt.encode("trellis/revocations")).catch(onError);
-  return { hub, caps, owner: d.owner, proof: d.proof };
+  return { hub, caps, owner, get proof() { return d?.proof; } };
 }
