@@ -10,12 +10,12 @@ import { afterEach, beforeAll, describe, expect, it } from "vitest";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { AWSet, GCounter, init } from "../dist/host/index.node.js";
+import { AWSet, GCounter, GSet, Runtime, init } from "../dist/host/index.node.js";
 import { Identity } from "../dist/host/identity/index.js";
 import { NodeWebSocket, WsClient, type WebSocketConstructor } from "../dist/host/transport/ws-server.js";
 import {
-  COMMANDS, REVOCATIONS_VARIABLE, ReadGate, Capabilities, delegate, encodeProof, encodeTrustMessage, signEnvelope, signRevocation, signToken,
-  type Token,
+  COMMANDS, REVOCATIONS_VARIABLE, ReadGate, Capabilities, delegate, encodeProof, encodeTrustMessage, decodeTrustMessage, signEnvelope, signRevocation, signToken,
+  signableFor, revocationRelay, type Token,
 } from "../dist/host/trust/index.js";
 import type { TrellisNodeOptions } from "../dist/host/cli/node.js";
 import { startNode, until, type Started } from "./util/outsider.js";
@@ -210,5 +210,58 @@ describe("capabilities in live trustless nodes (WebSocket)", () => {
     expect(small.peers).toBe(1);
     expect(small.canRead(bob.did, "campaign/x")).toBe(false);
     expect(small.canRead(alice.did, "campaign/x")).toBe(true);
+  });
+
+  it("proof and revocation messages round-trip, and hostile ones are typed errors", () => {
+    const proof = Uint8Array.of(1, 2, 3);
+    expect(decodeTrustMessage(encodeTrustMessage({ kind: "proof", proof }))).toEqual({ kind: "proof", proof });
+    const records = [Uint8Array.of(9), Uint8Array.of(8, 7)];
+    expect(decodeTrustMessage(encodeTrustMessage({ kind: "revocations", records }))).toEqual({ kind: "revocations", records });
+    const code = (b: Uint8Array) => { try { decodeTrustMessage(b); return "accepted"; } catch (e) { return (e as { code?: string }).code; } };
+    const m = encodeTrustMessage({ kind: "proof", proof });
+    expect(code(m.subarray(0, m.length - 1))).toBe("MALFORMED");               // truncated
+    expect(code(Uint8Array.from([...m, 0]))).toBe("MALFORMED");                // trailing byte
+    expect(code(encodeTrustMessage({ kind: "proof", proof: new Uint8Array(70_000) }))).toBe("TOO_LARGE");
+    expect(code(encodeTrustMessage({ kind: "revocations", records: Array.from({ length: 257 }, () => Uint8Array.of(1)) }))).toBe("TOO_LARGE");
+    expect(code(Uint8Array.of(0x54, 0x45, 1, 4, 0x80, 0x80, 0x01))).toBe("MALFORMED"); // a count beyond the message
+  });
+
+  it("signableFor signs what the key may write, keeps the rest local, and skips bare declarations", async () => {
+    const owner = await Identity.generate(), tab = await Identity.generate();
+    const caps = new Capabilities({ owners: { "*": owner.did } });
+    const proof = encodeProof([await delegate(owner, { aud: tab.did, cmd: COMMANDS.INCREMENT, pol: ["impressions/*"], exp: S() + 60 })]);
+    const f = signableFor(caps, tab.did, () => proof);
+    const inc = new GCounter(tab.replicaId()); inc.increment(2);
+    expect(await f("impressions/a", inc.takeDelta())).toEqual({ sign: true });
+    const set = new AWSet(tab.replicaId()); set.add("x");
+    const add = await f("ads", set.takeDelta());
+    expect(add.sign).toBe(false);
+    expect(add.why?.code).toBe("UNAUTHORIZED_CAP");
+    expect(await f("ads", new AWSet(tab.replicaId()).encode())).toEqual({ sign: false }); // a declaration: nothing to sign, nothing to report
+    expect((await f("elsewhere", (() => { const g = new GCounter(tab.replicaId()); g.increment(1); return g.takeDelta(); })())).why?.code).toBe("UNAUTHORIZED_CAP");
+    // The owner signs anything; revocations are signed by anyone (records prove themselves).
+    expect(await signableFor(caps, owner.did)("ads", set.encode())).toEqual({ sign: true });
+    expect(await f(REVOCATIONS_VARIABLE, new GSet(tab.replicaId()).encode())).toEqual({ sign: true });
+    for (const c of [inc, set]) c.dispose();
+  });
+
+  it("a relayed revocation is verified on its own and kept in the node's set; junk is refused and changes nothing", async () => {
+    const owner = await Identity.generate(), alice = await Identity.generate();
+    const caps = new Capabilities({ owners: { "*": owner.did } });
+    const rt = new Runtime({ replica: "n.1" });
+    rt.declare(REVOCATIONS_VARIABLE, GSet);
+    const relay = revocationRelay(rt, caps);
+    const chain = await delegate(owner, { aud: alice.did, cmd: COMMANDS.INCREMENT, pol: ["*"], exp: S() + 60 });
+    const rec = await signRevocation(owner, chain);
+    await expect(relay.receive([Uint8Array.of(1, 2, 3)])).rejects.toMatchObject({ code: "BAD_CAP" });
+    expect(relay.records()).toEqual([]);
+    // A record by someone who owns nothing here: refused.
+    const stranger = await Identity.generate();
+    const theirs = await signRevocation(stranger, await delegate(stranger, { aud: alice.did, cmd: COMMANDS.READ, pol: ["*"], exp: null }));
+    await expect(relay.receive([theirs.bytes])).rejects.toMatchObject({ code: "BAD_CAP" });
+    await relay.receive([rec.bytes, rec.bytes]);
+    expect(relay.records()).toHaveLength(1);
+    expect(caps.revocations).toBe(1);
+    rt.close();
   });
 });
