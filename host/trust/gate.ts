@@ -152,7 +152,10 @@ export interface RevocationRelay { records(): Uint8Array[]; receive(records: Uin
 
 export function revocationRelay(rt: Runtime, caps: Capabilities): RevocationRelay {
   const hex = (b: Uint8Array) => Array.from(b, (x) => x.toString(16).padStart(2, "0")).join("");
-  const records = (): Uint8Array[] => (rt.has(REVOCATIONS_VARIABLE) ? revocationElements(rt.encode(REVOCATIONS_VARIABLE), rt.kernel) : []);
+  // Asked every round for every neighbour: decoded again only after the set changed.
+  let cache: Uint8Array[] | null = null;
+  rt.onDelta((id) => { if (id === REVOCATIONS_VARIABLE) cache = null; });
+  const records = (): Uint8Array[] => (cache ??= rt.has(REVOCATIONS_VARIABLE) ? revocationElements(rt.encode(REVOCATIONS_VARIABLE), rt.kernel) : []);
   return {
     records,
     async receive(recs) {
