@@ -264,4 +264,37 @@ describe("capabilities in live trustless nodes (WebSocket)", () => {
     expect(caps.revocations).toBe(1);
     rt.close();
   });
+
+  it("over libp2p: peers are known by their did, so delegated writes and read grants hold there too", async () => {
+    const datas = [0, 1, 2].map(() => mkdtempSync(join(tmpdir(), "trellis-caps-p2p-")));
+    cleanups.push(() => { for (const d of datas) rmSync(d, { recursive: true, force: true }); });
+    const live: Started[] = [];
+    cleanups.push(() => Promise.all(live.splice(0).map((n) => n.node.close().catch(() => {}))));
+    const p2p = { listen: ["/ip4/127.0.0.1/tcp/0"] };
+    const O = await startNode({ trust: "trustless", open: false, owners: "self", ...p2p }, datas[0]);
+    live.push(O);
+    const owners = { "*": O.node.identity.did };
+    await O.node.declare("count", GCounter);
+    await O.node.update("count", { increment: 1 });
+    const proofs = new Map<string, Uint8Array>();
+    const boot = [O.node.libp2p!.multiaddrs()[0]];
+    let W: Started | undefined, R: Started | undefined;
+    W = await startNode({ trust: "trustless", open: false, owners, proof: () => proofs.get(W?.node.identity.did ?? ""), ...p2p, peers: boot }, datas[1]);
+    live.push(W);
+    R = await startNode({ trust: "trustless", open: false, owners, proof: () => proofs.get(R?.node.identity.did ?? ""), ...p2p, peers: boot }, datas[2]);
+    live.push(R);
+    const exp = S() + 3600;
+    proofs.set(W.node.identity.did, encodeProof([
+      await delegate(O.node.identity, { aud: W.node.identity.did, cmd: COMMANDS.INCREMENT, pol: ["count"], exp }),
+      await delegate(O.node.identity, { aud: W.node.identity.did, cmd: COMMANDS.READ, pol: ["count"], exp }),
+    ]));
+    // R presents nothing: it may read nothing the owner holds.
+    await until(() => W!.node.runtime.has("count") && W!.node.query("count") === 1, 30_000, "count at the writer over libp2p");
+    await W.node.update("count", { increment: 2 });
+    await until(() => O.node.query("count") === 3, 30_000, "the writer's increment at the owner over libp2p");
+    expect(O.node.trustHub!.stats().rejected).toBe(0);
+    const more = O.node.trustHub!.stats().messages + 20;
+    await until(() => O.node.trustHub!.stats().messages > more, 30_000, "more rounds");
+    expect(R.node.runtime.has("count") ? R.node.query("count") : 0).toBe(0);
+  }, 120_000);
 });
