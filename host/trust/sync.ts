@@ -89,6 +89,7 @@ interface Source { rep: EnvelopeReplicator; peer: string }
 interface Waiting { bytes: Uint8Array; missing: string[] }
 
 // The last 8 bytes of a CID: a frontier's head (enough to tell two forks apart).
+const digestKey = (d: Uint8Array): string => String.fromCharCode.apply(null, d as unknown as number[]);
 const headOf = (c: CID): Uint8Array => c.bytes.subarray(c.bytes.length - HEAD_BYTES);
 const sameHead = (a: Uint8Array, b: Uint8Array): boolean => a.every((x, i) => x === b[i]);
 
@@ -101,6 +102,7 @@ export class TrustHub {
   // Admitted envelopes in admission order, and per author: log index by seq - 1.
   #log: { bytes: Uint8Array; author: string; seq: number }[] = [];
   #bySeq = new Map<string, number[]>();
+  #byDigest = new Map<string, number>();      // sha-256 of an envelope's bytes → log index
   #reps = new Set<EnvelopeReplicator>();
   #local = new Map<string, Uint8Array[]>(); // unsigned local delta-groups by variable
   #applying = false;                          // joining an admitted envelope: not a local change
@@ -147,6 +149,21 @@ export class TrustHub {
     return { ...structuredClone(this.#stats), pending, pendingDropped: dropped, evidence: this.ledger.evidence.length };
   }
   get evidence(): readonly Equivocation[] { return this.ledger.evidence; }
+
+  // The seam for range-based reconciliation (host/replication/reconcile.ts):
+  // the ids of every admitted envelope, each the 32-byte sha-256 of its bytes
+  // (its CID's digest), in admission order, to build a ReconcileSet from...
+  ids(): Uint8Array[] {
+    return this.#log.map((_, i) => this.ledger.cidAt(this.#log[i].author, this.#log[i].seq)!.multihash.digest);
+  }
+  // ...and the envelopes a session found the peer lacks (its `have`), in
+  // admission order (causal), ready for an "envelopes" message. Unknown ids
+  // are skipped.
+  envelopesFor(ids: Iterable<Uint8Array>): Uint8Array[] {
+    const idx: number[] = [];
+    for (const id of ids) { const i = this.#byDigest.get(digestKey(id)); if (i !== undefined) idx.push(i); }
+    return idx.sort((a, b) => a - b).map((i) => this.#log[i].bytes);
+  }
 
   // Resolves once every local change made so far is signed and stored (an
   // update may be acknowledged then), and every message received so far is
@@ -321,6 +338,7 @@ export class TrustHub {
     let idx = this.#bySeq.get(e.author);
     if (!idx) this.#bySeq.set(e.author, (idx = []));
     idx[e.seq - 1] = this.#log.length;
+    this.#byDigest.set(digestKey(e.cid.multihash.digest), this.#log.length);
     this.#log.push({ bytes: e.bytes, author: e.author, seq: e.seq });
   }
 
