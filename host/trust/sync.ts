@@ -200,6 +200,9 @@ export class TrustHub {
     this.#busy++;
     this.#queue = this.#queue.then(task).catch((e) => this._report(e)).finally(() => {
       this.#busy--;
+      // What the task admitted or signed goes out now, one message per peer
+      // (under a steady stream the queue may not drain for a while).
+      for (const r of this.#reps) r._flush();
       if (this.#busy === 0) this.#drained();
     });
   }
@@ -378,7 +381,6 @@ export class TrustHub {
   }
 
   #drained(): void {
-    for (const r of this.#reps) r._flush();
     if (this.#local.size > 0 && !this.#signQueued && this.ledger.lastSeq(this.identity.did) >= this.#floor) this.#queueSign();
   }
 
