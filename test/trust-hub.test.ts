@@ -12,10 +12,10 @@ import { Identity } from "../dist/host/identity/index.js";
 import { SimNetwork } from "../dist/host/transport/sim.js";
 import { Store } from "../dist/host/storage/index.js";
 import {
-  TrustError, TrustHub, decodeTrustMessage, encodeTrustMessage, signEnvelope, type EnvelopeReplicator, type EnvelopeStore,
+  TrustError, TrustHub, TrustLedger, admit, sortLinks, decodeTrustMessage, encodeTrustMessage, signEnvelope, type EnvelopeReplicator, type EnvelopeStore,
 } from "../dist/host/trust/index.js";
 import { MemoryEnvelopeStore } from "./util/trustless.js";
-import { gcounter } from "./util/forge.js";
+import { awset, gcounter } from "./util/forge.js";
 
 beforeAll(async () => { await init(); });
 
@@ -194,6 +194,32 @@ describe("trustless replication, piece by piece", () => {
     expect(hub.ledger.lastSeq(keys[0].did)).toBe(seq + 1);
     expect(nodes[1].rt.query("g")).toBe(13);
     expect(nodes[1].hub.evidence).toHaveLength(0);
+  });
+});
+
+describe("admission: links to refused envelopes", () => {
+  it("a signed envelope that was refused settles the links to it, adding nothing to what the linker has seen; a badly signed one does not", async () => {
+    const [alice, bob, mallory] = keys;
+    const ra = alice.replicaId();
+    const l = new TrustLedger();
+    // Mallory's envelope is signed but mints alice's dot: refused, remembered.
+    const x = await signEnvelope(mallory, { author: mallory.did, seq: 1, links: [], items: [{ variable: "s", delta: awset([[ra, 1]], [], [["x", [[ra, 1]]]]) }] });
+    expect((await admit(l, x)).status).toBe("rejected");
+    expect(l.refused(x.cid)).toBe(true);
+    // Bob (who admitted it elsewhere) links to it: not held up.
+    const b1 = await signEnvelope(bob, { author: bob.did, seq: 1, links: [x.cid], items: [{ variable: "g", delta: gcounter([[bob.replicaId(), 1]]) }] });
+    expect((await admit(l, b1)).status).toBe("admitted");
+    // But the link does not let bob cover the dot it claimed.
+    const bad = await signEnvelope(bob, { author: bob.did, seq: 2, links: sortLinks([b1.cid, x.cid]), items: [{ variable: "s", delta: awset([[ra, 1]], [], []) }] });
+    const r = await admit(l, bad);
+    expect(r.status === "rejected" && r.error.code).toBe("UNSEEN_CONTEXT");
+    // An envelope whose signature fails is not remembered: a link to it waits.
+    const impostor = { did: alice.did, sign: (d: Uint8Array) => mallory.sign(d) };
+    const forged = await signEnvelope(impostor, { author: alice.did, seq: 1, links: [], items: [{ variable: "g", delta: gcounter([[ra, 1]]) }] });
+    expect((await admit(l, forged)).status).toBe("rejected");
+    expect(l.settled(forged.cid)).toBe(false);
+    const b2 = await signEnvelope(bob, { author: bob.did, seq: 2, links: sortLinks([b1.cid, forged.cid]), items: [{ variable: "g", delta: gcounter([[bob.replicaId(), 2]]) }] });
+    expect((await admit(l, b2)).status).toBe("pending");
   });
 });
 
