@@ -6,9 +6,10 @@
 //   admit: the whole admission of a chain of envelopes into a TrustLedger
 //     (the above, plus mint lists from the kernel and the frontier checks);
 //   bytes: the envelope against the bare deltas it carries.
-import { GCounter } from "trellis";
+import { GCounter, Runtime, Replicator } from "trellis";
 import { Identity } from "trellis/identity";
-import { TrustLedger, admit, decodeEnvelope, signEnvelope, verifyEnvelope, type Envelope, type EnvelopeItem } from "../dist/host/trust/index.js";
+import { WsServer, WsClient, NodeWebSocket } from "trellis/ws";
+import { TrustHub, TrustLedger, admit, decodeEnvelope, signEnvelope, verifyEnvelope, type Envelope, type EnvelopeItem } from "../dist/host/trust/index.js";
 import { Table, table } from "./lib/harness.js";
 
 const us = (x: number): string => (x >= 100 ? x.toFixed(0) : x.toFixed(1));
@@ -43,7 +44,11 @@ const best = async (reps: number, f: () => Promise<number>): Promise<number> => 
   return b;
 };
 
-export async function trustBench(o: { updates: number; log: (s: string) => void }): Promise<Table> {
+export async function trustBench(o: { updates: number; log: (s: string) => void }): Promise<Table[]> {
+  return [await envelopeCosts(o), await trustlessVsTrusted({ updates: o.updates * 5, log: o.log })];
+}
+
+async function envelopeCosts(o: { updates: number; log: (s: string) => void }): Promise<Table> {
   const id = await Identity.generate(); // WebCrypto Ed25519 where the platform has it
   const t = table("trust", `Signed envelopes: cost per update (µs) and bytes (${o.updates} updates per case, ${id.backend} Ed25519, best of 3)`,
     ["updates per envelope", "sign µs/envelope", "sign µs/update", "decode+verify µs/update", "admit µs/update", "delta B/update", "envelope B/update", "overhead B/update"]);
@@ -78,5 +83,83 @@ export async function trustBench(o: { updates: number; log: (s: string) => void 
   }
   t.notes.push("Each update is one GCounter increment's delta (replica id `<did:key>.<12 hex>`, ~70 bytes), one variable per update. " +
     "Overhead per envelope is the author did (56 bytes), the 64-byte signature, the link to the previous envelope (36 bytes), field names and the items' variable ids; a batch shares all but the ids.");
+  return t;
+}
+
+// ---- trustless vs trusted updates/s over WebSocket --------------------------
+// One server and n clients on loopback, every peer a Runtime with an
+// authenticated identity over the real transport (WsServer, WsClient). Trusted:
+// a Replicator per peer, shipping each change at once (as TrellisNode does).
+// Trustless: a TrustHub per peer (signs each turn's changes as one envelope,
+// admits every received one, forwards it). Every client increments its own
+// GCounter entry as fast as it can, yielding every 50 updates; updates/s is
+// until the server has all of them and every client has converged.
+
+interface Side { rt: Runtime; close(): Promise<void> | void }
+
+async function wsSetup(mode: "trusted" | "trustless", clients: number): Promise<{ server: Side; clients: Side[] }> {
+  const ids = await Promise.all(Array.from({ length: clients + 1 }, () => Identity.generate()));
+  const ws = await WsServer.listen({ identity: ids[0], port: 0, path: "/sync" });
+  const attach = async (rt: Runtime, t: WsServer | WsClient, id: Identity): Promise<() => void> => {
+    if (mode === "trustless") {
+      const hub = await TrustHub.open(rt, { identity: id });
+      hub.attach(t, { interval: 1000 }).start();
+      return () => hub.close();
+    }
+    const rep = new Replicator(rt, t, { interval: 1000, countEntries: false }).start();
+    let queued = false, closed = false;
+    rt.onDelta(() => { if (!queued) { queued = true; setImmediate(() => { queued = false; if (!closed) rep.sync(); }); } });
+    return () => { closed = true; rep.close(); };
+  };
+  const srt = new Runtime({ replica: ids[0].replicaId() }).declare("views", GCounter);
+  const offS = await attach(srt, ws, ids[0]);
+  const server: Side = { rt: srt, close: async () => { offS(); await ws.close(0); srt.close(); } };
+  const url = `ws://127.0.0.1:${ws.port}/sync`;
+  const out: Side[] = [];
+  for (let i = 1; i <= clients; i++) {
+    const rt = new Runtime({ replica: ids[i].replicaId() }).declare("views", GCounter);
+    const t = new WsClient({ url, identity: ids[i], WebSocket: NodeWebSocket });
+    const off = await attach(rt, t, ids[i]);
+    out.push({ rt, close: async () => { off(); await t.close(); rt.close(); } });
+  }
+  while (ws.neighbours().length < clients) await new Promise((r) => setTimeout(r, 10));
+  return { server, clients: out };
+}
+
+async function wsThroughput(mode: "trusted" | "trustless", n: number, updates: number): Promise<number> {
+  const { server, clients } = await wsSetup(mode, n);
+  try {
+    const per = Math.max(1, Math.floor(updates / n));
+    const total = per * n;
+    const start = performance.now();
+    const all = [server, ...clients].map((s) => s.rt.read("views", { atLeast: total }));
+    await Promise.all(clients.map(async (c) => {
+      for (let i = 0; i < per; i++) {
+        c.rt.update("views", { increment: 1 });
+        if (i % 50 === 49) await new Promise((r) => setImmediate(r));
+      }
+    }));
+    await Promise.race([Promise.all(all), new Promise((_, rej) => setTimeout(() => rej(new Error(`bench: ${mode} with ${n} clients did not converge in 120 s`)), 120_000).unref())]);
+    return total / ((performance.now() - start) / 1000);
+  } finally {
+    for (const c of clients) await c.close();
+    await server.close();
+  }
+}
+
+async function trustlessVsTrusted(o: { updates: number; log: (s: string) => void }): Promise<Table> {
+  const t = table("trust-ws", `Trustless vs trusted replication over WebSocket on loopback: updates/s (${o.updates} updates per case, best of 2, run alternately)`,
+    ["clients", "trusted updates/s", "trustless updates/s", "trustless / trusted"]);
+  for (const n of [1, 10]) {
+    let best = { trusted: 0, trustless: 0 };
+    for (let r = 0; r < 2; r++) {
+      for (const mode of ["trusted", "trustless"] as const) best[mode] = Math.max(best[mode], await wsThroughput(mode, n, o.updates));
+    }
+    t.rows.push([String(n), Math.round(best.trusted).toLocaleString("en"), Math.round(best.trustless).toLocaleString("en"), (best.trustless / best.trusted).toFixed(2)]);
+    o.log(`  ${n} clients: trusted ${Math.round(best.trusted)}, trustless ${Math.round(best.trustless)} updates/s`);
+    best = { trusted: 0, trustless: 0 };
+  }
+  t.notes.push("Every peer has an Ed25519 identity and authenticates its connection in both modes; the only difference is the replication protocol. Issue 12's target: trustless at least 50% of trusted.");
+  t.notes.push("Trustless signs each turn's changes (here up to 50 increments) as one envelope, so a signature covers a batch; the server admits each envelope (decode, canonical check, CID, signature, mint checks), joins it and forwards it to the other clients, who admit it again.");
   return t;
 }

@@ -73,6 +73,7 @@ for (const kind of ["ws", "libp2p"] as Kind[]) {
       const [A, B, C] = nodes;
       for (const [id, t] of VARS) await A.node.declare(id, t as never);
       await A.node.declare("eq", AWSet); // where Mallory's two forks write (they may stay different on different nodes)
+      await until(() => nodes.every((n) => [...VARS.map(([id]) => id), "eq"].every((id) => n.node.runtime.has(id))), 20_000, "declarations everywhere");
       // Honest history from every node.
       await A.node.update("set", { add: "a" });
       await B.node.update("set", { add: "b" });

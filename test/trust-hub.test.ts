@@ -12,10 +12,10 @@ import { Identity } from "../dist/host/identity/index.js";
 import { SimNetwork } from "../dist/host/transport/sim.js";
 import { Store } from "../dist/host/storage/index.js";
 import {
-  TrustError, TrustHub, decodeTrustMessage, encodeTrustMessage, signEnvelope, type EnvelopeReplicator, type EnvelopeStore,
+  TrustError, TrustHub, TrustLedger, admit, sortLinks, decodeTrustMessage, encodeTrustMessage, signEnvelope, type EnvelopeReplicator, type EnvelopeStore,
 } from "../dist/host/trust/index.js";
 import { MemoryEnvelopeStore } from "./util/trustless.js";
-import { gcounter } from "./util/forge.js";
+import { awset, gcounter } from "./util/forge.js";
 
 beforeAll(async () => { await init(); });
 
@@ -194,6 +194,58 @@ describe("trustless replication, piece by piece", () => {
     expect(hub.ledger.lastSeq(keys[0].did)).toBe(seq + 1);
     expect(nodes[1].rt.query("g")).toBe(13);
     expect(nodes[1].hub.evidence).toHaveLength(0);
+  });
+});
+
+describe("admission: links to refused envelopes", () => {
+  it("a signed envelope that was refused settles the links to it, adding nothing to what the linker has seen; a badly signed one does not", async () => {
+    const [alice, bob, mallory] = keys;
+    const ra = alice.replicaId();
+    const l = new TrustLedger();
+    // Mallory's envelope is signed but mints alice's dot: refused, remembered.
+    const x = await signEnvelope(mallory, { author: mallory.did, seq: 1, links: [], items: [{ variable: "s", delta: awset([[ra, 1]], [], [["x", [[ra, 1]]]]) }] });
+    expect((await admit(l, x)).status).toBe("rejected");
+    expect(l.refused(x.cid)).toBe(true);
+    // Bob (who admitted it elsewhere) links to it: not held up.
+    const b1 = await signEnvelope(bob, { author: bob.did, seq: 1, links: [x.cid], items: [{ variable: "g", delta: gcounter([[bob.replicaId(), 1]]) }] });
+    expect((await admit(l, b1)).status).toBe("admitted");
+    // But the link does not let bob cover the dot it claimed.
+    const bad = await signEnvelope(bob, { author: bob.did, seq: 2, links: sortLinks([b1.cid, x.cid]), items: [{ variable: "s", delta: awset([[ra, 1]], [], []) }] });
+    const r = await admit(l, bad);
+    expect(r.status === "rejected" && r.error.code).toBe("UNSEEN_CONTEXT");
+    // An envelope whose signature fails is not remembered: a link to it waits.
+    const impostor = { did: alice.did, sign: (d: Uint8Array) => mallory.sign(d) };
+    const forged = await signEnvelope(impostor, { author: alice.did, seq: 1, links: [], items: [{ variable: "g", delta: gcounter([[ra, 1]]) }] });
+    expect((await admit(l, forged)).status).toBe("rejected");
+    expect(l.settled(forged.cid)).toBe(false);
+    const b2 = await signEnvelope(bob, { author: bob.did, seq: 2, links: sortLinks([b1.cid, forged.cid]), items: [{ variable: "g", delta: gcounter([[bob.replicaId(), 2]]) }] });
+    expect((await admit(l, b2)).status).toBe("pending");
+  });
+});
+
+describe("the seam for range-based reconciliation", () => {
+  it("ids() are the sha-256 of each admitted envelope; envelopesFor(ids) gives them back in causal order", async () => {
+    const { nodes, settle } = await world(2);
+    nodes[0].rt.declare("s", AWSet);
+    for (let i = 0; i < 8; i++) { nodes[i % 2].rt.update("s", { add: `x${i}` }); await settle(20); }
+    await settle();
+    const hub = nodes[1].hub;
+    const ids = hub.ids();
+    expect(ids).toHaveLength(hub.ledger.size);
+    const all = hub.envelopesFor([...ids].reverse()); // any order in, admission order out
+    expect(all).toHaveLength(ids.length);
+    for (let i = 0; i < all.length; i++) expect(new Uint8Array(await crypto.subtle.digest("SHA-256", all[i]))).toEqual(ids[i]);
+    expect(hub.envelopesFor([new Uint8Array(32)])).toEqual([]);
+    // Admitted in that order by a fresh node, every link is already there.
+    const rt = new Runtime({ replica: keys[3].replicaId() });
+    const fresh = await TrustHub.open(rt, { identity: keys[3] });
+    let h: (from: string, m: Uint8Array) => void = () => {};
+    fresh.attach({ self: "x", neighbours: () => [], send: () => {}, onMessage: (f: typeof h) => { h = f; return () => {}; }, onNeighbour: () => () => {} });
+    h("p", encodeTrustMessage({ kind: "envelopes", envelopes: all }));
+    await fresh.flushed();
+    expect(fresh.stats().admitted).toBe(all.length);
+    expect(fresh.stats().pending).toBe(0);
+    expect(rt.query("s")).toEqual(nodes[1].rt.query("s"));
   });
 });
 

@@ -1,7 +1,8 @@
 // Trustless replication (host/trust/sync.ts) on the simulated network: the
 // seeded convergence schedules of test/replication*.test.ts with signed
 // envelopes instead of raw deltas. CI runs 100 schedules (and 20 with a
-// crash); TRELLIS_TRUSTLESS_BIG=1 runs 1,000 (TRELLIS_SEED=<n> replays one).
+// crash); TRELLIS_BIG=1 runs 1,000 and 200 (TRELLIS_SEED=<n> replays one;
+// TRELLIS_LONG / TRELLIS_RUNS scale as for the trusted schedules).
 import { beforeAll, describe, expect, it } from "vitest";
 import { init } from "../dist/host/index.node.js";
 import { Identity } from "../dist/host/identity/index.js";
@@ -11,7 +12,7 @@ import { runTrustless } from "./util/trustless.js";
 
 beforeAll(async () => { await init(); });
 
-const big = process.env.TRELLIS_TRUSTLESS_BIG === "1";
+const big = process.env.TRELLIS_BIG === "1" || process.env.TRELLIS_TRUSTLESS_BIG === "1";
 let keys: Identity[] = [];
 beforeAll(async () => { keys = await Promise.all(Array.from({ length: 8 }, () => Identity.generate())); });
 

@@ -288,7 +288,11 @@ export class TrellisNode {
       const didOf = (t as Partial<Libp2pTransport>).didOf?.bind(t);
       const r = this.trustHub.attach(metered, { interval: this.#interval, didOf }).start();
       this.replicators.push(r);
-      if (!eager) this.#lazy.add(r);
+      // The hub pushes every envelope as it is signed or admitted: a round
+      // (a frontier to every peer) is needed only every interval and when a
+      // peer comes up, not after every change.
+      this.#lazy.add(r);
+      void eager;
       t.onNeighbour((peer, up) => {
         this.log.info(up ? "peer up" : "peer down", { transport: name, peer });
         if (up) this.#queueSync(true);

@@ -19,7 +19,7 @@ import { didOfReplica } from "../identity/identity.js";
 import { mintsOf, type Mint, type PathSegment } from "../replication/mint.js";
 import type { Kernel } from "../wasm/kernel.js";
 import { kernel } from "../wasm/kernel.js";
-import { CID, decodeEnvelope, verifyEnvelope, type Envelope, type EnvelopeLimits } from "./envelope.js";
+import { CID, _checkedWithin, decodeEnvelope, verifyEnvelope, type Envelope, type EnvelopeLimits } from "./envelope.js";
 import { TrustError, type TrustErrorCode } from "./errors.js";
 
 export interface MintLimits {
@@ -172,7 +172,10 @@ export async function admit(ledger: TrustLedger, input: Uint8Array | Envelope, o
   const reject = (error: TrustError, evidence?: Equivocation): AdmitResult => { ledger._reject(error); return { status: "rejected", error, evidence }; };
   let env: Envelope;
   try {
-    env = input instanceof Uint8Array ? await decodeEnvelope(input, o.envelopeLimits) : await decodeEnvelope(input.bytes, o.envelopeLimits);
+    // An envelope this module decoded or signed (frozen) is taken as is; any
+    // other object is decoded again from its bytes.
+    env = input instanceof Uint8Array ? await decodeEnvelope(input, o.envelopeLimits)
+      : _checkedWithin(input, o.envelopeLimits) ? input : await decodeEnvelope(input.bytes, o.envelopeLimits);
   } catch (e) {
     return reject(e instanceof TrustError ? e : new TrustError("MALFORMED", String((e as Error)?.message ?? e), e));
   }

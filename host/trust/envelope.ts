@@ -50,6 +50,21 @@ export const DEFAULT_LIMITS: Readonly<EnvelopeLimits> = Object.freeze({
 });
 
 const limitsOf = (l?: Partial<EnvelopeLimits>): EnvelopeLimits => ({ ...DEFAULT_LIMITS, ...l });
+
+// Envelopes made by decodeEnvelope or signEnvelope (frozen), with the
+// limits they were checked against: admission need not decode them again.
+const checked = new WeakMap<Envelope, EnvelopeLimits>();
+/** @internal */ export function _checkedWithin(e: Envelope, l?: Partial<EnvelopeLimits>): boolean {
+  const c = checked.get(e);
+  if (!c) return false;
+  const w = limitsOf(l);
+  return c.maxBytes <= w.maxBytes && c.maxItems <= w.maxItems && c.maxLinks <= w.maxLinks && c.maxVariable <= w.maxVariable && c.maxCap <= w.maxCap;
+}
+function sealed(e: Envelope, l: EnvelopeLimits): Envelope {
+  Object.freeze(e.links); Object.freeze(e.items); for (const it of e.items) Object.freeze(it);
+  checked.set(Object.freeze(e), l);
+  return e;
+}
 const EMPTY = new Uint8Array(0);
 
 // The checks shared by signing and decoding: what a well-formed envelope is.
@@ -123,10 +138,10 @@ export async function signEnvelope(identity: PeerIdentity, u: UnsignedEnvelope, 
   const sig = await identity.sign(signed);
   const bytes = dagCbor.encode(node(u, sig));
   if (bytes.length > l.maxBytes) throw new TrustError("TOO_LARGE", `envelope of ${bytes.length} bytes, at most ${l.maxBytes}`);
-  return {
+  return sealed({
     author: u.author, seq: u.seq, links: u.links.map((c) => CID.asCID(c)!), items: u.items.map((i) => ({ ...i })),
     cap: u.cap ?? EMPTY, sig, bytes, cid: await cidOf(bytes), signed,
-  };
+  }, l);
 }
 
 const KEYS = ["author", "cap", "items", "links", "seq", "sig", "v"];
@@ -162,10 +177,10 @@ export async function decodeEnvelope(bytes: Uint8Array, limits?: Partial<Envelop
   // dag-cbor's strict decoder already refuses non-minimal integers, indefinite
   // lengths and repeated keys; re-encoding also catches unsorted map keys.
   if (!equalBytes(dagCbor.encode(node(u, m.sig)), bytes)) throw new TrustError("NON_CANONICAL", "the bytes are not the canonical encoding of the envelope");
-  return {
+  return sealed({
     author: u.author, seq: u.seq, links: u.links, items, cap: u.cap!, sig: m.sig,
     bytes, cid: await cidOf(bytes), signed: prefixed(dagCbor.encode(node(u))),
-  };
+  }, l);
 }
 
 // Whether the envelope's signature is its author's. Never throws.

@@ -28,7 +28,8 @@ import { headerSpec, joinStates } from "../replication/lattice.js";
 import { decodeState, type Crdt } from "../crdt/base.js";
 import type { PeerIdentity } from "../identity/identity.js";
 import { admit, TrustLedger, type AdmitOptions, type Equivocation } from "./admit.js";
-import { signEnvelope, sortLinks, DEFAULT_LIMITS, type CID, type Envelope, type EnvelopeItem } from "./envelope.js";
+import { verifySignature } from "../identity/identity.js";
+import { cidOf, decodeEnvelope, signEnvelope, sortLinks, DEFAULT_LIMITS, CID, type Envelope, type EnvelopeItem } from "./envelope.js";
 import { TrustError, type TrustErrorCode } from "./errors.js";
 import { decodeTrustMessage, encodeTrustMessage, HEAD_BYTES, type FrontierEntry } from "./wire.js";
 import type { ReadGate, RevocationRelay, Signable } from "./gate.js";
@@ -100,6 +101,7 @@ interface Source { rep: EnvelopeReplicator; peer: string }
 interface Waiting { bytes: Uint8Array; missing: string[] }
 
 // The last 8 bytes of a CID: a frontier's head (enough to tell two forks apart).
+const digestKey = (d: Uint8Array): string => String.fromCharCode.apply(null, d as unknown as number[]);
 const headOf = (c: CID): Uint8Array => c.bytes.subarray(c.bytes.length - HEAD_BYTES);
 const sameHead = (a: Uint8Array, b: Uint8Array): boolean => a.every((x, i) => x === b[i]);
 
@@ -112,6 +114,7 @@ export class TrustHub {
   // Admitted envelopes in admission order, and per author: log index by seq - 1.
   #log: { bytes: Uint8Array; author: string; seq: number; variables: string[] }[] = [];
   #bySeq = new Map<string, number[]>();
+  #byDigest = new Map<string, number>();      // sha-256 of an envelope's bytes → log index
   #reps = new Set<EnvelopeReplicator>();
   #local = new Map<string, Uint8Array[]>(); // unsigned local delta-groups by variable
   #applying = false;                          // joining an admitted envelope: not a local change
@@ -159,6 +162,21 @@ export class TrustHub {
   }
   get evidence(): readonly Equivocation[] { return this.ledger.evidence; }
 
+  // The seam for range-based reconciliation (host/replication/reconcile.ts):
+  // the ids of every admitted envelope, each the 32-byte sha-256 of its bytes
+  // (its CID's digest), in admission order, to build a ReconcileSet from...
+  ids(): Uint8Array[] {
+    return this.#log.map((_, i) => this.ledger.cidAt(this.#log[i].author, this.#log[i].seq)!.multihash.digest);
+  }
+  // ...and the envelopes a session found the peer lacks (its `have`), in
+  // admission order (causal), ready for an "envelopes" message. Unknown ids
+  // are skipped.
+  envelopesFor(ids: Iterable<Uint8Array>): Uint8Array[] {
+    const idx: number[] = [];
+    for (const id of ids) { const i = this.#byDigest.get(digestKey(id)); if (i !== undefined) idx.push(i); }
+    return idx.sort((a, b) => a - b).map((i) => this.#log[i].bytes);
+  }
+
   // Resolves once every local change made so far is signed and stored (an
   // update may be acknowledged then), and every message received so far is
   // handled.
@@ -194,6 +212,9 @@ export class TrustHub {
     this.#busy++;
     this.#queue = this.#queue.then(task).catch((e) => this._report(e)).finally(() => {
       this.#busy--;
+      // What the task admitted or signed goes out now, one message per peer
+      // (under a steady stream the queue may not drain for a while).
+      for (const r of this.#reps) r._flush();
       if (this.#busy === 0) this.#drained();
     });
   }
@@ -236,9 +257,41 @@ export class TrustHub {
   /** @internal */ _option<K extends keyof TrustHubOptions>(k: K): TrustHubOptions[K] { return this.#o[k]; }
 
   // Admits one envelope from a peer; joins, stores and forwards it if admitted.
-  /** @internal */ async _receive(bytes: Uint8Array, src: Source): Promise<void> {
+  // Before a message's envelopes reach the one-at-a-time admission queue:
+  // each one already admitted is found by its CID alone (a sha-256, no
+  // decoding), the others are decoded once and their signatures checked in
+  // parallel (WebCrypto runs them on its thread pool). Admission then takes
+  // the decoded envelopes and the results. One that does not decode is left
+  // as bytes, for admission to refuse with its reason.
+  /** @internal */ async _precheck(envs: Uint8Array[]): Promise<{ items: (Uint8Array | Envelope | CID)[]; sigs: Map<Uint8Array, Promise<boolean>> }> {
+    const sigs = new Map<Uint8Array, Promise<boolean>>(); // by the decoded envelope's sig array: what admit's verify is called with
+    const check = this.#o.admit?.verify ?? verifySignature;
+    const items = await Promise.all(envs.map(async (b): Promise<Uint8Array | Envelope | CID> => {
+      if (!(b instanceof Uint8Array)) return b;
+      const cid = await cidOf(b);
+      if (this.ledger.has(cid)) return cid;
+      try {
+        const e = await decodeEnvelope(b, this.#o.admit?.envelopeLimits);
+        sigs.set(e.sig, check(e.author, e.signed, e.sig).catch(() => false));
+        return e;
+      } catch { return b; }
+    }));
+    await Promise.all(sigs.values());
+    return { items, sigs };
+  }
+
+  /** @internal */ async _receive(input: Uint8Array | Envelope | CID, src: Source, sigs?: Map<Uint8Array, Promise<boolean>>): Promise<void> {
     if (this.#closed) return;
-    const r = await admit(this.ledger, bytes, { ...this.#o.admit, kernel: this.runtime.kernel, authorize: (e) => this.#authorize(e) });
+    const cid = input instanceof Uint8Array ? null : CID.asCID(input);
+    if (cid) {
+      // Found by its CID: a duplicate (admitted envelopes stay admitted).
+      const known = this.ledger._envelope(cid.toString());
+      if (known) { this.#stats.duplicates++; src.rep._holds(src.peer, known.author, known.seq); }
+      return;
+    }
+    const check = this.#o.admit?.verify ?? verifySignature;
+    const verify = sigs ? (did: string, data: Uint8Array, sig: Uint8Array) => sigs.get(sig) ?? check(did, data, sig) : undefined;
+    const r = await admit(this.ledger, input as Uint8Array | Envelope, { ...this.#o.admit, ...(verify ? { verify } : {}), kernel: this.runtime.kernel, authorize: (e) => this.#authorize(e) });
     const s = this.#stats;
     switch (r.status) {
       case "duplicate":
@@ -308,6 +361,7 @@ export class TrustHub {
     let idx = this.#bySeq.get(e.author);
     if (!idx) this.#bySeq.set(e.author, (idx = []));
     idx[e.seq - 1] = this.#log.length;
+    this.#byDigest.set(digestKey(e.cid.multihash.digest), this.#log.length);
     this.#log.push({ bytes: e.bytes, author: e.author, seq: e.seq, variables: e.items.map((it) => it.variable) });
   }
 
@@ -347,7 +401,6 @@ export class TrustHub {
   }
 
   #drained(): void {
-    for (const r of this.#reps) r._flush();
     if (this.#local.size > 0 && !this.#signQueued && this.ledger.lastSeq(this.identity.did) >= this.#floor) this.#queueSign();
   }
 
@@ -441,20 +494,29 @@ export class TrustHub {
     const covered = new Map<string, Crdt<unknown>>();
     try {
       if (st) {
-        for (const bytes of await st.envelopes()) {
-          // The clock rule held when it was admitted; time since does not undo it.
-          const r = await admit(this.ledger, bytes, { ...this.#o.admit, kernel: this.runtime.kernel, now: () => Number.MAX_SAFE_INTEGER, settledLinks: true });
-          if (r.status !== "admitted") {
-            this.#stats.restoreSkipped++;
-            this._report(new Error(`a stored envelope was skipped: ${r.status === "rejected" ? r.error.message : r.status}`));
-            continue;
-          }
-          this.#stats.restored++;
-          this.#record(r.envelope);
-          this.#join(r.envelope);
-          for (const it of r.envelope.items) {
-            const c = covered.get(it.variable);
-            try { if (c) c.merge(it.delta); else covered.set(it.variable, decodeState(it.delta, undefined, this.runtime.kernel)); } catch { /* joined above or reported */ }
+        const stored = [...await st.envelopes()];
+        const check = this.#o.admit?.verify ?? verifySignature;
+        // Decoded and signature-checked in parallel batches, admitted in order.
+        for (let at = 0; at < stored.length; at += 256) {
+          const { items, sigs } = await this._precheck(stored.slice(at, at + 256));
+          for (const input of items) {
+            // The clock rule held when it was admitted; time since does not undo it.
+            const r = CID.asCID(input) ? { status: "duplicate" as const } : await admit(this.ledger, input as Uint8Array | Envelope, {
+              ...this.#o.admit, kernel: this.runtime.kernel, now: () => Number.MAX_SAFE_INTEGER, settledLinks: true,
+              verify: (did, data, sig) => sigs.get(sig) ?? check(did, data, sig),
+            });
+            if (r.status !== "admitted") {
+              this.#stats.restoreSkipped++;
+              this._report(new Error(`a stored envelope was skipped: ${r.status === "rejected" ? r.error.message : r.status}`));
+              continue;
+            }
+            this.#stats.restored++;
+            this.#record(r.envelope);
+            this.#join(r.envelope);
+            for (const it of r.envelope.items) {
+              const c = covered.get(it.variable);
+              try { if (c) c.merge(it.delta); else covered.set(it.variable, decodeState(it.delta, undefined, this.runtime.kernel)); } catch { /* joined above or reported */ }
+            }
           }
         }
       }
@@ -479,6 +541,7 @@ export class TrustHub {
 
 interface PeerState {
   known: Map<string, number>;          // per author: the sequence it is known to hold up to
+  sentAt: Map<string, number>;         // per author: when we last sent it one (clock ms)
   pending: Map<string, Waiting>;       // by CID
   pendingBytes: number;
   outbox: Uint8Array[];
@@ -518,6 +581,9 @@ export class EnvelopeReplicator {
         this.#proofSent.delete(peer);
         this.#revSent.delete(peer);
         if (up) this.#sendProof(peer);
+        // A new neighbour gets our frontier at once (and answers with its own
+        // envelopes we lack) rather than at the next round.
+        if (up && !this.#closed) this.#sendFrontier(peer);
       }),
     );
   }
@@ -587,6 +653,15 @@ export class EnvelopeReplicator {
       this.#send(peer, encodeTrustMessage({ kind: "revocations", records: recs.slice(i, i + MAX_REVOCATIONS_PER_MESSAGE) }), 0);
     }
   }
+  #sendFrontier(j: string): void {
+    if (this.transport.canSend?.(j) === false) return;
+    this.#send(j, encodeTrustMessage({ kind: "frontier", authors: this.hub._frontier() }), 0);
+  }
+
+  // Peers that sent an envelope whose links we lack: they get our frontier
+  // when the queue drains (once per drain), so they send the links now
+  // rather than at the next round.
+  #ask = new Set<string>();
 
   // ---- internal: for TrustHub ------------------------------------------
 
@@ -598,6 +673,7 @@ export class EnvelopeReplicator {
   /** @internal */ _wait(peer: string, e: Envelope, missing: string[]): void {
     const p = this.#peer(peer);
     const c = e.cid.toString();
+    this.#ask.add(peer);
     if (p.pending.has(c)) return;
     const max = this.hub._option("maxPending") ?? 256, maxBytes = this.hub._option("maxPendingBytes") ?? 4 << 20;
     if (p.pending.size >= max || p.pendingBytes + e.bytes.length > maxBytes) {
@@ -642,6 +718,7 @@ export class EnvelopeReplicator {
       if ((p.known.get(e.author) ?? 0) >= e.seq) continue;
       if (!this.hub._mayServe(this.#didOf(j), e.items.map((it) => it.variable))) continue;
       p.known.set(e.author, e.seq);
+      p.sentAt.set(e.author, this.#clock.now());
       p.outbox.push(e.bytes);
       p.outboxBytes += e.bytes.length;
       if (p.outboxBytes >= (this.hub._option("maxMessageBytes") ?? 1 << 20)) this.#flushPeer(j, p);
@@ -650,6 +727,10 @@ export class EnvelopeReplicator {
 
   /** @internal */ _flush(): void {
     for (const [j, p] of this.#peers) if (p.outbox.length) this.#flushPeer(j, p);
+    if (this.#ask.size === 0 || this.#closed) return;
+    const nbs = new Set(this.transport.neighbours());
+    for (const j of this.#ask) if (nbs.has(j)) this.#sendFrontier(j);
+    this.#ask.clear();
   }
 
   #flushPeer(j: string, p: PeerState): void {
@@ -675,7 +756,7 @@ export class EnvelopeReplicator {
 
   #peer(j: string): PeerState {
     let p = this.#peers.get(j);
-    if (!p) this.#peers.set(j, (p = { known: new Map(), pending: new Map(), pendingBytes: 0, outbox: [], outboxBytes: 0 }));
+    if (!p) this.#peers.set(j, (p = { known: new Map(), sentAt: new Map(), pending: new Map(), pendingBytes: 0, outbox: [], outboxBytes: 0 }));
     return p;
   }
 
@@ -706,8 +787,10 @@ export class EnvelopeReplicator {
     }
     if (m.kind === "envelopes") {
       const envs = m.envelopes;
+      const checked = this.hub._precheck(envs);
       this.hub._enqueue(async () => {
-        for (const e of envs) await this.hub._receive(e, { rep: this, peer: from });
+        const { items, sigs } = await checked;
+        for (const e of items) await this.hub._receive(e, { rep: this, peer: from }, sigs);
         await this.hub._retryPending();
       });
     } else {
@@ -722,12 +805,27 @@ export class EnvelopeReplicator {
     if (this.#closed) return;
     const p = this.#peer(from);
     const theirs = new Map<string, FrontierEntry>();
+    // What we sent it within the last round may still be on its way (or in
+    // its queue): not sent again yet. Older sends the frontier does not show
+    // were lost, or the peer lost them: sent again.
+    const recent = this.#clock.now() - this.interval;
+    const inFlight = new Map<string, number>();
+    for (const [a, t] of p.sentAt) if (t > recent) inFlight.set(a, p.known.get(a) ?? 0); else p.sentAt.delete(a);
     p.known.clear();
     for (const a of authors) {
       // Only authors we know are kept: a frontier cannot make us hold memory for made-up keys.
       if (this.hub.ledger.lastSeq(a.author) === 0) continue;
       theirs.set(a.author, a);
       p.known.set(a.author, a.seq);
+    }
+    for (const [a, k] of inFlight) {
+      // What we sent, not what it claimed to hold (which may be beyond our own).
+      const s = Math.min(k, this.hub.ledger.lastSeq(a));
+      if (s <= (p.known.get(a) ?? 0)) continue;
+      p.known.set(a, s);
+      const t = theirs.get(a);
+      // Treated as held up to what is in flight; a fork check still needs its head.
+      if (!t || t.seq < s) theirs.set(a, { author: a, seq: s, head: headOf(this.hub.ledger.cidAt(a, s)!) });
     }
     const idx = this.hub._missingFor(theirs);
     if (idx.length === 0) return;
@@ -744,6 +842,7 @@ export class EnvelopeReplicator {
       out.push(e.bytes); size += e.bytes.length;
       // Not sent again by a push, nor by the next round if its frontier crosses this answer.
       if ((p.known.get(e.author) ?? 0) < e.seq) p.known.set(e.author, e.seq);
+      p.sentAt.set(e.author, this.#clock.now());
     }
     this.#sendEnvelopes(from, out);
   }
