@@ -184,6 +184,9 @@ export class Reconciler {
   // The peer listed all its ids in [lo, hi): answer with a Diff (both sides
   // then know this range's difference), or buckets if ours do not fit.
   #answerList(out: Out, theirs: Uint8Array[], lo: number, hi: number, lower: Bound, upper: Bound, have: Uint8Array[], need: Uint8Array[]): void {
+    // More of ours than one message may list, whatever theirs hold: split
+    // without walking them (a hostile list over everything costs no pass over n).
+    if (hi - lo - theirs.length > this.options.maxIds) return this.#answerMismatch(out, lo, hi, upper);
     const listed = new Set<string>();
     for (const id of theirs) listed.add(key(id));
     const mine: Uint8Array[] = [];
