@@ -29,7 +29,7 @@
 //     missing ones the newest), the case Negentropy's ordering is made for.
 import { GCounter, GMap, GSet, LWWRegister, Replicator, Runtime } from "trellis";
 import { Prng, SimNetwork } from "trellis/sim";
-import { sha256 } from "@noble/hashes/sha2.js";
+import { createHash } from "node:crypto";
 import { Reconciler, type ReconcileItem } from "../dist/host/replication/reconcile.js";
 import { Table, kb, table } from "./lib/harness.js";
 
@@ -94,7 +94,7 @@ function rangeCatchUp(full: ReconcileItem[], behind: ReconcileItem[], expect: nu
   return { messages, bytes, rtt: messages / 2, ms, learned };
 }
 
-const idOf = (s: string): Uint8Array => sha256(new TextEncoder().encode(s));
+const idOf = (s: string): Uint8Array => new Uint8Array(createHash("sha256").update(s).digest());
 
 // ---- (a) the ICDE'19 workloads ---------------------------------------------
 

@@ -23,7 +23,7 @@
 // Fingerprints are sums, so an adversary who could choose ids freely could
 // make two different sets collide; ids here are sha-256 digests of signed
 // envelopes, and a peer gains nothing by hiding a difference from itself.
-import { sha256 } from "@noble/hashes/sha2.js";
+import { sha256 } from "./reconcile-hash.js";
 import { compareBytes } from "../crdt/bytes.js";
 import {
   Bound, DEFAULT_WIRE_LIMITS, FINGERPRINT_BYTES, ID_BYTES, INFINITY, Mode, Range, ReconcileError, WireLimits,
