@@ -75,7 +75,7 @@ export class Reconciler {
       if (!Number.isSafeInteger(ts) || ts < 0) throw new ReconcileError("BAD_INPUT", "a timestamp is an integer from 0 to 2^53-1");
       list.push({ ts, id });
     }
-    list.sort((a, b) => a.ts - b.ts || compareBytes(a.id, b.id));
+    sortItems(list);
     // Equal items collapse to one; the same id under two timestamps is refused.
     let n = 0;
     for (let i = 0; i < list.length; i++) {
@@ -84,16 +84,19 @@ export class Reconciler {
     }
     list.length = n;
     this.size = n;
-    this.#ts = new Float64Array(n);
-    this.#ids = new Uint8Array(n * ID_BYTES);
-    this.#sums = new Uint32Array((n + 1) * 8);
-    this.#timed = false;
+    // Filled through locals: a loop over private fields runs several times slower.
+    const tsOf = (this.#ts = new Float64Array(n));
+    const ids = (this.#ids = new Uint8Array(n * ID_BYTES));
+    const sums = (this.#sums = new Uint32Array((n + 1) * 8));
+    let timed = false;
     for (let i = 0; i < n; i++) {
-      this.#ts[i] = list[i].ts;
-      if (list[i].ts !== 0) this.#timed = true;
-      this.#ids.set(list[i].id, i * ID_BYTES);
-      addLimbs(this.#sums, i * 8, list[i].id, (i + 1) * 8);
+      const { ts, id } = list[i];
+      tsOf[i] = ts;
+      if (ts !== 0) timed = true;
+      for (let k = 0; k < ID_BYTES; k++) ids[i * ID_BYTES + k] = id[k];
+      addLimbs(sums, i * 8, id, (i + 1) * 8);
     }
+    this.#timed = timed;
     if (this.#timed) {
       const seen = new Set<string>();
       for (let i = 0; i < n; i++) {
@@ -357,6 +360,34 @@ class Out {
     while (this.ranges.length && this.ranges[this.ranges.length - 1].mode === Mode.Skip) this.ranges.pop();
     return this.ranges;
   }
+}
+
+// In (ts, id) order. Ids are sha-256 digests, so their first 4 bytes nearly
+// always decide: without timestamps, (those 4 bytes, index) packed in a double
+// sort natively (5-10x a comparator sort at 100k); the rare ties are then
+// ordered by whole ids.
+function sortItems(list: { ts: number; id: Uint8Array }[]): void {
+  const n = list.length, SHIFT = 2 ** 21;
+  const head = (id: Uint8Array) => ((id[0] << 24) | (id[1] << 16) | (id[2] << 8) | id[3]) >>> 0;
+  if (n >= SHIFT || list.some((x) => x.ts !== 0)) {
+    list.sort((a, b) => a.ts - b.ts || compareBytes(a.id, b.id));
+    return;
+  }
+  const keys = new Float64Array(n);
+  for (let i = 0; i < n; i++) keys[i] = head(list[i].id) * SHIFT + i;
+  keys.sort();
+  const sorted = Array.from(keys, (k) => list[k % SHIFT]);
+  for (let i = 0; i < n;) {
+    let j = i + 1;
+    const h = head(sorted[i].id);
+    while (j < n && head(sorted[j].id) === h) j++;
+    if (j - i > 1) {
+      const run = sorted.slice(i, j).sort((a, b) => compareBytes(a.id, b.id));
+      for (let k = i; k < j; k++) sorted[k] = run[k - i];
+    }
+    i = j;
+  }
+  for (let i = 0; i < n; i++) list[i] = sorted[i];
 }
 
 function checkOptions(o: ReconcileOptions): ReconcileOptions {
