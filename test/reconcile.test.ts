@@ -74,6 +74,25 @@ describe("range-based reconciliation", () => {
       }), { numRuns: 300 });
   });
 
+  it("ids sharing long prefixes (ties in the sort, bounds of up to 32 bytes) give the same difference", () => {
+    fc.assert(fc.property(
+      fc.integer(), fc.integer({ min: 4, max: 31 }), fc.nat(200), fc.nat(40), fc.nat(40), fc.option(limitsArb, { nil: undefined }),
+      (seed, shared, common, onlyA, onlyB, limits) => {
+        // Every id starts with the same `shared` bytes; they differ only after.
+        const all = ids(seed, common + onlyA + onlyB).map((b) => {
+          const c = new Uint8Array(32);
+          c.fill(0xab, 0, shared);
+          c.set(b.subarray(0, 32 - shared).reverse(), shared); // the distinct bytes last
+          return c;
+        });
+        fc.pre(hexSet(all).size === all.length);
+        const aOnly = all.slice(common, common + onlyA), bOnly = all.slice(common + onlyA);
+        const a = new Reconciler([...aOnly, ...all.slice(0, common)].reverse(), limits), b = new Reconciler([...all.slice(0, common), ...bOnly], limits);
+        const run = exchange(a, b, { ...DEFAULT_WIRE_LIMITS, ...limits });
+        expectDifference(run, aOnly, bOnly);
+      }), { numRuns: 150 });
+  });
+
   it("with timestamps (ties included) the difference is the same", () => {
     fc.assert(fc.property(
       fc.integer(), fc.nat(200), fc.nat(40), fc.nat(40), fc.integer({ min: 1, max: 6 }), fc.option(limitsArb, { nil: undefined }),
