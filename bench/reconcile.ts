@@ -80,9 +80,9 @@ function digestCatchUp(spec: unknown, a: Uint8Array, b: Uint8Array): DigestCost 
   return cost;
 }
 
-function rangeCatchUp(full: ReconcileItem[], behind: ReconcileItem[], expect: number): RangeCost {
+function rangeCatchUp(full: ReconcileItem[], behind: ReconcileItem[], expect: number, timestamps = false): RangeCost {
   const s = performance.now();
-  const a = new Reconciler(full), b = new Reconciler(behind);
+  const a = new Reconciler(full, { timestamps }), b = new Reconciler(behind, { timestamps });
   let msg: Uint8Array | null = b.initiate(), turn = 0, messages = 0, bytes = 0;
   while (msg) {
     messages++; bytes += msg.length;
@@ -194,7 +194,7 @@ export async function reconcileBench(o: { quick: boolean; log: (s: string) => vo
       tb.rows.push(row(["plain"], n, k, d, r).concat(r.ms.toFixed(0)));
       // With timestamps: item i arrived at time i; the returning replica lacks the newest k.
       const timed = ids.map((id, i) => ({ id, ts: 1_700_000_000_000 + i }));
-      const rt = rangeCatchUp(timed, timed.slice(0, n - k), k);
+      const rt = rangeCatchUp(timed, timed.slice(0, n - k), k, true);
       tb.rows.push(["timestamped, newest missing", String(n), String(k), "", "", "", "", String(rt.messages), kb(rt.bytes), rt.rtt.toFixed(1), (rt.bytes / Math.max(1, d.meta)).toFixed(2), rt.ms.toFixed(0)]);
       o.log(`  n ${n}, k ${k}: digest ${d.meta} B ${d.rtt} RT, range ${r.bytes} B ${r.rtt} RT, timed ${rt.bytes} B ${rt.rtt} RT`);
     }

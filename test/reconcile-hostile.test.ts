@@ -102,6 +102,17 @@ describe("range-based reconciliation: hostile messages", () => {
     expect(ok.need.map(hex)).toEqual([hex(ID)]);
   });
 
+  it("a peer cannot fill our memory with claims: past maxNeed ids we lack, TOO_LARGE and nothing recorded", () => {
+    const fake = sorted(ids(77, 12));
+    const r = new Reconciler(xs, { maxNeed: 10 });
+    const diff = (claims: Uint8Array[]) => encodeRanges([{ upper: INFINITY, mode: Mode.Diff, ids: claims, lacks: new Uint8Array(2) }]);
+    expect(r.reconcile(diff(fake.slice(0, 8))).need.length).toBe(8);
+    expect(r.reconcile(diff(fake.slice(0, 8))).need.length).toBe(0); // each id once
+    expect(codeOf(() => r.reconcile(diff(fake.slice(5, 12))))).toBe("ReconcileError:TOO_LARGE"); // 8 + 4 new > 10
+    expect(r.need.length).toBe(8);
+    expect(r.reconcile(diff(fake.slice(6, 10))).need.length).toBe(2); // 10: at the cap
+  });
+
   it("a Diff over more of our ids than we ever list is a PROTOCOL error", () => {
     const big = sorted(ids(4, 40));
     const r = new Reconciler(big);
@@ -110,7 +121,7 @@ describe("range-based reconciliation: hostile messages", () => {
   });
 
   it("with timestamps, a list that repeats an id is a PROTOCOL error", () => {
-    const r = new Reconciler(xs.map((id, i) => ({ id, ts: i })));
+    const r = new Reconciler(xs.map((id, i) => ({ id, ts: i })), { timestamps: true });
     expect(codeOf(() => r.reconcile(encodeRanges([{ upper: INFINITY, mode: Mode.IdList, ids: [ID, ID] }])))).toBe("ReconcileError:PROTOCOL");
   });
 

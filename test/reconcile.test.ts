@@ -100,8 +100,9 @@ describe("range-based reconciliation", () => {
         const all = ids(seed, common + onlyA + onlyB);
         const item = (id: Uint8Array, i: number): ReconcileItem => ({ id, ts: 1_700_000_000_000 + ((i * 7919) % spread) });
         const items = all.map(item);
-        const a = new Reconciler([...items.slice(0, common + onlyA)], limits);
-        const b = new Reconciler([...items.slice(common + onlyA), ...items.slice(0, common)], limits);
+        const o = { ...limits, timestamps: true };
+        const a = new Reconciler([...items.slice(0, common + onlyA)], o);
+        const b = new Reconciler([...items.slice(common + onlyA), ...items.slice(0, common)], o);
         const run = exchange(a, b, { ...DEFAULT_WIRE_LIMITS, ...limits });
         expectDifference(run, all.slice(common, common + onlyA), all.slice(common + onlyA));
       }), { numRuns: 150 });
@@ -154,13 +155,17 @@ describe("range-based reconciliation", () => {
     expect(run.messages).toBeLessThanOrEqual(2 * Math.ceil(50_000 / DEFAULT_WIRE_LIMITS.maxIds) + 6);
   });
 
-  it("input: an id not of 32 bytes, a bad timestamp, an id under two timestamps or bad options are BAD_INPUT; repeats collapse", () => {
+  it("input: an id not of 32 bytes, a bad or unexpected timestamp, an id under two timestamps or bad options are BAD_INPUT; repeats collapse", () => {
     const [x, y] = ids(1, 2);
     const code = (f: () => unknown) => { try { f(); } catch (e) { return (e as { name: string; code: string }).name + ":" + (e as { code: string }).code; } return "ok"; };
     expect(code(() => new Reconciler([new Uint8Array(31)]))).toBe("ReconcileError:BAD_INPUT");
-    expect(code(() => new Reconciler([{ id: x, ts: -1 }]))).toBe("ReconcileError:BAD_INPUT");
-    expect(code(() => new Reconciler([{ id: x, ts: 1.5 }]))).toBe("ReconcileError:BAD_INPUT");
-    expect(code(() => new Reconciler([{ id: x, ts: 1 }, { id: x, ts: 2 }]))).toBe("ReconcileError:BAD_INPUT");
+    const timed = { timestamps: true };
+    expect(code(() => new Reconciler([{ id: x, ts: -1 }], timed))).toBe("ReconcileError:BAD_INPUT");
+    expect(code(() => new Reconciler([{ id: x, ts: 1.5 }], timed))).toBe("ReconcileError:BAD_INPUT");
+    expect(code(() => new Reconciler([{ id: x, ts: 1 }, { id: x, ts: 2 }], timed))).toBe("ReconcileError:BAD_INPUT");
+    expect(new Reconciler([{ id: x, ts: 1 }, { id: y, ts: 2 }], timed).size).toBe(2);
+    expect(code(() => new Reconciler([{ id: x, ts: 1 }]))).toBe("ReconcileError:BAD_INPUT"); // timestamps, but the option is off
+    expect(code(() => new Reconciler([], { timestamps: "yes" as unknown as boolean }))).toBe("ReconcileError:BAD_INPUT");
     expect(code(() => new Reconciler([null as unknown as Uint8Array]))).toBe("ReconcileError:BAD_INPUT");
     expect(code(() => new Reconciler([], { branching: 1 }))).toBe("ReconcileError:BAD_INPUT");
     expect(code(() => new Reconciler([], { branching: 16, maxRanges: 17 }))).toBe("ReconcileError:BAD_INPUT");

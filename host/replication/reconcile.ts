@@ -36,10 +36,12 @@ export interface ReconcileOptions extends WireLimits {
   branching: number;        // buckets a mismatched range is split into (default 16)
   idListThreshold: number;  // a mismatched range with at most this many of our ids is sent as a list (default 16)
   maxRounds: number;        // messages this side accepts in one session (default 64)
+  maxNeed: number;          // ids a peer may say we lack in one session (default 262,144: a peer cannot fill our memory with claims)
+  timestamps: boolean;      // items carry timestamps (default false). Both peers must agree: it decides how ids are checked
 }
 
 export const DEFAULT_RECONCILE_OPTIONS: Readonly<ReconcileOptions> = Object.freeze({
-  ...DEFAULT_WIRE_LIMITS, branching: 16, idListThreshold: 16, maxRounds: 64,
+  ...DEFAULT_WIRE_LIMITS, branching: 16, idListThreshold: 16, maxRounds: 64, maxNeed: 1 << 18, timestamps: false,
 });
 
 // What one message taught: `have` = our ids the peer lacks (to send it),
@@ -59,7 +61,7 @@ export class Reconciler {
   #ts: Float64Array;      // per item, in key order
   #ids: Uint8Array;       // item i's id at [32 i, 32 i + 32)
   #sums: Uint32Array;     // prefix sums: entry i (8 little-endian u32 limbs) = sum of ids [0, i) mod 2^256
-  #timed: boolean;        // some item has ts != 0: key order is not id order
+  #timed: boolean;        // the timestamps option: key order is not id order, and a peer's ids cannot be placed
   #byId: Uint32Array | null = null; // item indices in id order (timed sets only, built when first needed)
   #rounds = 0;
   #have = new Set<string>();
@@ -73,6 +75,7 @@ export class Reconciler {
       const ts = it instanceof Uint8Array ? 0 : (it?.ts ?? 0);
       if (!(id instanceof Uint8Array) || id.length !== ID_BYTES) throw new ReconcileError("BAD_INPUT", `an id is ${ID_BYTES} bytes`);
       if (!Number.isSafeInteger(ts) || ts < 0) throw new ReconcileError("BAD_INPUT", "a timestamp is an integer from 0 to 2^53-1");
+      if (ts !== 0 && !this.options.timestamps) throw new ReconcileError("BAD_INPUT", "an item has a timestamp, but the timestamps option is off");
       list.push({ ts, id });
     }
     sortItems(list);
@@ -88,15 +91,13 @@ export class Reconciler {
     const tsOf = (this.#ts = new Float64Array(n));
     const ids = (this.#ids = new Uint8Array(n * ID_BYTES));
     const sums = (this.#sums = new Uint32Array((n + 1) * 8));
-    let timed = false;
     for (let i = 0; i < n; i++) {
       const { ts, id } = list[i];
       tsOf[i] = ts;
-      if (ts !== 0) timed = true;
       for (let k = 0; k < ID_BYTES; k++) ids[i * ID_BYTES + k] = id[k];
       addLimbs(sums, i * 8, id, (i + 1) * 8);
     }
-    this.#timed = timed;
+    this.#timed = this.options.timestamps;
     if (this.#timed) {
       const seen = new Set<string>();
       for (let i = 0; i < n; i++) {
@@ -151,16 +152,25 @@ export class Reconciler {
         case Mode.IdList: this.#answerList(out, r.ids, lo, hi, lower, r.upper, have, need); break;
       }
     }
-    const fresh = (set: Set<string>, ids: Uint8Array[]) => ids.filter((id) => {
-      const k = key(id);
-      if (set.has(k)) return false;
-      set.add(k);
-      return true;
-    });
+    // The ids not reported before (and not twice in this message); recorded if `keep`.
+    const fresh = (set: Set<string>, ids: Uint8Array[], keep: boolean) => {
+      const seen = new Set<string>();
+      return ids.filter((id) => {
+        const k = key(id);
+        if (set.has(k) || seen.has(k)) return false;
+        seen.add(k);
+        if (keep) set.add(k);
+        return true;
+      });
+    };
+    const newNeed = fresh(this.#need, need, false);
+    if (this.#need.size + newNeed.length > this.options.maxNeed) {
+      throw new ReconcileError("TOO_LARGE", `the peer claims more than ${this.options.maxNeed} ids we lack; catch up from a snapshot`);
+    }
     const reply = out.finish();
     const asked = ranges.some((r) => r.mode === Mode.Fingerprint || r.mode === Mode.IdList);
     const asks = reply.some((r) => r.mode === Mode.Fingerprint || r.mode === Mode.IdList);
-    return { reply: asked ? encodeRanges(reply) : null, done: !asks, have: fresh(this.#have, have).map(copy), need: fresh(this.#need, need).map(copy) };
+    return { reply: asked ? encodeRanges(reply) : null, done: !asks, have: fresh(this.#have, have, true).map(copy), need: newNeed.map((id) => { this.#need.add(key(id)); return id.slice(); }) };
   }
 
   // ---- answering ------------------------------------------------------------
@@ -392,7 +402,7 @@ function sortItems(list: { ts: number; id: Uint8Array }[]): void {
 
 function checkOptions(o: ReconcileOptions): ReconcileOptions {
   const int = (name: keyof ReconcileOptions, min: number, max = 2 ** 31) => {
-    if (!Number.isInteger(o[name]) || o[name] < min || o[name] > max) throw new ReconcileError("BAD_INPUT", `${name} is an integer from ${min} to ${max}, got ${String(o[name])}`);
+    if (!Number.isInteger(o[name] as number) || (o[name] as number) < min || (o[name] as number) > max) throw new ReconcileError("BAD_INPUT", `${name} is an integer from ${min} to ${max}, got ${String(o[name])}`);
   };
   int("branching", 2, 1024);
   int("idListThreshold", 1);
@@ -400,6 +410,8 @@ function checkOptions(o: ReconcileOptions): ReconcileOptions {
   int("maxIds", o.idListThreshold);
   int("maxRanges", o.branching + 2);
   int("maxMessageBytes", 64);
+  int("maxNeed", 0, 2 ** 32);
+  if (typeof o.timestamps !== "boolean") throw new ReconcileError("BAD_INPUT", "timestamps is a boolean");
   return Object.freeze(o);
 }
 
