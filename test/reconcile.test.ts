@@ -56,10 +56,15 @@ const limitsArb = fc.record({
   idListThreshold: fc.integer({ min: 1, max: 16 }),
   extraRanges: fc.integer({ min: 0, max: 40 }),
   extraIds: fc.integer({ min: 0, max: 40 }),
-}).map((l): Partial<ReconcileOptions> => ({
-  branching: l.branching, idListThreshold: l.idListThreshold,
-  maxRanges: l.branching + 2 + l.extraRanges, maxIds: l.idListThreshold + l.extraIds, maxRounds: 100_000,
-}));
+  extraBytes: fc.integer({ min: 0, max: 3000 }),
+}).map((l): Partial<ReconcileOptions> => {
+  const maxIds = l.idListThreshold + l.extraIds;
+  return {
+    branching: l.branching, idListThreshold: l.idListThreshold, maxRanges: l.branching + 2 + l.extraRanges, maxIds, maxRounds: 100_000,
+    // From the smallest message the options allow (the first range of a reply always fits) up.
+    maxMessageBytes: 1 + (l.branching + 2) * 60 + maxIds * 32 + (maxIds >> 3) + l.extraBytes,
+  };
+});
 
 describe("range-based reconciliation", () => {
   it("two random sets learn exactly their symmetric difference, on both sides, under any limits", () => {
@@ -170,6 +175,7 @@ describe("range-based reconciliation", () => {
     expect(code(() => new Reconciler([], { branching: 1 }))).toBe("ReconcileError:BAD_INPUT");
     expect(code(() => new Reconciler([], { branching: 16, maxRanges: 17 }))).toBe("ReconcileError:BAD_INPUT");
     expect(code(() => new Reconciler([], { idListThreshold: 32, maxIds: 31 }))).toBe("ReconcileError:BAD_INPUT");
+    expect(code(() => new Reconciler([], { maxIds: 1000, maxMessageBytes: 1000 * 32 }))).toBe("ReconcileError:BAD_INPUT"); // the ids alone fill it
     expect(new Reconciler([x, y, x, { id: y }]).size).toBe(2);
   });
 });

@@ -409,7 +409,8 @@ function checkOptions(o: ReconcileOptions): ReconcileOptions {
   int("maxRounds", 1);
   int("maxIds", o.idListThreshold);
   int("maxRanges", o.branching + 2);
-  int("maxMessageBytes", 64);
+  // The first range of a reply must always fit, or a session could only cut.
+  int("maxMessageBytes", 1 + (o.branching + 2) * MAX_RANGE_BYTES + o.maxIds * ID_BYTES + (o.maxIds >> 3));
   int("maxNeed", 0, 2 ** 32);
   if (typeof o.timestamps !== "boolean") throw new ReconcileError("BAD_INPUT", "timestamps is a boolean");
   return Object.freeze(o);
