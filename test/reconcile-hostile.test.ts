@@ -174,6 +174,39 @@ describe("range-based reconciliation: hostile messages", () => {
     expect(new Set(a.need.map(hex))).toEqual(new Set(all.slice(350).map(hex)));
   });
 
+  it("well-formed random messages (any modes, bounds, ids from our set or not, bitfields): a ReconcileError or a reply within the limits", () => {
+    const ours = sorted(ids(31, 300));
+    const limits = { maxRanges: 40, maxIds: 40, maxMessageBytes: 1 + 18 * 60 + 40 * 32 + 5 + 500 };
+    const idArb = fc.oneof(fc.constantFrom(...ours), fc.uint8Array({ minLength: 32, maxLength: 32 }));
+    const rangeArb = fc.oneof(
+      fc.constant({ mode: Mode.Skip }),
+      fc.uint8Array({ minLength: 16, maxLength: 16 }).map((fingerprint) => ({ mode: Mode.Fingerprint, fingerprint })),
+      fc.array(idArb, { maxLength: 20 }).map((l) => ({ mode: Mode.IdList, ids: sorted(l) })),
+      fc.tuple(fc.array(idArb, { maxLength: 20 }), fc.uint8Array({ maxLength: 4 })).map(([l, lacks]) => ({ mode: Mode.Diff, ids: sorted(l), lacks })),
+    );
+    let accepted = 0, refused = 0;
+    fc.assert(fc.property(fc.array(fc.tuple(fc.uint8Array({ minLength: 1, maxLength: 3 }), rangeArb), { maxLength: 12 }), fc.boolean(), (parts, toInfinity) => {
+      // Strictly increasing bounds from the random prefixes, the last one maybe infinite.
+      const bounds = [...new Map(parts.map(([p]) => [hex(p), p])).values()].sort(Buffer.compare);
+      const ranges = parts.slice(0, bounds.length).map(([, r], i) => ({ ...r, upper: toInfinity && i === bounds.length - 1 ? INFINITY : { ts: 0, prefix: bounds[i] } }) as Range);
+      const r = new Reconciler(ours, limits);
+      let step;
+      try { step = r.reconcile(encodeRanges(ranges)); } catch (e) {
+        expect((e as Error).name).toBe("ReconcileError");
+        expect(r.have).toEqual([]); expect(r.need).toEqual([]);
+        refused++;
+        return;
+      }
+      accepted++;
+      if (step.reply) decodeRanges(step.reply, limits);
+      for (const id of step.need) expect(ours.some((x) => hex(x) === hex(id))).toBe(false);
+      for (const id of step.have) expect(ours.some((x) => hex(x) === hex(id))).toBe(true);
+    }), { numRuns: 1000 });
+    // Both paths ran: the generator is not all garbage, nor all harmless.
+    expect(accepted).toBeGreaterThan(100);
+    expect(refused).toBeGreaterThan(100);
+  });
+
   it("random bytes and mutated honest messages: a ReconcileError or a reply within the limits, never another throw", () => {
     const all = ids(21, 400);
     const aSet = all.slice(0, 350), bSet = all.slice(30);
