@@ -5,7 +5,7 @@
 import { describe, expect, it } from "vitest";
 import fc from "fast-check";
 import { createHash } from "node:crypto";
-import { sha256 } from "../dist/host/replication/reconcile-hash.js";
+import { sha256, sha256Words32 } from "../dist/host/replication/reconcile-hash.js";
 
 const hex = (b: Uint8Array) => Buffer.from(b).toString("hex");
 const ref = (b: Uint8Array) => createHash("sha256").update(b).digest("hex");
@@ -23,6 +23,18 @@ describe("reconciliation sha-256", () => {
       const b = Uint8Array.from({ length: n }, (_, i) => (i * 131 + n) & 0xff);
       expect(hex(sha256(b)), `length ${n}`).toBe(ref(b));
     }
+  });
+
+  it("the one-block path for 32-byte ids gives the same digest, at any offset", () => {
+    fc.assert(fc.property(fc.uint8Array({ minLength: 32, maxLength: 100 }), fc.nat(68), (b, o) => {
+      const off = Math.min(o, b.length - 32);
+      const words = new Uint32Array(8);
+      sha256Words32(b, off, words);
+      const bytes = new Uint8Array(32);
+      const v = new DataView(bytes.buffer);
+      words.forEach((w, i) => v.setUint32(i * 4, w));
+      return hex(bytes) === ref(b.subarray(off, off + 32));
+    }), { numRuns: 300 });
   });
 
   it("matches node:crypto on random inputs", () => {

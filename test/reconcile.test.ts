@@ -4,7 +4,7 @@
 // and a bounded number of rounds, whatever the limits.
 import { describe, expect, it } from "vitest";
 import fc from "fast-check";
-import { Reconciler, type ReconcileItem, type ReconcileOptions } from "../dist/host/replication/reconcile.js";
+import { ReconcileSet, Reconciler, type ReconcileItem, type ReconcileOptions } from "../dist/host/replication/reconcile.js";
 import { DEFAULT_WIRE_LIMITS, decodeRanges } from "../dist/host/replication/reconcile-wire.js";
 
 const hex = (b: Uint8Array) => Buffer.from(b).toString("hex");
@@ -98,6 +98,16 @@ describe("range-based reconciliation", () => {
       }), { numRuns: 150 });
   });
 
+  it("counter-like ids do not collide: sums are of the ids' hashes (regression: raw sums of 16 ids 186..201 and 202..217 matched)", () => {
+    // Ids that differ only in their last three bytes, a big-endian counter:
+    // read as little-endian numbers those are the top bytes, which wrap mod 2^256.
+    const id = (i: number) => { const c = new Uint8Array(32).fill(0xab); c[29] = i >> 16; c[30] = (i >> 8) & 0xff; c[31] = i & 0xff; return c; };
+    const range = (a: number, b: number) => Array.from({ length: b - a }, (_, k) => id(a + k));
+    const limits = { branching: 8, idListThreshold: 12, maxRanges: 10, maxIds: 17, maxMessageBytes: 1147 };
+    const run = exchange(new Reconciler(range(0, 202), limits), new Reconciler([...range(0, 169), ...range(202, 218)], limits), { ...DEFAULT_WIRE_LIMITS, ...limits });
+    expectDifference(run, range(169, 202), range(202, 218));
+  });
+
   it("with timestamps (ties included) the difference is the same", () => {
     fc.assert(fc.property(
       fc.integer(), fc.nat(200), fc.nat(40), fc.nat(40), fc.integer({ min: 1, max: 6 }), fc.option(limitsArb, { nil: undefined }),
@@ -160,6 +170,19 @@ describe("range-based reconciliation", () => {
     expect(run.messages).toBeLessThanOrEqual(2 * Math.ceil(50_000 / DEFAULT_WIRE_LIMITS.maxIds) + 6);
   });
 
+  it("one ReconcileSet serves many sessions: each peer's difference is its own", () => {
+    const xs = ids(12, 3000);
+    const set = new ReconcileSet(xs.slice(0, 2000));
+    const peers = [xs.slice(500, 2500), xs.slice(0, 1990), xs.slice(1000, 3000)];
+    for (const p of peers) {
+      const run = exchange(new Reconciler(set), new Reconciler(p));
+      const theirs = hexSet(p), mine = hexSet(xs.slice(0, 2000));
+      expectDifference(run, xs.slice(0, 2000).filter((x) => !theirs.has(hex(x))), p.filter((x) => !mine.has(hex(x))));
+    }
+    expect(new Reconciler(set).size).toBe(2000);
+    expect(() => new Reconciler(set, { timestamps: true })).toThrow(/BAD_INPUT/);
+  });
+
   it("input: an id not of 32 bytes, a bad or unexpected timestamp, an id under two timestamps or bad options are BAD_INPUT; repeats collapse", () => {
     const [x, y] = ids(1, 2);
     const code = (f: () => unknown) => { try { f(); } catch (e) { return (e as { name: string; code: string }).name + ":" + (e as { code: string }).code; } return "ok"; };
@@ -172,6 +195,7 @@ describe("range-based reconciliation", () => {
     expect(code(() => new Reconciler([{ id: x, ts: 1 }]))).toBe("ReconcileError:BAD_INPUT"); // timestamps, but the option is off
     expect(code(() => new Reconciler([], { timestamps: "yes" as unknown as boolean }))).toBe("ReconcileError:BAD_INPUT");
     expect(code(() => new Reconciler([null as unknown as Uint8Array]))).toBe("ReconcileError:BAD_INPUT");
+    expect(code(() => new Reconciler(null as unknown as Uint8Array[]))).toBe("ReconcileError:BAD_INPUT");
     expect(code(() => new Reconciler([], { branching: 1 }))).toBe("ReconcileError:BAD_INPUT");
     expect(code(() => new Reconciler([], { branching: 16, maxRanges: 17 }))).toBe("ReconcileError:BAD_INPUT");
     expect(code(() => new Reconciler([], { idListThreshold: 32, maxIds: 31 }))).toBe("ReconcileError:BAD_INPUT");

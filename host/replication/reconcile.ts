@@ -5,7 +5,7 @@
 // "Range-based reconciliation"); the wire format is in reconcile-wire.ts.
 //
 // Two peers hold sets; each message covers the key space with ranges. A range
-// whose fingerprint (sha-256 of the 256-bit sum of its ids and their count)
+// whose fingerprint (sha-256 of the 256-bit sum of its ids' hashes, and count)
 // matches on both sides is done; a small range is sent as its list of ids,
 // which the other side answers with a Diff (the ids it has that the list
 // lacks, and a bitfield of the listed ids it lacks), so BOTH peers learn the
@@ -20,10 +20,11 @@
 // keep to the same caps: when one would overflow, the rest of the key space is
 // answered with one fingerprint and resolved in later rounds.
 //
-// Fingerprints are sums, so an adversary who could choose ids freely could
-// make two different sets collide; ids here are sha-256 digests of signed
-// envelopes, and a peer gains nothing by hiding a difference from itself.
-import { sha256 } from "./reconcile-hash.js";
+// Fingerprints are sums of hashes: structured ids (counters) cannot collide
+// by accident, though an adversary who could choose many ids freely might
+// search for a collision (a k-sum problem); ids here are sha-256 digests of
+// signed envelopes, and a peer gains nothing by hiding a difference from itself.
+import { sha256, sha256Words32 } from "./reconcile-hash.js";
 import { compareBytes } from "../crdt/bytes.js";
 import {
   Bound, DEFAULT_WIRE_LIMITS, FINGERPRINT_BYTES, ID_BYTES, INFINITY, Mode, Range, ReconcileError, WireLimits,
@@ -55,27 +56,29 @@ export interface ReconcileStep { reply: Uint8Array | null; have: Uint8Array[]; n
 const ZERO: Bound = Object.freeze({ ts: 0, prefix: new Uint8Array(0) });
 const key = (id: Uint8Array): string => String.fromCharCode.apply(null, id as unknown as number[]);
 
-export class Reconciler {
+// A set of ids sorted for reconciliation, with the prefix sums that make any
+// range's fingerprint O(1). Immutable: build it once and share it among the
+// sessions (one Reconciler per peer) that reconcile the same snapshot.
+export class ReconcileSet {
   readonly size: number;
-  readonly options: Readonly<ReconcileOptions>;
+  readonly timestamps: boolean; // key order is (ts, id), and a peer's ids cannot be placed by order alone
   #ts: Float64Array;      // per item, in key order
   #ids: Uint8Array;       // item i's id at [32 i, 32 i + 32)
-  #sums: Uint32Array;     // prefix sums: entry i (8 little-endian u32 limbs) = sum of ids [0, i) mod 2^256
-  #timed: boolean;        // the timestamps option: key order is not id order, and a peer's ids cannot be placed
-  #byId: Uint32Array | null = null; // item indices in id order (timed sets only, built when first needed)
-  #rounds = 0;
-  #have = new Set<string>();
-  #need = new Set<string>();
+  #sums: Uint32Array;     // prefix sums: entry i (8 little-endian u32 limbs) = sum of sha-256(id) over [0, i) mod 2^256
+  #byId: Uint32Array | null = null; // item indices in id order (timestamped sets only, built when first needed)
 
-  constructor(items: Iterable<ReconcileItem>, options: Partial<ReconcileOptions> = {}) {
-    this.options = checkOptions({ ...DEFAULT_RECONCILE_OPTIONS, ...options });
+  constructor(items: Iterable<ReconcileItem>, options: { timestamps?: boolean } = {}) {
+    const timestamps = options.timestamps ?? false;
+    if (typeof timestamps !== "boolean") throw new ReconcileError("BAD_INPUT", "timestamps is a boolean");
+    this.timestamps = timestamps;
     const list: { ts: number; id: Uint8Array }[] = [];
+    if (items === null || typeof (items as Iterable<ReconcileItem>)?.[Symbol.iterator] !== "function") throw new ReconcileError("BAD_INPUT", "items are an iterable of ids");
     for (const it of items) {
       const id = it instanceof Uint8Array ? it : it?.id;
       const ts = it instanceof Uint8Array ? 0 : (it?.ts ?? 0);
       if (!(id instanceof Uint8Array) || id.length !== ID_BYTES) throw new ReconcileError("BAD_INPUT", `an id is ${ID_BYTES} bytes`);
       if (!Number.isSafeInteger(ts) || ts < 0) throw new ReconcileError("BAD_INPUT", "a timestamp is an integer from 0 to 2^53-1");
-      if (ts !== 0 && !this.options.timestamps) throw new ReconcileError("BAD_INPUT", "an item has a timestamp, but the timestamps option is off");
+      if (ts !== 0 && !timestamps) throw new ReconcileError("BAD_INPUT", "an item has a timestamp, but the timestamps option is off");
       list.push({ ts, id });
     }
     sortItems(list);
@@ -91,23 +94,119 @@ export class Reconciler {
     const tsOf = (this.#ts = new Float64Array(n));
     const ids = (this.#ids = new Uint8Array(n * ID_BYTES));
     const sums = (this.#sums = new Uint32Array((n + 1) * 8));
+    const digest = new Uint32Array(8);
     for (let i = 0; i < n; i++) {
       const { ts, id } = list[i];
       tsOf[i] = ts;
       for (let k = 0; k < ID_BYTES; k++) ids[i * ID_BYTES + k] = id[k];
-      addLimbs(sums, i * 8, id, (i + 1) * 8);
+      // Sums of the ids' hashes, not of the ids: ids with structure (a
+      // counter in their last bytes) would otherwise collide in sums mod 2^256.
+      sha256Words32(ids, i * ID_BYTES, digest);
+      addLimbs(sums, i * 8, digest, (i + 1) * 8);
     }
-    this.#timed = this.options.timestamps;
-    if (this.#timed) {
+    if (timestamps) {
       const seen = new Set<string>();
       for (let i = 0; i < n; i++) {
-        const k = key(this.#id(i));
+        const k = key(this.id(i));
         if (seen.has(k)) throw new ReconcileError("BAD_INPUT", "an id appears under two timestamps");
         seen.add(k);
       }
     }
   }
 
+  // The rest serves Reconciler; positions are indices in key order.
+  id(i: number): Uint8Array { return this.#ids.subarray(i * ID_BYTES, (i + 1) * ID_BYTES); }
+  slice(lo: number, hi: number): Uint8Array[] { const a: Uint8Array[] = []; for (let i = lo; i < hi; i++) a.push(this.id(i)); return a; }
+
+  // Item i < bound b in key order.
+  #below(i: number, b: Bound): boolean {
+    const t = this.#ts[i];
+    if (t !== b.ts) return t < b.ts;
+    const p = b.prefix, o = i * ID_BYTES;
+    for (let k = 0; k < p.length; k++) if (this.#ids[o + k] !== p[k]) return this.#ids[o + k] < p[k];
+    return false; // equal prefix: the item is at or past the bound
+  }
+
+  // The first index >= from whose item is not below b.
+  lowerIndex(b: Bound, from: number): number {
+    let lo = from, hi = this.size;
+    while (lo < hi) { const m = (lo + hi) >>> 1; if (this.#below(m, b)) lo = m + 1; else hi = m; }
+    return lo;
+  }
+
+  // The shortest bound above item i - 1 and at item i (0 < i < size).
+  boundBefore(i: number): Bound {
+    const t = this.#ts[i];
+    if (this.#ts[i - 1] !== t) return { ts: t, prefix: new Uint8Array(0) };
+    const a = i * ID_BYTES - ID_BYTES, b = i * ID_BYTES;
+    let k = 0;
+    while (this.#ids[a + k] === this.#ids[b + k]) k++;
+    return { ts: t, prefix: this.#ids.slice(b, b + k + 1) };
+  }
+
+  // Where id is among our items, or -1. Without timestamps the items are in id
+  // order (searched within the range's bounds); with them, by an id index.
+  indexOf(id: Uint8Array, lower: Bound, upper: Bound): number {
+    if (!this.timestamps) {
+      let lo = this.lowerIndex(lower, 0), hi = this.lowerIndex(upper, lo);
+      while (lo < hi) {
+        const m = (lo + hi) >>> 1, c = compareAt(this.#ids, m, id);
+        if (c === 0) return m;
+        if (c < 0) lo = m + 1; else hi = m;
+      }
+      return -1;
+    }
+    const by = (this.#byId ??= this.#buildById());
+    let lo = 0, hi = by.length;
+    while (lo < hi) {
+      const m = (lo + hi) >>> 1, c = compareAt(this.#ids, by[m], id);
+      if (c === 0) return by[m];
+      if (c < 0) lo = m + 1; else hi = m;
+    }
+    return -1;
+  }
+
+  #buildById(): Uint32Array {
+    const by = Uint32Array.from({ length: this.size }, (_, i) => i);
+    return by.sort((x, y) => compareBytes(this.id(x), this.id(y)));
+  }
+
+  // sha-256(sum of sha-256(id) over the ids in [lo, hi), each digest read as
+  // a little-endian number, mod 2^256, as 32 bytes little-endian ‖ the count
+  // as a varint), first 16 bytes.
+  fingerprint(lo: number, hi: number): Uint8Array {
+    const buf = new Uint8Array(ID_BYTES + 10);
+    let borrow = 0;
+    for (let l = 0; l < 8; l++) {
+      let d = this.#sums[hi * 8 + l] - this.#sums[lo * 8 + l] - borrow;
+      borrow = d < 0 ? 1 : 0;
+      if (d < 0) d += 0x100000000;
+      buf[l * 4] = d; buf[l * 4 + 1] = d >>> 8; buf[l * 4 + 2] = d >>> 16; buf[l * 4 + 3] = d >>> 24;
+    }
+    let n = hi - lo, p = ID_BYTES;
+    while (n >= 0x80) { buf[p++] = (n & 0x7f) | 0x80; n >>>= 7; }
+    buf[p++] = n;
+    return sha256(buf.subarray(0, p)).subarray(0, FINGERPRINT_BYTES);
+  }
+}
+
+export class Reconciler {
+  readonly options: Readonly<ReconcileOptions>;
+  #set: ReconcileSet;
+  #rounds = 0;
+  #have = new Set<string>();
+  #need = new Set<string>();
+
+  // `items`: the ids (or { id, ts } items), or a ReconcileSet built once for many sessions.
+  constructor(items: Iterable<ReconcileItem> | ReconcileSet, options: Partial<ReconcileOptions> = {}) {
+    this.options = checkOptions({ ...DEFAULT_RECONCILE_OPTIONS, ...options });
+    if (items instanceof ReconcileSet) {
+      if (items.timestamps !== this.options.timestamps) throw new ReconcileError("BAD_INPUT", "the set's timestamps option differs from the session's");
+      this.#set = items;
+    } else this.#set = new ReconcileSet(items, { timestamps: this.options.timestamps });
+  }
+
+  get size(): number { return this.#set.size; }
   get rounds(): number { return this.#rounds; }
   // Everything learned so far in this session.
   get have(): Uint8Array[] { return [...this.#have].map(unkey); }
@@ -116,7 +215,7 @@ export class Reconciler {
   // The first message of a session.
   initiate(): Uint8Array {
     const out = new Out(this.options);
-    this.#answerMismatch(out, 0, this.size, INFINITY);
+    this.#answerMismatch(out, 0, this.#set.size, INFINITY);
     return encodeRanges(out.ranges);
   }
 
@@ -133,7 +232,7 @@ export class Reconciler {
     let lo = 0, lower = ZERO;
     for (let i = 0; i < ranges.length; i++) {
       const r = ranges[i];
-      const hi = this.#lowerIndex(r.upper, lo);
+      const hi = this.#set.lowerIndex(r.upper, lo);
       spans[i] = { lo, hi, lower };
       if (r.mode === Mode.IdList || r.mode === Mode.Diff) this.#checkIds(r.ids, lower, r.upper);
       if (r.mode === Mode.Diff) this.#readDiff(r, lo, hi, have, need);
@@ -146,7 +245,7 @@ export class Reconciler {
       switch (r.mode) {
         case Mode.Skip: case Mode.Diff: out.skip(r.upper); break;
         case Mode.Fingerprint:
-          if (equalFp(this.#fingerprint(lo, hi), r.fingerprint)) out.skip(r.upper);
+          if (equalFp(this.#set.fingerprint(lo, hi), r.fingerprint)) out.skip(r.upper);
           else this.#answerMismatch(out, lo, hi, r.upper);
           break;
         case Mode.IdList: this.#answerList(out, r.ids, lo, hi, lower, r.upper, have, need); break;
@@ -181,7 +280,7 @@ export class Reconciler {
     const c = hi - lo, o = this.options;
     if (c <= o.idListThreshold) {
       if (!out.room(1, c)) return this.#cut(out, lo);
-      out.push({ upper, mode: Mode.IdList, ids: this.#slice(lo, hi) });
+      out.push({ upper, mode: Mode.IdList, ids: this.#set.slice(lo, hi) });
       return;
     }
     const k = Math.min(o.branching, c);
@@ -189,7 +288,7 @@ export class Reconciler {
     let start = lo;
     for (let b = 1; b <= k; b++) {
       const end = lo + Math.floor((c * b) / k);
-      out.push({ upper: end === hi ? upper : this.#boundBefore(end), mode: Mode.Fingerprint, fingerprint: this.#fingerprint(start, end) });
+      out.push({ upper: end === hi ? upper : this.#set.boundBefore(end), mode: Mode.Fingerprint, fingerprint: this.#set.fingerprint(start, end) });
       start = end;
     }
   }
@@ -203,7 +302,7 @@ export class Reconciler {
     const listed = new Set<string>();
     for (const id of theirs) listed.add(key(id));
     const mine: Uint8Array[] = [];
-    for (let i = lo; i < hi; i++) { const id = this.#id(i); if (!listed.has(key(id))) mine.push(id); }
+    for (let i = lo; i < hi; i++) { const id = this.#set.id(i); if (!listed.has(key(id))) mine.push(id); }
     if (!out.room(1, mine.length)) {
       // More than one message holds: smaller ranges, each answered later.
       // Otherwise the next message lists them.
@@ -212,7 +311,7 @@ export class Reconciler {
     }
     const lacks = new Uint8Array((theirs.length + 7) >> 3);
     theirs.forEach((id, j) => {
-      if (this.#indexOf(id, lower, upper) < 0) { lacks[j >> 3] |= 1 << (j & 7); need.push(id); }
+      if (this.#set.indexOf(id, lower, upper) < 0) { lacks[j >> 3] |= 1 << (j & 7); need.push(id); }
     });
     for (const id of mine) have.push(id);
     out.push({ upper, mode: Mode.Diff, ids: mine, lacks });
@@ -221,7 +320,7 @@ export class Reconciler {
   // Everything from item `lo` on is left for later rounds: one fingerprint.
   #cut(out: Out, lo: number): void {
     out.cut = true;
-    out.push({ upper: INFINITY, mode: Mode.Fingerprint, fingerprint: this.#fingerprint(lo, this.size) });
+    out.push({ upper: INFINITY, mode: Mode.Fingerprint, fingerprint: this.#set.fingerprint(lo, this.#set.size) });
   }
 
   // A Diff answers one of our IdLists, so the range holds at most
@@ -233,16 +332,16 @@ export class Reconciler {
     if (r.lacks.length !== (c + 7) >> 3) throw new ReconcileError("PROTOCOL", `a Diff bitfield of ${r.lacks.length} bytes for ${c} ids`);
     if (c & 7 && r.lacks[r.lacks.length - 1] >> (c & 7)) throw new ReconcileError("PROTOCOL", "a Diff bitfield sets bits past our ids");
     for (const id of r.ids) {
-      if (this.#indexOf(id, ZERO, INFINITY) >= 0) throw new ReconcileError("PROTOCOL", "a Diff offers an id we have");
+      if (this.#set.indexOf(id, ZERO, INFINITY) >= 0) throw new ReconcileError("PROTOCOL", "a Diff offers an id we have");
       need.push(id);
     }
-    for (let i = 0; i < c; i++) if (r.lacks[i >> 3] & (1 << (i & 7))) have.push(this.#id(lo + i));
+    for (let i = 0; i < c; i++) if (r.lacks[i >> 3] & (1 << (i & 7))) have.push(this.#set.id(lo + i));
   }
 
   // Ids in an IdList or Diff: distinct; without timestamps also strictly
   // increasing and inside the range (with them, an id's place is unknown).
   #checkIds(ids: Uint8Array[], lower: Bound, upper: Bound): void {
-    if (!this.#timed) {
+    if (!this.#set.timestamps) {
       for (let j = 1; j < ids.length; j++) {
         if (compareBytes(ids[j - 1], ids[j]) >= 0) throw new ReconcileError("PROTOCOL", "ids not strictly increasing");
       }
@@ -257,81 +356,6 @@ export class Reconciler {
       if (seen.has(k)) throw new ReconcileError("PROTOCOL", "an id repeats");
       seen.add(k);
     }
-  }
-
-  // ---- the sorted items -----------------------------------------------------
-
-  #id(i: number): Uint8Array { return this.#ids.subarray(i * ID_BYTES, (i + 1) * ID_BYTES); }
-  #slice(lo: number, hi: number): Uint8Array[] { const a: Uint8Array[] = []; for (let i = lo; i < hi; i++) a.push(this.#id(i)); return a; }
-
-  // Item i < bound b in key order.
-  #below(i: number, b: Bound): boolean {
-    const t = this.#ts[i];
-    if (t !== b.ts) return t < b.ts;
-    const p = b.prefix, o = i * ID_BYTES;
-    for (let k = 0; k < p.length; k++) if (this.#ids[o + k] !== p[k]) return this.#ids[o + k] < p[k];
-    return false; // equal prefix: the item is at or past the bound
-  }
-
-  // The first index >= from whose item is not below b.
-  #lowerIndex(b: Bound, from: number): number {
-    let lo = from, hi = this.size;
-    while (lo < hi) { const m = (lo + hi) >>> 1; if (this.#below(m, b)) lo = m + 1; else hi = m; }
-    return lo;
-  }
-
-  // The shortest bound above item i - 1 and at item i (0 < i < size).
-  #boundBefore(i: number): Bound {
-    const t = this.#ts[i];
-    if (this.#ts[i - 1] !== t) return { ts: t, prefix: new Uint8Array(0) };
-    const a = i * ID_BYTES - ID_BYTES, b = i * ID_BYTES;
-    let k = 0;
-    while (this.#ids[a + k] === this.#ids[b + k]) k++;
-    return { ts: t, prefix: this.#ids.slice(b, b + k + 1) };
-  }
-
-  // Where id is among our items, or -1. Without timestamps the items are in id
-  // order (searched within the range's bounds); with them, by an id index.
-  #indexOf(id: Uint8Array, lower: Bound, upper: Bound): number {
-    if (!this.#timed) {
-      let lo = this.#lowerIndex(lower, 0), hi = this.#lowerIndex(upper, lo);
-      while (lo < hi) {
-        const m = (lo + hi) >>> 1, c = compareAt(this.#ids, m, id);
-        if (c === 0) return m;
-        if (c < 0) lo = m + 1; else hi = m;
-      }
-      return -1;
-    }
-    const by = (this.#byId ??= this.#buildById());
-    let lo = 0, hi = by.length;
-    while (lo < hi) {
-      const m = (lo + hi) >>> 1, c = compareAt(this.#ids, by[m], id);
-      if (c === 0) return by[m];
-      if (c < 0) lo = m + 1; else hi = m;
-    }
-    return -1;
-  }
-
-  #buildById(): Uint32Array {
-    const by = Uint32Array.from({ length: this.size }, (_, i) => i);
-    return by.sort((x, y) => compareBytes(this.#id(x), this.#id(y)));
-  }
-
-  // sha-256(sum of the ids in [lo, hi) mod 2^256, 32 bytes little-endian ‖
-  // count as a varint), first 16 bytes.
-  #fingerprint(lo: number, hi: number): Uint8Array {
-    const buf = new Uint8Array(ID_BYTES + 10);
-    let borrow = 0;
-    for (let l = 0; l < 8; l++) {
-      let d = this.#sums[hi * 8 + l] - this.#sums[lo * 8 + l] - borrow;
-      borrow = d < 0 ? 1 : 0;
-      if (d < 0) d += 0x100000000;
-      buf[l * 4] = d; buf[l * 4 + 1] = d >>> 8; buf[l * 4 + 2] = d >>> 16; buf[l * 4 + 3] = d >>> 24;
-    }
-    let n = hi - lo, p = ID_BYTES;
-    while (n >= 0x80) { buf[p++] = (n & 0x7f) | 0x80; n >>>= 7; }
-    buf[p++] = n;
-    return sha256(buf.subarray(0, p)).subarray(0, FINGERPRINT_BYTES);
   }
 }
 
@@ -416,12 +440,14 @@ function checkOptions(o: ReconcileOptions): ReconcileOptions {
   return Object.freeze(o);
 }
 
-// dst[d..d+8) = src[s..s+8) + id (as a 256-bit little-endian number), mod 2^256.
-function addLimbs(sums: Uint32Array, s: number, id: Uint8Array, d: number): void {
+// sums[d..d+8) = sums[s..s+8) + the digest read as a 256-bit little-endian
+// number (its big-endian words byte-swapped), mod 2^256.
+function addLimbs(sums: Uint32Array, s: number, digest: Uint32Array, d: number): void {
   let carry = 0;
   for (let l = 0; l < 8; l++) {
-    const x = id[l * 4] | (id[l * 4 + 1] << 8) | (id[l * 4 + 2] << 16) | (id[l * 4 + 3] << 24);
-    const v = sums[s + l] + (x >>> 0) + carry;
+    const w = digest[l];
+    const x = ((w & 0xff) << 24 | (w & 0xff00) << 8 | (w >>> 8) & 0xff00 | w >>> 24) >>> 0;
+    const v = sums[s + l] + x + carry;
     carry = v > 0xffffffff ? 1 : 0;
     sums[d + l] = v >>> 0;
   }
