@@ -1,6 +1,6 @@
 // `npm run bench` (full, writes bench/RESULTS.md) and `npm run bench -- --quick`
 // (small sizes, < 1 minute, prints only unless --write). `--json <file>` also
-// writes the tables as JSON (the smoke test reads it). `--only kernels,crdts,size,dataflow,ws,p2p,auth,trust`.
+// writes the tables as JSON (the smoke test reads it). `--only kernels,crdts,size,dataflow,ws,p2p,auth,trust,reconcile`.
 import { readFileSync, writeFileSync } from "node:fs";
 import { init } from "trellis";
 import { kernelBenches } from "./kernels.js";
@@ -11,6 +11,7 @@ import { wsBench } from "./ws.js";
 import { p2pBench } from "./p2p.js";
 import { authBench } from "./auth.js";
 import { trustBench } from "./trust.js";
+import { reconcileBench } from "./reconcile.js";
 import { Table, render } from "./lib/harness.js";
 import { machine } from "./lib/machine.js";
 
@@ -46,6 +47,8 @@ if (!quick || only?.includes("p2p")) await section("p2p", () => p2pBench({ sizes
 if (!quick || only?.includes("auth")) await section("auth", () => authBench({ requests: quick ? 200 : 2000, samples: quick ? 20 : 200, updates: quick ? 2000 : 20_000, log }));
 // Signed envelopes (issue 12): in the full run, or with --only trust (the quick run's tables stay as the smoke test knows them).
 if (!quick || only?.includes("trust")) await section("trust", () => trustBench({ updates: quick ? 200 : 2000, log }));
+// Catch-up by range-based reconciliation vs digests (issue 12): in the full run, or with --only reconcile.
+if (!quick || only?.includes("reconcile")) await section("reconcile", () => reconcileBench({ quick, log }));
 await section("dataflow", () => dataflowBench({ n: quick ? 2000 : 100_000, updates: quick ? 500 : 5000, scratchUpdates: quick ? 50 : 50, log }));
 
 const total = (performance.now() - t0) / 1000;
