@@ -172,8 +172,10 @@ describe("the packed package", () => {
       `(tarball ${(tarballBytes / 1e6).toFixed(2)} MB); with every optional peer: ${all.packages + 1} packages, ${((all.bytes + core) / 1e6).toFixed(1)} MB`);
     // Budgets, not snapshots: the core install was 100 packages / 45 MB with the adapters' packages as dependencies.
     expect(deps.packages + 1).toBeLessThanOrEqual(5);
-    // Identities (did:key) bring multiformats (1.1 MB unpacked; issue 12's CIDs need it too) and @noble/ed25519.
-    expect(core).toBeLessThan(2_000_000);
+    // Identities (did:key) bring multiformats (1.1 MB unpacked; issue 12's CIDs need it too) and @noble/ed25519;
+    // reconciliation js-sha256 (88 KB). Raised from 2 MB with issue 12: trellis itself is 1.4 MB unpacked now
+    // (the trust layer, and the linear-memory kernels in three wasm builds, 136-161 KB each).
+    expect(core).toBeLessThan(2_500_000);
     expect(all.packages).toBeGreaterThan(50); // the measurement sees the adapters' trees, so the budget above means something
   });
 });
