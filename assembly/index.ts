@@ -7,26 +7,36 @@ import {
   E_BAD_HANDLE, E_TRAILING, E_TYPE_MISMATCH, E_TOO_LARGE, E_TRUNCATED,
   E_UNSUPPORTED, E_NOT_FOUND, MAX_REPLICA, MAX_PARTS, MAX_KEY, takeError,
 } from "./errors";
-import { Lattice, Spec, beginBatch } from "./lattice";
-import { readSpec, writeSpec, newBottom } from "./registry";
+import { Lattice, Spec, beginBatch, T_MAXINT } from "./lattice";
+import { readSpec, writeSpec, newBottom, specOfTag } from "./registry";
 import { readState, readHeader, writeState } from "./state";
 import { setCapPages, alloc, release, spanFreeBytes, LARGE } from "./data/index";
 import { listMints } from "./mint";
 import { walk, joinMissing as walkJoinMissing, selected, MODE_COUNT, MODE_PARTS, MODE_HASH } from "./parts";
 
 
+// One slot of the handle table. Slots are reused: a disposed handle's object
+// waits in the table for the next put(), so a decode + dispose allocates no
+// Handle after the first. The pending delta-group is made on the first local
+// op (most states are decoded, merged and read, never written).
 class Handle {
+  live: bool = true;
   state: Lattice;
-  pending: Lattice; // delta-group of local ops not yet taken
+  pending: Lattice | null = null; // delta-group of local ops not yet taken
   replica: string;
   constructor(state: Lattice, replica: string) {
     this.state = state;
-    this.pending = state.bottom();
     this.replica = replica;
+  }
+  // The pending delta-group, made (bottom) if there is none yet.
+  group(): Lattice {
+    let p = this.pending;
+    if (p === null) { p = this.state.bottom(); this.pending = p; }
+    return p;
   }
 }
 
-const handles = new Array<Handle | null>();
+const handles = new Array<Handle>();
 const free = new Array<i32>();
 // The input buffer is raw memory, so the old one is freed the moment it is
 // replaced instead of lingering until a collection.
@@ -35,20 +45,58 @@ const free = new Array<i32>();
 let inPtr: usize = 0;
 let inCap: i32 = 0;
 const out = new Writer();
+// What a dead slot's state points at, so a disposed state (a large managed
+// one included) is not kept reachable until its slot is reused.
+let deadState: Lattice | null = null;
 
-function put(h: Handle): i32 {
-  if (free.length > 0) { const i = free.pop(); handles[i] = h; return i + 1; }
-  handles.push(h);
+function put(state: Lattice, replica: string, pending: Lattice | null): i32 {
+  if (free.length > 0) {
+    const i = free.pop();
+    const x = unchecked(handles[i]);
+    x.live = true; x.state = state; x.replica = replica; x.pending = pending;
+    return i + 1;
+  }
+  const x = new Handle(state, replica);
+  x.pending = pending;
+  handles.push(x);
   return handles.length; // handles start at 1 so 0 is never valid
+}
+
+// Marks slot h-1 free; its state and pending group are the caller's to free.
+function drop(h: i32): void {
+  const x = unchecked(handles[h - 1]);
+  let d = deadState;
+  if (d === null) { d = newBottom(specOfTag(T_MAXINT)); deadState = d; }
+  x.live = false; x.state = d; x.pending = null;
+  free.push(h - 1);
 }
 
 function handle(h: i32): Handle | null {
   if (h < 1 || h > handles.length) return null;
-  return handles[h - 1];
+  const x = unchecked(handles[h - 1]);
+  return x.live ? x : null;
 }
 
+// One reader over the input buffer, reset per call (no object per call).
+// A call reads its input with one reader at a time.
+const rd = new Reader(0, 0);
 function reader(len: i32): Reader {
-  return new Reader(inPtr, inPtr + <usize>max(0, min(len, inCap)));
+  rd.p = inPtr;
+  rd.end = inPtr + <usize>max(0, min(len, inCap));
+  rd.err = 0; rd.dry = false; rd.rawLen = 0;
+  return rd;
+}
+
+// The last replica id read: states of one node share theirs, so a decode or
+// create that names it again reuses the string instead of making one.
+let lastReplica: string = "";
+
+function sameAsLast(p: usize, n: i32): bool {
+  const s = lastReplica;
+  if (s.length != n) return false;
+  const q = changetype<usize>(s);
+  for (let i = 0; i < n; i++) if (<u32>load<u16>(q + (<usize>i << 1)) != <u32>load<u8>(p + <usize>i)) return false;
+  return true;
 }
 
 // ---- buffers -------------------------------------------------------------
@@ -78,8 +126,14 @@ export function input(len: i32): usize {
 export function output(): usize { return out.ptr; }
 
 function readReplica(r: Reader): string {
+  const start = r.p;
+  const p = r.replicaRaw(); // checked: length, bounds, UTF-8
+  if (!r.ok) return "";
+  if (sameAsLast(p, r.rawLen)) return lastReplica;
+  r.p = start;
   const rep = r.replica();
   if (r.ok && rep.length > MAX_REPLICA) r.fail(E_TOO_LARGE);
+  if (r.ok) lastReplica = rep;
   return rep;
 }
 
@@ -92,7 +146,7 @@ export function create(len: i32): i32 {
   const spec = readSpec(r, 0);
   if (r.ok && !r.done) r.fail(E_TRAILING);
   if (!r.ok) return -r.err;
-  return put(new Handle(newBottom(spec), rep));
+  return put(newBottom(spec), rep, null);
 }
 
 // input := replica state. Returns a handle to the decoded state.
@@ -105,16 +159,16 @@ export function decode(len: i32): i32 {
     if (v !== null) v.free(); // decoded, but with bytes left over
     return -r.err;
   }
-  return put(new Handle(v, rep));
+  return put(v, rep, null);
 }
 
 export function dispose(h: i32): i32 {
   const x = handle(h);
   if (x === null) return -E_BAD_HANDLE;
   x.state.free(); // data-layer memory goes back now, not at collection
-  x.pending.free();
-  handles[h - 1] = null;
-  free.push(h - 1);
+  const p = x.pending;
+  if (p !== null) p.free();
+  drop(h);
   return 0;
 }
 
@@ -124,7 +178,7 @@ export function clone(h: i32): i32 {
   const c = x.state.clone();
   const e = takeError(); // out of memory while copying
   if (e != 0) { c.free(); return -e; }
-  return put(new Handle(c, x.replica));
+  return put(c, x.replica, null);
 }
 
 // A copy of h's state and pending delta-group, to roll a failed host
@@ -132,11 +186,12 @@ export function clone(h: i32): i32 {
 export function savepoint(h: i32): i32 {
   const x = handle(h);
   if (x === null) return -E_BAD_HANDLE;
-  const s = new Handle(x.state.clone(), x.replica);
-  s.pending = x.pending.clone();
+  const c = x.state.clone();
+  const xp = x.pending;
+  const p = xp !== null ? xp.clone() : null;
   const e = takeError();
-  if (e != 0) { s.state.free(); s.pending.free(); return -e; }
-  return put(s);
+  if (e != 0) { c.free(); if (p !== null) p.free(); return -e; }
+  return put(c, x.replica, p);
 }
 
 // Puts savepoint s's state and pending delta-group back into h; frees s.
@@ -144,11 +199,11 @@ export function restore(h: i32, s: i32): i32 {
   const x = handle(h), y = handle(s);
   if (x === null || y === null || h == s) return -E_BAD_HANDLE;
   x.state.free();
-  x.pending.free();
+  const xp = x.pending;
+  if (xp !== null) xp.free();
   x.state = y.state;
   x.pending = y.pending;
-  handles[s - 1] = null;
-  free.push(s - 1);
+  drop(s);
   return 0;
 }
 
@@ -169,6 +224,14 @@ export function typeOf(h: i32): i32 {
   out.reset();
   writeSpec(out, x.state.spec);
   return out.pos;
+}
+
+// The state's type tag (the spec's first byte): enough for the host to pick
+// the class of a type without parameters, with no output to copy.
+export function tagOf(h: i32): i32 {
+  const x = handle(h);
+  if (x === null) return -E_BAD_HANDLE;
+  return <i32>x.state.spec.tag;
 }
 
 // ---- lattice operations --------------------------------------------------
@@ -217,7 +280,7 @@ export function delta(a: i32, b: i32): i32 {
   const d = x.state.deltaFrom(y.state);
   const e = takeError();
   if (e != 0) { d.free(); return -e; }
-  return put(new Handle(d, x.replica));
+  return put(d, x.replica, null);
 }
 
 // ---- decomposition (parts.ts) ---------------------------------------------------
@@ -340,7 +403,8 @@ export function apply(h: i32, len: i32): i32 {
   if (x === null) return -E_BAD_HANDLE;
   let r = reader(len);
   r.dry = true;
-  beginBatch(x.pending);
+  const pending = x.group();
+  beginBatch(pending);
   const n = r.count(1);
   for (let i = 0; i < n && r.ok; i++) x.state.op(r, x.replica, true, 0);
   if (r.ok && !r.done) r.fail(E_TRAILING);
@@ -349,7 +413,7 @@ export function apply(h: i32, len: i32): i32 {
   r.count(1);
   let changed = false;
   for (let i = 0; i < n; i++) {
-    if (x.state.applyOp(r, x.replica, x.pending, 0)) changed = true;
+    if (x.state.applyOp(r, x.replica, pending, 0)) changed = true;
   }
   // The dry pass accepted this batch, so the real pass cannot fail; if it
   // did, that is a kernel bug: trap (KERNEL_TRAP) rather than go on quietly.
@@ -362,11 +426,19 @@ export function takeDelta(h: i32): i32 {
   const x = handle(h);
   if (x === null) return -E_BAD_HANDLE;
   out.reset();
-  writeState(out, x.pending);
+  const p = x.pending;
+  if (p === null) { // no local op since the last take: an empty delta-group
+    const b = x.state.bottom();
+    writeState(out, b);
+    b.free();
+    const e = takeError();
+    return e != 0 ? -e : out.pos;
+  }
+  writeState(out, p);
   const e = takeError();
   if (e != 0) return -e; // the delta-group stays pending
-  x.pending.free();
-  x.pending = x.state.bottom();
+  p.free();
+  x.pending = null;
   return out.pos;
 }
 

@@ -15,6 +15,7 @@ export interface KernelExports {
   clone(h: number): number;
   encode(h: number): number;
   typeOf(h: number): number;
+  tagOf(h: number): number;
   join(a: number, b: number): number;
   joinBytes(h: number, len: number): number;
   leq(a: number, b: number): number;
@@ -85,10 +86,21 @@ export class Kernel {
   workLimit = Infinity;
   #view: Uint8Array;
 
+  // Safety net for states never disposed: disposes the handle once its owner
+  // is collected. The held value is the handle itself (a small integer: no
+  // object per registration); the owner is its own unregister token.
+  readonly #registry = typeof FinalizationRegistry === "function"
+    ? new FinalizationRegistry<number>((h) => { try { this.exports.dispose(h); } catch { /* kernel gone */ } })
+    : null;
+
   constructor(exports: KernelExports) {
     this.exports = exports;
     this.#view = new Uint8Array(exports.memory.buffer);
   }
+
+  // Disposes h when owner is collected, unless unwatch(owner) comes first.
+  watch(owner: object, h: number): void { this.#registry?.register(owner, h, owner); }
+  unwatch(owner: object): void { this.#registry?.unregister(owner); }
 
   // A view of kernel memory; replaced when memory grows (the old buffer detaches).
   #mem(): Uint8Array {
@@ -133,6 +145,39 @@ export class Kernel {
       mem.set(ops, i);
       return check(this.exports.apply(h, len), "apply");
     } catch (e) { return rethrow(e, "apply"); }
+  }
+
+  // create(input) or decode(input) where input := replica:bytes rest, written
+  // straight into the input buffer (no intermediate copy). replica is either
+  // its UTF-8 bytes or a string the caller checked is ASCII and shorter than
+  // 128 characters (so its length is one varint byte).
+  withReplica(name: "create" | "decode", replica: string | Uint8Array, rest: Uint8Array): number {
+    try {
+      const rn = replica.length;
+      const vn = rn < 0x80 ? 1 : 2; // replicas are at most 255 bytes
+      const len = vn + rn + rest.length;
+      const p = this.#input(len);
+      this.work += len;
+      const mem = this.#mem();
+      let i = p;
+      if (vn === 2) { mem[i++] = (rn & 0x7f) | 0x80; mem[i++] = rn >> 7; } else mem[i++] = rn;
+      if (typeof replica === "string") for (let j = 0; j < rn; j++) mem[i++] = replica.charCodeAt(j);
+      else { mem.set(replica, i); i += rn; }
+      mem.set(rest, i);
+      return check(name === "decode" ? this.exports.decode(len) : this.exports.create(len), name);
+    } catch (e) { return rethrow(e, name); }
+  }
+
+  // joinBytes(h, state): the hot path of merge(bytes), without the generic
+  // call's dynamic dispatch.
+  joinBytes(h: number, state: Uint8Array): number {
+    try {
+      const len = state.length;
+      const p = this.#input(len);
+      this.work += len;
+      this.#mem().set(state, p);
+      return check(this.exports.joinBytes(h, len), "joinBytes");
+    } catch (e) { return rethrow(e, "joinBytes"); }
   }
 
   // A call whose input is bytes: create(input), decode(input), or name(h, input).
@@ -190,6 +235,11 @@ export class Kernel {
       this.#charge(leadingCount(out), "decomposeRange");
       return out;
     } catch (e) { return rethrow(e, "decomposeRange"); }
+  }
+
+  // The type tag of h's state (its spec's first byte).
+  tagOf(h: number): number {
+    try { return check(this.exports.tagOf(h), "tagOf"); } catch (e) { return rethrow(e, "tagOf"); }
   }
 
   // The number of join-irreducible parts of h.
