@@ -5,34 +5,47 @@
 import { Reader, Writer } from "./codec";
 import {
   E_BAD_HANDLE, E_TRAILING, E_TYPE_MISMATCH, E_TOO_LARGE, E_TRUNCATED,
-  E_UNSUPPORTED, E_NOT_FOUND, MAX_REPLICA, MAX_PARTS, MAX_KEY, takeError,
+  E_UNSUPPORTED, E_NOT_FOUND, E_OUT_OF_MEMORY, MAX_REPLICA, MAX_PARTS, MAX_KEY, takeError,
 } from "./errors";
 import { Lattice, Spec, beginBatch, T_MAXINT } from "./lattice";
 import { readSpec, writeSpec, newBottom, specOfTag } from "./registry";
 import { readState, readHeader, writeState } from "./state";
-import { setCapPages, alloc, release, spanFreeBytes, LARGE } from "./data/index";
+import { setCapPages, alloc, release, resize, spanFreeBytes, LARGE } from "./data/index";
 import { listMints } from "./mint";
 import { walk, joinMissing as walkJoinMissing, selected, MODE_COUNT, MODE_PARTS, MODE_HASH } from "./parts";
 
 
 // One slot of the handle table. Slots are reused: a disposed handle's object
 // waits in the table for the next put(), so a decode + dispose allocates no
-// Handle after the first. The pending delta-group is made on the first local
-// op (most states are decoded, merged and read, never written).
+// Handle after the first. The replica id is kept as bytes in a raw block the
+// slot owns and reuses; the string the ops take is made on the first op. The
+// pending delta-group is made on the first local op too (most states are
+// decoded, merged and read, never written).
 class Handle {
-  live: bool = true;
+  live: bool = false;
   state: Lattice;
   pending: Lattice | null = null; // delta-group of local ops not yet taken
-  replica: string;
-  constructor(state: Lattice, replica: string) {
-    this.state = state;
-    this.replica = replica;
-  }
+  rep: usize = 0;   // replica id bytes (raw block, kept across reuses)
+  repCap: i32 = 0;
+  repLen: i32 = 0;
+  repStr: string | null = null;
+  constructor(state: Lattice) { this.state = state; }
+
   // The pending delta-group, made (bottom) if there is none yet.
   group(): Lattice {
     let p = this.pending;
     if (p === null) { p = this.state.bottom(); this.pending = p; }
     return p;
+  }
+
+  // The replica id as ops take it (a key string, codec.ts).
+  replica(): string {
+    const c = this.repStr;
+    if (c !== null) return c;
+    const s = sameAsLast(this.rep, this.repLen) ? lastReplica : byteString(this.rep, this.repLen);
+    lastReplica = s;
+    this.repStr = s;
+    return s;
   }
 }
 
@@ -45,29 +58,38 @@ const free = new Array<i32>();
 let inPtr: usize = 0;
 let inCap: i32 = 0;
 const out = new Writer();
-// What a dead slot's state points at, so a disposed state (a large managed
+// What a free slot's state points at, so a disposed state (a large managed
 // one included) is not kept reachable until its slot is reused.
 let deadState: Lattice | null = null;
+function dead(): Lattice {
+  let d = deadState;
+  if (d === null) { d = newBottom(specOfTag(T_MAXINT)); deadState = d; }
+  return d;
+}
 
-function put(state: Lattice, replica: string, pending: Lattice | null): i32 {
-  if (free.length > 0) {
-    const i = free.pop();
-    const x = unchecked(handles[i]);
-    x.live = true; x.state = state; x.replica = replica; x.pending = pending;
-    return i + 1;
+// A new handle for state and pending, with the replica id bytes rp[0..rn)
+// (rs: their string, when known). Returns -OUT_OF_MEMORY, and takes nothing,
+// when the id's block cannot grow: the caller then frees the states.
+function put(state: Lattice, rp: usize, rn: i32, rs: string | null, pending: Lattice | null): i32 {
+  let i: i32;
+  if (free.length > 0) i = free.pop();
+  else { handles.push(new Handle(dead())); i = handles.length - 1; }
+  const x = unchecked(handles[i]);
+  if (rn > x.repCap) {
+    const q = resize(x.rep, <usize>rn);
+    if (q == 0) { free.push(i); return -E_OUT_OF_MEMORY; }
+    x.rep = q; x.repCap = rn;
   }
-  const x = new Handle(state, replica);
-  x.pending = pending;
-  handles.push(x);
-  return handles.length; // handles start at 1 so 0 is never valid
+  memory.copy(x.rep, rp, <usize>rn);
+  x.repLen = rn; x.repStr = rs;
+  x.live = true; x.state = state; x.pending = pending;
+  return i + 1; // handles start at 1 so 0 is never valid
 }
 
 // Marks slot h-1 free; its state and pending group are the caller's to free.
 function drop(h: i32): void {
   const x = unchecked(handles[h - 1]);
-  let d = deadState;
-  if (d === null) { d = newBottom(specOfTag(T_MAXINT)); deadState = d; }
-  x.live = false; x.state = d; x.pending = null;
+  x.live = false; x.state = dead(); x.pending = null; x.repStr = null;
   free.push(h - 1);
 }
 
@@ -87,8 +109,8 @@ function reader(len: i32): Reader {
   return rd;
 }
 
-// The last replica id read: states of one node share theirs, so a decode or
-// create that names it again reuses the string instead of making one.
+// The last replica string made: states of one node share their id, so its
+// ops reuse one string instead of making one per state.
 let lastReplica: string = "";
 
 function sameAsLast(p: usize, n: i32): bool {
@@ -97,6 +119,14 @@ function sameAsLast(p: usize, n: i32): bool {
   const q = changetype<usize>(s);
   for (let i = 0; i < n; i++) if (<u32>load<u16>(q + (<usize>i << 1)) != <u32>load<u8>(p + <usize>i)) return false;
   return true;
+}
+
+// Bytes as a key string: one byte per UTF-16 unit (codec.ts, Reader.key).
+function byteString(p: usize, n: i32): string {
+  const s = changetype<string>(__new(<usize>n << 1, idof<string>()));
+  const d = changetype<usize>(s);
+  for (let i = 0; i < n; i++) store<u16>(d + (<usize>i << 1), load<u8>(p + <usize>i));
+  return s;
 }
 
 // ---- buffers -------------------------------------------------------------
@@ -125,41 +155,39 @@ export function input(len: i32): usize {
 // The output of the last call that returned a length.
 export function output(): usize { return out.ptr; }
 
-function readReplica(r: Reader): string {
-  const start = r.p;
-  const p = r.replicaRaw(); // checked: length, bounds, UTF-8
-  if (!r.ok) return "";
-  if (sameAsLast(p, r.rawLen)) return lastReplica;
-  r.p = start;
-  const rep = r.replica();
-  if (r.ok && rep.length > MAX_REPLICA) r.fail(E_TOO_LARGE);
-  if (r.ok) lastReplica = rep;
-  return rep;
-}
+// The replica id at r: its bytes stay in the input (rawLen long), checked
+// (at most MAX_REPLICA bytes of UTF-8).
+function readReplica(r: Reader): usize { return r.replicaRaw(); }
 
 // ---- lifecycle ----------------------------------------------------------
 
 // input := replica spec. Returns a handle to a bottom state.
 export function create(len: i32): i32 {
   const r = reader(len);
-  const rep = readReplica(r);
+  const rp = readReplica(r), rn = r.rawLen;
   const spec = readSpec(r, 0);
   if (r.ok && !r.done) r.fail(E_TRAILING);
   if (!r.ok) return -r.err;
-  return put(newBottom(spec), rep, null);
+  const v = newBottom(spec);
+  const h = put(v, rp, rn, null, null);
+  if (h < 0) v.free();
+  return h;
 }
 
 // input := replica state. Returns a handle to the decoded state.
 export function decode(len: i32): i32 {
   const r = reader(len);
-  const rep = readReplica(r);
+  const rp = readReplica(r), rn = r.rawLen;
+  if (!r.ok) return -r.err;
   const v = readState(r);
   if (r.ok && !r.done) r.fail(E_TRAILING);
   if (!r.ok || v === null) {
     if (v !== null) v.free(); // decoded, but with bytes left over
     return -r.err;
   }
-  return put(v, rep, null);
+  const h = put(v, rp, rn, null, null);
+  if (h < 0) v.free();
+  return h;
 }
 
 export function dispose(h: i32): i32 {
@@ -178,7 +206,9 @@ export function clone(h: i32): i32 {
   const c = x.state.clone();
   const e = takeError(); // out of memory while copying
   if (e != 0) { c.free(); return -e; }
-  return put(c, x.replica, null);
+  const n = put(c, x.rep, x.repLen, x.repStr, null);
+  if (n < 0) c.free();
+  return n;
 }
 
 // A copy of h's state and pending delta-group, to roll a failed host
@@ -190,8 +220,9 @@ export function savepoint(h: i32): i32 {
   const xp = x.pending;
   const p = xp !== null ? xp.clone() : null;
   const e = takeError();
-  if (e != 0) { c.free(); if (p !== null) p.free(); return -e; }
-  return put(c, x.replica, p);
+  const n = e != 0 ? -e : put(c, x.rep, x.repLen, x.repStr, p);
+  if (n < 0) { c.free(); if (p !== null) p.free(); }
+  return n;
 }
 
 // Puts savepoint s's state and pending delta-group back into h; frees s.
@@ -280,7 +311,9 @@ export function delta(a: i32, b: i32): i32 {
   const d = x.state.deltaFrom(y.state);
   const e = takeError();
   if (e != 0) { d.free(); return -e; }
-  return put(d, x.replica, null);
+  const n = put(d, x.rep, x.repLen, x.repStr, null);
+  if (n < 0) d.free();
+  return n;
 }
 
 // ---- decomposition (parts.ts) ---------------------------------------------------
@@ -404,16 +437,17 @@ export function apply(h: i32, len: i32): i32 {
   let r = reader(len);
   r.dry = true;
   const pending = x.group();
+  const rep = x.replica();
   beginBatch(pending);
   const n = r.count(1);
-  for (let i = 0; i < n && r.ok; i++) x.state.op(r, x.replica, true, 0);
+  for (let i = 0; i < n && r.ok; i++) x.state.op(r, rep, true, 0);
   if (r.ok && !r.done) r.fail(E_TRAILING);
   if (!r.ok) return -r.err;
   r = reader(len);
   r.count(1);
   let changed = false;
   for (let i = 0; i < n; i++) {
-    if (x.state.applyOp(r, x.replica, pending, 0)) changed = true;
+    if (x.state.applyOp(r, rep, pending, 0)) changed = true;
   }
   // The dry pass accepted this batch, so the real pass cannot fail; if it
   // did, that is a kernel bug: trap (KERNEL_TRAP) rather than go on quietly.

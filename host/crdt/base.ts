@@ -12,16 +12,21 @@ export const MAX_REPLICA_BYTES = 255;
 // Random replica ids are cut from a pool of random bytes: one
 // getRandomValues call per 256 ids, not per id (a decode without a replica
 // takes one, and that call cost several µs).
-const HEX = Array.from({ length: 256 }, (_, i) => i.toString(16).padStart(2, "0"));
+const HEX = Array.from("0123456789abcdef", (c) => c.charCodeAt(0));
 const pool = new Uint8Array(8 * 256);
 let poolPos = pool.length;
+const hexOf = (b: number, shift: number) => HEX[(b >> shift) & 15];
 
-// A random replica id (16 hex digits) for callers that do not name one.
+// A random replica id (16 hex digits) for callers that do not name one:
+// built as one flat string (no concatenation).
 export function randomReplica(): string {
   if (poolPos === pool.length) { globalThis.crypto.getRandomValues(pool); poolPos = 0; }
   const b = pool, i = poolPos;
   poolPos += 8;
-  return HEX[b[i]] + HEX[b[i + 1]] + HEX[b[i + 2]] + HEX[b[i + 3]] + HEX[b[i + 4]] + HEX[b[i + 5]] + HEX[b[i + 6]] + HEX[b[i + 7]];
+  return String.fromCharCode(
+    hexOf(b[i], 4), hexOf(b[i], 0), hexOf(b[i + 1], 4), hexOf(b[i + 1], 0), hexOf(b[i + 2], 4), hexOf(b[i + 2], 0),
+    hexOf(b[i + 3], 4), hexOf(b[i + 3], 0), hexOf(b[i + 4], 4), hexOf(b[i + 4], 0), hexOf(b[i + 5], 4), hexOf(b[i + 5], 0),
+    hexOf(b[i + 6], 4), hexOf(b[i + 6], 0), hexOf(b[i + 7], 4), hexOf(b[i + 7], 0));
 }
 
 // The replica id as the kernel calls take it: a short ASCII string as it is

@@ -102,9 +102,11 @@ export class Kernel {
   watch(owner: object, h: number): void { this.#registry?.register(owner, h, owner); }
   unwatch(owner: object): void { this.#registry?.unregister(owner); }
 
-  // A view of kernel memory; replaced when memory grows (the old buffer detaches).
+  // A view of kernel memory; replaced when memory grows. Growth detaches the
+  // old buffer, which leaves the view empty: testing that is cheaper than
+  // reading memory.buffer (a call into the engine) on every crossing.
   #mem(): Uint8Array {
-    if (this.#view.buffer !== this.exports.memory.buffer) this.#view = new Uint8Array(this.exports.memory.buffer);
+    if (this.#view.length === 0) this.#view = new Uint8Array(this.exports.memory.buffer);
     return this.#view;
   }
 
