@@ -175,9 +175,9 @@ export abstract class Crdt<Q> {
     const count = this.#count;
     this.#count = 0;
     const w = this.#ops!;
-    const ops = w.view();
+    const n = w.pos;
     w.reset();
-    this.#k.apply(this.handle, count, ops);
+    this.#k.apply(this.handle, count, w.buf, n);
   }
 
   // Runs fn with ops queued, then applies them all in one crossing. All or

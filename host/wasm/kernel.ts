@@ -133,18 +133,21 @@ export class Kernel {
 
   // apply(h, batch) where batch := count ops, written straight into the input
   // buffer: the hot path of every mutation, so no intermediate copy.
-  apply(h: number, count: number, ops: Uint8Array): number {
+  // ops[0..opsLen) are the ops (default: all of ops); a short batch is copied
+  // byte by byte, since a subarray for set() costs more than the copy.
+  apply(h: number, count: number, ops: Uint8Array, opsLen: number = ops.length): number {
     try {
       let n = 1;
       for (let c = count; c >= 0x80; c = Math.floor(c / 128)) n++;
-      const len = n + ops.length;
+      const len = n + opsLen;
       const p = this.#input(len);
       this.work += len;
       const mem = this.#mem();
       let c = count, i = p;
       while (c >= 0x80) { mem[i++] = (c & 0x7f) | 0x80; c = Math.floor(c / 128); }
       mem[i++] = c;
-      mem.set(ops, i);
+      if (opsLen <= 64) for (let j = 0; j < opsLen; j++) mem[i + j] = ops[j];
+      else mem.set(opsLen === ops.length ? ops : ops.subarray(0, opsLen), i);
       return check(this.exports.apply(h, len), "apply");
     } catch (e) { return rethrow(e, "apply"); }
   }
