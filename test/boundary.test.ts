@@ -109,6 +109,19 @@ describe("decode and create across the boundary", () => {
     expect(() => MaxInt.decode(new MaxInt("a").encode(), 5 as unknown as string)).toThrow(TypeError);
   });
 
+  it("refuses, with a RangeError and no handle made, replica ids the kernel call cannot pass as given", () => {
+    const b = new MaxInt("src").encode();
+    const base = live();
+    expect(() => k.withReplica("decode", new Uint8Array(256), b)).toThrow(RangeError);
+    expect(() => k.withReplica("decode", "x".repeat(128), b)).toThrow(RangeError);
+    expect(() => k.withReplica("decode", "é", b)).toThrow(RangeError);
+    expect(live()).toBe(base);
+    const h = k.withReplica("decode", new Uint8Array(255).fill(0x61), b);
+    expect(k.tagOf(h)).toBe(3);
+    k.exports.dispose(h);
+    expect(live()).toBe(base);
+  });
+
   it("keeps each state's replica when ids alternate (the kernel reuses the last id read)", () => {
     const b = new LWWRegister("src").encode();
     const rs = ["A", "B", "A", "AB", "B", "A"].map((id) => LWWRegister.decode<string>(b, id));

@@ -159,15 +159,22 @@ export class Kernel {
   withReplica(name: "create" | "decode", replica: string | Uint8Array, rest: Uint8Array): number {
     try {
       const rn = replica.length;
-      const vn = rn < 0x80 ? 1 : 2; // replicas are at most 255 bytes
+      if (rn > 255) throw new RangeError("replica id longer than 255 bytes");
+      const vn = rn < 0x80 ? 1 : 2; // so its length is one or two varint bytes
       const len = vn + rn + rest.length;
       const p = this.#input(len);
       this.work += len;
       const mem = this.#mem();
       let i = p;
       if (vn === 2) { mem[i++] = (rn & 0x7f) | 0x80; mem[i++] = rn >> 7; } else mem[i++] = rn;
-      if (typeof replica === "string") for (let j = 0; j < rn; j++) mem[i++] = replica.charCodeAt(j);
-      else { mem.set(replica, i); i += rn; }
+      if (typeof replica === "string") {
+        if (rn >= 0x80) throw new RangeError("a replica id passed as a string must be shorter than 128 characters");
+        for (let j = 0; j < rn; j++) {
+          const c = replica.charCodeAt(j);
+          if (c > 0x7f) throw new RangeError("a replica id passed as a string must be ASCII (pass other ids as UTF-8 bytes)");
+          mem[i++] = c;
+        }
+      } else { mem.set(replica, i); i += rn; }
       mem.set(rest, i);
       return check(name === "decode" ? this.exports.decode(len) : this.exports.create(len), name);
     } catch (e) { return rethrow(e, name); }
