@@ -49,8 +49,12 @@ class Handle {
   }
 }
 
-const handles = new Array<Handle>();
+// A free slot keeps its Handle (and replica block) for reuse while fewer than
+// POOL slots are free; beyond that it is emptied, so a burst of a million
+// handles does not keep a million slots' memory once they are disposed.
+const handles = new Array<Handle | null>();
 const free = new Array<i32>();
+const POOL = 1024;
 // The input buffer is raw memory, so the old one is freed the moment it is
 // replaced instead of lingering until a collection.
 // Allocated by the first input() call (no start-up allocation, and no
@@ -73,8 +77,9 @@ function dead(): Lattice {
 function put(state: Lattice, rp: usize, rn: i32, rs: string | null, pending: Lattice | null): i32 {
   let i: i32;
   if (free.length > 0) i = free.pop();
-  else { handles.push(new Handle(dead())); i = handles.length - 1; }
-  const x = unchecked(handles[i]);
+  else { handles.push(null); i = handles.length - 1; }
+  let x = unchecked(handles[i]);
+  if (x === null) { x = new Handle(dead()); unchecked(handles[i] = x); }
   if (rn > x.repCap) {
     const q = resize(x.rep, <usize>rn);
     if (q == 0) { free.push(i); return -E_OUT_OF_MEMORY; }
@@ -88,15 +93,16 @@ function put(state: Lattice, rp: usize, rn: i32, rs: string | null, pending: Lat
 
 // Marks slot h-1 free; its state and pending group are the caller's to free.
 function drop(h: i32): void {
-  const x = unchecked(handles[h - 1]);
+  const x = unchecked(handles[h - 1])!;
   x.live = false; x.state = dead(); x.pending = null; x.repStr = null;
+  if (free.length >= POOL) { release(x.rep); x.rep = 0; x.repCap = 0; unchecked(handles[h - 1] = null); }
   free.push(h - 1);
 }
 
 function handle(h: i32): Handle | null {
   if (h < 1 || h > handles.length) return null;
   const x = unchecked(handles[h - 1]);
-  return x.live ? x : null;
+  return x !== null && x.live ? x : null;
 }
 
 // One reader over the input buffer, reset per call (no object per call).

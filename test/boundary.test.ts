@@ -171,6 +171,18 @@ describe("reused handle slots and lazy delta-groups", () => {
     for (const x of [a, c, d]) x.dispose();
   });
 
+  it("serves new states from emptied slots after a burst larger than the slot pool", () => {
+    const base = live();
+    for (let round = 0; round < 2; round++) {
+      const xs = Array.from({ length: 3000 }, (_, i) => new LWWRegister<number>(`r${i % 7}`));
+      xs.forEach((x, i) => x.set(i, 100 + round));
+      expect(live()).toBe(base + 3000);
+      expect(xs.every((x, i) => x.value === i && x.writer === `r${i % 7}`)).toBe(true);
+      for (const x of xs) x.dispose();
+      expect(live()).toBe(base);
+    }
+  });
+
   it("holds kernel memory and handles flat over 50,000 decodes and disposes", () => {
     const b = (() => { const r = new LWWRegister("src"); r.set("hello", 1); return r.encode(); })();
     const round = (n: number) => { for (let i = 0; i < n; i++) LWWRegister.decode(b, i % 2 ? "A" : "B").dispose(); };
