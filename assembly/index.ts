@@ -5,29 +5,56 @@
 import { Reader, Writer } from "./codec";
 import {
   E_BAD_HANDLE, E_TRAILING, E_TYPE_MISMATCH, E_TOO_LARGE, E_TRUNCATED,
-  E_UNSUPPORTED, E_NOT_FOUND, MAX_REPLICA, MAX_PARTS, MAX_KEY, takeError,
+  E_UNSUPPORTED, E_NOT_FOUND, E_OUT_OF_MEMORY, MAX_REPLICA, MAX_PARTS, MAX_KEY, takeError,
 } from "./errors";
-import { Lattice, Spec, beginBatch } from "./lattice";
-import { readSpec, writeSpec, newBottom } from "./registry";
+import { Lattice, Spec, beginBatch, T_MAXINT } from "./lattice";
+import { readSpec, writeSpec, newBottom, specOfTag } from "./registry";
 import { readState, readHeader, writeState } from "./state";
-import { setCapPages, alloc, release, spanFreeBytes, LARGE } from "./data/index";
+import { setCapPages, alloc, release, resize, spanFreeBytes, LARGE } from "./data/index";
 import { listMints } from "./mint";
 import { walk, joinMissing as walkJoinMissing, selected, MODE_COUNT, MODE_PARTS, MODE_HASH } from "./parts";
 
 
+// One slot of the handle table. Slots are reused: a disposed handle's object
+// waits in the table for the next put(), so a decode + dispose allocates no
+// Handle after the first. The replica id is kept as bytes in a raw block the
+// slot owns and reuses; the string the ops take is made on the first op. The
+// pending delta-group is made on the first local op too (most states are
+// decoded, merged and read, never written).
 class Handle {
+  live: bool = false;
   state: Lattice;
-  pending: Lattice; // delta-group of local ops not yet taken
-  replica: string;
-  constructor(state: Lattice, replica: string) {
-    this.state = state;
-    this.pending = state.bottom();
-    this.replica = replica;
+  pending: Lattice | null = null; // delta-group of local ops not yet taken
+  rep: usize = 0;   // replica id bytes (raw block, kept across reuses)
+  repCap: i32 = 0;
+  repLen: i32 = 0;
+  repStr: string | null = null;
+  constructor(state: Lattice) { this.state = state; }
+
+  // The pending delta-group, made (bottom) if there is none yet.
+  group(): Lattice {
+    let p = this.pending;
+    if (p === null) { p = this.state.bottom(); this.pending = p; }
+    return p;
+  }
+
+  // The replica id as ops take it (a key string, codec.ts).
+  replica(): string {
+    const c = this.repStr;
+    if (c !== null) return c;
+    const s = sameAsLast(this.rep, this.repLen) ? lastReplica : byteString(this.rep, this.repLen);
+    lastReplica = s;
+    this.repStr = s;
+    return s;
   }
 }
 
+// A free slot keeps its Handle (and replica block) for reuse while fewer than
+// POOL slots are free; beyond that it is emptied, so a burst of a million
+// handles does not keep a million slots' memory once they are disposed.
 const handles = new Array<Handle | null>();
 const free = new Array<i32>();
+const POOL = 1024;
 // The input buffer is raw memory, so the old one is freed the moment it is
 // replaced instead of lingering until a collection.
 // Allocated by the first input() call (no start-up allocation, and no
@@ -35,20 +62,77 @@ const free = new Array<i32>();
 let inPtr: usize = 0;
 let inCap: i32 = 0;
 const out = new Writer();
+// What a free slot's state points at, so a disposed state (a large managed
+// one included) is not kept reachable until its slot is reused.
+let deadState: Lattice | null = null;
+function dead(): Lattice {
+  let d = deadState;
+  if (d === null) { d = newBottom(specOfTag(T_MAXINT)); deadState = d; }
+  return d;
+}
 
-function put(h: Handle): i32 {
-  if (free.length > 0) { const i = free.pop(); handles[i] = h; return i + 1; }
-  handles.push(h);
-  return handles.length; // handles start at 1 so 0 is never valid
+// A new handle for state and pending, with the replica id bytes rp[0..rn)
+// (rs: their string, when known). Returns -OUT_OF_MEMORY, and takes nothing,
+// when the id's block cannot grow: the caller then frees the states.
+function put(state: Lattice, rp: usize, rn: i32, rs: string | null, pending: Lattice | null): i32 {
+  let i: i32;
+  if (free.length > 0) i = free.pop();
+  else { handles.push(null); i = handles.length - 1; }
+  let x = unchecked(handles[i]);
+  if (x === null) { x = new Handle(dead()); unchecked(handles[i] = x); }
+  if (rn > x.repCap) {
+    const q = resize(x.rep, <usize>rn);
+    if (q == 0) { free.push(i); return -E_OUT_OF_MEMORY; }
+    x.rep = q; x.repCap = rn;
+  }
+  memory.copy(x.rep, rp, <usize>rn);
+  x.repLen = rn; x.repStr = rs;
+  x.live = true; x.state = state; x.pending = pending;
+  return i + 1; // handles start at 1 so 0 is never valid
+}
+
+// Marks slot h-1 free; its state and pending group are the caller's to free.
+function drop(h: i32): void {
+  const x = unchecked(handles[h - 1])!;
+  x.live = false; x.state = dead(); x.pending = null; x.repStr = null;
+  if (free.length >= POOL) { release(x.rep); x.rep = 0; x.repCap = 0; unchecked(handles[h - 1] = null); }
+  free.push(h - 1);
 }
 
 function handle(h: i32): Handle | null {
   if (h < 1 || h > handles.length) return null;
-  return handles[h - 1];
+  const x = unchecked(handles[h - 1]);
+  return x !== null && x.live ? x : null;
 }
 
+// One reader over the input buffer, reset per call (no object per call).
+// A call reads its input with one reader at a time.
+const rd = new Reader(0, 0);
 function reader(len: i32): Reader {
-  return new Reader(inPtr, inPtr + <usize>max(0, min(len, inCap)));
+  rd.p = inPtr;
+  rd.end = inPtr + <usize>max(0, min(len, inCap));
+  rd.err = 0; rd.dry = false; rd.rawLen = 0;
+  return rd;
+}
+
+// The last replica string made: states of one node share their id, so its
+// ops reuse one string instead of making one per state.
+let lastReplica: string = "";
+
+function sameAsLast(p: usize, n: i32): bool {
+  const s = lastReplica;
+  if (s.length != n) return false;
+  const q = changetype<usize>(s);
+  for (let i = 0; i < n; i++) if (<u32>load<u16>(q + (<usize>i << 1)) != <u32>load<u8>(p + <usize>i)) return false;
+  return true;
+}
+
+// Bytes as a key string: one byte per UTF-16 unit (codec.ts, Reader.key).
+function byteString(p: usize, n: i32): string {
+  const s = changetype<string>(__new(<usize>n << 1, idof<string>()));
+  const d = changetype<usize>(s);
+  for (let i = 0; i < n; i++) store<u16>(d + (<usize>i << 1), load<u8>(p + <usize>i));
+  return s;
 }
 
 // ---- buffers -------------------------------------------------------------
@@ -77,44 +161,48 @@ export function input(len: i32): usize {
 // The output of the last call that returned a length.
 export function output(): usize { return out.ptr; }
 
-function readReplica(r: Reader): string {
-  const rep = r.replica();
-  if (r.ok && rep.length > MAX_REPLICA) r.fail(E_TOO_LARGE);
-  return rep;
-}
+// The replica id at r: its bytes stay in the input (rawLen long), checked
+// (at most MAX_REPLICA bytes of UTF-8).
+function readReplica(r: Reader): usize { return r.replicaRaw(); }
 
 // ---- lifecycle ----------------------------------------------------------
 
 // input := replica spec. Returns a handle to a bottom state.
 export function create(len: i32): i32 {
   const r = reader(len);
-  const rep = readReplica(r);
+  const rp = readReplica(r), rn = r.rawLen;
   const spec = readSpec(r, 0);
   if (r.ok && !r.done) r.fail(E_TRAILING);
   if (!r.ok) return -r.err;
-  return put(new Handle(newBottom(spec), rep));
+  const v = newBottom(spec);
+  const h = put(v, rp, rn, null, null);
+  if (h < 0) v.free();
+  return h;
 }
 
 // input := replica state. Returns a handle to the decoded state.
 export function decode(len: i32): i32 {
   const r = reader(len);
-  const rep = readReplica(r);
+  const rp = readReplica(r), rn = r.rawLen;
+  if (!r.ok) return -r.err;
   const v = readState(r);
   if (r.ok && !r.done) r.fail(E_TRAILING);
   if (!r.ok || v === null) {
     if (v !== null) v.free(); // decoded, but with bytes left over
     return -r.err;
   }
-  return put(new Handle(v, rep));
+  const h = put(v, rp, rn, null, null);
+  if (h < 0) v.free();
+  return h;
 }
 
 export function dispose(h: i32): i32 {
   const x = handle(h);
   if (x === null) return -E_BAD_HANDLE;
   x.state.free(); // data-layer memory goes back now, not at collection
-  x.pending.free();
-  handles[h - 1] = null;
-  free.push(h - 1);
+  const p = x.pending;
+  if (p !== null) p.free();
+  drop(h);
   return 0;
 }
 
@@ -124,7 +212,9 @@ export function clone(h: i32): i32 {
   const c = x.state.clone();
   const e = takeError(); // out of memory while copying
   if (e != 0) { c.free(); return -e; }
-  return put(new Handle(c, x.replica));
+  const n = put(c, x.rep, x.repLen, x.repStr, null);
+  if (n < 0) c.free();
+  return n;
 }
 
 // A copy of h's state and pending delta-group, to roll a failed host
@@ -132,11 +222,13 @@ export function clone(h: i32): i32 {
 export function savepoint(h: i32): i32 {
   const x = handle(h);
   if (x === null) return -E_BAD_HANDLE;
-  const s = new Handle(x.state.clone(), x.replica);
-  s.pending = x.pending.clone();
+  const c = x.state.clone();
+  const xp = x.pending;
+  const p = xp !== null ? xp.clone() : null;
   const e = takeError();
-  if (e != 0) { s.state.free(); s.pending.free(); return -e; }
-  return put(s);
+  const n = e != 0 ? -e : put(c, x.rep, x.repLen, x.repStr, p);
+  if (n < 0) { c.free(); if (p !== null) p.free(); }
+  return n;
 }
 
 // Puts savepoint s's state and pending delta-group back into h; frees s.
@@ -144,11 +236,11 @@ export function restore(h: i32, s: i32): i32 {
   const x = handle(h), y = handle(s);
   if (x === null || y === null || h == s) return -E_BAD_HANDLE;
   x.state.free();
-  x.pending.free();
+  const xp = x.pending;
+  if (xp !== null) xp.free();
   x.state = y.state;
   x.pending = y.pending;
-  handles[s - 1] = null;
-  free.push(s - 1);
+  drop(s);
   return 0;
 }
 
@@ -169,6 +261,14 @@ export function typeOf(h: i32): i32 {
   out.reset();
   writeSpec(out, x.state.spec);
   return out.pos;
+}
+
+// The state's type tag (the spec's first byte): enough for the host to pick
+// the class of a type without parameters, with no output to copy.
+export function tagOf(h: i32): i32 {
+  const x = handle(h);
+  if (x === null) return -E_BAD_HANDLE;
+  return <i32>x.state.spec.tag;
 }
 
 // ---- lattice operations --------------------------------------------------
@@ -217,7 +317,9 @@ export function delta(a: i32, b: i32): i32 {
   const d = x.state.deltaFrom(y.state);
   const e = takeError();
   if (e != 0) { d.free(); return -e; }
-  return put(new Handle(d, x.replica));
+  const n = put(d, x.rep, x.repLen, x.repStr, null);
+  if (n < 0) d.free();
+  return n;
 }
 
 // ---- decomposition (parts.ts) ---------------------------------------------------
@@ -340,16 +442,18 @@ export function apply(h: i32, len: i32): i32 {
   if (x === null) return -E_BAD_HANDLE;
   let r = reader(len);
   r.dry = true;
-  beginBatch(x.pending);
+  const pending = x.group();
+  const rep = x.replica();
+  beginBatch(pending);
   const n = r.count(1);
-  for (let i = 0; i < n && r.ok; i++) x.state.op(r, x.replica, true, 0);
+  for (let i = 0; i < n && r.ok; i++) x.state.op(r, rep, true, 0);
   if (r.ok && !r.done) r.fail(E_TRAILING);
   if (!r.ok) return -r.err;
   r = reader(len);
   r.count(1);
   let changed = false;
   for (let i = 0; i < n; i++) {
-    if (x.state.applyOp(r, x.replica, x.pending, 0)) changed = true;
+    if (x.state.applyOp(r, rep, pending, 0)) changed = true;
   }
   // The dry pass accepted this batch, so the real pass cannot fail; if it
   // did, that is a kernel bug: trap (KERNEL_TRAP) rather than go on quietly.
@@ -362,11 +466,19 @@ export function takeDelta(h: i32): i32 {
   const x = handle(h);
   if (x === null) return -E_BAD_HANDLE;
   out.reset();
-  writeState(out, x.pending);
+  const p = x.pending;
+  if (p === null) { // no local op since the last take: an empty delta-group
+    const b = x.state.bottom();
+    writeState(out, b);
+    b.free();
+    const e = takeError();
+    return e != 0 ? -e : out.pos;
+  }
+  writeState(out, p);
   const e = takeError();
   if (e != 0) return -e; // the delta-group stays pending
-  x.pending.free();
-  x.pending = x.state.bottom();
+  p.free();
+  x.pending = null;
   return out.pos;
 }
 

@@ -24,14 +24,33 @@ import { TopK } from "./types/topk";
 
 export const MAX_TOPK: u32 = 1 << 16;
 
+// One Spec per type without parameters, made on first use and shared by
+// every state of that type: a small decode then makes no Spec and no id
+// string. Sharing is safe because a Spec is never changed once read (its
+// scratch is always a bottom that is never changed).
+const simple = new StaticArray<Spec | null>(<i32>T_LAST + 1);
+
+// The shared Spec of a tag without parameters (not TopK, GMap, AWMap, Pair).
+export function specOfTag(tag: u8): Spec {
+  let s = unchecked(simple[tag]);
+  if (s === null) {
+    s = new Spec(tag);
+    s.id = specId(s);
+    unchecked(simple[tag] = s);
+  }
+  return s;
+}
+
+const BAD_SPEC = new Spec(0); // what a failed read returns (never used as a type)
+
 // spec := tag [k varint, TopK] [value spec, GMap/AWMap] [a spec, b spec, Pair]
 export function readSpec(r: Reader, depth: i32): Spec {
-  const s = new Spec(0);
-  if (depth > MAX_DEPTH) { r.fail(E_TOO_DEEP); return s; }
+  if (depth > MAX_DEPTH) { r.fail(E_TOO_DEEP); return BAD_SPEC; }
   const tag = <u8>r.u8();
-  if (!r.ok) return s;
-  if (tag == 0 || tag > T_LAST) { r.fail(E_BAD_TAG); return s; }
-  s.tag = tag;
+  if (!r.ok) return BAD_SPEC;
+  if (tag == 0 || tag > T_LAST) { r.fail(E_BAD_TAG); return BAD_SPEC; }
+  if (tag != T_TOPK && tag != T_GMAP && tag != T_AWMAP && tag != T_PAIR) return specOfTag(tag);
+  const s = new Spec(tag);
   if (tag == T_TOPK) {
     const k = r.varint();
     if (r.ok && (k == 0 || k > <u64>MAX_TOPK)) { r.fail(k == 0 ? E_INVALID : E_TOO_LARGE); return s; }

@@ -24,6 +24,11 @@ const CASES = {
     const m = new t.GMap("A", t.LWWRegister); m.batch((s) => { for (let i = 0; i < N; i++) s.update("k" + i, t.LWWRegister.ops.set(i, 1000 + i)); });
     const b = m.encode(); const s = performance.now(); for (let i = 0; i < 10; i++) t.GMap.decode(b).dispose(); console.log("  10 decodes:", (performance.now() - s).toFixed(0), "ms");
   },
+  // Boundary cost (bench/boundary.ts): 1e6 small-state calls each.
+  "maxint-decode": async (t) => { const b = (() => { const m = new t.MaxInt("A"); m.set(123456); const e = m.encode(); m.dispose(); return e; })(); for (let i = 0; i < 10 * N; i++) t.MaxInt.decode(b).dispose(); },
+  "lww-decode": async (t) => { const m = new t.LWWRegister("A"); m.set("hello", 1000); const b = m.encode(); m.dispose(); for (let i = 0; i < 10 * N; i++) t.LWWRegister.decode(b).dispose(); },
+  "lww-query": async (t) => { const m = new t.LWWRegister("A"); m.set("hello", 1000); let n = 0; for (let i = 0; i < 10 * N; i++) n += m.value.length; m.dispose(); },
+  "lww-set": async (t) => { const m = new t.LWWRegister("A"); for (let i = 0; i < 10 * N; i++) m.set("v", 1000 + i); m.dispose(); },
 };
 
 function category(name, url) {

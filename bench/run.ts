@@ -1,9 +1,10 @@
 // `npm run bench` (full, writes bench/RESULTS.md) and `npm run bench -- --quick`
 // (small sizes, < 1 minute, prints only unless --write). `--json <file>` also
-// writes the tables as JSON (the smoke test reads it). `--only kernels,crdts,size,dataflow,ws,p2p,auth,trust,reconcile`.
+// writes the tables as JSON (the smoke test reads it). `--only kernels,boundary,crdts,size,dataflow,ws,p2p,auth,trust,reconcile`.
 import { readFileSync, writeFileSync } from "node:fs";
 import { init } from "trellis";
 import { kernelBenches } from "./kernels.js";
+import { boundaryBench } from "./boundary.js";
 import { crdtBenches } from "./crdts.js";
 import { sizeBench } from "./size.js";
 import { dataflowBench } from "./dataflow.js";
@@ -38,6 +39,7 @@ const section = async (name: string, f: () => Promise<Table | Table[]>) => {
 
 await section("size", async () => sizeBench());
 await section("kernels", () => kernelBenches({ quick, deltas: quick ? 2000 : 1e5, capMs: quick ? 2000 : 6000, log }));
+await section("boundary", async () => boundaryBench({ quick, log }));
 
 await section("crdts", () => crdtBenches({ quick, n: quick ? 2000 : 100_000, capMs: quick ? 3000 : 6000, log }));
 await section("ws", () => wsBench({ sizes: quick ? [1, 10] : [1, 10, 100], updates: quick ? 2000 : 20_000, samples: quick ? 20 : 200, log }));

@@ -7,7 +7,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 
-interface Table { id: string; columns: string[]; rows: string[][] }
+interface Table { id: string; columns: string[]; rows: string[][]; notes: string[] }
 
 describe("bench --quick", () => {
   it("prints every comparison with its rows", () => {
@@ -20,7 +20,17 @@ describe("bench --quick", () => {
     expect(machine.cpu).toBeTruthy();
     expect(machine.node).toBe(process.version);
     const byId = new Map(tables.map((t) => [t.id, t]));
-    expect([...byId.keys()].sort()).toEqual(["crdts-size", "crdts-time", "dataflow", "kernels", "size", "ws"]);
+    expect([...byId.keys()].sort()).toEqual(["boundary", "crdts-size", "crdts-time", "dataflow", "kernels", "size", "ws"]);
+
+    // Boundary cost: every small-state call on both types, each with a number and a verdict.
+    const bd = byId.get("boundary")!;
+    const calls = ["decode + dispose", "merge(bytes)", "query (.value)", "apply one op (set)"];
+    expect(bd.rows.map((r) => `${r[0]} ${r[1]}`)).toEqual(["MaxInt", "LWWRegister"].flatMap((ty) => calls.map((c) => `${ty} ${c}`)));
+    for (const r of bd.rows) {
+      expect(r.slice(2, 5).every((x) => /^\d+\.\d{3}$/.test(x)), r.join(" ")).toBe(true);
+      expect(r[r.length - 1]).toMatch(/^(PASS|MISS)$/);
+    }
+    expect(bd.notes.some((n) => n.includes("DISAGREE"))).toBe(false);
 
     const k = byId.get("kernels")!;
     const types = ["GCounter", "GSet", "AWSet", "GMap<LWWRegister>", "PNCounter", "MaxInt", "EWFlag", "IVar",

@@ -4,54 +4,79 @@
 import { Kernel, kernel } from "../wasm/kernel.js";
 import { TrellisError } from "../wasm/errors.js";
 import { ByteReader, ByteWriter, equalBytes, utf8 } from "./bytes.js";
-import { TypeSpec, readSpec, sameSpec, specName, writeSpec } from "./spec.js";
-import { classOf, CrdtClass } from "./registry.js";
+import { Tag, TypeSpec, readSpec, sameSpec, specName, writeSpec } from "./spec.js";
+import { classOf, classOfTag, CrdtClass } from "./registry.js";
 
 export const MAX_REPLICA_BYTES = 255;
 
-// Safety net only: dispose() is the way to free kernel memory.
-const finalizer = typeof FinalizationRegistry === "function"
-  ? new FinalizationRegistry<{ k: Kernel; h: number }>(({ k, h }) => { try { k.int("dispose", h); } catch { /* kernel gone */ } })
-  : null;
+// Random replica ids are cut from a pool of random bytes: one
+// getRandomValues call per 256 ids, not per id (a decode without a replica
+// takes one, and that call cost several µs).
+const HEX = Array.from("0123456789abcdef", (c) => c.charCodeAt(0));
+const pool = new Uint8Array(8 * 256);
+let poolPos = pool.length;
+const hexOf = (b: number, shift: number) => HEX[(b >> shift) & 15];
 
-// A random replica id (16 hex digits) for callers that do not name one.
+// A random replica id (16 hex digits) for callers that do not name one:
+// built as one flat string (no concatenation).
 export function randomReplica(): string {
-  const b = new Uint8Array(8);
-  globalThis.crypto.getRandomValues(b);
-  return Array.from(b, (x) => x.toString(16).padStart(2, "0")).join("");
+  if (poolPos === pool.length) { globalThis.crypto.getRandomValues(pool); poolPos = 0; }
+  const b = pool, i = poolPos;
+  poolPos += 8;
+  return String.fromCharCode(
+    hexOf(b[i], 4), hexOf(b[i], 0), hexOf(b[i + 1], 4), hexOf(b[i + 1], 0), hexOf(b[i + 2], 4), hexOf(b[i + 2], 0),
+    hexOf(b[i + 3], 4), hexOf(b[i + 3], 0), hexOf(b[i + 4], 4), hexOf(b[i + 4], 0), hexOf(b[i + 5], 4), hexOf(b[i + 5], 0),
+    hexOf(b[i + 6], 4), hexOf(b[i + 6], 0), hexOf(b[i + 7], 4), hexOf(b[i + 7], 0));
 }
 
-function replicaBytes(replica: string): Uint8Array {
+// The replica id as the kernel calls take it: a short ASCII string as it is
+// (Kernel.withReplica writes its chars), anything else as checked UTF-8.
+function replicaArg(replica: string): string | Uint8Array {
   if (typeof replica !== "string") throw new TypeError("replica id must be a string");
+  const n = replica.length;
+  if (n < 0x80) {
+    let ascii = true;
+    for (let i = 0; i < n; i++) if (replica.charCodeAt(i) > 0x7f) { ascii = false; break; }
+    if (ascii) return replica;
+  }
   const b = utf8(replica);
   if (b.length > MAX_REPLICA_BYTES) throw new RangeError(`replica id longer than ${MAX_REPLICA_BYTES} bytes`);
   return b;
 }
 
-// input := replica (length-prefixed) rest
-function withReplica(replica: string, rest: Uint8Array): Uint8Array {
-  const w = new ByteWriter(rest.length + 16);
-  w.bytes(replicaBytes(replica));
-  w.raw(rest);
-  return w.finish();
-}
+const specBytes = new ByteWriter(32);
 
 export function createHandle(spec: TypeSpec, replica: string, k: Kernel = kernel()): number {
-  const w = new ByteWriter(32);
-  writeSpec(w, spec);
-  return k.call("create", withReplica(replica, w.finish()));
+  const rep = replicaArg(replica);
+  specBytes.reset();
+  writeSpec(specBytes, spec);
+  return k.withReplica("create", rep, specBytes.view());
+}
+
+// The spec of a decoded state: types without parameters take their class's
+// spec, so a small decode makes no typeOf call and reads no output.
+function specOf(k: Kernel, h: number): TypeSpec {
+  const tag = k.tagOf(h);
+  if (tag !== Tag.TopK && tag !== Tag.GMap && tag !== Tag.AWMap && tag !== Tag.Pair) {
+    const cls = classOfTag(tag);
+    if (cls !== undefined && cls.spec.tag === tag) return cls.spec;
+  }
+  return readSpec(new ByteReader(k.bytes("typeOf", h)));
 }
 
 // Decodes any encoded state into an instance of its class.
 export function decodeState(bytes: Uint8Array, replica: string = randomReplica(), k: Kernel = kernel()): Crdt<unknown> {
   if (!(bytes instanceof Uint8Array)) throw new TypeError("decode expects a Uint8Array");
-  const h = k.call("decode", withReplica(replica, bytes));
+  const h = k.withReplica("decode", replicaArg(replica), bytes);
+  adoptedKernel = k;
   try {
-    const spec = readSpec(new ByteReader(k.bytes("typeOf", h)));
-    return adoptOn(k, () => classOf(spec).fromHandle(h, spec, replica));
+    const spec = specOf(k, h);
+    return classOf(spec).fromHandle(h, spec, replica);
   } catch (e) {
     k.int("dispose", h);
     throw e;
+  } finally {
+    adoptedKernel = undefined;
   }
 }
 
@@ -76,9 +101,13 @@ export abstract class Crdt<Q> {
   // on different kernels (say Node's and WASI's) meet only through bytes.
   readonly #k: Kernel;
   #h: number;
-  #ops = new ByteWriter(64);
+  // The op queue and open batch() levels, made on first use: a state that is
+  // only decoded, merged and read never needs them.
+  #ops: ByteWriter | null = null;
   #count = 0;
-  #levels: { savepoint: number }[] = [];
+  #levels: { savepoint: number }[] | null = null;
+  // 1 once registered with the kernel's FinalizationRegistry (see #watchLater).
+  #watched = 0;
 
   protected constructor(spec: TypeSpec, replica: string | undefined) {
     this.spec = spec;
@@ -87,7 +116,31 @@ export abstract class Crdt<Q> {
     adopted = undefined;
     this.#k = h !== undefined && adoptedKernel !== undefined ? adoptedKernel : kernel();
     this.#h = h ?? createHandle(spec, this.replica, this.#k);
-    finalizer?.register(this, { k: this.#k, h: this.#h }, this);
+    Crdt.#watchLater(this);
+  }
+
+  // The FinalizationRegistry safety net, registered late: register + unregister
+  // cost ~0.6 µs, more than the rest of a small decode, and most short-lived
+  // states are disposed in the job that made them. So a new state waits in
+  // #fresh; at the end of the job (a microtask), or once 1024 wait, those not
+  // yet disposed are registered. A state dropped before then is held by #fresh
+  // until that point and registered there, so the net still catches it.
+  static #fresh: Crdt<unknown>[] = [];
+  static #queued = false;
+  static #watchLater(c: Crdt<unknown>): void {
+    const f = Crdt.#fresh;
+    f.push(c);
+    if (f.length >= 1024) Crdt.#watchFresh();
+    else if (!Crdt.#queued) { Crdt.#queued = true; queueMicrotask(Crdt.#watchFresh); }
+  }
+  static #watchFresh(this: void): void {
+    Crdt.#queued = false;
+    const f = Crdt.#fresh;
+    for (let i = 0; i < f.length; i++) {
+      const c = f[i];
+      if (c.#h !== 0 && c.#watched === 0) { c.#watched = 1; c.#k.watch(c, c.#h); }
+    }
+    f.length = 0;
   }
 
   protected get wasm(): Kernel { return this.#k; }
@@ -100,10 +153,11 @@ export abstract class Crdt<Q> {
   // Queues one encoded op; applies at once unless inside batch().
   protected op(write: (w: ByteWriter) => void): void {
     this.handle;
-    const mark = this.#ops.pos;
-    try { write(this.#ops); } catch (e) { this.#ops.pos = mark; throw e; }
+    const ops = this.#ops ??= new ByteWriter(64);
+    const mark = ops.pos;
+    try { write(ops); } catch (e) { ops.pos = mark; throw e; }
     this.#count++;
-    if (this.#levels.length === 0) this.flush();
+    if (this.#levels === null || this.#levels.length === 0) this.flush();
   }
 
   // Applies queued ops in one boundary crossing. The kernel validates the whole
@@ -112,7 +166,7 @@ export abstract class Crdt<Q> {
   // so a level that fails can still roll back what was applied.
   protected flush(): void {
     if (this.#count === 0) return;
-    for (const level of this.#levels) if (level.savepoint === 0) level.savepoint = this.#k.int("savepoint", this.handle);
+    if (this.#levels !== null) for (const level of this.#levels) if (level.savepoint === 0) level.savepoint = this.#k.int("savepoint", this.handle);
     this.#applyQueued();
   }
 
@@ -120,9 +174,10 @@ export abstract class Crdt<Q> {
     if (this.#count === 0) return;
     const count = this.#count;
     this.#count = 0;
-    const ops = this.#ops.view();
-    this.#ops.reset();
-    this.#k.apply(this.handle, count, ops);
+    const w = this.#ops!;
+    const n = w.pos;
+    w.reset();
+    this.#k.apply(this.handle, count, w.buf, n);
   }
 
   // Runs fn with ops queued, then applies them all in one crossing. All or
@@ -132,20 +187,21 @@ export abstract class Crdt<Q> {
   batch(fn: (self: this) => void): this {
     this.flush(); // ops queued so far belong to the enclosing level
     const level = { savepoint: 0 };
-    this.#levels.push(level);
+    const levels = this.#levels ??= [];
+    levels.push(level);
     try {
       fn(this);
       // The outermost level applies everything in one atomic kernel call; a
       // savepoint is needed only if a read inside fn applied ops early.
-      if (this.#levels.length === 1) this.#applyQueued();
+      if (levels.length === 1) this.#applyQueued();
     } catch (e) {
-      this.#ops.reset();
+      this.#ops?.reset();
       this.#count = 0;
       if (level.savepoint !== 0) this.#k.int("restore", this.handle, level.savepoint);
       level.savepoint = 0;
       throw e;
     } finally {
-      this.#levels.pop();
+      levels.pop();
       if (level.savepoint !== 0) this.#k.int("dispose", level.savepoint);
     }
     return this;
@@ -164,7 +220,7 @@ export abstract class Crdt<Q> {
   // this := this ⊔ other (an instance or an encoded state / delta-group).
   // Returns true if this grew. Bad bytes throw and change nothing.
   merge(other: Crdt<Q> | Uint8Array): boolean {
-    if (other instanceof Uint8Array) return this.#k.call("joinBytes", other, this.h) === 1;
+    if (other instanceof Uint8Array) return this.#k.joinBytes(this.h, other) === 1;
     this.checkSame(other);
     if (other.#k !== this.#k) return this.#k.call("joinBytes", other.encode(), this.h) === 1;
     return this.#k.int("join", this.h, other.h) === 1;
@@ -223,7 +279,7 @@ export abstract class Crdt<Q> {
   // Frees the kernel state. Further use throws DISPOSED.
   dispose(): void {
     if (this.#h === 0) return;
-    finalizer?.unregister(this);
+    if (this.#watched === 1) { this.#watched = 0; this.#k.unwatch(this); }
     this.#k.int("dispose", this.#h);
     this.#h = 0;
   }

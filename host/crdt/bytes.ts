@@ -99,7 +99,24 @@ export class ByteReader {
   }
 
   bytes(): Uint8Array { return this.raw(this.varint()); }
-  string(): string { return fromUtf8(this.bytes()); }
+
+  // Length-prefixed UTF-8. Short ASCII strings (most keys and values) are
+  // read in place: TextDecoder and a subarray cost more than the string.
+  string(): string {
+    const n = this.varint();
+    if (n > this.buf.length - this.pos) throw errTruncated();
+    if (n <= 32) {
+      const b = this.buf, at = this.pos;
+      let s = "";
+      for (let i = 0; i < n; i++) {
+        const c = b[at + i];
+        if (c > 0x7f) { s = ""; break; }
+        s += String.fromCharCode(c);
+      }
+      if (s.length === n) { this.pos += n; return s; }
+    }
+    return fromUtf8(this.raw(n));
+  }
 }
 
 const enc = new TextEncoder();

@@ -5,7 +5,8 @@ import { Crdt, adopt, decodeAs } from "./base.js";
 import { ByteReader, ByteWriter, fromUtf8 } from "./bytes.js";
 import { Tag, TypeSpec } from "./spec.js";
 import { register } from "./registry.js";
-import { Value, decodeValue } from "./value.js";
+import { Value, decodeValue, readValue } from "./value.js";
+import { TrellisError } from "../wasm/errors.js";
 import { writeElement } from "./set.js";
 import { checkCount } from "./gcounter.js";
 
@@ -43,7 +44,7 @@ export class LWWRegister<T extends Value = Value> extends Crdt<T | undefined> {
     return this;
   }
 
-  get value(): T | undefined { return this.entry?.value; }
+  get value(): T | undefined { return LWWRegister.readQuery(this.queryReader()) as T | undefined; }
   get timestamp(): number | undefined { return this.entry?.timestamp; }
   // The replica that made the current write.
   get writer(): string | undefined { return this.entry?.replica; }
@@ -57,7 +58,16 @@ export class LWWRegister<T extends Value = Value> extends Crdt<T | undefined> {
     const timestamp = r.varint();
     return { value, timestamp, replica: fromUtf8(r.bytes()) };
   }
-  static readQuery(r: ByteReader): Value | undefined { return LWWRegister.readEntry(r)?.value; }
+  // The value alone: the writer's id is skipped, not decoded.
+  static readQuery(r: ByteReader): Value | undefined {
+    if (r.u8() !== 1) return undefined;
+    const n = r.varint();
+    const end = r.pos + n;
+    if (end > r.buf.length) throw new TrellisError("TRUNCATED", "input ended inside a value");
+    const v = readValue(r);
+    if (r.pos !== end) throw new TrellisError("TRAILING", "bytes left after a value");
+    return v;
+  }
   static decode<T extends Value = Value>(bytes: Uint8Array, replica?: string): LWWRegister<T> { return decodeAs(bytes, Tag.LWWRegister, replica); }
   static fromHandle(h: number, _spec: TypeSpec, replica: string): LWWRegister { return adopt(h, () => new LWWRegister(replica)); }
 }

@@ -23,6 +23,9 @@ export function classOf(spec: TypeSpec): CrdtClass {
   return c;
 }
 
+// The class of a type tag, or undefined (no error object: decode's fast path).
+export function classOfTag(tag: number): CrdtClass | undefined { return classes.get(tag); }
+
 export function readQuery(r: ByteReader, spec: TypeSpec): unknown {
   return classOf(spec).readQuery(r, spec);
 }

@@ -15,6 +15,7 @@ export interface KernelExports {
   clone(h: number): number;
   encode(h: number): number;
   typeOf(h: number): number;
+  tagOf(h: number): number;
   join(a: number, b: number): number;
   joinBytes(h: number, len: number): number;
   leq(a: number, b: number): number;
@@ -85,14 +86,27 @@ export class Kernel {
   workLimit = Infinity;
   #view: Uint8Array;
 
+  // Safety net for states never disposed: disposes the handle once its owner
+  // is collected. The held value is the handle itself (a small integer: no
+  // object per registration); the owner is its own unregister token.
+  readonly #registry = typeof FinalizationRegistry === "function"
+    ? new FinalizationRegistry<number>((h) => { try { this.exports.dispose(h); } catch { /* kernel gone */ } })
+    : null;
+
   constructor(exports: KernelExports) {
     this.exports = exports;
     this.#view = new Uint8Array(exports.memory.buffer);
   }
 
-  // A view of kernel memory; replaced when memory grows (the old buffer detaches).
+  // Disposes h when owner is collected, unless unwatch(owner) comes first.
+  watch(owner: object, h: number): void { this.#registry?.register(owner, h, owner); }
+  unwatch(owner: object): void { this.#registry?.unregister(owner); }
+
+  // A view of kernel memory; replaced when memory grows. Growth detaches the
+  // old buffer, which leaves the view empty: testing that is cheaper than
+  // reading memory.buffer (a call into the engine) on every crossing.
   #mem(): Uint8Array {
-    if (this.#view.buffer !== this.exports.memory.buffer) this.#view = new Uint8Array(this.exports.memory.buffer);
+    if (this.#view.length === 0) this.#view = new Uint8Array(this.exports.memory.buffer);
     return this.#view;
   }
 
@@ -119,20 +133,63 @@ export class Kernel {
 
   // apply(h, batch) where batch := count ops, written straight into the input
   // buffer: the hot path of every mutation, so no intermediate copy.
-  apply(h: number, count: number, ops: Uint8Array): number {
+  // ops[0..opsLen) are the ops (default: all of ops); a short batch is copied
+  // byte by byte, since a subarray for set() costs more than the copy.
+  apply(h: number, count: number, ops: Uint8Array, opsLen: number = ops.length): number {
     try {
       let n = 1;
       for (let c = count; c >= 0x80; c = Math.floor(c / 128)) n++;
-      const len = n + ops.length;
+      const len = n + opsLen;
       const p = this.#input(len);
       this.work += len;
       const mem = this.#mem();
       let c = count, i = p;
       while (c >= 0x80) { mem[i++] = (c & 0x7f) | 0x80; c = Math.floor(c / 128); }
       mem[i++] = c;
-      mem.set(ops, i);
+      if (opsLen <= 64) for (let j = 0; j < opsLen; j++) mem[i + j] = ops[j];
+      else mem.set(opsLen === ops.length ? ops : ops.subarray(0, opsLen), i);
       return check(this.exports.apply(h, len), "apply");
     } catch (e) { return rethrow(e, "apply"); }
+  }
+
+  // create(input) or decode(input) where input := replica:bytes rest, written
+  // straight into the input buffer (no intermediate copy). replica is either
+  // its UTF-8 bytes or a string the caller checked is ASCII and shorter than
+  // 128 characters (so its length is one varint byte).
+  withReplica(name: "create" | "decode", replica: string | Uint8Array, rest: Uint8Array): number {
+    try {
+      const rn = replica.length;
+      if (rn > 255) throw new RangeError("replica id longer than 255 bytes");
+      const vn = rn < 0x80 ? 1 : 2; // so its length is one or two varint bytes
+      const len = vn + rn + rest.length;
+      const p = this.#input(len);
+      this.work += len;
+      const mem = this.#mem();
+      let i = p;
+      if (vn === 2) { mem[i++] = (rn & 0x7f) | 0x80; mem[i++] = rn >> 7; } else mem[i++] = rn;
+      if (typeof replica === "string") {
+        if (rn >= 0x80) throw new RangeError("a replica id passed as a string must be shorter than 128 characters");
+        for (let j = 0; j < rn; j++) {
+          const c = replica.charCodeAt(j);
+          if (c > 0x7f) throw new RangeError("a replica id passed as a string must be ASCII (pass other ids as UTF-8 bytes)");
+          mem[i++] = c;
+        }
+      } else { mem.set(replica, i); i += rn; }
+      mem.set(rest, i);
+      return check(name === "decode" ? this.exports.decode(len) : this.exports.create(len), name);
+    } catch (e) { return rethrow(e, name); }
+  }
+
+  // joinBytes(h, state): the hot path of merge(bytes), without the generic
+  // call's dynamic dispatch.
+  joinBytes(h: number, state: Uint8Array): number {
+    try {
+      const len = state.length;
+      const p = this.#input(len);
+      this.work += len;
+      this.#mem().set(state, p);
+      return check(this.exports.joinBytes(h, len), "joinBytes");
+    } catch (e) { return rethrow(e, "joinBytes"); }
   }
 
   // A call whose input is bytes: create(input), decode(input), or name(h, input).
@@ -190,6 +247,11 @@ export class Kernel {
       this.#charge(leadingCount(out), "decomposeRange");
       return out;
     } catch (e) { return rethrow(e, "decomposeRange"); }
+  }
+
+  // The type tag of h's state (its spec's first byte).
+  tagOf(h: number): number {
+    try { return check(this.exports.tagOf(h), "tagOf"); } catch (e) { return rethrow(e, "tagOf"); }
   }
 
   // The number of join-irreducible parts of h.
