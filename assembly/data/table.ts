@@ -10,7 +10,7 @@
 // than the merge): then `slots` is 0 and find()/add() must not be called until
 // buildIndex() (or reserve(), which builds it) has run.
 import { hashBytes } from "./hash";
-import { equalBytes } from "./bytes";
+import { copyBytes, equalBytes } from "./bytes";
 import { LARGE, alloc, release } from "./mem";
 import { Vec } from "./vec";
 
@@ -77,7 +77,7 @@ const MIN_SLOTS: u32 = 16;
   // distinct (they arrive strictly ordered).
   @inline appendUnindexed(p: usize, n: usize): void {
     if (this.offs.len == 0) this.offs.pushReserved(0);
-    memory.copy(this.keys.end(), p, n);
+    copyBytes(this.keys.end(), p, n);
     this.keys.len += <i32>n;
     this.offs.pushReserved(<u32>this.keys.len);
     this.count++;

@@ -17,7 +17,7 @@ import { Reader, Writer, keyBytes } from "../codec";
 import { E_BAD_TAG, E_INVALID, E_NONCANONICAL, E_OUT_OF_MEMORY, E_OVERFLOW, E_TRAILING, E_TRUNCATED, setError } from "../errors";
 import { Lattice, Spec, batchEpoch, pendingOfBatch } from "../lattice";
 import { ByteTable, Vec, compareBytes, sortedIndex } from "../data/index";
-import { compareFast, copyBytes, isAscii } from "../data/bytes";
+import { compareFast, copyBytes, isAscii, putVarint, varintSize } from "../data/bytes";
 
 export const OP_INCREMENT: u32 = 0; // op := 0 n:varint
 
@@ -158,24 +158,27 @@ export class GCounter extends Lattice {
     const na = a.count, nb = b.count;
     let changed = false;
     if (m.reserveAppend(na + nb, a.keys.len + b.keys.len)) {
-      const out = new MergeOut(m);
-      let i = 0, j = 0;
-      while (i < na && j < nb) {
-        const ka = ia === null ? i : <i32>ia.get(i), kb = ib === null ? j : <i32>ib.get(j);
-        const pa = a.keyPtr(ka), la = a.keyLen(ka), pb = b.keyPtr(kb), lb = b.keyLen(kb);
-        const c = compareFast(pa, la, pb, lb);
-        if (c < 0) { out.take(pa, la, this.vals.get(ka)); i++; }
-        else if (c > 0) { out.take(pb, lb, x.vals.get(kb)); j++; changed = true; }
-        else {
-          const va = this.vals.get(ka), vb = x.vals.get(kb);
-          if (vb > va) changed = true;
-          out.take(pa, la, vb > va ? vb : va); i++; j++;
+      if (ia === null && ib === null) changed = mergeSorted(this, x, m);
+      else {
+        const out = new MergeOut(m);
+        let i = 0, j = 0;
+        while (i < na && j < nb) {
+          const ka = ia === null ? i : <i32>ia.get(i), kb = ib === null ? j : <i32>ib.get(j);
+          const pa = a.keyPtr(ka), la = a.keyLen(ka), pb = b.keyPtr(kb), lb = b.keyLen(kb);
+          const c = compareFast(pa, la, pb, lb);
+          if (c < 0) { out.take(pa, la, this.vals.get(ka)); i++; }
+          else if (c > 0) { out.take(pb, lb, x.vals.get(kb)); j++; changed = true; }
+          else {
+            const va = this.vals.get(ka), vb = x.vals.get(kb);
+            if (vb > va) changed = true;
+            out.take(pa, la, vb > va ? vb : va); i++; j++;
+          }
         }
+        for (; i < na; i++) { const k = ia === null ? i : <i32>ia.get(i); out.take(a.keyPtr(k), a.keyLen(k), this.vals.get(k)); }
+        if (j < nb) changed = true;
+        for (; j < nb; j++) { const k = ib === null ? j : <i32>ib.get(j); out.take(b.keyPtr(k), b.keyLen(k), x.vals.get(k)); }
+        out.finish();
       }
-      for (; i < na; i++) { const k = ia === null ? i : <i32>ia.get(i); out.take(a.keyPtr(k), a.keyLen(k), this.vals.get(k)); }
-      if (j < nb) changed = true;
-      for (; j < nb; j++) { const k = ib === null ? j : <i32>ib.get(j); out.take(b.keyPtr(k), b.keyLen(k), x.vals.get(k)); }
-      out.finish();
       if (changed) this.adopt(m);
     } else setError(E_OUT_OF_MEMORY);
     m.free();
@@ -459,14 +462,20 @@ export class GCounter extends Lattice {
     const idx = this.order();
     if (!orderOk) { w.varint(0); return; } // the ABI returns OUT_OF_MEMORY
     const t = this.reps;
-    w.varint(<u64>t.count);
+    // The exact size first, so the entries are written with raw stores.
+    let size: usize = <usize>varintSize(<u64>t.count) + <usize>t.keys.len;
+    for (let i = 0; i < t.count; i++) size += <usize>varintSize(<u64>t.keyLen(i)) + <usize>varintSize(this.vals.get(i));
+    if (size > 0x7000_0000 || !w.ensure(<i32>size)) { if (idx !== null) idx.free(); return; } // the ABI returns OUT_OF_MEMORY
+    const start = w.ptr + <usize>w.pos;
+    let p = putVarint(start, <u64>t.count);
     for (let j = 0; j < t.count; j++) {
       const i = idx === null ? j : <i32>idx.get(j);
       const n = t.keyLen(i);
-      w.varint(<u64>n);
-      w.raw(t.keyPtr(i), <i32>n);
-      w.varint(this.vals.get(i));
+      p = putVarint(p, <u64>n);
+      copyBytes(p, t.keyPtr(i), n);
+      p = putVarint(p + n, this.vals.get(i));
     }
+    w.pos += <i32>(p - start);
     if (idx !== null) idx.free();
   }
 
@@ -565,6 +574,61 @@ let orderOk: bool = true;
 // applied point by point through the hash index instead of merged (a merge
 // rewrites all n).
 @inline function small(k: i32, n: i32): bool { return k <= 8 || k * 32 < n; }
+
+// m := x ⊔ y for two counters in order (room reserved in m, which is empty);
+// whether y added anything. The join's hot loop: every pointer in a local
+// (the stores to m would keep the compiler from hoisting field loads), ids
+// copied in streaks as MergeOut does, counts and offsets stored directly.
+function mergeSorted(x: GCounter, y: GCounter, m: GCounter): bool {
+  const ak = x.reps.keys.ptr, ao = x.reps.offs.ptr, av = x.vals.ptr, na = x.count;
+  const bk = y.reps.keys.ptr, bo = y.reps.offs.ptr, bv = y.vals.ptr, nb = y.count;
+  m.reps.offs.pushReserved(0);
+  let w = m.reps.keys.ptr, offs = m.reps.offs.ptr + 4, vals = m.vals.ptr;
+  let o: u32 = 0, ps: usize = 0, pe: usize = 0;
+  let i: usize = 0, j: usize = 0, changed = false;
+  // Offsets of the current entries: [as, ae) in x, [bs, be) in y.
+  let as = load<u32>(ao), bs = load<u32>(bo);
+  while (i < <usize>na && j < <usize>nb) {
+    const ae = load<u32>(ao + ((i + 1) << 2)), be = load<u32>(bo + ((j + 1) << 2));
+    const pa = ak + <usize>as, la = <usize>(ae - as), pb = bk + <usize>bs, lb = <usize>(be - bs);
+    const c = compareFast(pa, la, pb, lb);
+    let p = pa, n = la, v: u64;
+    if (c < 0) { v = load<u64>(av + (i << 3)); i++; as = ae; }
+    else if (c > 0) { p = pb; n = lb; v = load<u64>(bv + (j << 3)); j++; bs = be; changed = true; }
+    else {
+      const va = load<u64>(av + (i << 3)), vb = load<u64>(bv + (j << 3));
+      if (vb > va) { changed = true; v = vb; } else v = va;
+      i++; j++; as = ae; bs = be;
+    }
+    if (pe != p) { copyBytes(w, ps, pe - ps); w += pe - ps; ps = p; }
+    pe = p + n;
+    o += <u32>n;
+    store<u32>(offs, o); offs += 4;
+    store<u64>(vals, v); vals += 8;
+  }
+  copyBytes(w, ps, pe - ps);
+  w += pe - ps;
+  // The rests: ids in one copy, offsets shifted, counts in one copy.
+  if (j < <usize>nb) changed = true;
+  for (let side = 0; side < 2; side++) {
+    const k = side == 0 ? i : j, n = <usize>(side == 0 ? na : nb);
+    if (k >= n) continue;
+    const kp = side == 0 ? ak : bk, op = side == 0 ? ao : bo, vp = side == 0 ? av : bv;
+    const base = load<u32>(op + (k << 2)), end = load<u32>(op + (n << 2));
+    copyBytes(w, kp + <usize>base, <usize>(end - base));
+    w += <usize>(end - base);
+    for (let q = k + 1; q <= n; q++) { store<u32>(offs, o + load<u32>(op + (q << 2)) - base); offs += 4; }
+    o += end - base;
+    copyBytes(vals, vp + (k << 3), (n - k) << 3);
+    vals += (n - k) << 3;
+  }
+  const t = m.reps;
+  t.keys.len = <i32>o;
+  t.offs.len = <i32>((offs - t.offs.ptr) >> 2);
+  t.count = t.offs.len - 1;
+  m.vals.len = t.count;
+  return changed;
+}
 
 // Writes a merge's output into a counter with room reserved (reserveAppend)
 // and no entries: ids are copied in streaks ([ps, pe): consecutive ids taken
