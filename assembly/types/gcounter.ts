@@ -208,7 +208,7 @@ export class GCounter extends Lattice {
     const n = r.count(2);
     if (!r.ok) return r.err;
     if (small(n, this.count)) {
-      const again = new Reader(start, r.end);
+      const again = scratchReader(start, r.end);
       readEntries(again, null);
       if (!again.ok) { r.fail(again.err); return r.err; }
       r.p = again.p;
@@ -226,7 +226,7 @@ export class GCounter extends Lattice {
     if (ids < 0) {
       // The entries overrun the body: report what the checking pass finds.
       m.free(); if (ia !== null) ia.free();
-      const again = new Reader(start, r.end);
+      const again = scratchReader(start, r.end);
       readEntries(again, null);
       r.fail(again.ok ? E_TRUNCATED : again.err);
       return r.err;
@@ -299,7 +299,7 @@ export class GCounter extends Lattice {
   // only for the replicas this state lacks (most of a delta's are usually known).
   reserveFor(start: usize, end: usize, n: i32): bool {
     let fresh = 0, freshBytes: usize = 0;
-    const scan = new Reader(start, end);
+    const scan = scratchReader(start, end);
     scan.count(2);
     for (let i = 0; i < n; i++) {
       const p = scan.replicaRaw();
@@ -313,7 +313,7 @@ export class GCounter extends Lattice {
   // Joins the body at [start, end), which readEntries has checked and whose
   // room reserve() has made; returns whether this grew.
   joinChecked(start: usize, end: usize): bool {
-    const again = new Reader(start, end);
+    const again = scratchReader(start, end);
     const n = again.count(2);
     let changed = false;
     for (let i = 0; i < n; i++) {
@@ -667,4 +667,13 @@ function mergeSorted(x: GCounter, y: GCounter, m: GCounter): bool {
     t.count = t.offs.len - 1;
     m.vals.len = t.count;
   }
+}
+
+// One Reader for the second passes over a checked body (they never nest), so
+// applying a small delta allocates no managed object for them.
+const tmpReader = new Reader(0, 0);
+function scratchReader(p: usize, end: usize): Reader {
+  const r = tmpReader;
+  r.p = p; r.end = end; r.err = 0; r.dry = false; r.rawLen = 0;
+  return r;
 }

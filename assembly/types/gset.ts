@@ -121,7 +121,7 @@ export class GSet extends Lattice {
       if (r.ok && !r.done) r.fail(E_TRAILING);
       if (!r.ok) return -r.err;
       if (!this.tail.reserve(n, <i32>(r.end - start))) return -E_OUT_OF_MEMORY;
-      const again = new Reader(start, r.end);
+      const again = scratchReader(start, r.end);
       again.count(1);
       let changed = false;
       for (let j = 0; j < n; j++) {
@@ -422,3 +422,12 @@ function appendRest(into: Run, a: Run, i: i32): void {
 
 import { keyBytes } from "../codec";
 function keyBytesOf(s: string): usize { return keyBytes(s); }
+
+// One Reader for the second passes over a checked body (they never nest), so
+// applying a small delta allocates no managed object for them.
+const tmpReader = new Reader(0, 0);
+function scratchReader(p: usize, end: usize): Reader {
+  const r = tmpReader;
+  r.p = p; r.end = end; r.err = 0; r.dry = false; r.rawLen = 0;
+  return r;
+}
