@@ -237,7 +237,7 @@ export class GCounter extends Lattice {
     for (let j = 0; j < n; j++) {
       const p = readReplica(r);
       const len = <usize>r.rawLen;
-      const v = r.varint();
+      const v = readCount(r);
       if (!r.ok) break;
       if (len == 0 || v == 0) { r.fail(E_INVALID); break; } // an empty replica id names no one
       if (v > MAX_COUNT) { r.fail(E_OVERFLOW); break; }
@@ -510,11 +510,11 @@ export function readEntries(r: Reader, into: GCounter | null): i32 {
   for (let i = 0; i < n && r.ok; i++) {
     const p = readReplica(r);
     const len = <usize>r.rawLen;
-    const v = r.varint();
+    const v = readCount(r);
     if (!r.ok) break;
     if (len == 0 || v == 0) { r.fail(E_INVALID); break; } // an empty replica id names no one
     if (v > MAX_COUNT) { r.fail(E_OVERFLOW); break; }
-    if (i > 0 && compareBytes(prev, prevLen, p, len) >= 0) { r.fail(E_NONCANONICAL); break; }
+    if (i > 0 && compareFast(prev, prevLen, p, len) >= 0) { r.fail(E_NONCANONICAL); break; }
     prev = p; prevLen = len;
     if (into !== null) {
       if (fresh) into.append(p, len, v);
@@ -565,6 +565,17 @@ function idBytes(p: usize, end: usize, n: i32): i64 {
     }
   }
   return r.replicaRaw();
+}
+
+// r.varint() for an entry's count, inlined for a count below 128 (one byte,
+// always canonical; 0 is refused by the caller as varint() would let it).
+@inline function readCount(r: Reader): u64 {
+  const p = r.p;
+  if (p < r.end) {
+    const b = load<u8>(p);
+    if (b < 0x80) { r.p = p + 1; return <u64>b; }
+  }
+  return r.varint();
 }
 
 // Set by GCounter.order(): false when it ran out of memory.
