@@ -210,12 +210,25 @@ export class TwoPSet extends Lattice {
     if (!this.a.ordered() || !this.r.ordered()) { w.varint(0); return; } // the ABI returns OUT_OF_MEMORY
     const a = this.a.run, r = this.r.run;
     w.varint(<u64>(a.count - this.removedAdds()));
+    if (!w.ensure(a.data.len)) return; // the ABI returns OUT_OF_MEMORY
+    // The live entries between two removed ones are contiguous: one copy each.
+    const out = w.ptr + <usize>w.pos;
+    let o: usize = 0, s = a.data.ptr;
     let j = 0;
-    for (let i = 0; i < a.count; i++) {
-      if (skipTo(r, j, a.elemPtr(i), a.elemLen(i))) { j = skipped + 1; continue; }
+    for (let i = 0; i < a.count && j < r.count; i++) {
+      if (skipTo(r, j, a.elemPtr(i), a.elemLen(i))) {
+        j = skipped + 1;
+        const e = a.entry(i);
+        memory.copy(out + o, s, e - s);
+        o += e - s;
+        s = entryEnd(a, i);
+        continue;
+      }
       j = skipped;
-      w.raw(a.entry(i), <i32>(entryEnd(a, i) - a.entry(i)));
     }
+    const end = a.data.ptr + <usize>a.data.len;
+    memory.copy(out + o, s, end - s);
+    w.pos += <i32>(o + end - s);
   }
 
   encode(w: Writer): void {
