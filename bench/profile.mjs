@@ -3,7 +3,7 @@
 // options, into a temp dir), runs each case under `node --cpu-prof`, and sums
 // self time by category. Usage: node bench/profile.mjs [case ...]
 import { execFileSync } from "node:child_process";
-import { existsSync, mkdtempSync, readFileSync, readdirSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -20,6 +20,21 @@ const CASES = {
     const ds = []; for (let i = 0; i < N; i++) { src.increment(1); ds.push(src.takeDelta()); }
     const s = performance.now(); for (const d of ds) dst.merge(d); console.log("  merge only:", (performance.now() - s).toFixed(0), "ms");
   },
+  // The kernel-table misses of issue 10 (part A4): joins of two replicas of
+  // n parts, half shared, built as canonical bytes (as bench/kernels.ts does).
+  "gcounter-join-1e6": async (t) => joinCase(t, t.GCounter, counterState(1, 0, 1e6), counterState(1, 5e5, 1.5e6), 3),
+  "gset-join-1e6": async (t) => joinCase(t, t.GSet, setState(0, 1e6), setState(5e5, 1.5e6), 3),
+  "pncounter-join-1e5": async (t) => joinCase(t, t.PNCounter, pnState(0, 1e5), pnState(5e4, 1.5e5), 20),
+  "gcounter-join-1e4": async (t) => joinCase(t, t.GCounter, counterState(1, 0, 1e4), counterState(1, 5e3, 1.5e4), 500),
+  "gset-join-1e4": async (t) => joinCase(t, t.GSet, setState(0, 1e4), setState(5e3, 1.5e4), 500),
+  "gset-decode-1e5": async (t) => {
+    const b = setState(0, 1e5);
+    const s = performance.now(); for (let i = 0; i < 200; i++) t.GSet.decode(b, "p").dispose(); console.log("  200 decodes:", (performance.now() - s).toFixed(0), "ms");
+  },
+  "gcounter-decode-1e5": async (t) => {
+    const b = counterState(1, 0, 1e5);
+    const s = performance.now(); for (let i = 0; i < 100; i++) t.GCounter.decode(b, "p").dispose(); console.log("  100 decodes:", (performance.now() - s).toFixed(0), "ms");
+  },
   "gmap-decode": async (t) => {
     const m = new t.GMap("A", t.LWWRegister); m.batch((s) => { for (let i = 0; i < N; i++) s.update("k" + i, t.LWWRegister.ops.set(i, 1000 + i)); });
     const b = m.encode(); const s = performance.now(); for (let i = 0; i < 10; i++) t.GMap.decode(b).dispose(); console.log("  10 decodes:", (performance.now() - s).toFixed(0), "ms");
@@ -30,6 +45,46 @@ const CASES = {
   "lww-query": async (t) => { const m = new t.LWWRegister("A"); m.set("hello", 1000); let n = 0; for (let i = 0; i < 10 * N; i++) n += m.value.length; m.dispose(); },
   "lww-set": async (t) => { const m = new t.LWWRegister("A"); for (let i = 0; i < 10 * N; i++) m.set("v", 1000 + i); m.dispose(); },
 };
+
+// ---- canonical states as bytes (docs/format.md, v1) ----
+const te = new TextEncoder();
+const varint = (v, out) => { while (v >= 0x80) { out.push((v % 128) | 0x80); v = Math.floor(v / 128); } out.push(v); };
+const byteOrder = (x, y) => { const n = Math.min(x.length, y.length); for (let i = 0; i < n; i++) if (x[i] !== y[i]) return x[i] - y[i]; return x.length - y.length; };
+function counterBody(from, to, out) {
+  const ids = []; for (let i = from; i < to; i++) ids.push([te.encode("r" + i), (i % 97) + 1]);
+  ids.sort((a, b) => byteOrder(a[0], b[0]));
+  varint(ids.length, out); for (const [id, v] of ids) { varint(id.length, out); for (const c of id) out.push(c); varint(v, out); }
+}
+function counterState(tag, from, to) { const out = [0x54, 0x52, 1, tag]; counterBody(from, to, out); return Uint8Array.from(out); }
+function pnState(from, to) { const out = [0x54, 0x52, 1, 2]; counterBody(from, to, out); counterBody(from, from + (to - from) / 3, out); return Uint8Array.from(out); }
+function setState(from, to) {
+  const els = []; for (let i = from; i < to; i++) { const s = te.encode("e" + i); els.push(Uint8Array.from([5, s.length, ...s])); }
+  els.sort(byteOrder);
+  const out = [0x54, 0x52, 1, 8]; varint(els.length, out); for (const e of els) { varint(e.length, out); for (const c of e) out.push(c); }
+  return Uint8Array.from(out);
+}
+// Joins b into a fresh decode of a, `times` times; only the merges are timed
+// (the profile holds the decodes too).
+// Returns the part to profile. Few large merges: the decodes happen before
+// it. Many small ones: each merge's target is decoded (and disposed) in the
+// part, as the bench does, so memory is reused instead of growing by all the
+// copies at once; the profile then holds those decodes too, the printed time
+// only the merges.
+function joinCase(t, T, a, b, times) {
+  const kb = T.decode(b, "p");
+  const kas = times <= 10 ? Array.from({ length: times }, () => T.decode(a, "p")) : null;
+  return () => {
+    let ms = 0;
+    for (let i = 0; i < times; i++) {
+      const ka = kas ? kas[i] : T.decode(a, "p");
+      const s = performance.now();
+      ka.merge(kb);
+      ms += performance.now() - s;
+      if (!kas) ka.dispose();
+    }
+    console.log(`  ${times} merges: ${ms.toFixed(1)} ms (${(ms / times).toFixed(3)} ms each)`);
+  };
+}
 
 function category(name, url) {
   if (url.startsWith("wasm")) {
@@ -49,7 +104,19 @@ if (process.argv[2] === "--child") {
   const t = await import("trellis");
   await t.init(readFileSync(process.argv[3]));
   const s = performance.now();
-  await CASES[process.argv[4]](t);
+  const part = await CASES[process.argv[4]](t);
+  if (typeof part === "function") {
+    // Only this part is profiled (the case set up its states before it).
+    const { Session } = await import("node:inspector/promises");
+    const session = new Session();
+    session.connect();
+    await session.post("Profiler.enable");
+    await session.post("Profiler.start");
+    part();
+    const { profile } = await session.post("Profiler.stop");
+    mkdirSync(process.argv[5], { recursive: true });
+    writeFileSync(join(process.argv[5], "part.cpuprofile"), JSON.stringify(profile));
+  }
   console.log("  total:", (performance.now() - s).toFixed(0), "ms");
 } else {
   const tmp = mkdtempSync(join(tmpdir(), "trellis-prof-"));
@@ -58,8 +125,11 @@ if (process.argv[2] === "--child") {
   for (const c of process.argv.slice(2).length ? process.argv.slice(2) : Object.keys(CASES)) {
     const dir = join(tmp, c);
     console.log(`${c}:`);
-    execFileSync(process.execPath, ["--cpu-prof", "--cpu-prof-dir", dir, fileURLToPath(import.meta.url), "--child", wasm, c], { cwd: root, stdio: "inherit" });
-    const p = JSON.parse(readFileSync(join(dir, readdirSync(dir)[0]), "utf8"));
+    const partDir = join(tmp, c + "-part");
+    execFileSync(process.execPath, ["--cpu-prof", "--cpu-prof-dir", dir, fileURLToPath(import.meta.url), "--child", wasm, c, partDir], { cwd: root, stdio: "inherit" });
+    // A case that returned its part: that part's profile; else the whole run's.
+    const file = existsSync(join(partDir, "part.cpuprofile")) ? join(partDir, "part.cpuprofile") : join(dir, readdirSync(dir)[0]);
+    const p = JSON.parse(readFileSync(file, "utf8"));
     const byId = new Map(p.nodes.map((n) => [n.id, n]));
     const cat = new Map(), fn = new Map();
     p.samples.forEach((id, i) => {
@@ -74,5 +144,4 @@ if (process.argv[2] === "--child") {
     console.log("  top functions:");
     for (const [k, v] of [...fn].sort((a, b) => b[1] - a[1]).slice(0, 8)) console.log(`  ${(v / 1000).toFixed(0).padStart(6)} ms ${(100 * v / tot).toFixed(1).padStart(5)}%  ${k}`);
   }
-  void existsSync;
 }

@@ -2,7 +2,7 @@
 // lookup, growth, iteration and free, hash collisions, empty strings, 1e5
 // entries, and allocation refused under a memory cap.
 import {
-  Vec, ByteTable, Run, DotVec, hashBytes, compareBytes, equalBytes, sortedIndex,
+  Vec, ByteTable, Run, DotVec, hashBytes, compareBytes, compareFast, copyBytes, isAscii, equalBytes, sortedIndex,
   setCapPages, alloc, resize, release, entrySize, spanFreeBytes, LARGE,
 } from "../data/index";
 
@@ -347,5 +347,78 @@ describe("large blocks (page spans)", () => {
     expect<bool>(q != 0).toBe(true);
     release(q);
     setCapPages(0);
+  });
+});
+
+describe("merge helpers", () => {
+  it("compareFast has compareBytes's sign on every pair, across word boundaries", () => {
+    const words = ["", "a", "b", "ab", "abcdefg", "abcdefgh", "abcdefgi", "abcdefgh1", "abcdefgh2", "abcdefghijklmnop",
+      "abcdefghijklmnoq", "abcdefghijklmnopq", "\x7f", "\x80", "\xff", "abcdefg\xff", "abcdefg\x01", "\xffbcdefgh"];
+    const x = heap.alloc(64), y = heap.alloc(64);
+    let agree = true;
+    for (let i = 0; i < words.length; i++) {
+      for (let j = 0; j < words.length; j++) {
+        const s = words[i], t = words[j];
+        for (let k = 0; k < s.length; k++) store<u8>(x + k, <u8>s.charCodeAt(k));
+        for (let k = 0; k < t.length; k++) store<u8>(y + k, <u8>t.charCodeAt(k));
+        const a = compareBytes(x, s.length, y, t.length), f = compareFast(x, s.length, y, t.length);
+        if ((a < 0) != (f < 0) || (a == 0) != (f == 0)) agree = false;
+      }
+    }
+    expect<bool>(agree).toBe(true);
+    heap.free(x); heap.free(y);
+  });
+  it("copyBytes copies exactly n bytes, short and long", () => {
+    const src = heap.alloc(100), dst = heap.alloc(100);
+    for (let i = 0; i < 100; i++) store<u8>(src + i, <u8>(i + 1));
+    let ok = true;
+    for (let n = 0; n <= 40; n++) {
+      memory.fill(dst, 0, 100);
+      copyBytes(dst + 1, src, <usize>n);
+      if (load<u8>(dst) != 0 || load<u8>(dst + 1 + n) != 0) ok = false; // nothing outside
+      for (let i = 0; i < n; i++) if (load<u8>(dst + 1 + i) != <u8>(i + 1)) ok = false;
+    }
+    expect<bool>(ok).toBe(true);
+    heap.free(src); heap.free(dst);
+  });
+  it("isAscii finds a high byte at any position, or none", () => {
+    const p = heap.alloc(40);
+    memory.fill(p, 0x61, 40);
+    let ok = isAscii(p, 40) && isAscii(p, 0);
+    for (let i = 0; i < 20; i++) {
+      store<u8>(p + i, 0x80);
+      if (isAscii(p, 20) || !isAscii(p + i + 1, 19 - i)) ok = false;
+      store<u8>(p + i, 0x61);
+    }
+    expect<bool>(ok).toBe(true);
+    heap.free(p);
+  });
+});
+
+describe("ByteTable without its index", () => {
+  it("takes ordered keys unhashed, builds the index on demand, and copies either way", () => {
+    const t = new ByteTable();
+    expect<bool>(t.reserveUnindexed(100, 1000)).toBe(true);
+    for (let i = 0; i < 100; i++) { const n = kb(i); t.appendUnindexed(scratch, <usize>n); }
+    expect<i32>(t.count).toBe(100);
+    expect<bool>(t.indexed).toBe(false);
+    const c = new ByteTable();
+    expect<bool>(t.copyTo(c)).toBe(true);
+    expect<bool>(c.indexed).toBe(false, "a copy of an unindexed table is unindexed");
+    expect<bool>(t.buildIndex()).toBe(true);
+    expect<bool>(t.indexed).toBe(true);
+    let ok = true;
+    for (let i = 0; i < 100; i++) if (t.find(scratch, kb(i)) != i) ok = false;
+    expect<bool>(ok).toBe(true);
+    expect<i32>(find(t, "k100")).toBe(-1);
+    expect<i32>(add(t, "k100")).toBe(100, "adds go on after the appended keys");
+    // reserve() builds the index too, and the dropped index comes back.
+    t.dropIndex();
+    expect<bool>(t.indexed).toBe(false);
+    expect<bool>(t.reserve(1, 8)).toBe(true);
+    expect<i32>(find(t, "k100")).toBe(100);
+    expect<bool>(c.reserve(0, 0)).toBe(true);
+    expect<i32>(find(c, "k42")).toBe(42);
+    t.free(); c.free();
   });
 });

@@ -13,6 +13,28 @@ export function compareBytes(a: usize, alen: usize, b: usize, blen: usize): i32 
   return alen < blen ? -1 : alen > blen ? 1 : 0;
 }
 
+// compareBytes for merge loops: inlined, and a differing word is ordered by
+// its first differing byte, found with one ctz instead of byte by byte. Returns
+// only the sign that matters (<0, 0, >0).
+@inline export function compareFast(a: usize, alen: usize, b: usize, blen: usize): i32 {
+  const n = alen < blen ? alen : blen;
+  let i: usize = 0;
+  while (i + 8 <= n) {
+    const x = load<u64>(a + i), y = load<u64>(b + i);
+    if (x != y) {
+      // The first differing byte (little-endian: the lowest set bit of x ^ y).
+      const sh = ctz<u64>(x ^ y) & ~(<u64>7);
+      return (<u32>(x >> sh) & 0xff) < (<u32>(y >> sh) & 0xff) ? -1 : 1;
+    }
+    i += 8;
+  }
+  for (; i < n; i++) {
+    const x = <i32>load<u8>(a + i), y = <i32>load<u8>(b + i);
+    if (x != y) return x - y;
+  }
+  return alen < blen ? -1 : alen > blen ? 1 : 0;
+}
+
 export function equalBytes(a: usize, alen: usize, b: usize, blen: usize): bool {
   if (alen != blen) return false;
   let i: usize = 0;
@@ -52,4 +74,22 @@ export function putVarint(p: usize, v: u64): usize {
   while (v >= 0x80) { store<u8>(p++, <u8>(v | 0x80)); v >>= 7; }
   store<u8>(p++, <u8>v);
   return p;
+}
+
+// Copies n bytes: a short copy (an element, a replica id) inline, a long one
+// with memory.copy, which V8 runs as a call out of Wasm (it dominated
+// per-element merges when every entry was copied that way).
+@inline export function copyBytes(dst: usize, src: usize, n: usize): void {
+  if (n > 32) { memory.copy(dst, src, n); return; }
+  while (n >= 8) { store<u64>(dst, load<u64>(src)); dst += 8; src += 8; n -= 8; }
+  while (n > 0) { store<u8>(dst++, load<u8>(src++)); n--; }
+}
+
+// Whether p[0..n) is all ASCII (so valid UTF-8), a word at a time.
+@inline export function isAscii(p: usize, n: usize): bool {
+  const end = p + n;
+  let acc: u64 = 0;
+  while (p + 8 <= end) { acc |= load<u64>(p); p += 8; }
+  while (p < end) { acc |= <u64>load<u8>(p++); }
+  return (acc & 0x8080_8080_8080_8080) == 0;
 }

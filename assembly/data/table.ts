@@ -4,8 +4,13 @@
 // the key's 32-bit hash beside its index+1 (0 = empty), so most mismatches
 // are rejected without touching the arena. No deletes: every use is a
 // grow-only set (elements, replica ids), so no tombstones are needed.
+//
+// A table may also be filled without its index (appendUnindexed, for keys that
+// arrive in order from a merge or a decode, where hashing them would cost more
+// than the merge): then `slots` is 0 and find()/add() must not be called until
+// buildIndex() (or reserve(), which builds it) has run.
 import { hashBytes } from "./hash";
-import { equalBytes } from "./bytes";
+import { copyBytes, equalBytes } from "./bytes";
 import { LARGE, alloc, release } from "./mem";
 import { Vec } from "./vec";
 
@@ -60,10 +65,50 @@ const MIN_SLOTS: u32 = 16;
     return true;
   }
 
+  // Whether the hash index exists (it always does once a key was add()ed).
+  @inline get indexed(): bool { return this.slots != 0 || this.count == 0; }
+
+  // Builds the index of a table filled by appendUnindexed; false (still
+  // unindexed, nothing else changed) on exhaustion.
+  buildIndex(): bool { return this.indexed || this.reserve(0, 0); }
+
+  // Appends key p[0..n) without hashing it, into room made on keys/offs
+  // (reserveUnindexed). Only on a table without index; the caller keeps keys
+  // distinct (they arrive strictly ordered).
+  @inline appendUnindexed(p: usize, n: usize): void {
+    if (this.offs.len == 0) this.offs.pushReserved(0);
+    copyBytes(this.keys.end(), p, n);
+    this.keys.len += <i32>n;
+    this.offs.pushReserved(<u32>this.keys.len);
+    this.count++;
+  }
+
+  // Room for `keys` more keys of `bytes` bytes appended without the index.
+  reserveUnindexed(keys: i32, bytes: i32): bool {
+    if (keys < 0 || bytes < 0 || keys > 0x1fff_ffff - this.count) return false;
+    return this.offs.reserve(keys + (this.offs.len == 0 ? 1 : 0)) && this.keys.reserve(bytes);
+  }
+
+  // Gives the index's memory back (it is rebuilt on demand by buildIndex).
+  dropIndex(): void {
+    release(this.slots);
+    this.slots = 0; this.mask = 0;
+  }
+
   private rehash(n: u32): bool {
     const old = this.slots;
     const oldN: u32 = this.mask == 0 ? 0 : this.mask + 1;
     const bytes = <usize>n << 3;
+    if (old == 0 && this.count > 0) {
+      // No index yet (keys appended in order): place every key.
+      const p = alloc(bytes);
+      if (p == 0) return false;
+      memory.fill(p, 0, bytes);
+      this.slots = p;
+      this.mask = n - 1;
+      for (let k = 0; k < this.count; k++) this.place(<u32>hashBytes(this.keyPtr(k), this.keyLen(k)), k);
+      return true;
+    }
     if (<usize>oldN << 3 >= LARGE) {
       // A large table is rebuilt from its keys (hashing them again) rather
       // than copied, so the old slots are given back before the new ones are
@@ -138,6 +183,13 @@ const MIN_SLOTS: u32 = 16;
   copyTo(into: ByteTable): bool {
     into.clear();
     if (this.count == 0) return true;
+    if (this.slots == 0) {
+      // Unindexed: so is the copy.
+      if (!this.keys.copyTo(into.keys) || !this.offs.copyTo(into.offs)) return false;
+      into.dropIndex();
+      into.count = this.count;
+      return true;
+    }
     const n = this.mask + 1;
     const p = alloc(<usize>n << 3);
     if (p == 0) return false;

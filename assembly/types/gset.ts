@@ -9,7 +9,7 @@
 import { Reader, Writer } from "../codec";
 import { E_BAD_TAG, E_NONCANONICAL, E_OUT_OF_MEMORY, E_TOO_LARGE, E_TRAILING, MAX_PARTS, setError } from "../errors";
 import { Lattice, Spec, batchEpoch, pendingOfBatch } from "../lattice";
-import { ByteTable, Run, Vec, compareBytes, entrySize, sortedIndex, varintSize } from "../data/index";
+import { ByteTable, Run, Vec, compareBytes, compareFast, copyBytes, entryBody, entryLen, entrySize, isAscii, sortedIndex, varintSize } from "../data/index";
 
 export const OP_ADD: u32 = 0; // op := 0 element:bytes
 
@@ -86,21 +86,7 @@ export class GSet extends Lattice {
     const a = this.run, b = x.run;
     const merged = new Run();
     if (!merged.reserve(a.count + b.count, a.data.len + b.data.len)) { merged.free(); setError(E_OUT_OF_MEMORY); return false; }
-    let i = 0, j = 0, changed = false;
-    const na = a.count, nb = b.count;
-    while (i < na && j < nb) {
-      const c = compareBytes(a.elemPtr(i), a.elemLen(i), b.elemPtr(j), b.elemLen(j));
-      if (c <= 0) {
-        merged.appendEntryReserved(a.entry(i), entryEnd(a, i) - a.entry(i)); i++;
-        if (c == 0) j++;
-      } else {
-        merged.appendEntryReserved(b.entry(j), entryEnd(b, j) - b.entry(j)); j++;
-        changed = true;
-      }
-    }
-    if (j < nb) changed = true;
-    appendRest(merged, a, i);
-    appendRest(merged, b, j);
+    const changed = mergeRuns(a, b, merged);
     if (changed) this.run.take(merged); else merged.free();
     return changed;
   }
@@ -135,7 +121,7 @@ export class GSet extends Lattice {
       if (r.ok && !r.done) r.fail(E_TRAILING);
       if (!r.ok) return -r.err;
       if (!this.tail.reserve(n, <i32>(r.end - start))) return -E_OUT_OF_MEMORY;
-      const again = new Reader(start, r.end);
+      const again = scratchReader(start, r.end);
       again.count(1);
       let changed = false;
       for (let j = 0; j < n; j++) {
@@ -150,23 +136,51 @@ export class GSet extends Lattice {
     const merged = new Run();
     // Incoming entries are at most the bytes left; a count over that was refused.
     if (!merged.reserve(na + n, a.data.len + r.left)) { merged.free(); return -E_OUT_OF_MEMORY; }
+    // Cursors: pa walks this run's entries (body ba, length la); the
+    // incoming entry is at `at`. Entries are written to `merged` as streaks:
+    // [ps, pe) is a stretch of consecutive taken entries not yet copied, so a
+    // run of entries from one side costs one copy.
+    const md = merged.data.ptr;
+    let w = md, o: u32 = 0;
+    let ps: usize = 0, pe: usize = 0;
+    let offs = merged.offs.ptr;
+    let pa = a.data.ptr;
+    const ea = pa + <usize>a.data.len;
     let i = 0, changed = false, prev: usize = 0, prevLen: usize = 0;
     for (let j = 0; j < n; j++) {
-      const p = r.valueRaw();
+      const at = r.p;
+      const p = readElement(r);
       if (!r.ok) break;
       const len = <usize>r.rawLen;
-      if (j > 0 && compareBytes(prev, prevLen, p, len) >= 0) { r.fail(E_NONCANONICAL); break; }
+      if (j > 0 && compareFast(prev, prevLen, p, len) >= 0) { r.fail(E_NONCANONICAL); break; }
       prev = p; prevLen = len;
-      // Own elements below the incoming one pass through.
+      // Own entries below the incoming one pass through; an equal one is kept.
       let c = -1;
-      while (i < na && (c = compareBytes(a.elemPtr(i), a.elemLen(i), p, len)) < 0) {
-        merged.appendEntryReserved(a.entry(i), entryEnd(a, i) - a.entry(i)); i++;
+      while (pa < ea) {
+        let la = <usize>load<u8>(pa), ba = pa + 1;
+        if (la >= 0x80) { la = entryLen(pa); ba = entryBody(pa); }
+        c = compareFast(ba, la, p, len);
+        if (c > 0) break;
+        const size = ba + la - pa;
+        if (pe != pa) { copyBytes(w, ps, pe - ps); w += pe - ps; ps = pa; }
+        pe = pa + size;
+        store<u32>(offs, o); offs += 4; o += <u32>size;
+        pa += size; i++;
+        if (c == 0) break;
       }
-      if (i < na && c == 0) { merged.appendEntryReserved(a.entry(i), entryEnd(a, i) - a.entry(i)); i++; }
-      else { merged.appendReserved(p, len); changed = true; }
+      if (c != 0) {
+        const size = r.p - at;
+        if (pe != at) { copyBytes(w, ps, pe - ps); w += pe - ps; ps = at; }
+        pe = at + size;
+        store<u32>(offs, o); offs += 4; o += <u32>size;
+        changed = true;
+      }
     }
     if (r.ok && !r.done) r.fail(E_TRAILING);
     if (!r.ok) { merged.free(); return -r.err; }
+    copyBytes(w, ps, pe - ps);
+    merged.data.len = <i32>o;
+    merged.offs.len = <i32>((offs - merged.offs.ptr) >> 2);
     appendRest(merged, a, i);
     if (changed) this.run.take(merged); else merged.free();
     return changed ? 1 : 0;
@@ -318,15 +332,77 @@ export function readElements(r: Reader, n: i32, into: Run | null): void {
   let prev: usize = 0, prevLen: usize = 0;
   for (let j = 0; j < n; j++) {
     const at = r.p;
-    const p = r.valueRaw();
+    const p = readElement(r);
     if (!r.ok) return;
     const len = <usize>r.rawLen;
-    if (j > 0 && compareBytes(prev, prevLen, p, len) >= 0) { r.fail(E_NONCANONICAL); return; }
+    if (j > 0 && compareFast(prev, prevLen, p, len) >= 0) { r.fail(E_NONCANONICAL); return; }
     prev = p; prevLen = len;
     if (into !== null) into.offs.pushReserved(base + <u32>(at - start));
   }
   if (into !== null && !into.data.append(start, <i32>(r.p - start))) r.fail(E_OUT_OF_MEMORY);
 }
+
+// r.valueRaw() with a fast path for what most elements are: a string of
+// fewer than 126 ASCII bytes (entry = length, tag 5, length, bytes), checked
+// a word at a time and accepting exactly what valueRaw() accepts for it.
+@inline export function readElement(r: Reader): usize {
+  const p = r.p;
+  if (p + 2 < r.end) {
+    const n = <usize>load<u8>(p);
+    if (n >= 2 && n < 0x80 && n < r.end - p && load<u8>(p + 1) == 5 && <usize>load<u8>(p + 2) == n - 2 && isAscii(p + 3, n - 2)) {
+      r.p = p + 1 + n;
+      r.rawLen = <i32>n;
+      return p + 1;
+    }
+  }
+  return r.valueRaw();
+}
+
+// out := a ∪ b (runs in order; room reserved in out, which is empty).
+// Returns whether b added anything. Cursors walk both runs' entries; taken
+// entries are copied as streaks (see joinBody), the rests in one copy each.
+function mergeRuns(a: Run, b: Run, out: Run): bool {
+  let w = out.data.ptr, o: u32 = 0;
+  let ps: usize = 0, pe: usize = 0;
+  let offs = out.offs.ptr;
+  let pa = a.data.ptr, pb = b.data.ptr;
+  const ea = pa + <usize>a.data.len, eb = pb + <usize>b.data.len;
+  let i = 0, j = 0, changed = false;
+  let la: usize = 0, ba: usize = 0, lb: usize = 0, bb: usize = 0;
+  if (pa < ea) { la = <usize>load<u8>(pa); ba = pa + 1; if (la >= 0x80) { la = entryLen(pa); ba = entryBody(pa); } }
+  if (pb < eb) { lb = <usize>load<u8>(pb); bb = pb + 1; if (lb >= 0x80) { lb = entryLen(pb); bb = entryBody(pb); } }
+  while (pa < ea && pb < eb) {
+    const c = compareFast(ba, la, bb, lb);
+    if (c <= 0) {
+      const size = ba + la - pa;
+      if (pe != pa) { copyBytes(w, ps, pe - ps); w += pe - ps; ps = pa; }
+      pe = pa + size;
+      store<u32>(offs, o); offs += 4; o += <u32>size;
+      pa += size; i++;
+      if (pa < ea) { la = <usize>load<u8>(pa); ba = pa + 1; if (la >= 0x80) { la = entryLen(pa); ba = entryBody(pa); } }
+      if (c == 0) {
+        pb = bb + lb; j++;
+        if (pb < eb) { lb = <usize>load<u8>(pb); bb = pb + 1; if (lb >= 0x80) { lb = entryLen(pb); bb = entryBody(pb); } }
+      }
+    } else {
+      const size = bb + lb - pb;
+      if (pe != pb) { copyBytes(w, ps, pe - ps); w += pe - ps; ps = pb; }
+      pe = pb + size;
+      store<u32>(offs, o); offs += 4; o += <u32>size;
+      pb += size; j++;
+      changed = true;
+      if (pb < eb) { lb = <usize>load<u8>(pb); bb = pb + 1; if (lb >= 0x80) { lb = entryLen(pb); bb = entryBody(pb); } }
+    }
+  }
+  copyBytes(w, ps, pe - ps);
+  out.data.len = <i32>o;
+  out.offs.len = <i32>((offs - out.offs.ptr) >> 2);
+  if (j < b.count) changed = true;
+  appendRest(out, a, i);
+  appendRest(out, b, j);
+  return changed;
+}
+
 // Where entry i of run a ends.
 @inline export function entryEnd(a: Run, i: i32): usize {
   return i + 1 < a.count ? a.entry(i + 1) : a.data.ptr + <usize>a.data.len;
@@ -346,3 +422,12 @@ function appendRest(into: Run, a: Run, i: i32): void {
 
 import { keyBytes } from "../codec";
 function keyBytesOf(s: string): usize { return keyBytes(s); }
+
+// One Reader for the second passes over a checked body (they never nest), so
+// applying a small delta allocates no managed object for them.
+const tmpReader = new Reader(0, 0);
+function scratchReader(p: usize, end: usize): Reader {
+  const r = tmpReader;
+  r.p = p; r.end = end; r.err = 0; r.dry = false; r.rawLen = 0;
+  return r;
+}

@@ -4,7 +4,7 @@
 import { Reader, Writer } from "../codec";
 import { E_BAD_TAG, E_OUT_OF_MEMORY, E_OVERFLOW, E_TOO_LARGE, E_TRAILING, MAX_PARTS, setError } from "../errors";
 import { Lattice, Spec, T_GCOUNTER } from "../lattice";
-import { GCounter, MAX_COUNT, readEntries } from "./gcounter";
+import { GCounter, MAX_COUNT } from "./gcounter";
 
 export const OP_INCREMENT: u32 = 0; // op := 0 n:varint
 export const OP_DECREMENT: u32 = 1; // op := 1 n:varint
@@ -95,19 +95,17 @@ export class PNCounter extends Lattice {
 
   free(): void { this.p.free(); this.n.free(); }
 
-  // Streams the two GCounter bodies in: both are checked first, then room is
-  // reserved in both components, then they are joined, so a bad body or
-  // exhausted memory changes nothing and no temporary state is built.
+  // Streams the two GCounter bodies in: each is checked and staged (merged
+  // into a new component, or kept to apply point by point when small), room
+  // is made for the point updates, and only then are both committed, so a bad
+  // body or exhausted memory changes nothing.
   joinBody(r: Reader): i32 {
-    const start = r.p;
-    const np = readEntries(r, null);
-    const mid = r.p;
-    const nn = r.ok ? readEntries(r, null) : 0;
+    if (this.p.stage(r) == 0) this.n.stage(r);
     if (r.ok && !r.done) r.fail(E_TRAILING);
-    if (!r.ok) return -r.err;
-    if (!this.p.reserveFor(start, mid, np) || !this.n.reserveFor(mid, r.end, nn)) return -E_OUT_OF_MEMORY;
-    const a = this.p.joinChecked(start, mid);
-    const b = this.n.joinChecked(mid, r.end);
+    if (r.ok && (!this.p.prepareStaged() || !this.n.prepareStaged())) r.fail(E_OUT_OF_MEMORY);
+    if (!r.ok) { this.p.dropStaged(); this.n.dropStaged(); return -r.err; }
+    const a = this.p.commitStaged();
+    const b = this.n.commitStaged();
     return a || b ? 1 : 0;
   }
 

@@ -13,7 +13,7 @@ import { Reader, Writer } from "../codec";
 import { E_BAD_TAG, E_NONCANONICAL, E_OUT_OF_MEMORY, E_TOO_LARGE, E_TRAILING, MAX_PARTS, setError } from "../errors";
 import { Lattice, Spec } from "../lattice";
 import { GSet, readElements, entryEnd } from "./gset";
-import { Run, compareBytes, entryBody, entryLen } from "../data/index";
+import { Run, compareBytes, compareFast, entryBody, entryLen } from "../data/index";
 
 export const OP_ADD: u32 = 0;    // op := 0 element:bytes
 export const OP_REMOVE: u32 = 1; // op := 1 element:bytes
@@ -63,12 +63,23 @@ export class TwoPSet extends Lattice {
     if (!this.r.leq(x.r)) return false;
     if (!this.a.ordered() || !this.r.ordered()) return false;
     const a = this.a.run, r = this.r.run;
-    let j = 0;
+    // Many against many (a join's check): o's runs are walked with cursors,
+    // as r is; few against many: point lookups (no fold of o's runs).
+    const walk = a.count * 16 >= x.a.size() + x.r.size() && x.a.ordered() && x.r.ordered();
+    const xa = x.a.run, xr = x.r.run;
+    let j = 0, ja = 0, jr = 0;
     for (let i = 0; i < a.count; i++) {
       const p = a.elemPtr(i), n = a.elemLen(i);
       if (skipTo(r, j, p, n)) { j = skipped + 1; continue; } // removed here
       j = skipped;
-      if (!x.a.contains(p, n) && !x.r.contains(p, n)) return false;
+      if (walk) {
+        const inA = skipTo(xa, ja, p, n);
+        ja = skipped;
+        if (inA) continue;
+        const inR = skipTo(xr, jr, p, n);
+        jr = skipped;
+        if (!inR) return false;
+      } else if (!x.a.contains(p, n) && !x.r.contains(p, n)) return false;
     }
     return true;
   }
@@ -199,12 +210,25 @@ export class TwoPSet extends Lattice {
     if (!this.a.ordered() || !this.r.ordered()) { w.varint(0); return; } // the ABI returns OUT_OF_MEMORY
     const a = this.a.run, r = this.r.run;
     w.varint(<u64>(a.count - this.removedAdds()));
+    if (!w.ensure(a.data.len)) return; // the ABI returns OUT_OF_MEMORY
+    // The live entries between two removed ones are contiguous: one copy each.
+    const out = w.ptr + <usize>w.pos;
+    let o: usize = 0, s = a.data.ptr;
     let j = 0;
-    for (let i = 0; i < a.count; i++) {
-      if (skipTo(r, j, a.elemPtr(i), a.elemLen(i))) { j = skipped + 1; continue; }
+    for (let i = 0; i < a.count && j < r.count; i++) {
+      if (skipTo(r, j, a.elemPtr(i), a.elemLen(i))) {
+        j = skipped + 1;
+        const e = a.entry(i);
+        memory.copy(out + o, s, e - s);
+        o += e - s;
+        s = entryEnd(a, i);
+        continue;
+      }
       j = skipped;
-      w.raw(a.entry(i), <i32>(entryEnd(a, i) - a.entry(i)));
     }
+    const end = a.data.ptr + <usize>a.data.len;
+    memory.copy(out + o, s, end - s);
+    w.pos += <i32>(o + end - s);
   }
 
   encode(w: Writer): void {
@@ -232,7 +256,7 @@ export class TwoPSet extends Lattice {
 let skipped: i32 = 0;
 function skipTo(r: Run, j: i32, p: usize, n: usize): bool {
   let c = -1;
-  while (j < r.count && (c = compareBytes(r.elemPtr(j), r.elemLen(j), p, n)) < 0) j++;
+  while (j < r.count && (c = compareFast(r.elemPtr(j), r.elemLen(j), p, n)) < 0) j++;
   skipped = j;
   return j < r.count && c == 0;
 }

@@ -5,10 +5,14 @@
 // - a set is a sorted run: its canonical entries (varint length, bytes) back
 //   to back in one Uint8Array plus a Uint32Array of where each starts; decode
 //   checks order and copies, encode is one copy, join is one streaming merge;
-// - a counter is an interning open-addressing table (32-bit hash beside
-//   index + 1 per slot, linear probing, load ≤ 7/8) over a byte arena, with
-//   the counts in a Float64Array by index (exact to 2^53; the bench's counts
-//   are small); encode sorts the indices by replica bytes.
+// - a counter is a byte arena of replica ids with a Uint32Array of offsets
+//   and the counts in a Float64Array by index (exact to 2^53; the bench's
+//   counts are small), kept in replica order after decodes and bulk joins, so
+//   joining two large counters is one streaming merge (ids copied in streaks)
+//   and encoding walks them in place; an interning open-addressing index
+//   (32-bit hash beside index + 1 per slot, linear probing, load ≤ 7/8) is
+//   built only when a point update (a small delta) needs it, and entries it
+//   appends out of order are merged or encoded through a sorted index.
 // Checks done on decode: bounds, lengths, strict order, no empty replica id,
 // no zero count. The kernels also check each element is a canonical value;
 // the twins do not, so they do a little less work than the kernels.
@@ -91,23 +95,49 @@ function readRun(r: ByteReader): Run {
   return { data: buf.slice(start, p), offs, count: n, bytes: p - start };
 }
 
-// a ⊔ b as a new run (exact-size arrays, as the kernel reserves), and whether b added anything.
+// Copies src[s, e) to dst at o: short stretches byte by byte (a subarray per
+// entry would allocate), long ones with set().
+function copy(dst: Uint8Array, o: number, src: Uint8Array, s: number, e: number): void {
+  if (e - s > 32) dst.set(src.subarray(s, e), o);
+  else for (let i = s; i < e; i++) dst[o++] = src[i];
+}
+
+// a ⊔ b as a new run (exact-size arrays, as the kernel reserves), and whether
+// b added anything. As the kernel: cursors walk both runs' entries, and taken
+// entries are copied in streaks (a stretch of consecutive entries from one
+// side, one copy), the rests in one copy each.
 function mergeRuns(a: Run, b: Run): [Run, boolean] {
   const data = new Uint8Array(a.bytes + b.bytes);
   const offs = new Uint32Array(a.count + b.count);
+  const ad = a.data, bd = b.data;
   let i = 0, j = 0, k = 0, o = 0, changed = false;
-  const copy = (src: Run, x: number) => {
-    const s = src.offs[x], e = x + 1 < src.count ? src.offs[x + 1] : src.bytes;
-    offs[k++] = o;
-    data.set(src.data.subarray(s, e), o);
-    o += e - s;
-  };
+  let pa = 0, pb = 0;
+  // The pending streak: bytes [ps, pe) of side sd (0: a, 1: b), written at w.
+  let sd = 0, ps = 0, pe = 0, w = 0;
+  const flush = () => { copy(data, w, sd === 0 ? ad : bd, ps, pe); w += pe - ps; };
   while (i < a.count && j < b.count) {
-    const an = entryLen(a, i), ap = eBody;
-    const bn = entryLen(b, j), bp = eBody;
-    const c = cmp(a.data, ap, an, b.data, bp, bn);
-    if (c <= 0) { copy(a, i++); if (c === 0) j++; } else { copy(b, j++); changed = true; }
+    let la = ad[pa], ba = pa + 1;
+    if (la >= 0x80) { la = varintAt(ad, pa); ba = vNext; }
+    let lb = bd[pb], bb = pb + 1;
+    if (lb >= 0x80) { lb = varintAt(bd, pb); bb = vNext; }
+    const c = cmp(ad, ba, la, bd, bb, lb);
+    if (c <= 0) {
+      const size = ba + la - pa;
+      if (sd !== 0 || pe !== pa) { flush(); sd = 0; ps = pa; }
+      pe = pa + size;
+      offs[k++] = o; o += size;
+      pa += size; i++;
+      if (c === 0) { pb = bb + lb; j++; }
+    } else {
+      const size = bb + lb - pb;
+      if (sd !== 1 || pe !== pb) { flush(); sd = 1; ps = pb; }
+      pe = pb + size;
+      offs[k++] = o; o += size;
+      pb += size; j++;
+      changed = true;
+    }
   }
+  flush();
   if (j < b.count) changed = true;
   // The rests are contiguous: one copy each.
   for (const [src, x] of [[a, i], [b, j]] as [Run, number][]) {
@@ -174,7 +204,7 @@ function findRun(r: Run, b: Uint8Array, p: number, n: number): number {
 function fold(s: GSetFlat): void {
   const t = s.tail;
   if (t.count === 0) return;
-  const idx = t.sorted();
+  const idx = t.order() ?? Uint32Array.from({ length: t.count }, (_, i) => i);
   let bytes = 0;
   for (let i = 0; i < t.count; i++) { const n = t.offs[i + 1] - t.offs[i]; bytes += varintSize(n) + n; }
   const tr: Run = { data: new Uint8Array(bytes), offs: new Uint32Array(t.count), count: t.count, bytes };
@@ -271,16 +301,17 @@ function hash(b: Uint8Array, p: number, n: number): number {
 }
 
 export class Table {
-  slots = new Uint32Array(32); // pairs: hash, index + 1 (0 = empty)
-  mask = 15;
+  slots: Uint32Array | null = null; // the index: pairs hash, index + 1 (0 = empty); null until a point update
+  mask = 0;
   count = 0;
   keys = new Uint8Array(256);
   keyEnd = 0;
   offs = new Uint32Array(17); // key i is keys[offs[i] .. offs[i + 1])
   vals = new Float64Array(16);
+  sorted = true; // index order is replica byte order
 
   find(b: Uint8Array, p: number, n: number, h: number): number {
-    const s = this.slots, mask = this.mask;
+    const s = this.slots!, mask = this.mask;
     for (let i = h & mask; ; i = (i + 1) & mask) {
       const idx = s[(i << 1) + 1];
       if (idx === 0) return -1;
@@ -291,8 +322,8 @@ export class Table {
     }
   }
 
-  // Room for `more` keys of `bytes` bytes in all (load ≤ 7/8).
-  reserve(more: number, bytes: number): void {
+  // Room for `more` keys of `bytes` bytes in all (arrays only).
+  room(more: number, bytes: number): void {
     const want = this.count + more;
     if (this.keyEnd + bytes > this.keys.length) {
       const k = new Uint8Array(Math.max(this.keyEnd + bytes, this.keys.length * 2));
@@ -303,21 +334,41 @@ export class Table {
       const o = new Uint32Array(cap); o.set(this.offs.subarray(0, this.count + 1)); this.offs = o;
       const v = new Float64Array(cap); v.set(this.vals.subarray(0, this.count)); this.vals = v;
     }
-    let n = this.mask + 1;
+  }
+
+  // Room for `more` keys and the index for them (built here if missing; load ≤ 7/8).
+  reserve(more: number, bytes: number): void {
+    this.room(more, bytes);
+    const want = this.count + more;
+    let n = this.slots === null ? 16 : this.mask + 1;
     while (want * 8 > n * 7) n *= 2;
-    if (n !== this.mask + 1) {
-      const s = new Uint32Array(n * 2), mask = n - 1, old = this.slots;
-      for (let j = 0; j < old.length; j += 2) {
-        if (old[j + 1] === 0) continue;
-        let i = old[j] & mask;
+    if (this.slots === null || n !== this.mask + 1) {
+      const s = new Uint32Array(n * 2), mask = n - 1;
+      for (let k = 0; k < this.count; k++) {
+        const h = hash(this.keys, this.offs[k], this.offs[k + 1] - this.offs[k]);
+        let i = h & mask;
         while (s[(i << 1) + 1] !== 0) i = (i + 1) & mask;
-        s[i << 1] = old[j]; s[(i << 1) + 1] = old[j + 1];
+        s[i << 1] = h; s[(i << 1) + 1] = k + 1;
       }
       this.slots = s; this.mask = mask;
     }
   }
 
-  // count(key) := max(count, v), room reserved; whether it grew.
+  // Index of a key, or -1: the index if built, else a binary search (sorted).
+  lookup(b: Uint8Array, p: number, n: number): number {
+    if (this.count === 0) return -1;
+    if (this.slots !== null) return this.find(b, p, n, hash(b, p, n));
+    let lo = 0, hi = this.count;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1, o = this.offs[mid];
+      const c = cmp(this.keys, o, this.offs[mid + 1] - o, b, p, n);
+      if (c === 0) return mid;
+      if (c < 0) lo = mid + 1; else hi = mid;
+    }
+    return -1;
+  }
+
+  // count(key) := max(count, v), room and index reserved; whether it grew.
   raise(b: Uint8Array, p: number, n: number, v: number): boolean {
     const h = hash(b, p, n);
     const k = this.find(b, p, n, h);
@@ -326,11 +377,15 @@ export class Table {
       this.vals[k] = v;
       return true;
     }
-    const s = this.slots, mask = this.mask;
+    const s = this.slots!, mask = this.mask;
     let i = h & mask;
     while (s[(i << 1) + 1] !== 0) i = (i + 1) & mask;
     const idx = this.count++;
     s[i << 1] = h; s[(i << 1) + 1] = idx + 1;
+    if (this.sorted && idx > 0) {
+      const o = this.offs[idx - 1];
+      if (cmp(this.keys, o, this.offs[idx] - o, b, p, n) > 0) this.sorted = false;
+    }
     this.keys.set(b.subarray(p, p + n), this.keyEnd);
     this.keyEnd += n;
     this.offs[idx + 1] = this.keyEnd;
@@ -338,8 +393,9 @@ export class Table {
     return true;
   }
 
-  // Indices in replica byte order.
-  sorted(): Uint32Array {
+  // Indices in replica byte order (null: index order is that order).
+  order(): Uint32Array | null {
+    if (this.sorted) return null;
     const idx = new Uint32Array(this.count);
     for (let i = 0; i < idx.length; i++) idx[i] = i;
     const k = this.keys, o = this.offs;
@@ -355,23 +411,24 @@ export class Table {
 
   write(out: Uint8Array, p: number): number {
     p = putVarint(out, p, this.count);
-    const idx = this.sorted();
-    for (let j = 0; j < idx.length; j++) {
-      const i = idx[j], s = this.offs[i], e = this.offs[i + 1];
+    const idx = this.order();
+    for (let j = 0; j < this.count; j++) {
+      const i = idx === null ? j : idx[j], s = this.offs[i], e = this.offs[i + 1];
       p = putVarint(out, p, e - s);
-      out.set(this.keys.subarray(s, e), p);
+      copy(out, p, this.keys, s, e);
       p = putVarint(out, p + e - s, this.vals[i]);
     }
     return p;
   }
 
-  // Reads a body (checked: order, no empty id, no zero count) and joins it in.
-  readJoin(r: ByteReader): boolean {
+  // Reads a body (checked: order, no empty id, no zero count) into an empty
+  // table: appended in order, no hashing.
+  readInto(r: ByteReader): void {
     const buf = r.buf;
     const n = r.varint();
     if (n > buf.length - r.pos) throw new Error("count exceeds input");
-    this.reserve(n, buf.length - r.pos);
-    let p = r.pos, prevBody = 0, prevLen = 0, changed = false;
+    this.room(n, buf.length - r.pos);
+    let p = r.pos, prevBody = 0, prevLen = 0;
     for (let i = 0; i < n; i++) {
       const len = varintAt(buf, p);
       const body = vNext;
@@ -379,19 +436,62 @@ export class Table {
       if (i > 0 && cmp(buf, prevBody, prevLen, buf, body, len) >= 0) throw new Error("noncanonical");
       const v = varintAt(buf, body + len);
       if (v === 0) throw new Error("zero count");
-      if (this.raise(buf, body, len, v)) changed = true;
+      copy(this.keys, this.keyEnd, buf, body, body + len);
+      this.keyEnd += len;
+      this.offs[i + 1] = this.keyEnd;
+      this.vals[i] = v;
       prevBody = body; prevLen = len;
       p = vNext;
     }
+    this.count = n;
     r.pos = p;
-    return changed;
   }
 
+  // this := this ⊔ o; whether it grew. A few entries: point updates through
+  // the index; many: one streaming merge into new arrays, replacing these.
   joinTable(o: Table): boolean {
-    this.reserve(o.count, o.keyEnd);
-    let changed = false;
-    for (let i = 0; i < o.count; i++) {
-      if (this.raise(o.keys, o.offs[i], o.offs[i + 1] - o.offs[i], o.vals[i])) changed = true;
+    if (o.count === 0) return false;
+    if (small(o.count, this.count)) {
+      this.reserve(o.count, o.keyEnd);
+      let changed = false;
+      for (let i = 0; i < o.count; i++) {
+        if (this.raise(o.keys, o.offs[i], o.offs[i + 1] - o.offs[i], o.vals[i])) changed = true;
+      }
+      return changed;
+    }
+    const ia = this.order(), ib = o.order();
+    const na = this.count, nb = o.count;
+    const keys = new Uint8Array(this.keyEnd + o.keyEnd), offs = new Uint32Array(na + nb + 1), vals = new Float64Array(na + nb);
+    const ak = this.keys, ao = this.offs, av = this.vals, bk = o.keys, bo = o.offs, bv = o.vals;
+    let i = 0, j = 0, k = 0, w = 0, changed = false;
+    // The pending streak of ids: bytes [ps, pe) of side sd (0: this, 1: o).
+    let sd = 0, ps = 0, pe = 0, kw = 0;
+    const take = (side: number, s: number, e: number, v: number) => {
+      if (sd !== side || pe !== s) { copy(keys, kw, sd === 0 ? ak : bk, ps, pe); kw += pe - ps; sd = side; ps = s; }
+      pe = e;
+      w += e - s;
+      offs[++k] = w;
+      vals[k - 1] = v;
+    };
+    while (i < na && j < nb) {
+      const x = ia === null ? i : ia[i], y = ib === null ? j : ib[j];
+      const xs = ao[x], xe = ao[x + 1], ys = bo[y], ye = bo[y + 1];
+      const c = cmp(ak, xs, xe - xs, bk, ys, ye - ys);
+      if (c < 0) { take(0, xs, xe, av[x]); i++; }
+      else if (c > 0) { take(1, ys, ye, bv[y]); j++; changed = true; }
+      else {
+        if (bv[y] > av[x]) changed = true;
+        take(0, xs, xe, Math.max(av[x], bv[y])); i++; j++;
+      }
+    }
+    for (; i < na; i++) { const x = ia === null ? i : ia[i]; take(0, ao[x], ao[x + 1], av[x]); }
+    if (j < nb) changed = true;
+    for (; j < nb; j++) { const y = ib === null ? j : ib[j]; take(1, bo[y], bo[y + 1], bv[y]); }
+    copy(keys, kw, sd === 0 ? ak : bk, ps, pe);
+    if (changed) {
+      this.keys = keys; this.offs = offs; this.vals = vals;
+      this.keyEnd = w; this.count = k; this.sorted = true;
+      this.slots = null; this.mask = 0;
     }
     return changed;
   }
@@ -403,7 +503,7 @@ export const gcounter = {
     const r = new ByteReader(bytes);
     readHeader(r);
     const t = new Table();
-    t.readJoin(r);
+    t.readInto(r);
     done(r);
     return t;
   },
@@ -423,7 +523,7 @@ export const pncounter = {
     const r = new ByteReader(bytes);
     readHeader(r);
     const p = new Table(), n = new Table();
-    p.readJoin(r); n.readJoin(r);
+    p.readInto(r); n.readInto(r);
     done(r);
     return { p, n };
   },
