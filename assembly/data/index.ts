@@ -9,5 +9,8 @@ export { Vec, Bytes, U32Vec, U64Vec } from "./vec";
 export { ByteTable } from "./table";
 export { Run, entrySize, sortedIndex, sortByKey } from "./sorted";
 export { DotVec } from "./dots";
+export { DotMap } from "./dotmap";
+export { Context } from "./context";
+export { SeenDots } from "./seen";
 export { ownsRaw } from "./finalize";
 import "./finalize";
