@@ -21,27 +21,49 @@ export const OP_REMOVE: u32 = 1; // op := 1 element:bytes
 export const OP_CLEAR: u32 = 2;  // op := 2   (removes every element observed)
 
 const NONE: u32 = 0xffff_ffff;
+const INLINE: u32 = 0xffff_ffff; // the cursor of an element's packed dot
 
 // Scratch reused by every join (module state: no object per call).
 const xmap = new Vec<u32>();  // the other context's replica index -> ours
 const back = new Vec<u32>();  // our replica index -> the other's (NONE)
 const tx = new DotVec();      // one incoming element's dots, in our replica indices
-let epoch: u32 = 0;
+// The elements a join's store walk met (dropSeen skips them): one bit each.
+const met = new Vec<u64>();
+function resetMet(n: i32): bool {
+  const words = (n + 63) >> 6;
+  met.clear();
+  if (!met.reserve(words)) return false;
+  memory.fill(met.ptr, 0, <usize>words << 3);
+  met.len = words;
+  return true;
+}
+@inline function setMet(ei: i32): void {
+  const at = met.ptr + (<usize>(ei >> 6) << 3);
+  store<u64>(at, load<u64>(at) | (<u64>1 << <u64>(ei & 63)));
+}
+@inline function isMet(ei: i32): bool {
+  return (load<u64>(met.ptr + (<usize>(ei >> 6) << 3)) & (<u64>1 << <u64>(ei & 63))) != 0;
+}
 
 // What scanStore counted.
 let scanElems: i32 = 0;
 let scanBytes: i32 = 0;
 let scanDots: i32 = 0;
+let scanPool: i32 = 0; // of those, how many may not fit inline
 
 export class AWSet extends Lattice {
   // body := context, count, then (element, dots) sorted by element; every dot
   // in the context, each element with at least one dot, no dot on two elements.
   cc: CausalContext = new CausalContext();
   elems: ByteTable = new ByteTable();
-  head: Vec<u32> = new Vec<u32>();  // per element: first dot + 1 (0: absent)
-  mark: Vec<u32> = new Vec<u32>();  // per element: the join epoch that met it
-  pool: Vec<u64> = new Vec<u64>();  // per dot: counter, replica | (next + 1) << 32
+  // Per element: one dot inline, packed (counter << 24 | replica + 1; 0:
+  // none), as most elements have one dot with a small counter; the others
+  // (more dots, or one too wide to pack) in a list in the pool.
+  first: Vec<u64> = new Vec<u64>();
+  more: Vec<u32> = new Vec<u32>();  // per element: its pool list, first node + 1 (0: empty)
+  pool: Vec<u64> = new Vec<u64>();  // per pool dot: counter, replica | (next + 1) << 32
   freeDot: u32 = 0;                 // free pool slots, linked through next (+1)
+  nfree: i32 = 0;                   // how many
   live: i32 = 0;                    // elements with a dot
   ndots: i32 = 0;                   // dots in the store
   index: DotMap | null = null;      // dot -> element, while small joins need it
@@ -55,8 +77,8 @@ export class AWSet extends Lattice {
   size(): i32 { return this.live; }
 
   free(): void {
-    this.cc.free(); this.elems.free(); this.head.free(); this.mark.free(); this.pool.free();
-    this.freeDot = 0; this.live = 0; this.ndots = 0;
+    this.cc.free(); this.elems.free(); this.first.free(); this.more.free(); this.pool.free();
+    this.freeDot = 0; this.nfree = 0; this.live = 0; this.ndots = 0;
     if (this.index !== null) { this.index!.free(); this.index = null; }
   }
 
@@ -70,12 +92,25 @@ export class AWSet extends Lattice {
     this.pool.set(i, (this.pool.get(i) & 0xffff_ffff) | (<u64>n << 32));
   }
 
+  // Cursors over element ei's dots: INLINE for the packed one, k + 1 for
+  // pool node k, 0 at the end.
+  @inline present(ei: i32): bool { return this.first.get(ei) != 0 || this.more.get(ei) != 0; }
+  @inline dfirst(ei: i32): u32 { return this.first.get(ei) != 0 ? INLINE : this.more.get(ei); }
+  @inline dnx(ei: i32, q: u32): u32 { return q == INLINE ? this.more.get(ei) : this.dnext(q - 1); }
+  @inline qrep(ei: i32, q: u32): u32 { return q == INLINE ? <u32>(this.first.get(ei) & 0xff_ffff) - 1 : this.drep(q - 1); }
+  @inline qctr(ei: i32, q: u32): u64 { return q == INLINE ? this.first.get(ei) >>> 24 : this.dctr(q - 1); }
+
   // Room for n more dots and e more elements of `bytes` bytes (and their
   // index entries); false (nothing changed) on exhaustion.
-  reserve(e: i32, bytes: i32, n: i32): bool {
+  // `pool` bounds how many of the n go to the pool (default: all).
+  reserve(e: i32, bytes: i32, n: i32, pool: i32 = -1): bool {
     if (n < 0 || n > 0x0fff_ffff) return false;
-    if (!this.elems.reserve(e, bytes) || !this.head.reserve(e) || !this.mark.reserve(e)) return false;
-    if (!this.pool.reserve(n << 1)) return false;
+    if (pool < 0) pool = n;
+    // The pool first: the largest block, allocated last by decode, so it is
+    // still the last in memory and grows in place (the merge memory budget).
+    // Freed slots are reused first.
+    if (pool > this.nfree && !this.pool.reserve((pool - this.nfree) << 1)) return false;
+    if (!this.elems.reserve(e, bytes) || !this.first.reserve(e) || !this.more.reserve(e)) return false;
     if (this.index !== null && !this.index!.reserve(n)) return false;
     return true;
   }
@@ -83,50 +118,61 @@ export class AWSet extends Lattice {
   // Element p[0..n) in reserved room: its index.
   @inline private intern(p: usize, n: usize): i32 {
     const ei = this.elems.add(p, n);
-    if (this.elems.added) { this.head.pushReserved(0); this.mark.pushReserved(0); }
+    if (this.elems.added) { this.first.pushReserved(0); this.more.pushReserved(0); }
     return ei;
   }
 
-  // Puts dot (ri, c) first on element ei's list, in reserved room.
+  // Adds dot (ri, c) to element ei, in reserved room.
   private link(ei: i32, ri: u32, c: u64): void {
+    if (!this.present(ei)) this.live++;
+    this.ndots++;
+    if (this.index !== null) this.index!.put(ri, c, <u32>ei);
+    if (this.first.get(ei) == 0 && ri < 0xff_fffe && c < (<u64>1 << 40)) {
+      this.first.set(ei, (c << 24) | <u64>(ri + 1));
+      return;
+    }
+    const nx = this.more.get(ei);
     let k: u32;
     if (this.freeDot != 0) {
       k = this.freeDot - 1;
       this.freeDot = this.dnext(k);
+      this.nfree--;
       this.pool.set(<i32>k << 1, c);
-      this.pool.set((<i32>k << 1) + 1, <u64>ri | (<u64>this.head.get(ei) << 32));
+      this.pool.set((<i32>k << 1) + 1, <u64>ri | (<u64>nx << 32));
     } else {
       k = <u32>(this.pool.len >> 1);
       this.pool.pushReserved(c);
-      this.pool.pushReserved(<u64>ri | (<u64>this.head.get(ei) << 32));
+      this.pool.pushReserved(<u64>ri | (<u64>nx << 32));
     }
-    if (this.head.get(ei) == 0) this.live++;
-    this.head.set(ei, k + 1);
-    this.ndots++;
-    if (this.index !== null) this.index!.put(ri, c, <u32>ei);
+    this.more.set(ei, k + 1);
   }
 
-  // Removes dot k (after prev + 1, or first when prev is 0) from ei's list.
-  private unlink(ei: i32, prev: u32, k: u32): void {
-    const nx = this.dnext(k);
-    if (prev == 0) this.head.set(ei, nx); else this.setNext(prev - 1, nx);
-    if (this.index !== null) this.index!.delete(this.drep(k), this.dctr(k));
-    this.setNext(k, this.freeDot);
-    this.freeDot = k + 1;
+  // Removes the dot at cursor q of ei (prev: the cursor before it, or 0).
+  private unlink(ei: i32, prev: u32, q: u32): void {
+    if (this.index !== null) this.index!.delete(this.qrep(ei, q), this.qctr(ei, q));
     this.ndots--;
-    if (this.head.get(ei) == 0) this.live--;
+    if (q == INLINE) this.first.set(ei, 0);
+    else {
+      const k = q - 1;
+      const nx = this.dnext(k);
+      if (prev == 0 || prev == INLINE) this.more.set(ei, nx); else this.setNext(prev - 1, nx);
+      this.setNext(k, this.freeDot);
+      this.freeDot = k + 1;
+      this.nfree++;
+    }
+    if (!this.present(ei)) this.live--;
   }
 
   // Drops every dot of ei; whether it had any.
   private dropAll(ei: i32): bool {
-    if (this.head.get(ei) == 0) return false;
-    while (this.head.get(ei) != 0) this.unlink(ei, 0, this.head.get(ei) - 1);
+    if (!this.present(ei)) return false;
+    while (this.present(ei)) this.unlink(ei, 0, this.dfirst(ei));
     return true;
   }
 
   private hasDotOn(ei: i32, ri: u32, c: u64): bool {
-    for (let k = this.head.get(ei); k != 0; k = this.dnext(k - 1)) {
-      if (this.dctr(k - 1) == c && this.drep(k - 1) == ri) return true;
+    for (let q = this.dfirst(ei); q != 0; q = this.dnx(ei, q)) {
+      if (this.qctr(ei, q) == c && this.qrep(ei, q) == ri) return true;
     }
     return false;
   }
@@ -136,7 +182,7 @@ export class AWSet extends Lattice {
     const ix = new DotMap();
     if (!ix.reserve(this.ndots)) { ix.free(); return null; }
     for (let ei = 0; ei < this.elems.count; ei++) {
-      for (let k = this.head.get(ei); k != 0; k = this.dnext(k - 1)) ix.put(this.drep(k - 1), this.dctr(k - 1), <u32>ei);
+      for (let q = this.dfirst(ei); q != 0; q = this.dnx(ei, q)) ix.put(this.qrep(ei, q), this.qctr(ei, q), <u32>ei);
     }
     this.index = ix;
     return ix;
@@ -144,9 +190,9 @@ export class AWSet extends Lattice {
 
   clone(): Lattice {
     const c = new AWSet(this.spec);
-    if (!this.cc.copyTo(c.cc) || !this.elems.copyTo(c.elems) || !this.head.copyTo(c.head) ||
-        !this.mark.copyTo(c.mark) || !this.pool.copyTo(c.pool)) { c.free(); setError(E_OUT_OF_MEMORY); return c; }
-    c.freeDot = this.freeDot; c.live = this.live; c.ndots = this.ndots;
+    if (!this.cc.copyTo(c.cc) || !this.elems.copyTo(c.elems) || !this.first.copyTo(c.first) || !this.more.copyTo(c.more) ||
+        !this.pool.copyTo(c.pool)) { c.free(); setError(E_OUT_OF_MEMORY); return c; }
+    c.freeDot = this.freeDot; c.nfree = this.nfree; c.live = this.live; c.ndots = this.ndots;
     return c;
   }
 
@@ -162,15 +208,14 @@ export class AWSet extends Lattice {
     const sorted = tx.count > 8 && tx.sort();
     // 1. Our dots x has seen but no longer keeps.
     let prev: u32 = 0;
-    let k = this.head.get(ei);
-    while (k != 0) {
-      const d = k - 1;
-      const nx = this.dnext(d);
-      const ri = this.drep(d), c = this.dctr(d);
+    let q = this.dfirst(ei);
+    while (q != 0) {
+      const nx = this.dnx(ei, q);
+      const ri = this.qrep(ei, q), c = this.qctr(ei, q);
       const b = back.get(<i32>ri);
-      if (b != NONE && xcc.has(<i32>b, c) && !txHas(sorted, ri, c)) { this.unlink(ei, prev, d); changed = true; }
-      else prev = k;
-      k = nx;
+      if (b != NONE && xcc.has(<i32>b, c) && !txHas(sorted, ri, c)) { this.unlink(ei, prev, q); changed = true; }
+      else prev = q;
+      q = nx;
     }
     // 2. Their dots we have not seen.
     for (let j = 0; j < tx.count; j++) {
@@ -202,16 +247,15 @@ export class AWSet extends Lattice {
       }
     }
     for (let ei = 0; ei < this.elems.count; ei++) {
-      if (this.mark.get(ei) == epoch) continue;
+      if (isMet(ei)) continue;
       let prev: u32 = 0;
-      let k = this.head.get(ei);
-      while (k != 0) {
-        const d = k - 1;
-        const nx = this.dnext(d);
-        const b = back.get(<i32>this.drep(d));
-        if (b != NONE && xcc.has(<i32>b, this.dctr(d))) { this.unlink(ei, prev, d); changed = true; }
-        else prev = k;
-        k = nx;
+      let q = this.dfirst(ei);
+      while (q != 0) {
+        const nx = this.dnx(ei, q);
+        const b = back.get(<i32>this.qrep(ei, q));
+        if (b != NONE && xcc.has(<i32>b, this.qctr(ei, q))) { this.unlink(ei, prev, q); changed = true; }
+        else prev = q;
+        q = nx;
       }
     }
     return changed;
@@ -221,11 +265,11 @@ export class AWSet extends Lattice {
     const e = ix.get(ri, c);
     if (e < 0) return false;
     const ei = <i32>e;
-    if (this.mark.get(ei) == epoch) return false; // met by the store walk
+    if (isMet(ei)) return false; // met by the store walk
     let prev: u32 = 0;
-    for (let k = this.head.get(ei); k != 0; k = this.dnext(k - 1)) {
-      if (this.dctr(k - 1) == c && this.drep(k - 1) == ri) { this.unlink(ei, prev, k - 1); return true; }
-      prev = k;
+    for (let q = this.dfirst(ei); q != 0; q = this.dnx(ei, q)) {
+      if (this.qctr(ei, q) == c && this.qrep(ei, q) == ri) { this.unlink(ei, prev, q); return true; }
+      prev = q;
     }
     return false;
   }
@@ -233,29 +277,41 @@ export class AWSet extends Lattice {
   // Maps x's replicas (xmap, back) and reserves room for a join of e elements
   // (bytes), n dots and xcc; false on exhaustion (unchanged but for
   // interned replicas, which are invisible).
-  private prepare(xcc: Context, e: i32, bytes: i32, n: i32, maxPerElem: i32): bool {
-    return this.cc.mapFrom(xcc, xmap) && this.cc.mapTo(xcc, back) && this.cc.reserveJoin(xcc) &&
-      this.reserve(e, bytes, n) && tx.reserve(maxPerElem + 1);
+  private prepare(xcc: Context, e: i32, bytes: i32, n: i32, pool: i32, maxPerElem: i32): bool {
+    return this.cc.reserveJoin(xcc) && this.reserve(e, bytes, n, pool) && tx.reserve(maxPerElem + 1) &&
+      resetMet(this.elems.count + e);
   }
 
   join(o: Lattice): bool {
     const x = changetype<AWSet>(o);
     if (x.isBottom()) return false;
-    let maxPer = 1;
-    for (let ei = 0; ei < x.elems.count; ei++) {
+    if (!this.cc.mapFrom(x.cc, xmap) || !this.cc.mapTo(x.cc, back)) { setError(E_OUT_OF_MEMORY); return false; }
+    // Exactly the room the join takes: elements new here, dots unseen here.
+    let maxPer = 1, ne = 0, nb = 0, nd = 0, np = 0;
+    const wide = this.cc.replicas + x.cc.replicas >= 0xff_fffe;
+    for (let xe = 0; xe < x.elems.count; xe++) {
+      if (!x.present(xe)) continue;
       let m = 0;
-      for (let k = x.head.get(ei); k != 0; k = x.dnext(k - 1)) m++;
+      const isNew = this.elems.find(x.elems.keyPtr(xe), x.elems.keyLen(xe)) < 0;
+      let slot = isNew; // a new element's first packable dot goes inline
+      for (let q = x.dfirst(xe); q != 0; q = x.dnx(xe, q)) {
+        m++;
+        const c = x.qctr(xe, q);
+        if (this.cc.has(<i32>xmap.get(<i32>x.qrep(xe, q)), c)) continue;
+        nd++;
+        if (slot && !wide && c < (<u64>1 << 40)) slot = false; else np++;
+      }
       if (m > maxPer) maxPer = m;
+      if (isNew) { ne++; nb += <i32>x.elems.keyLen(xe); }
     }
-    if (!this.prepare(x.cc, x.live, x.elems.keys.len, x.ndots, maxPer)) { setError(E_OUT_OF_MEMORY); return false; }
-    epoch++;
+    if (!this.prepare(x.cc, ne, nb, nd, np, maxPer)) { setError(E_OUT_OF_MEMORY); return false; }
     let changed = false;
     for (let xe = 0; xe < x.elems.count; xe++) {
-      if (x.head.get(xe) == 0) continue;
+      if (!x.present(xe)) continue;
       tx.clear();
       let unseen = false;
-      for (let k = x.head.get(xe); k != 0; k = x.dnext(k - 1)) {
-        const ri = xmap.get(<i32>x.drep(k - 1)), c = x.dctr(k - 1);
+      for (let q = x.dfirst(xe); q != 0; q = x.dnx(xe, q)) {
+        const ri = xmap.get(<i32>x.qrep(xe, q)), c = x.qctr(xe, q);
         tx.push(ri, c);
         if (!this.cc.has(<i32>ri, c)) unseen = true;
       }
@@ -265,7 +321,7 @@ export class AWSet extends Lattice {
         if (!unseen) continue; // all seen here and not kept: removed here
         ei = this.intern(p, n);
       }
-      this.mark.set(ei, epoch);
+      setMet(ei);
       changed = this.meet(ei, x.cc) || changed;
     }
     changed = this.dropSeen(x.cc) || changed;
@@ -282,12 +338,12 @@ export class AWSet extends Lattice {
     decodeContext(r, xcc);
     const storeAt = r.p;
     const seen = new SeenDots();
-    if (r.ok) scanStore(r, xcc, seen);
+    if (r.ok) scanStore(r, xcc, seen, this);
     seen.free();
     if (r.ok && !r.done) r.fail(E_TRAILING);
     if (!r.ok) { xcc.free(); return -r.err; }
-    if (!this.prepare(xcc, scanElems, scanBytes, scanDots, scanMaxPer)) { xcc.free(); return -E_OUT_OF_MEMORY; }
-    epoch++;
+    if (!this.cc.mapFrom(xcc, xmap) || !this.cc.mapTo(xcc, back) ||
+        !this.prepare(xcc, scanElems, scanBytes, scanDots, scanPool, scanMaxPer)) { xcc.free(); return -E_OUT_OF_MEMORY; }
     let changed = false;
     const s = new Reader(storeAt, r.end);
     const n = <i32>s.varint();
@@ -310,7 +366,7 @@ export class AWSet extends Lattice {
         if (!unseen) continue;
         ei = this.intern(p, len);
       }
-      this.mark.set(ei, epoch);
+      setMet(ei);
       changed = this.meet(ei, xcc) || changed;
     }
     changed = this.dropSeen(xcc) || changed;
@@ -325,10 +381,10 @@ export class AWSet extends Lattice {
     if (!x.cc.covers(this.cc)) return false;
     if (!x.cc.mapTo(this.cc, back)) { setError(E_OUT_OF_MEMORY); return false; }
     for (let xe = 0; xe < x.elems.count; xe++) {
-      if (x.head.get(xe) == 0) continue;
+      if (!x.present(xe)) continue;
       const ei = this.elems.find(x.elems.keyPtr(xe), x.elems.keyLen(xe));
-      for (let k = x.head.get(xe); k != 0; k = x.dnext(k - 1)) {
-        const b = back.get(<i32>x.drep(k - 1)), c = x.dctr(k - 1);
+      for (let q = x.dfirst(xe); q != 0; q = x.dnx(xe, q)) {
+        const b = back.get(<i32>x.qrep(xe, q)), c = x.qctr(xe, q);
         if (b == NONE || !this.cc.has(<i32>b, c)) continue;
         if (ei < 0 || !this.hasDotOn(ei, b, c)) return false;
       }
@@ -349,8 +405,8 @@ export class AWSet extends Lattice {
     if (!d.reserve(this.live, this.elems.keys.len, this.ndots)) { setError(E_OUT_OF_MEMORY); return d; }
     for (let ei = 0; ei < this.elems.count; ei++) {
       let de = -1;
-      for (let k = this.head.get(ei); k != 0; k = this.dnext(k - 1)) {
-        const ri = this.drep(k - 1), c = this.dctr(k - 1);
+      for (let q = this.dfirst(ei); q != 0; q = this.dnx(ei, q)) {
+        const ri = this.qrep(ei, q), c = this.qctr(ei, q);
         const b = back.get(<i32>ri), dr = xmap.get(<i32>ri);
         if (b != NONE && x.cc.has(<i32>b, c) && !d.cc.has(<i32>dr, c)) continue;
         if (de < 0) de = d.intern(this.elems.keyPtr(ei), this.elems.keyLen(ei));
@@ -361,10 +417,10 @@ export class AWSet extends Lattice {
     // Both contexts may hold them, so the missing context alone would lose them.
     if (!x.cc.mapTo(this.cc, back)) { setError(E_OUT_OF_MEMORY); return d; }
     for (let xe = 0; xe < x.elems.count; xe++) {
-      if (x.head.get(xe) == 0) continue;
+      if (!x.present(xe)) continue;
       const ei = this.elems.find(x.elems.keyPtr(xe), x.elems.keyLen(xe));
-      for (let k = x.head.get(xe); k != 0; k = x.dnext(k - 1)) {
-        const b = back.get(<i32>x.drep(k - 1)), c = x.dctr(k - 1);
+      for (let q = x.dfirst(xe); q != 0; q = x.dnx(xe, q)) {
+        const b = back.get(<i32>x.qrep(xe, q)), c = x.qctr(xe, q);
         if (b == NONE || !this.cc.has(<i32>b, c)) continue;
         if (ei >= 0 && this.hasDotOn(ei, b, c)) continue;
         const ri = d.cc.rep(this.cc.repPtr(<i32>b), this.cc.repLen(<i32>b));
@@ -445,7 +501,7 @@ export class AWSet extends Lattice {
       const d = new AWSet(this.spec);
       if (!d.cc.mapFrom(this.cc, xmap) || !d.cc.reserveCloud(this.ndots)) { d.free(); r.fail(E_OUT_OF_MEMORY); return null; }
       for (let ei = 0; ei < this.elems.count; ei++) {
-        for (let k = this.head.get(ei); k != 0; k = this.dnext(k - 1)) d.cc.addReserved(<i32>xmap.get(<i32>this.drep(k - 1)), this.dctr(k - 1));
+        for (let q = this.dfirst(ei); q != 0; q = this.dnx(ei, q)) d.cc.addReserved(<i32>xmap.get(<i32>this.qrep(ei, q)), this.qctr(ei, q));
       }
       return d;
     }
@@ -464,10 +520,10 @@ export class AWSet extends Lattice {
   private opDelta(d: AWSet, ep: usize, en: usize, add: bool, replica: string): bool {
     const ei = this.elems.find(ep, en);
     if (ei >= 0) {
-      for (let k = this.head.get(ei); k != 0; k = this.dnext(k - 1)) {
-        const ri = this.drep(k - 1);
+      for (let q = this.dfirst(ei); q != 0; q = this.dnx(ei, q)) {
+        const ri = this.qrep(ei, q);
         const dr = d.cc.rep(this.cc.repPtr(<i32>ri), this.cc.repLen(<i32>ri));
-        if (dr < 0 || d.cc.addDot(dr, this.dctr(k - 1)) < 0) return false;
+        if (dr < 0 || d.cc.addDot(dr, this.qctr(ei, q)) < 0) return false;
       }
     }
     if (!add) return true;
@@ -531,18 +587,18 @@ export class AWSet extends Lattice {
   // OUT_OF_MEMORY is reported (setError).
   addOrRemoveRaw(ep: usize, en: usize, add: bool, rp: usize, rn: usize, p: AWSet): bool {
     const ei = this.elems.find(ep, en);
-    const had = ei >= 0 && this.head.get(ei) != 0;
+    const had = ei >= 0 && this.present(ei);
     if (!add && !had) return false;
     let m = 0;
-    if (had) for (let k = this.head.get(ei); k != 0; k = this.dnext(k - 1)) m++;
+    if (had) for (let q = this.dfirst(ei); q != 0; q = this.dnx(ei, q)) m++;
     if (!p.cc.reserveCloud(m + 1) || !p.cc.reserveReps(m + 1, (m + 1) * 255) ||
         (add && (!this.reserveOps(1, <i32>en) || !p.reserve(1, <i32>en, 1)))) { setError(E_OUT_OF_MEMORY); return false; }
     if (had) {
       // pending's context gains e's old dots; its own dots for e are among
       // them, so it drops them.
-      for (let k = this.head.get(ei); k != 0; k = this.dnext(k - 1)) {
-        const ri = this.drep(k - 1);
-        p.cc.addReserved(p.cc.rep(this.cc.repPtr(<i32>ri), this.cc.repLen(<i32>ri)), this.dctr(k - 1));
+      for (let q = this.dfirst(ei); q != 0; q = this.dnx(ei, q)) {
+        const ri = this.qrep(ei, q);
+        p.cc.addReserved(p.cc.rep(this.cc.repPtr(<i32>ri), this.cc.repLen(<i32>ri)), this.qctr(ei, q));
       }
       this.dropAll(ei);
       const pe = p.elems.find(ep, en);
@@ -578,7 +634,7 @@ export class AWSet extends Lattice {
 
   hasBytes(p: usize, n: i32): i32 {
     const ei = this.elems.find(p, <usize>n);
-    return ei >= 0 && this.head.get(ei) != 0 ? 1 : 0;
+    return ei >= 0 && this.present(ei) ? 1 : 0;
   }
   has(key: string): i32 { return this.hasBytes(keyBytes(key), key.length); }
 
@@ -586,15 +642,15 @@ export class AWSet extends Lattice {
   private sortedLive(order: Vec<u32>): bool {
     order.clear();
     if (!order.reserve(this.live)) return false;
-    for (let ei = 0; ei < this.elems.count; ei++) if (this.head.get(ei) != 0) order.pushReserved(<u32>ei);
+    for (let ei = 0; ei < this.elems.count; ei++) if (this.present(ei)) order.pushReserved(<u32>ei);
     return sortByKey(this.elems, order);
   }
 
   // ei's dots as (rank of replica, counter), sorted: canonical order.
   private sortedDots(ei: i32, rank: Vec<u32>, out: DotVec): bool {
     out.clear();
-    for (let k = this.head.get(ei); k != 0; k = this.dnext(k - 1)) {
-      if (!out.push(rank.get(<i32>this.drep(k - 1)), this.dctr(k - 1))) return false;
+    for (let q = this.dfirst(ei); q != 0; q = this.dnx(ei, q)) {
+      if (!out.push(rank.get(<i32>this.qrep(ei, q)), this.qctr(ei, q))) return false;
     }
     return out.sort();
   }
@@ -625,11 +681,11 @@ export class AWSet extends Lattice {
     if (!r.ok) return;
     const storeAt = r.p;
     const seen = new SeenDots();
-    scanStore(r, this.cc, seen);
+    scanStore(r, this.cc, seen, null);
     seen.free();
     if (!r.ok) return;
     const end = r.p;
-    if (!this.reserve(scanElems, scanBytes, scanDots)) { r.fail(E_OUT_OF_MEMORY); return; }
+    if (!this.reserve(scanElems, scanBytes, scanDots, scanPool)) { r.fail(E_OUT_OF_MEMORY); return; }
     const s = new Reader(storeAt, end);
     const n = <i32>s.varint();
     for (let i = 0; i < n; i++) {
@@ -653,9 +709,9 @@ export class AWSet extends Lattice {
     const out = new Array<Dot>();
     const ei = this.elems.find(keyBytes(e), <usize>e.length);
     if (ei < 0) return out;
-    for (let k = this.head.get(ei); k != 0; k = this.dnext(k - 1)) {
-      const ri = <i32>this.drep(k - 1);
-      out.push(new Dot(bytesString(this.cc.repPtr(ri), this.cc.repLen(ri)), this.dctr(k - 1)));
+    for (let q = this.dfirst(ei); q != 0; q = this.dnx(ei, q)) {
+      const ri = <i32>this.qrep(ei, q);
+      out.push(new Dot(bytesString(this.cc.repPtr(ri), this.cc.repLen(ri)), this.qctr(ei, q)));
     }
     return out;
   }
@@ -680,7 +736,7 @@ export class AWSet extends Lattice {
   liveKeys(): Array<string> {
     const out = new Array<string>();
     for (let ei = 0; ei < this.elems.count; ei++) {
-      if (this.head.get(ei) != 0) out.push(bytesString(this.elems.keyPtr(ei), this.elems.keyLen(ei)));
+      if (this.present(ei)) out.push(bytesString(this.elems.keyPtr(ei), this.elems.keyLen(ei)));
     }
     return out;
   }
@@ -727,8 +783,11 @@ const rescan = new Reader(0, 0);
 // each with ≥ 1 dot sorted by (replica bytes, counter), every dot in cc and
 // none on two elements), counting what it holds (scanElems, scanBytes,
 // scanDots, scanMaxPer). Fails r on bad input.
-export function scanStore(r: Reader, cc: Context, seen: SeenDots): void {
-  scanElems = 0; scanBytes = 0; scanDots = 0; scanMaxPer = 1;
+// With `into`, counts only the elements new there (scanElems, scanBytes) and
+// the dots its context has not seen (scanDots): the room a join takes.
+export function scanStore(r: Reader, cc: Context, seen: SeenDots, into: AWSet | null): void {
+  scanElems = 0; scanBytes = 0; scanDots = 0; scanPool = 0; scanMaxPer = 1;
+  const wide = (into !== null ? into.cc.replicas : 0) + cc.replicas >= 0xff_fffe;
   const n = r.count(2);
   if (!r.ok) return;
   // Bitmaps over the version vector cost at most one bit per input bit.
@@ -758,6 +817,8 @@ export function scanStore(r: Reader, cc: Context, seen: SeenDots): void {
     if (i > 0 && compareBytes(prev, prevLen, p, len) >= 0) { r.fail(E_NONCANONICAL); return; }
     if (m == 0) { r.fail(E_NONCANONICAL); return; }
     prev = p; prevLen = len;
+    const isNew = into === null || into.elems.find(p, len) < 0;
+    let slot = isNew; // a new element's first packable dot goes inline
     const again = rescan;
     again.p = dotsAt; again.end = r.p; again.err = 0;
     for (let j = 0; j < m; j++) {
@@ -770,10 +831,12 @@ export function scanStore(r: Reader, cc: Context, seen: SeenDots): void {
       const k = seen.add(ri, c);
       if (k < 0) { r.fail(E_OUT_OF_MEMORY); return; }
       if (k == 0) { r.fail(E_INVALID); return; }
+      if (into === null || !into.cc.has(into.cc.findRep(rp, <usize>rl), c)) {
+        scanDots++;
+        if (slot && !wide && c < (<u64>1 << 40)) slot = false; else scanPool++;
+      }
     }
-    scanElems++;
-    scanBytes += <i32>len;
-    scanDots += m;
+    if (isNew) { scanElems++; scanBytes += <i32>len; }
     if (m > scanMaxPer) scanMaxPer = m;
   }
 }
