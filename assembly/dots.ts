@@ -194,3 +194,38 @@ export function decodeContext(r: Reader, cc: Context): void {
     cc.addReserved(ri, c);
   }
 }
+
+// missingContext into out (empty); false on exhaustion.
+// The dots of a's context that b lacks, compactly: a's whole vv entry
+// wherever b's vv is behind, plus a's cloud dots b has not seen.
+export function missingInto(a: Context, b: Context, out: Context): bool {
+  for (let i = 0; i < a.replicas; i++) {
+    const v = a.vvOf(i);
+    if (v == 0) continue;
+    const j = b.findRep(a.repPtr(i), a.repLen(i));
+    const theirs = j < 0 ? 0 : b.vvOf(j);
+    if (v <= theirs) continue;
+    // b may still hold every dot in (theirs, v] in its cloud.
+    let missing = true;
+    if (j >= 0 && <u64>b.ccount.get(j) >= v - theirs) {
+      missing = false;
+      for (let c = theirs + 1; c <= v; c++) if (!b.has(j, c)) { missing = true; break; }
+    }
+    if (missing) {
+      const k = out.rep(a.repPtr(i), a.repLen(i));
+      if (k < 0) return false;
+      out.vv.set(k, v);
+    }
+  }
+  const cl = a.cloud;
+  for (let s: u32 = 0; s < cl.capacity; s++) {
+    if (!cl.usedAt(s)) continue;
+    const i = <i32>cl.repAt(s);
+    const j = b.findRep(a.repPtr(i), a.repLen(i));
+    if (j >= 0 && b.has(j, cl.ctrAt(s))) continue;
+    const k = out.rep(a.repPtr(i), a.repLen(i));
+    if (k < 0 || out.addDot(k, cl.ctrAt(s)) < 0) return false;
+  }
+  return true;
+}
+

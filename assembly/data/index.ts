@@ -12,5 +12,6 @@ export { DotVec } from "./dots";
 export { DotMap } from "./dotmap";
 export { Context } from "./context";
 export { SeenDots } from "./seen";
+export { DotFun } from "./dotfun";
 export { ownsRaw } from "./finalize";
 import "./finalize";

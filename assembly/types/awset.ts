@@ -13,7 +13,7 @@
 import { Reader, Writer, keyBytes } from "../codec";
 import { E_BAD_TAG, E_INVALID, E_NONCANONICAL, E_OUT_OF_MEMORY, E_TOO_LARGE, E_TRAILING, MAX_PARTS, setError } from "../errors";
 import { Lattice, batchEpoch, pendingOfBatch } from "../lattice";
-import { CausalContext, Dot, canMintRaw, decodeContext, encodeContext, writeRep, honestRaw } from "../dots";
+import { CausalContext, Dot, canMintRaw, decodeContext, encodeContext, writeRep, honestRaw, missingInto } from "../dots";
 import { ByteTable, Context, DotMap, DotVec, SeenDots, Vec, compareBytes, sortByKey } from "../data/index";
 
 export const OP_ADD: u32 = 0;    // op := 0 element:bytes
@@ -848,38 +848,6 @@ export function missingContext(a: CausalContext, b: CausalContext): CausalContex
   const out = new CausalContext();
   if (!missingInto(a, b, out)) setError(E_OUT_OF_MEMORY);
   return out;
-}
-
-// missingContext into out (empty); false on exhaustion.
-export function missingInto(a: Context, b: Context, out: Context): bool {
-  for (let i = 0; i < a.replicas; i++) {
-    const v = a.vvOf(i);
-    if (v == 0) continue;
-    const j = b.findRep(a.repPtr(i), a.repLen(i));
-    const theirs = j < 0 ? 0 : b.vvOf(j);
-    if (v <= theirs) continue;
-    // b may still hold every dot in (theirs, v] in its cloud.
-    let missing = true;
-    if (j >= 0 && <u64>b.ccount.get(j) >= v - theirs) {
-      missing = false;
-      for (let c = theirs + 1; c <= v; c++) if (!b.has(j, c)) { missing = true; break; }
-    }
-    if (missing) {
-      const k = out.rep(a.repPtr(i), a.repLen(i));
-      if (k < 0) return false;
-      out.vv.set(k, v);
-    }
-  }
-  const cl = a.cloud;
-  for (let s: u32 = 0; s < cl.capacity; s++) {
-    if (!cl.usedAt(s)) continue;
-    const i = <i32>cl.repAt(s);
-    const j = b.findRep(a.repPtr(i), a.repLen(i));
-    if (j >= 0 && b.has(j, cl.ctrAt(s))) continue;
-    const k = out.rep(a.repPtr(i), a.repLen(i));
-    if (k < 0 || out.addDot(k, cl.ctrAt(s)) < 0) return false;
-  }
-  return true;
 }
 
 export function hasDot(a: Array<Dot>, d: Dot): bool {
