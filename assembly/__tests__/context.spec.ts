@@ -165,6 +165,15 @@ describe("DotFun", () => {
   });
 });
 
+// An AWSet op on the integer i: code, then the value (tag 3, zigzag) length-prefixed.
+function intOp(code: u8, i: i32): Writer {
+  const v = new Writer(); v.u8(3); v.varint(<u64>(i * 2));
+  const w = new Writer(); w.u8(code); w.varint(<u64>v.pos); w.raw(v.ptr, v.pos);
+  return w;
+}
+
+function encodeOf(s: AWSet): Writer { const w = new Writer(); s.encode(w); return w; }
+
 // The writer holding the bytes under test: a global, so the collector keeps
 // its buffer while a Reader points into it.
 let held: Writer = new Writer();
@@ -189,6 +198,22 @@ describe("AWSet decode accepts only honest states", () => {
   it("refuses a counter whose next op would wrap", () => {
     const top: u8[] = [1, 1, 0x61, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 1, 0, 0];
     expect<i32>(decodeErr(top)).toBe(E_OVERFLOW);
+  });
+
+  it("elements added and removed do not stay interned past the next joins", () => {
+    const s = new AWSet(spec(T_AWSET));
+    for (let i = 0; i < 3000; i++) {
+      for (let code: u8 = 0; code < 2; code++) { // add the integer i, then remove it
+        held = intOp(code, i);
+        const d = s.op(readerOf(held), "a", false, 0);
+        if (d !== null) { s.join(d); d.free(); }
+      }
+    }
+    expect<i32>(s.size()).toBe(0);
+    expect<bool>(s.elems.count <= 1024).toBe(true, "interned: " + s.elems.count.toString());
+    // Every add is seen and removed: the context a:1..3000, no element.
+    expect<string>(hexOf(encodeOf(s))).toBe("010161b8170000");
+    s.free();
   });
 
   it("a streamed join refused under a memory cap changes nothing", () => {

@@ -170,6 +170,30 @@ export class AWSet extends Lattice {
     return true;
   }
 
+  // Elements whose dots were all removed stay interned (the table has no
+  // deletes); once they outnumber the live ones, the live ones move to a new
+  // table. Run before a join (not inside an op batch, whose dry pass reserved
+  // room in this table). Skipped, harmlessly, when memory is short.
+  compact(): void {
+    const dead = this.elems.count - this.live;
+    if (dead < 1024 || dead < this.live) return;
+    let bytes = 0;
+    for (let ei = 0; ei < this.elems.count; ei++) if (this.present(ei)) bytes += <i32>this.elems.keyLen(ei);
+    const t = new ByteTable(), f = new Vec<u64>(), m = new Vec<u32>();
+    if (!t.reserve(this.live, bytes) || !f.reserve(this.live) || !m.reserve(this.live)) { t.free(); f.free(); m.free(); return; }
+    for (let ei = 0; ei < this.elems.count; ei++) {
+      if (!this.present(ei)) continue;
+      t.add(this.elems.keyPtr(ei), this.elems.keyLen(ei));
+      f.pushReserved(this.first.get(ei));
+      m.pushReserved(this.more.get(ei));
+    }
+    this.elems.free();
+    this.elems = t;
+    this.first.take(f);
+    this.more.take(m);
+    if (this.index !== null) { this.index!.free(); this.index = null; } // element indices moved
+  }
+
   private hasDotOn(ei: i32, ri: u32, c: u64): bool {
     for (let q = this.dfirst(ei); q != 0; q = this.dnx(ei, q)) {
       if (this.qctr(ei, q) == c && this.qrep(ei, q) == ri) return true;
@@ -284,6 +308,7 @@ export class AWSet extends Lattice {
 
   join(o: Lattice): bool {
     const x = changetype<AWSet>(o);
+    this.compact();
     if (x.isBottom()) return false;
     if (!this.cc.mapFrom(x.cc, xmap) || !this.cc.mapTo(x.cc, back)) { setError(E_OUT_OF_MEMORY); return false; }
     // Exactly the room the join takes: elements new here, dots unseen here.
@@ -334,6 +359,7 @@ export class AWSet extends Lattice {
   // whole, then met element by element from the bytes. The incoming state is
   // never built.
   joinBody(r: Reader): i32 {
+    this.compact();
     const xcc = new Context();
     decodeContext(r, xcc);
     const storeAt = r.p;
