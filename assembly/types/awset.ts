@@ -71,6 +71,7 @@ export class AWSet extends Lattice {
   dryEpoch: u32 = 0;
   dryOps: i32 = 0;
   dryBytes: i32 = 0;
+  dryCover: i32 = 0;
 
   bottom(): Lattice { return new AWSet(this.spec); }
   isBottom(): bool { return this.live == 0 && this.cc.isEmpty(); }
@@ -515,7 +516,7 @@ export class AWSet extends Lattice {
       if (!r.ok) return null;
       if (code == OP_ADD && !this.canMint(r, replica)) return null;
       if (dry) {
-        if (!this.reserveDry(<i32>en, depth)) r.fail(E_OUT_OF_MEMORY);
+        if (!this.reserveDry(<i32>en, this.dotsOn(ep, en), depth)) r.fail(E_OUT_OF_MEMORY);
         return null;
       }
       const d = new AWSet(this.spec);
@@ -563,18 +564,33 @@ export class AWSet extends Lattice {
 
   // Room for the real pass of this batch's adds, in the state and in the
   // pending delta-group (see GSet.reserveDry).
-  private reserveDry(n: i32, depth: i32): bool {
+  // An op on an element with `cover` dots adds those to pending's context
+  // (each op adds at most one dot, so the batch covers at most the dots there
+  // now plus one per op).
+  private reserveDry(n: i32, cover: i32, depth: i32): bool {
     if (depth > 0) return true;
     const e = batchEpoch();
-    if (this.dryEpoch != e) { this.dryEpoch = e; this.dryOps = 0; this.dryBytes = 0; }
+    if (this.dryEpoch != e) { this.dryEpoch = e; this.dryOps = 0; this.dryBytes = 0; this.dryCover = 0; }
     this.dryOps++;
     this.dryBytes += n;
+    this.dryCover += cover;
     if (!this.reserveOps(this.dryOps, this.dryBytes)) return false;
     const pend = pendingOfBatch();
     if (pend !== null && pend !== this && pend instanceof AWSet) {
-      if (!changetype<AWSet>(pend).reserveOps(this.dryOps, this.dryBytes)) return false;
+      const p = changetype<AWSet>(pend);
+      const k = this.dryOps + this.dryCover;
+      if (!p.reserveOps(this.dryOps, this.dryBytes) || !p.cc.reserveCloud(k) ||
+          !p.cc.reserveReps(min(k, this.cc.replicas + 1), this.cc.reps.keys.len + 255)) return false;
     }
     return true;
+  }
+
+  // How many dots element p[0..n) has.
+  private dotsOn(p: usize, n: usize): i32 {
+    const ei = this.elems.find(p, n);
+    let m = 0;
+    if (ei >= 0) for (let q = this.dfirst(ei); q != 0; q = this.dnx(ei, q)) m++;
+    return m;
   }
 
   // Room for k in-place adds or removes of elements totalling `bytes`.
@@ -617,7 +633,7 @@ export class AWSet extends Lattice {
     if (!add && !had) return false;
     let m = 0;
     if (had) for (let q = this.dfirst(ei); q != 0; q = this.dnx(ei, q)) m++;
-    if (!p.cc.reserveCloud(m + 1) || !p.cc.reserveReps(m + 1, (m + 1) * 255) ||
+    if (!p.cc.reserveCloud(m + 1) || !p.cc.reserveReps(min(m + 1, this.cc.replicas + 1), this.cc.reps.keys.len + 255) ||
         (add && (!this.reserveOps(1, <i32>en) || !p.reserve(1, <i32>en, 1)))) { setError(E_OUT_OF_MEMORY); return false; }
     if (had) {
       // pending's context gains e's old dots; its own dots for e are among
