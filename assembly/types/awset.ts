@@ -372,18 +372,18 @@ export class AWSet extends Lattice {
     if (!this.cc.mapFrom(xcc, xmap) || !this.cc.mapTo(xcc, back) ||
         !this.prepare(xcc, scanElems, scanBytes, scanDots, scanPool, scanMaxPer)) { xcc.free(); return -E_OUT_OF_MEMORY; }
     let changed = false;
-    const s = new Reader(storeAt, r.end);
-    const n = <i32>s.varint();
+    at = storeAt;
+    const n = <i32>rdVar();
     for (let i = 0; i < n; i++) {
-      const p = s.valueRaw();
-      const len = <usize>s.rawLen;
-      const m = <i32>s.varint();
+      const p = rdBytes();
+      const len = rdLen;
+      const m = <i32>rdVar();
       tx.clear();
       let unseen = false;
       for (let j = 0; j < m; j++) {
-        const rp = s.replicaRaw();
-        const rl = <usize>s.rawLen;
-        const c = s.varint();
+        const rp = rdBytes();
+        const rl = rdLen;
+        const c = rdVar();
         const ri = xmap.get(xcc.findRep(rp, rl));
         tx.push(ri, c);
         if (!this.cc.has(<i32>ri, c)) unseen = true;
@@ -728,16 +728,16 @@ export class AWSet extends Lattice {
     if (!r.ok) return;
     const end = r.p;
     if (!this.reserve(scanElems, scanBytes, scanDots, scanPool)) { r.fail(E_OUT_OF_MEMORY); return; }
-    const s = new Reader(storeAt, end);
-    const n = <i32>s.varint();
+    at = storeAt;
+    const n = <i32>rdVar();
     for (let i = 0; i < n; i++) {
-      const p = s.valueRaw();
-      const ei = this.intern(p, <usize>s.rawLen);
-      const m = <i32>s.varint();
+      const p = rdBytes();
+      const ei = this.intern(p, rdLen);
+      const m = <i32>rdVar();
       for (let j = 0; j < m; j++) {
-        const rp = s.replicaRaw();
-        const ri = this.cc.findRep(rp, <usize>s.rawLen);
-        this.link(ei, <u32>ri, s.varint());
+        const rp = rdBytes();
+        const ri = this.cc.findRep(rp, rdLen);
+        this.link(ei, <u32>ri, rdVar());
       }
     }
   }
@@ -819,7 +819,21 @@ function ranks(order: Vec<u32>): Vec<u32> {
 }
 
 let scanMaxPer: i32 = 1;
-const rescan = new Reader(0, 0);
+
+// Unchecked readers for a second pass over bytes scanStore has checked.
+let at: usize = 0;
+let rdLen: usize = 0;
+@inline function rdVar(): u64 {
+  let v: u64 = 0, sh: u64 = 0;
+  while (true) {
+    const b = <u64>load<u8>(at++);
+    v |= (b & 0x7f) << sh;
+    if ((b & 0x80) == 0) return v;
+    sh += 7;
+  }
+  return v;
+}
+@inline function rdBytes(): usize { rdLen = <usize>rdVar(); const p = at; at += rdLen; return p; }
 
 // Checks a canonical store (count, then (element, dots) sorted by element,
 // each with ≥ 1 dot sorted by (replica bytes, counter), every dot in cc and
@@ -861,12 +875,11 @@ export function scanStore(r: Reader, cc: Context, seen: SeenDots, into: AWSet | 
     prev = p; prevLen = len;
     const isNew = into === null || into.elems.find(p, len) < 0;
     let slot = isNew; // a new element's first packable dot goes inline
-    const again = rescan;
-    again.p = dotsAt; again.end = r.p; again.err = 0;
+    at = dotsAt;
     for (let j = 0; j < m; j++) {
-      const rp = again.replicaRaw();
-      const rl = again.rawLen;
-      const c = again.varint();
+      const rp = rdBytes();
+      const rl = <i32>rdLen;
+      const c = rdVar();
       const ri = cc.findRep(rp, <usize>rl);
       if (!cc.has(ri, c)) { r.fail(E_INVALID); return; }
       // A dot names one add of one element: on two elements, no history made it.
