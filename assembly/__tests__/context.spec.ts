@@ -132,6 +132,57 @@ describe("Context", () => {
   });
 });
 
+// A seeded xorshift, so a failure repeats.
+let seed: u32 = 0x9e3779b9;
+function rnd(n: u32): u32 { seed ^= seed << 13; seed ^= seed >> 17; seed ^= seed << 5; return seed % n; }
+const REPS = ["a", "b", "c"];
+
+// A context and its model (a set of "r:c" strings) built from random dots.
+function randomPair(c: Context, m: Set<string>, n: i32): void {
+  for (let i = 0; i < n; i++) {
+    const r = REPS[rnd(3)], k = <u64>(1 + rnd(24));
+    c.addDot(rep(c, r), k);
+    m.add(r + ":" + k.toString());
+  }
+}
+
+describe("Context against a set-of-dots model", () => {
+  it("join, has, size, covers and canonical bytes agree with the model on 300 random pairs", () => {
+    let bad = 0;
+    for (let t = 0; t < 300; t++) {
+      const x = new Context(), y = new Context();
+      const mx = new Set<string>(), my = new Set<string>();
+      randomPair(x, mx, <i32>rnd(30)); randomPair(y, my, <i32>rnd(30));
+      let yCoveredByX = true;
+      const mys = my.values();
+      for (let i = 0; i < mys.length; i++) if (!mx.has(mys[i])) yCoveredByX = false;
+      if (x.covers(y) != yCoveredByX) bad++;
+      const grew = x.join(y);
+      const before = mx.size;
+      const ys = my.values();
+      for (let i = 0; i < ys.length; i++) mx.add(ys[i]);
+      if ((grew == 1) != (mx.size > before)) bad++;
+      if (x.size() != <u64>mx.size) bad++;
+      for (let ri = 0; ri < 3; ri++) {
+        for (let k: u64 = 1; k <= 26; k++) {
+          const i = x.findRep(b(REPS[ri]), 1);
+          if (x.has(i, k) != mx.has(REPS[ri] + ":" + k.toString())) bad++;
+        }
+      }
+      // The same dots added in another order give the same bytes.
+      const z = new Context();
+      const all = mx.values();
+      for (let i = all.length - 1; i >= 0; i--) {
+        const parts = all[i].split(":");
+        z.addDot(rep(z, parts[0]), U64.parseInt(parts[1]));
+      }
+      if (hexContext(z) != hexContext(x)) bad++;
+      x.free(); y.free(); z.free();
+    }
+    expect<i32>(bad).toBe(0);
+  });
+});
+
 describe("SeenDots", () => {
   it("finds a dot met twice, through the bitmap and through the hash set", () => {
     const c = new Context();
