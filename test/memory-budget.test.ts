@@ -11,7 +11,7 @@ import { compareBytes, concatAll as join, varint } from "./util/bytes.js";
 const MiB = 2 ** 20;
 const budget = (a: Uint8Array, b: Uint8Array, factor = 3): number => factor * (a.length + b.length) + MiB;
 // The factor is 3. Every ported type meets it at 100k parts (GSet
-// 2.14, TwoPSet 2.86, PNCounter 2.92, GCounter 2.99: the counters reserve all
+// 2.14, AWSet 2.64, TwoPSet 2.86, PNCounter 2.92, GCounter 2.99: the counters reserve all
 // of a decoded body at once, and on merge only the replicas they lack). At 1e6
 // GSet meets it (2.57); TwoPSet (3.26), GCounter (3.11) and PNCounter (3.10)
 // do not yet and are held to 3.5 there (docs/abi.md, "Memory"), so a
