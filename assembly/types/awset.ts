@@ -29,6 +29,10 @@ const back = new Vec<u32>();  // our replica index -> the other's (NONE)
 const tx = new DotVec();      // one incoming element's dots, in our replica indices
 // The elements a join's store walk met (dropSeen skips them): one bit each.
 const met = new Vec<u64>();
+// The incoming context of a streamed join and the duplicate-dot check:
+// reused, their memory freed after each call (no objects made per delta).
+const xccScratch = new Context();
+const seenScratch = new SeenDots();
 function resetMet(n: i32): bool {
   const words = (n + 63) >> 6;
   met.clear();
@@ -361,10 +365,10 @@ export class AWSet extends Lattice {
   // never built.
   joinBody(r: Reader): i32 {
     this.compact();
-    const xcc = new Context();
+    const xcc = xccScratch;
     decodeContext(r, xcc);
     const storeAt = r.p;
-    const seen = new SeenDots();
+    const seen = seenScratch;
     if (r.ok) scanStore(r, xcc, seen, this);
     seen.free();
     if (r.ok && !r.done) r.fail(E_TRAILING);
@@ -722,7 +726,7 @@ export class AWSet extends Lattice {
     decodeContext(r, this.cc);
     if (!r.ok) return;
     const storeAt = r.p;
-    const seen = new SeenDots();
+    const seen = seenScratch;
     scanStore(r, this.cc, seen, null);
     seen.free();
     if (!r.ok) return;
