@@ -2,8 +2,14 @@
 // MVRegister, ORSet tokens, AWMap presence). After Almeida, Shoker & Baquero,
 // "Delta State Replicated Data Types" (JPDC 2018): a context is a version vector
 // (every dot (r, 1..vv[r]) is seen) plus a cloud of dots not yet contiguous.
-import { Reader, Writer, sortKeys } from "./codec";
-import { E_NONCANONICAL, E_INVALID, E_OVERFLOW, E_TOO_LARGE, MAX_REPLICA, MAX_PARTS, setError } from "./errors";
+//
+// The context itself lives in linear memory (data/context.ts): replicas
+// interned per state, the version vector an array by replica index, the cloud
+// a hash set of packed dots. This file adds its canonical codec and the
+// string-keyed methods older callers use (AWMap, ORSet).
+import { Reader, Writer, keyBytes } from "./codec";
+import { E_NONCANONICAL, E_INVALID, E_OVERFLOW, E_OUT_OF_MEMORY, E_TOO_LARGE, MAX_REPLICA, setError } from "./errors";
+import { Context, DotVec, Vec, compareBytes } from "./data/index";
 
 // Decode accepts only what an honest history can produce (docs/format.md,
 // "Causal context"): no empty replica id, and no counter at 2^64 − 1, whose
@@ -71,193 +77,155 @@ export function readDot(r: Reader): Dot {
   return new Dot(rep, c);
 }
 
-export class CausalContext {
-  vv: Map<string, u64> = new Map();
-  cloud: Map<string, Set<u64>> = new Map();
+// honestDot over raw replica bytes (length n).
+export function honestRaw(r: Reader, n: i32, c: u64): bool {
+  if (!r.ok) return false;
+  if (n == 0 || c == 0) { r.fail(E_INVALID); return false; }
+  if (c > MAX_COUNTER) { r.fail(E_OVERFLOW); return false; }
+  return true;
+}
 
+// canMint for a replica id of n bytes whose highest counter here is top.
+export function canMintRaw(r: Reader, n: i32, top: u64): bool {
+  if (!r.ok) return false;
+  if (n == 0) { r.fail(E_INVALID); return false; }
+  if (top >= MINT_LIMIT) { r.fail(E_OVERFLOW); return false; }
+  return true;
+}
+
+// A Context with the string-keyed methods of the managed context it replaced
+// (replica ids as key strings, codec.ts), for callers not yet on the data layer.
+export class CausalContext extends Context {
   clone(): CausalContext {
     const c = new CausalContext();
-    const ks = this.vv.keys();
-    for (let i = 0; i < ks.length; i++) c.vv.set(ks[i], this.vv.get(ks[i]));
-    const cs = this.cloud.keys();
-    for (let i = 0; i < cs.length; i++) {
-      const src = this.cloud.get(cs[i]).values();
-      const s = new Set<u64>();
-      for (let j = 0; j < src.length; j++) s.add(src[j]);
-      c.cloud.set(cs[i], s);
-    }
+    if (!this.copyTo(c)) setError(E_OUT_OF_MEMORY);
     return c;
   }
 
-  isEmpty(): bool { return this.vv.size == 0 && this.cloud.size == 0; }
+  // Highest counter seen for replica r.
+  max(r: string): u64 { return this.maxOf(this.findRep(keyBytes(r), r.length)); }
 
-  // How many dots the context names (saturating).
-  size(): u64 {
-    let n: u64 = 0;
-    const vs = this.vv.values();
-    for (let i = 0; i < vs.length; i++) n = vs[i] > U64.MAX_VALUE - n ? U64.MAX_VALUE : n + vs[i];
-    const cs = this.cloud.values();
-    for (let i = 0; i < cs.length; i++) n += <u64>cs[i].size;
-    return n;
-  }
+  contains(r: string, c: u64): bool { return this.has(this.findRep(keyBytes(r), r.length), c); }
 
-  contains(r: string, c: u64): bool {
-    if (this.vv.has(r) && c <= this.vv.get(r)) return true;
-    return this.cloud.has(r) && this.cloud.get(r).has(c);
-  }
-
-  // Highest counter seen for replica r (for minting the next dot).
-  max(r: string): u64 {
-    let m: u64 = this.vv.has(r) ? this.vv.get(r) : 0;
-    if (this.cloud.has(r)) {
-      const v = this.cloud.get(r).values();
-      for (let i = 0; i < v.length; i++) if (v[i] > m) m = v[i];
-    }
-    return m;
-  }
-
-  // Adds one dot; returns true if new. Leaves the context compact.
+  // Adds one dot; true if new (OUT_OF_MEMORY is reported by setError).
   add(r: string, c: u64): bool {
-    if (this.contains(r, c)) return false;
-    const base: u64 = this.vv.has(r) ? this.vv.get(r) : 0;
-    if (c == base + 1) {
-      this.vv.set(r, c);
-      this.compactReplica(r);
-    } else {
-      if (!this.cloud.has(r)) this.cloud.set(r, new Set<u64>());
-      this.cloud.get(r).add(c);
-    }
-    return true;
+    const ri = this.rep(keyBytes(r), r.length);
+    const k = ri < 0 ? -1 : this.addDot(ri, c);
+    if (k < 0) setError(E_OUT_OF_MEMORY);
+    return k == 1;
   }
 
-  // Moves cloud dots of r that have become contiguous into the version vector.
-  compactReplica(r: string): void {
-    if (!this.cloud.has(r)) return;
-    const s = this.cloud.get(r);
-    let base: u64 = this.vv.has(r) ? this.vv.get(r) : 0;
-    const start = base;
-    while (s.has(base + 1)) { s.delete(base + 1); base++; }
-    if (base != start) this.vv.set(r, base);
-    if (s.size == 0) this.cloud.delete(r);
-  }
-
-  // this := this ∪ o; returns true if it grew.
-  join(o: CausalContext): bool {
-    let changed = false;
-    const ks = o.vv.keys();
-    for (let i = 0; i < ks.length; i++) {
-      const r = ks[i];
-      const v = o.vv.get(r);
-      const mine: u64 = this.vv.has(r) ? this.vv.get(r) : 0;
-      if (v > mine) {
-        // Dots of r in our cloud up to v are now in the vv: count growth only if
-        // some dot in (mine, v] was missing.
-        let missing = false;
-        if (this.cloud.has(r)) {
-          const s = this.cloud.get(r);
-          // The cloud can only fill (mine, v] if it has that many dots: bounds the loop.
-          if (<u64>s.size < v - mine) missing = true;
-          else for (let c = mine + 1; c <= v; c++) {
-            if (!s.has(c)) { missing = true; break; }
-          }
-          const vals = s.values();
-          for (let j = 0; j < vals.length; j++) if (vals[j] <= v) s.delete(vals[j]);
-          if (s.size == 0) this.cloud.delete(r);
-        } else missing = true;
-        if (missing) changed = true;
-        this.vv.set(r, v);
-        this.compactReplica(r);
-      }
-    }
-    const cs = o.cloud.keys();
-    for (let i = 0; i < cs.length; i++) {
-      const vals = o.cloud.get(cs[i]).values();
-      for (let j = 0; j < vals.length; j++) if (this.add(cs[i], vals[j])) changed = true;
-    }
-    return changed;
-  }
-
-  // o ⊆ this
-  covers(o: CausalContext): bool {
-    const ks = o.vv.keys();
-    for (let i = 0; i < ks.length; i++) {
-      const r = ks[i];
-      const v = o.vv.get(r);
-      const mine: u64 = this.vv.has(r) ? this.vv.get(r) : 0;
-      if (v > mine) {
-        if (!this.cloud.has(r)) return false;
-        const s = this.cloud.get(r);
-        if (<u64>s.size < v - mine) return false;
-        for (let c = mine + 1; c <= v; c++) if (!s.has(c)) return false;
-      }
-    }
-    const cs = o.cloud.keys();
-    for (let i = 0; i < cs.length; i++) {
-      const vals = o.cloud.get(cs[i]).values();
-      for (let j = 0; j < vals.length; j++) if (!this.contains(cs[i], vals[j])) return false;
-    }
-    return true;
-  }
-
-  // Every dot, in canonical order (for decomposition; may be large).
-  dots(out: Array<Dot>): void {
-    const ks = sortKeys(this.replicas());
-    for (let i = 0; i < ks.length; i++) {
-      const r = ks[i];
-      const top: u64 = this.vv.has(r) ? this.vv.get(r) : 0;
-      // A hostile or huge context could name billions of dots: stop at the budget.
-      if (top > <u64>(MAX_PARTS - out.length)) { setError(E_TOO_LARGE); return; }
-      for (let c: u64 = 1; c <= top; c++) out.push(new Dot(r, c));
-      if (this.cloud.has(r)) {
-        const vals = this.cloud.get(r).values();
-        vals.sort((a: u64, b: u64): i32 => (a < b ? -1 : a > b ? 1 : 0));
-        for (let j = 0; j < vals.length; j++) out.push(new Dot(r, vals[j]));
-      }
-    }
-  }
-
-  replicas(): Array<string> {
-    const out = this.vv.keys();
-    const cs = this.cloud.keys();
-    for (let i = 0; i < cs.length; i++) if (!this.vv.has(cs[i])) out.push(cs[i]);
-    return out;
-  }
-
-  // Canonical encoding: vv entries sorted by replica (counter ≥ 1), then cloud
-  // dots sorted, each strictly above vv[r] + 1 (otherwise it would be compacted).
+  // Canonical encoding (see encodeContext).
   encode(w: Writer): void {
-    const ks = sortKeys(this.vv.keys());
-    w.varint(<u64>ks.length);
-    for (let i = 0; i < ks.length; i++) { w.key(ks[i]); w.varint(this.vv.get(ks[i])); }
-    const cloud = new Array<Dot>();
-    const cs = this.cloud.keys();
-    for (let i = 0; i < cs.length; i++) {
-      const vals = this.cloud.get(cs[i]).values();
-      for (let j = 0; j < vals.length; j++) cloud.push(new Dot(cs[i], vals[j]));
-    }
-    sortDots(cloud);
-    writeDots(w, cloud);
+    const order = new Vec<u32>();
+    if (!this.sortedReps(order) || !encodeContext(w, this, order)) setError(E_OUT_OF_MEMORY);
+    order.free();
   }
 
-  decode(r: Reader): void {
-    const n = r.count(2);
-    let prev = "";
-    for (let i = 0; i < n && r.ok; i++) {
-      const rep = r.replica();
-      const c = r.varint();
-      if (!honestDot(r, rep, c)) return;
-      if (i > 0 && !(prev < rep)) { r.fail(E_NONCANONICAL); return; }
-      prev = rep;
-      this.vv.set(rep, c);
+  decode(r: Reader): void { decodeContext(r, this); }
+}
+
+// context := count (replica, counter)* count (replica, counter)*: the version
+// vector's entries (counter ≥ 1) sorted by replica bytes, then the cloud's dots
+// sorted by (replica bytes, counter), each strictly above vv[r] + 1 (otherwise
+// it would have been compacted). `order` holds the replica indices in byte
+// order (Context.sortedReps). False on exhaustion.
+export function encodeContext(w: Writer, cc: Context, order: Vec<u32>): bool {
+  let n = 0;
+  for (let i = 0; i < cc.replicas; i++) if (cc.vvOf(i) != 0) n++;
+  w.varint(<u64>n);
+  for (let k = 0; k < order.len; k++) {
+    const i = <i32>order.get(k);
+    const v = cc.vvOf(i);
+    if (v == 0) continue;
+    writeRep(w, cc, i);
+    w.varint(v);
+  }
+  const cloud = new DotVec();
+  if (!cc.sortedCloud(order, cloud)) { cloud.free(); w.varint(0); return false; }
+  w.varint(<u64>cloud.count);
+  for (let k = 0; k < cloud.count; k++) { writeRep(w, cc, <i32>cloud.rep(k)); w.varint(cloud.ctr(k)); }
+  cloud.free();
+  return true;
+}
+
+// Replica i's id, length-prefixed.
+@inline export function writeRep(w: Writer, cc: Context, i: i32): void {
+  const n = <i32>cc.repLen(i);
+  w.varint(<u64>n);
+  w.raw(cc.repPtr(i), n);
+}
+
+// Reads a canonical context into cc (empty), checking every dot is one an
+// honest history can hold. Fails r on bad input or exhaustion.
+export function decodeContext(r: Reader, cc: Context): void {
+  const n = r.count(2);
+  let prev: usize = 0, prevLen: i32 = 0;
+  for (let i = 0; i < n && r.ok; i++) {
+    const p = r.replicaRaw();
+    const len = r.rawLen;
+    const c = r.varint();
+    if (!honestRaw(r, len, c)) return;
+    if (i > 0 && compareBytes(prev, <usize>prevLen, p, <usize>len) >= 0) { r.fail(E_NONCANONICAL); return; }
+    prev = p; prevLen = len;
+    const ri = cc.rep(p, <usize>len);
+    if (ri < 0) { r.fail(E_OUT_OF_MEMORY); return; }
+    cc.vv.set(ri, c);
+  }
+  if (!r.ok) return;
+  const m = r.count(2);
+  if (!r.ok) return;
+  if (!cc.reserveCloud(m)) { r.fail(E_OUT_OF_MEMORY); return; }
+  prev = 0; prevLen = 0;
+  let prevC: u64 = 0;
+  for (let i = 0; i < m && r.ok; i++) {
+    const p = r.replicaRaw();
+    const len = r.rawLen;
+    const c = r.varint();
+    if (!honestRaw(r, len, c)) return;
+    if (i > 0) {
+      const o = compareBytes(prev, <usize>prevLen, p, <usize>len);
+      if (o > 0 || (o == 0 && prevC >= c)) { r.fail(E_NONCANONICAL); return; }
     }
-    const cloud = readDots(r);
-    if (!r.ok) return;
-    for (let i = 0; i < cloud.length; i++) {
-      const d = cloud[i];
-      const base: u64 = this.vv.has(d.r) ? this.vv.get(d.r) : 0;
-      if (d.c <= base + 1) { r.fail(E_NONCANONICAL); return; }
-      if (!this.cloud.has(d.r)) this.cloud.set(d.r, new Set<u64>());
-      this.cloud.get(d.r).add(d.c);
-    }
+    prev = p; prevLen = len; prevC = c;
+    const ri = cc.rep(p, <usize>len);
+    if (ri < 0) { r.fail(E_OUT_OF_MEMORY); return; }
+    if (c <= cc.vvOf(ri) + 1) { r.fail(E_NONCANONICAL); return; }
+    cc.addReserved(ri, c);
   }
 }
+
+// missingContext into out (empty); false on exhaustion.
+// The dots of a's context that b lacks, compactly: a's whole vv entry
+// wherever b's vv is behind, plus a's cloud dots b has not seen.
+export function missingInto(a: Context, b: Context, out: Context): bool {
+  for (let i = 0; i < a.replicas; i++) {
+    const v = a.vvOf(i);
+    if (v == 0) continue;
+    const j = b.findRep(a.repPtr(i), a.repLen(i));
+    const theirs = j < 0 ? 0 : b.vvOf(j);
+    if (v <= theirs) continue;
+    // b may still hold every dot in (theirs, v] in its cloud.
+    let missing = true;
+    if (j >= 0 && <u64>b.ccount.get(j) >= v - theirs) {
+      missing = false;
+      for (let c = theirs + 1; c <= v; c++) if (!b.has(j, c)) { missing = true; break; }
+    }
+    if (missing) {
+      const k = out.rep(a.repPtr(i), a.repLen(i));
+      if (k < 0) return false;
+      out.vv.set(k, v);
+    }
+  }
+  const cl = a.cloud;
+  for (let s: u32 = 0; s < cl.capacity; s++) {
+    if (!cl.usedAt(s)) continue;
+    const i = <i32>cl.repAt(s);
+    const j = b.findRep(a.repPtr(i), a.repLen(i));
+    if (j >= 0 && b.has(j, cl.ctrAt(s))) continue;
+    const k = out.rep(a.repPtr(i), a.repLen(i));
+    if (k < 0 || out.addDot(k, cl.ctrAt(s)) < 0) return false;
+  }
+  return true;
+}
+

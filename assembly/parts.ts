@@ -14,7 +14,8 @@
 // the encoding's order; for causal types the store's dots, then the context's
 // other dots by replica and counter.
 import { Reader, Writer } from "./codec";
-import { E_TOO_LARGE, setError } from "./errors";
+import { E_OUT_OF_MEMORY, E_TOO_LARGE, MAX_REPLICA, setError } from "./errors";
+import { ByteTable } from "./data/index";
 import {
   Lattice, Spec, T_GCOUNTER, T_PNCOUNTER, T_MAXINT, T_EWFLAG, T_IVAR, T_LWWREGISTER,
   T_MVREGISTER, T_GSET, T_TWOPSET, T_AWSET, T_ORSET, T_GMAP, T_AWMAP, T_PAIR, T_TOPK,
@@ -371,16 +372,24 @@ function writeDotContext(rep: usize, repLen: i32, c: u64): void {
   else { part.varint(0); part.varint(1); part.varint(<u64>repLen); part.raw(rep, repLen); part.varint(c); }
 }
 
-// Dots of the store, keyed by replica bytes and counter, to skip them among
-// the context's dots.
-const storeDots = new Set<string>();
-function dotKey(rep: usize, repLen: i32, c: u64): string {
-  const s = changetype<string>(__new(<usize>(repLen + 8) << 1, idof<string>()));
-  const d = changetype<usize>(s);
-  for (let i = 0; i < repLen; i++) store<u16>(d + (<usize>i << 1), load<u8>(rep + i));
-  for (let i = 0; i < 4; i++) store<u16>(d + (<usize>(repLen + i) << 1), <u16>((c >> (<u64>i << 4)) & 0xffff));
-  for (let i = 4; i < 8; i++) store<u16>(d + (<usize>(repLen + i) << 1), 0);
-  return s;
+// Dots of the store, to skip them among the context's dots: a byte table
+// (assembly/data) keyed by replica bytes then the counter's 8 bytes, built in
+// one reused key buffer (replica ids are at most 255 bytes), no object per dot.
+const storeDots = new ByteTable();
+const dotKeyBuf: usize = memory.data(MAX_REPLICA + 8);
+// dotKeyBuf := the key of (rep, c); returns its length.
+function dotKey(rep: usize, repLen: i32, c: u64): usize {
+  memory.copy(dotKeyBuf, rep, <usize>repLen);
+  store<u64>(dotKeyBuf + <usize>repLen, c);
+  return <usize>(repLen + 8);
+}
+function addStoreDot(rep: usize, repLen: i32, c: u64): void {
+  const n = dotKey(rep, repLen, c);
+  if (storeDots.add(dotKeyBuf, n) < 0) { setError(E_OUT_OF_MEMORY); stop = true; }
+}
+// Empties the table, giving a large one's memory back.
+function dropStoreDots(): void {
+  if (storeDots.keys.cap >= (16 << 10)) storeDots.free(); else storeDots.clear();
 }
 
 // AWSet, EWFlag, MVRegister (and AWMap's presence): context, then the store.
@@ -403,7 +412,7 @@ function walkCausal(r: Reader, tag: u8): void {
   }
   skipContext(r);
   const ccEnd = r.p;
-  storeDots.clear();
+  dropStoreDots();
   const n = r.varint();
   for (let i: u64 = 0; i < n; i++) {
     if (tag == T_AWSET) {
@@ -415,7 +424,7 @@ function walkCausal(r: Reader, tag: u8): void {
         const d = r.p;
         const rl = <i32>r.varint(); const rp = r.p; r.p += <usize>rl;
         const c = r.varint();
-        storeDots.add(dotKey(rp, rl, c));
+        addStoreDot(rp, rl, c);
         if (stop) continue;
         const mark = part.pos;
         writeDotContext(rp, rl, c);
@@ -427,7 +436,7 @@ function walkCausal(r: Reader, tag: u8): void {
       const rl = <i32>r.varint(); const rp = r.p; r.p += <usize>rl;
       const c = r.varint();
       if (tag == T_MVREGISTER) skipBytes(r);
-      storeDots.add(dotKey(rp, rl, c));
+      addStoreDot(rp, rl, c);
       if (stop) continue;
       const mark = part.pos;
       writeDotContext(rp, rl, c);
@@ -435,7 +444,7 @@ function walkCausal(r: Reader, tag: u8): void {
       emit(mark);
     }
   }
-  if (stop) { storeDots.clear(); return; }
+  if (stop) { dropStoreDots(); return; }
   const end = r.p;
   // The context's dots: merge the version vector and the cloud by replica.
   const cc = new Reader(ccAt, ccEnd);
@@ -469,7 +478,7 @@ function walkCausal(r: Reader, tag: u8): void {
       if (haveC) { cLen = <i32>cl.varint(); cRep = cl.p; cl.p += <usize>cLen; cC = cl.varint(); cn--; }
     }
   }
-  storeDots.clear();
+  dropStoreDots();
   r.p = end;
 }
 
@@ -480,7 +489,7 @@ function skipStoreItem(r: Reader, tag: u8): void {
 
 // A context dot that is not in the store: a part with only that dot seen.
 function contextDot(rep: usize, len: i32, c: u64): void {
-  if (storeDots.size > 0 && storeDots.has(dotKey(rep, len, c))) return;
+  if (storeDots.count > 0 && storeDots.find(dotKeyBuf, dotKey(rep, len, c)) >= 0) return;
   const mark = part.pos;
   writeDotContext(rep, len, c);
   part.varint(0);

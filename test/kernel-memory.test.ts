@@ -2,7 +2,7 @@
 // the engine enforce the cap, and a call that would need more fails with
 // OUT_OF_MEMORY, changes nothing, and leaves the kernel usable.
 import { beforeEach, describe, expect, it } from "vitest";
-import { init, kernel, GCounter, GSet, TrellisError } from "../dist/host/index.node.js";
+import { init, kernel, AWSet, GCounter, GSet, TrellisError } from "../dist/host/index.node.js";
 import { encodeValue } from "../host/crdt/value.js";
 import { hex, varint } from "./util/bytes.js";
 
@@ -45,6 +45,21 @@ function gcounterBytes(n: number): Uint8Array {
   return join(parts);
 }
 
+// An AWSet state of the elements "k<from>" .. "k<to − 1>", each added once by
+// replica "b" (context b:1..to − from, one dot per element).
+function awsetBytes(from: number, to: number): Uint8Array {
+  const els: Uint8Array[] = [];
+  for (let i = from; i < to; i++) els.push(encodeValue("k" + i));
+  els.sort((x, y) => {
+    const n = Math.min(x.length, y.length);
+    for (let i = 0; i < n; i++) if (x[i] !== y[i]) return x[i] - y[i];
+    return x.length - y.length;
+  });
+  const parts: ArrayLike<number>[] = [[0x54, 0x52, 1, 10, 1, 1, 0x62], varint(to - from), [0], varint(els.length)];
+  els.forEach((e, i) => parts.push(varint(e.length), e, [1, 1, 0x62], varint(i + 1)));
+  return join(parts);
+}
+
 function oom(fn: () => unknown): void {
   let err: unknown;
   try { fn(); } catch (e) { err = e; }
@@ -77,6 +92,40 @@ describe("a kernel capped at 8 MiB", () => {
       expect(s.merge(gsetBytes(0, 1000))).toBe(true);
       expect(s.size).toBe(2000);
       expect(s.has("k999")).toBe(true);
+    } finally { s.dispose(); }
+  });
+
+  it("merging an AWSet state too large for the cap fails with OUT_OF_MEMORY and changes nothing", () => {
+    const s = new AWSet("a");
+    try {
+      s.batch((t) => { for (let i = 0; i < 1000; i++) t.add("mine" + i); });
+      s.remove("mine0");
+      s.takeDelta();
+      const before = hex(s.encode());
+      // 4.6 MB of input fits; the state it makes (elements, dots) does not.
+      const big = awsetBytes(0, 300_000);
+      oom(() => s.merge(big));
+      oom(() => AWSet.decode(big, "c"));
+      expect(hex(s.encode())).toBe(before);
+      expect(s.size).toBe(999);
+      expect(kernel().memoryBytes()).toBeLessThanOrEqual(CAP);
+      expect(s.merge(awsetBytes(0, 1000))).toBe(true);
+      expect(s.size).toBe(1999);
+      expect(s.has("k999") && !s.has("mine0")).toBe(true);
+    } finally { s.dispose(); }
+  });
+
+  it("an AWSet batch of adds too large for the cap applies no op", () => {
+    const s = new AWSet("a");
+    try {
+      s.add("first");
+      s.takeDelta();
+      const before = hex(s.encode());
+      oom(() => s.batch((t) => { for (let i = 0; i < 300_000; i++) t.add("a fairly long element to fill memory " + i); }));
+      expect(hex(s.encode())).toBe(before);
+      s.add("second");
+      expect(s.size).toBe(2);
+      expect(s.has("first")).toBe(true);
     } finally { s.dispose(); }
   });
 

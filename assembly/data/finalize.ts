@@ -5,6 +5,7 @@
 import { OBJECT, TOTAL_OVERHEAD } from "rt/common";
 import { Vec } from "./vec";
 import { ByteTable } from "./table";
+import { DotMap } from "./dotmap";
 import { release } from "./mem";
 
 // Flat states that own one raw block directly in a usize field (LWWRegister,
@@ -27,6 +28,7 @@ export function ownsRaw(id: u32, offset: usize): void {
   if (id == idof<Vec<u8>>()) changetype<Vec<u8>>(ptr).free();
   else if (id == idof<Vec<u32>>()) changetype<Vec<u32>>(ptr).free();
   else if (id == idof<Vec<u64>>()) changetype<Vec<u64>>(ptr).free();
+  else if (id == idof<DotMap>()) changetype<DotMap>(ptr).free();
   else if (id == idof<ByteTable>()) { const t = changetype<ByteTable>(ptr); release(t.slots); t.slots = 0; t.mask = 0; t.count = 0; }
   else {
     for (let i = 0; i < rawCount; i++) {
