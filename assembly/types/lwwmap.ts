@@ -378,57 +378,50 @@ export class LWWMap extends Lattice {
     return 1;
   }
 
-  decode(r: Reader, depth: i32): void {
-    const n = r.count(1);
-    if (!r.ok) return;
-    if (!this.keys.reserve(n, 0) || !this.recs.reserve(n << 1)) { r.fail(E_OUT_OF_MEMORY); return; }
-    let prev: usize = 0, prevLen: usize = 0;
-    for (let i = 0; i < n; i++) {
-      const k = LWWMap.readEntry(r, depth);
-      if (k < 0) return;
-      if (i > 0 && compareBytes(prev, prevLen, rdKey, rdKeyLen) >= 0) { r.fail(E_NONCANONICAL); return; }
-      prev = rdKey; prevLen = rdKeyLen;
-      if (!this.keys.reserve(1, <i32>rdKeyLen) || (k == 1 && (!this.reps.reserve(1, <i32>wRepLen) || !this.vals.reserve(LWWMap.entryBytes(wValLen))))) { r.fail(E_OUT_OF_MEMORY); return; }
-      const s = this.slot(rdKey, rdKeyLen);
-      if (k == 1) this.setW(s);
-    }
-    if (!this.order.identity(n)) r.fail(E_OUT_OF_MEMORY); // read in byte order
-  }
+  decode(r: Reader, depth: i32): void { this.ingest(r, depth, false); }
 
-  // Streamed: one pass checks the whole body in place (nothing built), a
-  // second joins its entries key by key from the bytes.
-  joinBody(r: Reader): i32 {
+  // Streamed: the body is joined straight from its bytes (joinBody).
+  joinBody(r: Reader): i32 { return this.ingest(r, 0, true); }
+
+  // Joins the body at r into this (decode: into a bottom). One pass checks
+  // the whole body in place, interns its writers and counts exactly what it
+  // adds (new keys, winning values), so one reservation makes the second
+  // pass, which joins entry by entry from the bytes, unable to fail; a bad
+  // body changes nothing (a writer id interned for it is unused, and the
+  // replica table is not part of the state's value or bytes). `whole`: the
+  // body must end the input. Returns 1 if this grew, 0 if not, −code.
+  private ingest(r: Reader, depth: i32, whole: bool): i32 {
     const start = r.p;
     const n = r.count(1);
     if (!r.ok) return -r.err;
-    let prev: usize = 0, prevLen: usize = 0, kbytes = 0, vbytes = 0;
+    const empty = this.keys.count == 0;
+    let prev: usize = 0, prevLen: usize = 0, nk = 0, kbytes = 0, vbytes = 0;
     for (let i = 0; i < n; i++) {
-      const k = LWWMap.readEntry(r, 0);
+      const k = LWWMap.readEntry(r, depth);
       if (k < 0) break;
       if (i > 0 && compareBytes(prev, prevLen, rdKey, rdKeyLen) >= 0) { r.fail(E_NONCANONICAL); break; }
       prev = rdKey; prevLen = rdKeyLen;
-      kbytes += <i32>rdKeyLen;
-      if (k == 1) vbytes += LWWMap.entryBytes(wValLen);
+      const at = empty ? -1 : this.keys.find(rdKey, rdKeyLen);
+      if (at < 0) { nk++; kbytes += <i32>rdKeyLen; }
+      if (k == 1 && (at < 0 || this.belowW(at))) {
+        vbytes += LWWMap.entryBytes(wValLen);
+        if (this.reps.add(wRep, wRepLen) < 0) { r.fail(E_OUT_OF_MEMORY); break; }
+      }
     }
-    if (r.ok && !r.done) r.fail(E_TRAILING);
+    if (whole && r.ok && !r.done) r.fail(E_TRAILING);
+    if (r.ok && !this.reserve(nk, kbytes, 0, 0, vbytes)) r.fail(E_OUT_OF_MEMORY);
     if (!r.ok) return -r.err;
-    // The writers first (a few ids, however many keys name them): an id
-    // interned here and then unused is harmless (the table is not encoded).
-    let again = new Reader(start, r.end);
-    again.count(1);
-    for (let i = 0; i < n; i++) {
-      if (LWWMap.readEntry(again, 0) == 1 && this.reps.add(wRep, wRepLen) < 0) return -E_OUT_OF_MEMORY;
-    }
-    if (!this.reserve(n, kbytes, 0, 0, vbytes)) return -E_OUT_OF_MEMORY;
-    again = new Reader(start, r.end);
+    const again = new Reader(start, r.p);
     again.count(1);
     let changed = false;
     for (let i = 0; i < n; i++) {
-      const k = LWWMap.readEntry(again, 0);
+      const k = LWWMap.readEntry(again, depth);
       const s = this.slot(rdKey, rdKeyLen);
       if (this.keys.added) changed = true;
       if (k == 1 && this.belowW(s)) { this.setW(s); changed = true; }
     }
+    // Read in byte order; if this index cannot be had, the next encode sorts.
+    if (empty) this.order.identity(n);
     this.compact();
     return changed ? 1 : 0;
   }

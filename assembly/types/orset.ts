@@ -13,7 +13,7 @@
 // compacted once more than half of it is such dead runs. The highest counter
 // per replica (the next add mints it + 1) is kept beside the replica table.
 import { Reader, Writer, keyBytes } from "../codec";
-import { E_BAD_TAG, E_INVALID, E_NONCANONICAL, E_OUT_OF_MEMORY, E_OVERFLOW, E_TOO_LARGE, MAX_PARTS, setError } from "../errors";
+import { E_BAD_TAG, E_INVALID, E_NONCANONICAL, E_OUT_OF_MEMORY, E_OVERFLOW, E_TOO_LARGE, E_TRAILING, MAX_PARTS, setError } from "../errors";
 import { Lattice } from "../lattice";
 import { MAX_COUNTER, canMint } from "../dots";
 import { ByteTable, Vec, compareBytes } from "../data/index";
@@ -131,29 +131,31 @@ export class ORSet extends Lattice {
   join(o: Lattice): bool {
     const x = changetype<ORSet>(o);
     if (x.elems.count == 0 || x === this) return false;
-    // x's replica indices in this state (new ids added first).
+    // x's replica ids interned here first (an id left unused is harmless:
+    // the replica table is not part of the state's value or bytes).
     const map = new Vec<u32>();
     if (!map.reserve(x.reps.count) || !this.reps.reserve(x.reps.count, x.reps.keys.len) || !this.top.reserve(x.reps.count)) {
       map.free(); setError(E_OUT_OF_MEMORY); return false;
     }
     for (let r = 0; r < x.reps.count; r++) map.pushReserved(<u32>this.repIndex(x.reps.keyPtr(r), x.reps.keyLen(r)));
-    // Room for every run this join may write: x's runs, plus ours where shared.
-    let need = 0;
+    // Exactly the room the merged runs take, counted first.
+    let nk = 0, kbytes = 0, need = 0;
     for (let j = 0; j < x.elems.count; j++) {
       const i = this.elems.find(x.elems.keyPtr(j), x.elems.keyLen(j));
-      need += x.count(j) + (i >= 0 ? this.count(i) : 0);
+      if (i < 0) { nk++; kbytes += <i32>x.elems.keyLen(j); need += x.count(j); }
+      else if (this.adds(i, x, j)) need += x.count(j) + this.count(i);
     }
-    if (!this.elems.reserve(x.elems.count, x.elems.keys.len) || !this.lists.reserve(x.elems.count << 1) || !this.toks.reserve(need << 1)) {
+    if (!this.elems.reserve(nk, kbytes) || !this.lists.reserve(nk << 1) || !this.toks.reserve(need << 1)) {
       map.free(); setError(E_OUT_OF_MEMORY); return false;
     }
     let changed = false;
     for (let j = 0; j < x.elems.count; j++) {
       const p = x.elems.keyPtr(j), n = x.elems.keyLen(j);
-      const bf = x.first(j), bn = x.count(j);
       const i = this.elems.find(p, n);
       if (i >= 0 && !this.adds(i, x, j)) continue;
       changed = true;
       const af = i >= 0 ? this.first(i) : 0, an = i >= 0 ? this.count(i) : 0;
+      const bf = x.first(j), bn = x.count(j);
       const k = this.startRun(p, n);
       let a = af, b = bf;
       while (a < af + an || b < bf + bn) {
@@ -356,46 +358,121 @@ export class ORSet extends Lattice {
     }
   }
 
-  decode(r: Reader, depth: i32): void {
+  decode(r: Reader, depth: i32): void { this.ingest(r, false); }
+
+  // Streamed: the body is joined straight from its bytes.
+  joinBody(r: Reader): i32 { return this.ingest(r, true); }
+
+  // Joins the body at r into this (decode: into a bottom). One pass checks
+  // the whole body in place, interns its writers and counts exactly the room
+  // its changed runs take; after one reservation a second pass merges them
+  // from the bytes and cannot fail. A bad body changes nothing (a writer id
+  // interned for it is unused, and not part of the state's value or bytes).
+  // `whole`: the body must end the input. Returns 1 if this grew, 0, or −code.
+  private ingest(r: Reader, whole: bool): i32 {
+    const start = r.p;
     const n = r.count(2);
-    if (!r.ok) return;
-    if (!this.elems.reserve(n, 0) || !this.lists.reserve(n << 1)) { r.fail(E_OUT_OF_MEMORY); return; }
-    let prev: usize = 0, prevLen: usize = 0;
-    for (let i = 0; i < n; i++) {
+    if (!r.ok) return -r.err;
+    const empty = this.elems.count == 0;
+    const tmp = new Vec<u64>(); // one element's incoming tokens, replicas as indices here
+    let prev: usize = 0, prevLen: usize = 0, nk = 0, kbytes = 0, need = 0;
+    for (let i = 0; i < n && r.ok; i++) {
       const ep = r.valueRaw();
-      if (!r.ok) return;
+      if (!r.ok) break;
       const en = <usize>r.rawLen;
-      if (i > 0 && compareBytes(prev, prevLen, ep, en) >= 0) { r.fail(E_NONCANONICAL); return; }
+      if (i > 0 && compareBytes(prev, prevLen, ep, en) >= 0) { r.fail(E_NONCANONICAL); break; }
       prev = ep; prevLen = en;
-      const m = r.count(3);
-      if (!r.ok) return;
-      if (m == 0) { r.fail(E_NONCANONICAL); return; }
-      if (!this.toks.reserve(m << 1)) { r.fail(E_OUT_OF_MEMORY); return; }
+      if (!this.readTokens(r, tmp)) break;
+      const at = empty ? -1 : this.elems.find(ep, en);
+      if (at < 0) { nk++; kbytes += <i32>en; need += tmp.len >> 1; }
+      else if (this.addsTmp(at, tmp)) need += (tmp.len >> 1) + this.count(at);
+    }
+    if (whole && r.ok && !r.done) r.fail(E_TRAILING);
+    if (r.ok && (!this.elems.reserve(nk, kbytes) || !this.lists.reserve(nk << 1) || !this.toks.reserve(need << 1))) r.fail(E_OUT_OF_MEMORY);
+    if (!r.ok) { tmp.free(); return -r.err; }
+    const again = new Reader(start, r.p);
+    again.count(2);
+    let changed = false;
+    for (let i = 0; i < n; i++) {
+      const ep = again.valueRaw();
+      const en = <usize>again.rawLen;
+      this.readTokens(again, tmp); // checked above: cannot fail
+      const at = empty ? -1 : this.elems.find(ep, en);
+      if (at >= 0 && !this.addsTmp(at, tmp)) continue;
+      changed = true;
+      const af = at >= 0 ? this.first(at) : 0, an = at >= 0 ? this.count(at) : 0;
+      const bn = tmp.len >> 1;
       const k = this.startRun(ep, en);
-      if (k < 0) { r.fail(E_OUT_OF_MEMORY); return; }
-      let pr: usize = 0, prn: usize = 0, pc: u64 = 0;
-      for (let j = 0; j < m; j++) {
-        const rp = r.replicaRaw(); // refuses more than 255 bytes and bad UTF-8
-        const rn = <usize>r.rawLen;
-        const c = r.varint();
-        if (!r.ok) return;
-        if (rn == 0 || c == 0) { r.fail(E_INVALID); return; }
-        if (c > MAX_COUNTER) { r.fail(E_OVERFLOW); return; } // the next add would wrap
-        const f = r.u8();
-        if (!r.ok) return;
-        if (f > 1) { r.fail(E_INVALID); return; }
-        if (j > 0) {
-          const cr = compareBytes(pr, prn, rp, rn);
-          if (cr > 0 || (cr == 0 && pc >= c)) { r.fail(E_NONCANONICAL); return; }
-        }
-        pr = rp; prn = rn; pc = c;
-        const ri = this.repIndex(rp, rn);
-        if (ri < 0) { r.fail(E_OUT_OF_MEMORY); return; }
-        this.pushToken(<u32>ri, c, f == 1);
+      let a = af, b = 0;
+      while (a < af + an || b < bn) {
+        const c = a == af + an ? 1 : b == bn ? -1 : this.cmpTmp(a, tmp, b);
+        if (c < 0) { this.pushToken(this.rep(a), this.ctr(a), this.removed(a)); a++; continue; }
+        const bw = tmp.get((b << 1) + 1), bx = (bw & 1) != 0;
+        if (c > 0) this.pushToken(<u32>(bw >> 1), tmp.get(b << 1), bx);
+        else { this.pushToken(this.rep(a), this.ctr(a), this.removed(a) || bx); a++; }
+        b++;
       }
       this.endRun(k);
     }
-    if (!this.order.identity(n)) r.fail(E_OUT_OF_MEMORY); // read in byte order
+    tmp.free();
+    // Read in byte order; if this index cannot be had, the next encode sorts.
+    if (empty) this.order.identity(n);
+    this.compact();
+    return changed ? 1 : 0;
+  }
+
+  // Reads and checks one element's tokens (count, then (replica, counter,
+  // flag) strictly increasing by dot) into tmp, interning the replica ids.
+  // False after r.fail.
+  private readTokens(r: Reader, tmp: Vec<u64>): bool {
+    tmp.clear();
+    const m = r.count(3);
+    if (!r.ok) return false;
+    if (m == 0) { r.fail(E_NONCANONICAL); return false; }
+    if (!tmp.reserve(m << 1)) { r.fail(E_OUT_OF_MEMORY); return false; }
+    let pr: usize = 0, prn: usize = 0, pc: u64 = 0;
+    for (let j = 0; j < m; j++) {
+      const rp = r.replicaRaw(); // refuses more than 255 bytes and bad UTF-8
+      const rn = <usize>r.rawLen;
+      const c = r.varint();
+      if (!r.ok) return false;
+      if (rn == 0 || c == 0) { r.fail(E_INVALID); return false; }
+      if (c > MAX_COUNTER) { r.fail(E_OVERFLOW); return false; } // the next add would wrap
+      const f = r.u8();
+      if (!r.ok) return false;
+      if (f > 1) { r.fail(E_INVALID); return false; }
+      if (j > 0) {
+        const cr = compareBytes(pr, prn, rp, rn);
+        if (cr > 0 || (cr == 0 && pc >= c)) { r.fail(E_NONCANONICAL); return false; }
+      }
+      pr = rp; prn = rn; pc = c;
+      const ri = this.repIndex(rp, rn);
+      if (ri < 0) { r.fail(E_OUT_OF_MEMORY); return false; }
+      tmp.pushReserved(c);
+      tmp.pushReserved((<u64>ri << 1) | <u64>f);
+    }
+    return true;
+  }
+
+  // Order of token a here and incoming token b of tmp (replicas indexed here).
+  @inline private cmpTmp(a: i32, tmp: Vec<u64>, b: i32): i32 {
+    const ra = this.rep(a), rb = <u32>(tmp.get((b << 1) + 1) >> 1);
+    if (ra != rb) return compareBytes(this.reps.keyPtr(<i32>ra), this.reps.keyLen(<i32>ra), this.reps.keyPtr(<i32>rb), this.reps.keyLen(<i32>rb));
+    const ca = this.ctr(a), cb = tmp.get(b << 1);
+    return ca < cb ? -1 : ca > cb ? 1 : 0;
+  }
+
+  // Whether the incoming tokens tmp bring anything to element i.
+  private addsTmp(i: i32, tmp: Vec<u64>): bool {
+    const af = this.first(i), an = this.count(i), bn = tmp.len >> 1;
+    let a = af;
+    for (let b = 0; b < bn; b++) {
+      let c = 1;
+      while (a < af + an && (c = this.cmpTmp(a, tmp, b)) < 0) a++;
+      if (a == af + an || c != 0) return true;
+      if ((tmp.get((b << 1) + 1) & 1) != 0 && !this.removed(a)) return true;
+      a++;
+    }
+    return false;
   }
 }
-
