@@ -144,7 +144,7 @@ export class AWMap extends Lattice {
         return null;
       }
       const d = new AWMap(this.spec);
-      d.setPresence(changetype<AWSet>(pd!));
+      d.setPresence(changetype<AWSet>(pd));
       if (d.values.keys.add(kp, kn) < 0) { nd.free(); d.free(); r.fail(E_OUT_OF_MEMORY); return null; }
       d.values.vals.push(nd);
       return d;

@@ -71,7 +71,7 @@ export class LWWMap extends Lattice {
   }
 
   // Key i's register < the write (wTs, wRep, wVal) in LWWRegister's chain.
-  @inline belowW(i: i32): bool {
+  belowW(i: i32): bool {
     if (!this.isSet(i)) return true;
     const t = this.ts(i);
     if (t != wTs) return t < wTs;
@@ -82,7 +82,7 @@ export class LWWMap extends Lattice {
   }
 
   // Loads key i's register as the current write.
-  @inline loadW(i: i32): void {
+  loadW(i: i32): void {
     wTs = this.ts(i); wRep = this.repPtr(i); wRepLen = this.repLen(i);
     const e = this.valEntry(i);
     wVal = entryBody(e); wValLen = entryLen(e);
@@ -104,7 +104,7 @@ export class LWWMap extends Lattice {
 
   // Key i := the current write (room reserved). The sources must not be in
   // this map's arenas (they may move).
-  @inline setW(i: i32): void {
+  setW(i: i32): void {
     const r = this.reps.add(wRep, wRepLen);
     if (this.isSet(i)) this.dead += <i32>entryLen(this.valEntry(i)) + varintSize(<u64>entryLen(this.valEntry(i)));
     const off = this.vals.len;
@@ -154,7 +154,7 @@ export class LWWMap extends Lattice {
   }
 
   // Key i here ⊑ key j of x (LWWRegister.leq).
-  @inline private leqAt(i: i32, x: LWWMap, j: i32): bool {
+  private leqAt(i: i32, x: LWWMap, j: i32): bool {
     if (!this.isSet(i)) return true;
     if (!x.isSet(j)) return false;
     this.loadW(i);
@@ -162,7 +162,7 @@ export class LWWMap extends Lattice {
   }
 
   // Whether key j's register is exactly the current write.
-  @inline equalW(j: i32): bool {
+  equalW(j: i32): bool {
     if (!this.isSet(j) || this.ts(j) != wTs) return false;
     if (compareBytes(this.repPtr(j), this.repLen(j), wRep, wRepLen) != 0) return false;
     const e = this.valEntry(j);

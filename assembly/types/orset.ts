@@ -86,7 +86,7 @@ export class ORSet extends Lattice {
 
   // Starts element p[0..n)'s run at the end of the token array; returns the
   // element's index, or −1 when memory is exhausted (none if room was reserved).
-  @inline private startRun(p: usize, n: usize): i32 {
+  private startRun(p: usize, n: usize): i32 {
     if (!this.lists.reserve(2)) return -1;
     const i = this.elems.add(p, n);
     if (i < 0) return -1;
@@ -116,7 +116,7 @@ export class ORSet extends Lattice {
   }
 
   // Order of token a of this and token b of x: by replica bytes, then counter.
-  @inline cmpTok(a: i32, x: ORSet, b: i32): i32 {
+  cmpTok(a: i32, x: ORSet, b: i32): i32 {
     const ra = this.rep(a), rb = x.rep(b);
     if (x !== this || ra != rb) {
       const c = compareBytes(this.reps.keyPtr(<i32>ra), this.reps.keyLen(<i32>ra), x.reps.keyPtr(<i32>rb), x.reps.keyLen(<i32>rb));
@@ -300,7 +300,7 @@ export class ORSet extends Lattice {
   }
 
   // Whether element i has an active token.
-  @inline live(i: i32): bool {
+  live(i: i32): bool {
     const f = this.first(i);
     for (let t = f; t < f + this.count(i); t++) if (!this.removed(t)) return true;
     return false;
@@ -455,7 +455,7 @@ export class ORSet extends Lattice {
   }
 
   // Order of token a here and incoming token b of tmp (replicas indexed here).
-  @inline private cmpTmp(a: i32, tmp: Vec<u64>, b: i32): i32 {
+  private cmpTmp(a: i32, tmp: Vec<u64>, b: i32): i32 {
     const ra = this.rep(a), rb = <u32>(tmp.get((b << 1) + 1) >> 1);
     if (ra != rb) return compareBytes(this.reps.keyPtr(<i32>ra), this.reps.keyLen(<i32>ra), this.reps.keyPtr(<i32>rb), this.reps.keyLen(<i32>rb));
     const ca = this.ctr(a), cb = tmp.get(b << 1);
