@@ -181,11 +181,20 @@ export class AWMap extends Lattice {
 
   // update(key, op) in place: an AWSet add of key on the presence, and the
   // nested op applied in place to the value (into pending's value too).
-  // Remove and clear take the generic path.
   applyOp(r: Reader, replica: string, pending: Lattice, depth: i32): bool {
     const at = r.p;
     const code = r.u8();
-    if (code != OP_UPDATE) { r.p = at; return super.applyOp(r, replica, pending, depth); }
+    if (code != OP_UPDATE) {
+      // Remove and clear: the delta joined into this and pending, then freed
+      // at once (not left to the collector).
+      r.p = at;
+      const d = this.op(r, replica, false, depth);
+      if (d === null) return false;
+      pending.join(d);
+      const grew = this.join(d);
+      d.free();
+      return grew;
+    }
     const kp = r.valueRaw(); // validated by the dry pass
     const kn = <usize>r.rawLen;
     const p = changetype<AWMap>(pending);
