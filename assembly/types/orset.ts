@@ -6,7 +6,7 @@
 // Shapiro, Preguiça, Baquero & Zawirski, "A comprehensive study of CRDTs" (2011).
 //
 // Layout (assembly/data): elements interned in a ByteTable; replica ids in a
-// second one, so a token is two words of integers (counter; replica index
+// second one, so a token is 12 bytes of integers (counter; replica index
 // and removed flag) in one flat array. Element i's tokens are a contiguous
 // run of that array, kept in canonical order (replica bytes, then counter);
 // a run that grows is rewritten at the array's end, and the array is
@@ -35,7 +35,7 @@ export const OP_REMOVE: u32 = 1; // op := 1 element:bytes   (marks the tokens ob
 export class ORSet extends Lattice {
   elems: ByteTable = new ByteTable();
   lists: Vec<u32> = new Vec<u32>(); // per element: first token, token count
-  toks: Vec<u64> = new Vec<u64>();  // per token: counter, then replica << 1 | removed
+  toks: Vec<u32> = new Vec<u32>();  // per token 12 bytes: counter u64, then replica << 1 | removed u32
   reps: ByteTable = new ByteTable();
   top: Vec<u64> = new Vec<u64>();   // per replica index: highest counter in a token
   order: KeyOrder = new KeyOrder();
@@ -52,10 +52,13 @@ export class ORSet extends Lattice {
 
   @inline first(i: i32): i32 { return <i32>this.lists.get(i << 1); }
   @inline count(i: i32): i32 { return <i32>this.lists.get((i << 1) + 1); }
-  @inline ctr(t: i32): u64 { return this.toks.get(t << 1); }
-  @inline rep(t: i32): u32 { return <u32>(this.toks.get((t << 1) + 1) >> 1); }
-  @inline removed(t: i32): bool { return (this.toks.get((t << 1) + 1) & 1) != 0; }
-  @inline liveTokens(): i32 { return (this.toks.len >> 1) - this.dead; }
+  @inline ctr(t: i32): u64 { return load<u64>(this.toks.ptr + <usize>t * 12); }
+  @inline rep(t: i32): u32 { return load<u32>(this.toks.ptr + <usize>t * 12 + 8) >> 1; }
+  @inline removed(t: i32): bool { return (load<u32>(this.toks.ptr + <usize>t * 12 + 8) & 1) != 0; }
+  @inline ntok(): i32 { return this.toks.len / 3; }
+  @inline liveTokens(): i32 { return this.ntok() - this.dead; }
+  // Room for n more tokens; false (nothing changed) on exhaustion.
+  @inline reserveToks(n: i32): bool { return n <= 0x0fff_ffff && this.toks.reserve(n * 3); }
 
   clone(): Lattice {
     const c = new ORSet(this.spec);
@@ -79,8 +82,10 @@ export class ORSet extends Lattice {
 
   // Appends a token into reserved room, noting its counter as the replica's top.
   @inline private pushToken(rep: u32, c: u64, removed: bool): void {
-    this.toks.pushReserved(c);
-    this.toks.pushReserved((<u64>rep << 1) | (removed ? 1 : 0));
+    const at = this.toks.end();
+    store<u64>(at, c);
+    store<u32>(at + 8, (rep << 1) | (removed ? 1 : 0));
+    this.toks.len += 3;
     if (this.top.get(<i32>rep) < c) this.top.set(<i32>rep, c);
   }
 
@@ -92,24 +97,25 @@ export class ORSet extends Lattice {
     if (i < 0) return -1;
     if (this.elems.added) { this.lists.pushReserved(0); this.lists.pushReserved(0); }
     else this.dead += this.count(i);
-    this.lists.set(i << 1, <u32>(this.toks.len >> 1));
+    this.lists.set(i << 1, <u32>this.ntok());
     return i;
   }
 
   @inline private endRun(i: i32): void {
-    this.lists.set((i << 1) + 1, <u32>((this.toks.len >> 1) - this.first(i)));
+    this.lists.set((i << 1) + 1, <u32>(this.ntok() - this.first(i)));
   }
 
   // Rewrites the token array without dead runs, once they are the larger
   // part (a failure to get memory only postpones it).
   private compact(): void {
     if (this.dead <= this.liveTokens()) return;
-    const nt = new Vec<u64>();
-    if (!nt.reserve(this.liveTokens() << 1)) return;
+    const nt = new Vec<u32>();
+    if (!nt.reserve(this.liveTokens() * 3)) return;
     for (let i = 0; i < this.elems.count; i++) {
       const f = this.first(i), k = this.count(i);
-      this.lists.set(i << 1, <u32>(nt.len >> 1));
-      for (let t = f; t < f + k; t++) { nt.pushReserved(this.toks.get(t << 1)); nt.pushReserved(this.toks.get((t << 1) + 1)); }
+      this.lists.set(i << 1, <u32>(nt.len / 3));
+      memory.copy(nt.end(), this.toks.ptr + <usize>f * 12, <usize>k * 12);
+      nt.len += k * 3;
     }
     this.toks.take(nt);
     this.dead = 0;
@@ -145,7 +151,7 @@ export class ORSet extends Lattice {
       if (i < 0) { nk++; kbytes += <i32>x.elems.keyLen(j); need += x.count(j); }
       else if (this.adds(i, x, j)) need += x.count(j) + this.count(i);
     }
-    if (!this.elems.reserve(nk, kbytes) || !this.lists.reserve(nk << 1) || !this.toks.reserve(need << 1)) {
+    if (!this.elems.reserve(nk, kbytes) || !this.lists.reserve(nk << 1) || !this.reserveToks(need)) {
       map.free(); setError(E_OUT_OF_MEMORY); return false;
     }
     let changed = false;
@@ -201,7 +207,7 @@ export class ORSet extends Lattice {
     const x = changetype<ORSet>(o);
     const d = new ORSet(this.spec);
     const n = this.elems.count;
-    if (!d.elems.reserve(n, this.elems.keys.len) || !d.lists.reserve(n << 1) || !d.toks.reserve(this.liveTokens() << 1) ||
+    if (!d.elems.reserve(n, this.elems.keys.len) || !d.lists.reserve(n << 1) || !d.reserveToks(this.liveTokens()) ||
         !d.reps.reserve(this.reps.count, this.reps.keys.len) || !d.top.reserve(this.reps.count)) {
       setError(E_OUT_OF_MEMORY); return d;
     }
@@ -235,7 +241,7 @@ export class ORSet extends Lattice {
         if (out.length >= MAX_PARTS) { setError(E_TOO_LARGE); return; }
         const p = new ORSet(this.spec);
         const r = this.rep(t);
-        if (!p.elems.reserve(1, <i32>this.elems.keyLen(i)) || !p.lists.reserve(2) || !p.toks.reserve(2)) { setError(E_OUT_OF_MEMORY); return; }
+        if (!p.elems.reserve(1, <i32>this.elems.keyLen(i)) || !p.lists.reserve(2) || !p.reserveToks(1)) { setError(E_OUT_OF_MEMORY); return; }
         const ri = p.repIndex(this.reps.keyPtr(<i32>r), this.reps.keyLen(<i32>r));
         if (ri < 0) { setError(E_OUT_OF_MEMORY); return; }
         const k = p.startRun(this.elems.keyPtr(i), this.elems.keyLen(i));
@@ -264,7 +270,7 @@ export class ORSet extends Lattice {
     if (!r.ok || dry) return null;
     const d = new ORSet(this.spec);
     if (code == OP_ADD) {
-      if (!d.elems.reserve(1, <i32>en) || !d.lists.reserve(2) || !d.toks.reserve(2)) { r.fail(E_OUT_OF_MEMORY); return null; }
+      if (!d.elems.reserve(1, <i32>en) || !d.lists.reserve(2) || !d.reserveToks(1)) { r.fail(E_OUT_OF_MEMORY); return null; }
       const ri = d.repIndex(rp, rn);
       if (ri < 0) { r.fail(E_OUT_OF_MEMORY); return null; }
       const k = d.startRun(ep, en);
@@ -275,7 +281,7 @@ export class ORSet extends Lattice {
     const i = this.elems.find(ep, en);
     if (i < 0) return d;
     const f = this.first(i), n = this.count(i);
-    if (!d.elems.reserve(1, <i32>en) || !d.lists.reserve(2) || !d.toks.reserve(n << 1) ||
+    if (!d.elems.reserve(1, <i32>en) || !d.lists.reserve(2) || !d.reserveToks(n) ||
         !d.reps.reserve(n, n * 255) || !d.top.reserve(n)) { r.fail(E_OUT_OF_MEMORY); return null; }
     let k = -1;
     for (let t = f; t < f + n; t++) {
@@ -388,7 +394,13 @@ export class ORSet extends Lattice {
       else if (this.addsTmp(at, tmp)) need += (tmp.len >> 1) + this.count(at);
     }
     if (whole && r.ok && !r.done) r.fail(E_TRAILING);
-    if (r.ok && (!this.elems.reserve(nk, kbytes) || !this.lists.reserve(nk << 1) || !this.toks.reserve(need << 1))) r.fail(E_OUT_OF_MEMORY);
+    // The token array is the largest block and the one a merge grows: it is
+    // reserved last when decoding (so it ends up last in memory) and first
+    // when merging (so it grows in place there, not into a new block that
+    // leaves its old one as a hole).
+    if (r.ok && !(empty
+        ? this.order.idx.reserve(n) && this.elems.reserve(nk, kbytes) && this.lists.reserve(nk << 1) && this.reserveToks(need)
+        : this.reserveToks(need) && this.lists.reserve(nk << 1) && this.elems.reserve(nk, kbytes))) r.fail(E_OUT_OF_MEMORY);
     if (!r.ok) { tmp.free(); return -r.err; }
     const again = new Reader(start, r.p);
     again.count(2);
