@@ -409,7 +409,12 @@ export class LWWMap extends Lattice {
       }
     }
     if (whole && r.ok && !r.done) r.fail(E_TRAILING);
-    if (r.ok && !this.reserve(nk, kbytes, 0, 0, vbytes)) r.fail(E_OUT_OF_MEMORY);
+    // The records are the block a merge grows most: reserved last when
+    // decoding (they end up last in memory) and first when merging (they
+    // grow in place there instead of leaving their old block as a hole).
+    if (r.ok && !(empty
+        ? this.order.idx.reserve(n) && this.keys.reserve(nk, kbytes) && this.vals.reserve(vbytes) && this.recs.reserve(nk << 1)
+        : this.recs.reserve(nk << 1) && this.vals.reserve(vbytes) && this.keys.reserve(nk, kbytes))) r.fail(E_OUT_OF_MEMORY);
     if (!r.ok) return -r.err;
     const again = new Reader(start, r.p);
     again.count(1);
