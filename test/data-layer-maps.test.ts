@@ -128,6 +128,24 @@ describe("GMap<LWWRegister> (flat layout)", () => {
     } finally { s.dispose(); }
   });
 
+  it("a batch of setAfter writes that would pass timestamp 2^64 − 2 is refused whole, not trapped halfway", () => {
+    // {"k": ("v" at 2^64 − 3 by "p")}: one setAfter may still follow (at 2^64 − 2), two may not.
+    const k = encodeValue("k"), v = encodeValue("v");
+    const bytes = join([[0x54, 0x52, 1, 12, 6], [1], varint(k.length), k, [1], varint(2n ** 64n - 3n), [1], te.encode("p"), varint(v.length), v]);
+    const m = GMap.decode(bytes, "w");
+    try {
+      const before = hex(m.encode());
+      expect(() => m.batch((t) => { t.update("k", LWWRegister.ops.setAfter("a", 0)); t.update("k", LWWRegister.ops.setAfter("b", 0)); })).toThrow(/OVERFLOW/);
+      expect(hex(m.encode())).toBe(before);
+      m.update("k", LWWRegister.ops.setAfter("c", 0)); // the one that fits
+      expect(m.get("k")).toBe("c");
+      expect(() => m.update("k", LWWRegister.ops.setAfter("d", 0))).toThrow(/OVERFLOW/);
+      expect(m.get("k")).toBe("c");
+      const back = GMap.decode(m.encode(), "x"); // still a state that decodes
+      back.dispose();
+    } finally { m.dispose(); }
+  });
+
   it("memory goes back to the kernel when maps are disposed", () => {
     const k = kernel();
     const used = () => k.memoryBytes() - k.exports.memoryFree();

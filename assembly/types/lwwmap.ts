@@ -43,6 +43,7 @@ export class LWWMap extends Lattice {
   dryVals: i32 = 0;
   dryOps: i32 = 0;
   dryOpBytes: i32 = 0;
+  dryTop: u64 = 0; // the greatest timestamp this batch's real pass may write
 
   bottom(): Lattice { return new LWWMap(this.spec); }
   isBottom(): bool { return this.keys.count == 0; }
@@ -228,6 +229,7 @@ export class LWWMap extends Lattice {
     if (!r.ok) return 0;
     // setAfter: at max(timestamp, current + 1); may reach 2^64 − 1, refused below.
     if (code == OP_SET_AFTER && i >= 0 && this.isSet(i) && this.ts(i) >= ts) ts = this.ts(i) + 1;
+    rdAfter = code == OP_SET_AFTER;
     if (ts > MAX_TS) { r.fail(E_OVERFLOW); return 0; }
     // An empty replica id names no writer: such a state would not decode.
     if (replica.length == 0) { r.fail(E_INVALID); return 0; }
@@ -246,7 +248,17 @@ export class LWWMap extends Lattice {
     rdKeyLenOp = <i32>kn;
     if (this.readOp(r, replica, i, depth) == 0) return null;
     if (dry) {
-      if (depth == 0 && !this.reserveDry(i < 0 ? <i32>kn : -1, LWWMap.entryBytes(wValLen))) r.fail(E_OUT_OF_MEMORY);
+      if (depth == 0) {
+        this.dryBatch();
+        // Earlier ops of this batch may raise the key a setAfter follows: its
+        // real timestamp is at most max(this one, the batch's greatest + 1).
+        // A batch whose real pass could pass MAX_TS is refused whole here
+        // (conservative: it may count another key's write), never halfway.
+        const top = rdAfter && this.dryTop >= wTs ? this.dryTop + 1 : wTs;
+        if (top > MAX_TS) { r.fail(E_OVERFLOW); return null; }
+        if (top > this.dryTop) this.dryTop = top;
+        if (!this.reserveDry(i < 0 ? <i32>kn : -1, LWWMap.entryBytes(wValLen))) r.fail(E_OUT_OF_MEMORY);
+      }
       return null;
     }
     const d = new LWWMap(this.spec);
@@ -257,16 +269,19 @@ export class LWWMap extends Lattice {
     return d;
   }
 
+  // Starts this batch's dry-pass accounting on its first op.
+  private dryBatch(): void {
+    const e = batchEpoch();
+    if (this.dryEpoch == e) return;
+    this.dryEpoch = e; this.dryKeys = 0; this.dryBytes = 0; this.dryVals = 0; this.dryOps = 0; this.dryOpBytes = 0; this.dryTop = 0;
+    this.compact(); // not during the real pass: it would give reserved room back
+  }
+
   // The real pass of a batch adds new keys and writes values here and in the
   // pending delta-group: the dry pass reserves that room in both (kn < 0:
   // the key is present here, but may still be new in pending), so the real
   // pass cannot run out halfway. A batch has one writer: one replica id.
   private reserveDry(kn: i32, vbytes: i32): bool {
-    const e = batchEpoch();
-    if (this.dryEpoch != e) {
-      this.dryEpoch = e; this.dryKeys = 0; this.dryBytes = 0; this.dryVals = 0; this.dryOps = 0; this.dryOpBytes = 0;
-      this.compact(); // not during the real pass: it would give reserved room back
-    }
     if (kn >= 0) { this.dryKeys++; this.dryBytes += kn; }
     this.dryOps++;
     this.dryOpBytes += kn >= 0 ? kn : rdKeyLenOp;
@@ -434,4 +449,5 @@ export class LWWMap extends Lattice {
 
 let rdKey: usize = 0;
 let rdKeyLen: usize = 0;
+let rdAfter: bool = false; // the op read last was a setAfter
 let rdKeyLenOp: i32 = 0; // the key length of the op being read (reserveDry)
