@@ -126,9 +126,12 @@ export class AWMap extends Lattice {
       const kn = <usize>r.rawLen;
       if (!r.ok) return null;
       // The presence add: checks that replica may mint a dot (a dry pass),
-      // or makes {k: [new dot]} with k's observed dots in its context.
+      // or makes {k: [new dot]} with k's observed dots in its context. The
+      // presence is a component, not a nested level: it runs at the map's
+      // depth, so at the top an AWSet that reserves in its validating pass
+      // does so here too.
       const sr = presenceOp(SET_ADD, kp, kn, true);
-      const pd = sr.ok ? this.presence.op(sr, replica, dry, depth + 1) : null;
+      const pd = sr.ok ? this.presence.op(sr, replica, dry, depth) : null;
       if (!sr.ok) { r.fail(sr.err); return null; }
       const cur = this.values.valueOf(kp, kn);
       if (dry && depth == 0 && cur === null) {
@@ -155,7 +158,7 @@ export class AWMap extends Lattice {
       if (!r.ok || dry) return null;
       const d = new AWMap(this.spec);
       const sr = presenceOp(SET_REMOVE, kp, kn, true);
-      const pd = sr.ok ? this.presence.op(sr, replica, false, depth + 1) : null;
+      const pd = sr.ok ? this.presence.op(sr, replica, false, depth) : null;
       if (!sr.ok || pd === null) { d.free(); r.fail(sr.ok ? E_OUT_OF_MEMORY : sr.err); return null; }
       d.setPresence(changetype<AWSet>(pd));
       this.clearValue(d, kp, kn, replica, depth);
@@ -168,7 +171,7 @@ export class AWMap extends Lattice {
       // cleared too: a hidden causal value may still hold state from an
       // update whose presence was removed concurrently.
       const sr = presenceOp(SET_CLEAR, 0, 0, false);
-      const pd = sr.ok ? this.presence.op(sr, replica, false, depth + 1) : null;
+      const pd = sr.ok ? this.presence.op(sr, replica, false, depth) : null;
       if (!sr.ok || pd === null) { d.free(); r.fail(sr.ok ? E_OUT_OF_MEMORY : sr.err); return null; }
       d.setPresence(changetype<AWSet>(pd));
       const t = this.values.keys;
@@ -198,7 +201,7 @@ export class AWMap extends Lattice {
     const kp = r.valueRaw(); // validated by the dry pass
     const kn = <usize>r.rawLen;
     const p = changetype<AWMap>(pending);
-    this.presence.applyOp(presenceOp(SET_ADD, kp, kn, true), replica, p.presence, depth + 1);
+    this.presence.applyOp(presenceOp(SET_ADD, kp, kn, true), replica, p.presence, depth);
     const i = this.values.slot(kp, kn, p.values, r);
     if (i < 0) return true;
     unchecked(this.values.vals[i]).applyOp(r, replica, unchecked(p.values.vals[pendSlot()]), depth + 1);
