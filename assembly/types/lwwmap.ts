@@ -393,6 +393,21 @@ export class LWWMap extends Lattice {
     return 1;
   }
 
+  // readEntry for bytes the first pass has already checked: positions and
+  // lengths only (no second value, UTF-8 and order check per entry).
+  private static readEntryChecked(r: Reader): i32 {
+    let n = <usize>r.varint();
+    rdKey = r.p; rdKeyLen = n; r.p += n;
+    const f = load<u8>(r.p++);
+    if (f == 0) return 0;
+    wTs = r.varint();
+    n = <usize>r.varint();
+    wRep = r.p; wRepLen = n; r.p += n;
+    n = <usize>r.varint();
+    wVal = r.p; wValLen = n; r.p += n;
+    return 1;
+  }
+
   decode(r: Reader, depth: i32): void { this.ingest(r, depth, false); }
 
   // Streamed: the body is joined straight from its bytes (joinBody).
@@ -435,7 +450,7 @@ export class LWWMap extends Lattice {
     again.count(1);
     let changed = false;
     for (let i = 0; i < n; i++) {
-      const k = LWWMap.readEntry(again, depth);
+      const k = LWWMap.readEntryChecked(again);
       const s = this.slot(rdKey, rdKeyLen);
       if (this.keys.added) changed = true;
       if (k == 1 && this.belowW(s)) { this.setW(s); changed = true; }
