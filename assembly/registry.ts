@@ -18,6 +18,7 @@ import { TwoPSet } from "./types/twopset";
 import { AWSet } from "./types/awset";
 import { ORSet } from "./types/orset";
 import { GMap } from "./types/gmap";
+import { LWWMap } from "./types/lwwmap";
 import { AWMap } from "./types/awmap";
 import { Pair } from "./types/pair";
 import { TopK } from "./types/topk";
@@ -95,7 +96,8 @@ export function newBottom(s: Spec): Lattice {
     case T_TWOPSET: return new TwoPSet(s);
     case T_AWSET: return new AWSet(s);
     case T_ORSET: return new ORSet(s);
-    case T_GMAP: return new GMap(s);
+    // GMap<LWWRegister> has a flat layout of its own (types/lwwmap.ts).
+    case T_GMAP: return s.a!.tag == T_LWWREGISTER ? new LWWMap(s) : new GMap(s);
     case T_AWMAP: return new AWMap(s);
     case T_PAIR: return new Pair(s);
     default: return new TopK(s);

@@ -13,23 +13,40 @@
 // concurrent nested update survives. Other nested types (counters, registers,
 // GSet, ORSet, TopK, GMap, Pair...) cannot forget: their value is kept, hidden,
 // and shows again, with everything accumulated, if the key is updated later.
-import { Reader, Writer, sortKeys } from "../codec";
-import { E_BAD_TAG } from "../errors";
-import { Lattice, Spec, T_AWSET, T_MVREGISTER, T_EWFLAG, T_AWMAP } from "../lattice";
+import { Reader, Writer, keyBytes } from "../codec";
+import { E_BAD_TAG, E_OUT_OF_MEMORY, setError } from "../errors";
+import { Lattice, Spec, T_AWSET, T_MVREGISTER, T_EWFLAG, T_AWMAP, pendingOfBatch } from "../lattice";
 import { newBottom } from "../registry";
-import { Dot, canMint } from "../dots";
 import { AWSet } from "./awset";
-import { GMap, nestedOp } from "./gmap";
+import { GMap, nestedOp, pendSlot } from "./gmap";
 
 export const OP_UPDATE: u32 = 0; // op := 0 key:bytes nested-op
 export const OP_REMOVE: u32 = 1; // op := 1 key:bytes   (covers the key's observed dots, clears a causal value)
 export const OP_CLEAR: u32 = 2;  // op := 2   (removes every key observed)
+
+// The AWSet ops the presence runs (AWSet's op codes).
+const SET_ADD: u8 = 0, SET_REMOVE: u8 = 1, SET_CLEAR: u8 = 2;
 
 // The presence component is an AWSet; its spec is never encoded (the AWMap header names the type).
 const PRESENCE = new Spec(T_AWSET);
 
 // One-byte op bodies for the nested clears: [1] and [2].
 const CLEAR_OPS = memory.data<u8>([1, 2]);
+
+// A presence op (code [key]) written here and read back through `keyOp`:
+// module state, so an op costs no allocation. Used and consumed at once
+// (nothing nests between writing and reading it).
+const opw = new Writer();
+const keyOp = new Reader(0, 0);
+function presenceOp(code: u8, kp: usize, kn: usize, withKey: bool): Reader {
+  opw.reset();
+  opw.u8(code);
+  if (withKey) { opw.varint(<u64>kn); opw.raw(kp, <i32>kn); }
+  keyOp.p = opw.ptr; keyOp.end = opw.ptr + <usize>opw.pos;
+  keyOp.err = opw.failed ? E_OUT_OF_MEMORY : 0;
+  keyOp.dry = false;
+  return keyOp;
+}
 
 // body  := presence values
 //   presence := AWSet body: context, count (key:bytes, dots)* sorted by key,
@@ -51,10 +68,15 @@ export class AWMap extends Lattice {
   bottom(): Lattice { return new AWMap(this.spec); }
   isBottom(): bool { return this.presence.isBottom() && this.values.isBottom(); }
 
+  free(): void { this.presence.free(); this.values.free(); }
+
+  @inline setPresence(p: AWSet): void { if (p !== this.presence) this.presence.free(); this.presence = p; }
+  @inline setValues(v: GMap): void { if (v !== this.values) this.values.free(); this.values = v; }
+
   clone(): Lattice {
     const c = new AWMap(this.spec);
-    c.presence = changetype<AWSet>(this.presence.clone());
-    c.values = changetype<GMap>(this.values.clone());
+    c.setPresence(changetype<AWSet>(this.presence.clone()));
+    c.setValues(changetype<GMap>(this.values.clone()));
     return c;
   }
 
@@ -73,8 +95,8 @@ export class AWMap extends Lattice {
   deltaFrom(o: Lattice): Lattice {
     const x = changetype<AWMap>(o);
     const d = new AWMap(this.spec);
-    d.presence = changetype<AWSet>(this.presence.deltaFrom(x.presence));
-    d.values = changetype<GMap>(this.values.deltaFrom(x.values));
+    d.setPresence(changetype<AWSet>(this.presence.deltaFrom(x.presence)));
+    d.setValues(changetype<GMap>(this.values.deltaFrom(x.values)));
     return d;
   }
 
@@ -84,14 +106,14 @@ export class AWMap extends Lattice {
     this.presence.decompose(parts);
     for (let i = 0; i < parts.length; i++) {
       const p = new AWMap(this.spec);
-      p.presence = changetype<AWSet>(parts[i]);
+      p.setPresence(changetype<AWSet>(parts[i]));
       out.push(p);
     }
     parts.length = 0;
     this.values.decompose(parts);
     for (let i = 0; i < parts.length; i++) {
       const p = new AWMap(this.spec);
-      p.values = changetype<GMap>(parts[i]);
+      p.setValues(changetype<GMap>(parts[i]));
       out.push(p);
     }
   }
@@ -100,35 +122,60 @@ export class AWMap extends Lattice {
     const code = r.u8();
     if (!r.ok) return null;
     if (code == OP_UPDATE) {
-      const k = r.value();
-      if (!canMint(r, replica, this.presence.cc.max(replica))) return null;
-      const vs = this.values.m;
-      const nd = nestedOp(vs.has(k) ? vs.get(k) : null, this.spec, r, replica, dry, depth);
-      if (nd === null) return null;
+      const kp = r.valueRaw();
+      const kn = <usize>r.rawLen;
+      if (!r.ok) return null;
+      // The presence add: checks that replica may mint a dot (a dry pass),
+      // or makes {k: [new dot]} with k's observed dots in its context. The
+      // presence is a component, not a nested level: it runs at the map's
+      // depth, so at the top an AWSet that reserves in its validating pass
+      // does so here too.
+      const sr = presenceOp(SET_ADD, kp, kn, true);
+      const pd = sr.ok ? this.presence.op(sr, replica, dry, depth) : null;
+      if (!sr.ok) { r.fail(sr.err); return null; }
+      const cur = this.values.valueOf(kp, kn);
+      if (dry && depth == 0 && cur === null) {
+        // The real pass adds the key to the values here and in pending.
+        const pend = pendingOfBatch();
+        const pv = pend !== null && pend !== this && pend instanceof AWMap ? changetype<AWMap>(pend).values : null;
+        if (!this.values.reserveKey(<i32>kn, pv)) { r.fail(E_OUT_OF_MEMORY); return null; }
+      }
+      const nd = nestedOp(cur, this.spec, r, replica, dry, depth);
+      if (nd === null || pd === null) {
+        if (pd !== null) pd.free();
+        if (nd !== null) { nd.free(); r.fail(E_OUT_OF_MEMORY); } // the presence add made no delta
+        return null;
+      }
       const d = new AWMap(this.spec);
-      this.coverKey(d, k);
-      const dot = new Dot(replica, this.presence.cc.max(replica) + 1);
-      d.presence.entries.set(k, [dot]);
-      d.presence.cc.add(dot.r, dot.c);
-      d.values.m.set(k, nd);
+      d.setPresence(changetype<AWSet>(pd));
+      if (d.values.keys.add(kp, kn) < 0) { nd.free(); d.free(); r.fail(E_OUT_OF_MEMORY); return null; }
+      d.values.vals.push(nd);
       return d;
     }
     if (code == OP_REMOVE) {
-      const k = r.value();
+      const kp = r.valueRaw();
+      const kn = <usize>r.rawLen;
       if (!r.ok || dry) return null;
       const d = new AWMap(this.spec);
-      this.removeKey(d, k, replica, depth);
+      const sr = presenceOp(SET_REMOVE, kp, kn, true);
+      const pd = sr.ok ? this.presence.op(sr, replica, false, depth) : null;
+      if (!sr.ok || pd === null) { d.free(); r.fail(sr.ok ? E_OUT_OF_MEMORY : sr.err); return null; }
+      d.setPresence(changetype<AWSet>(pd));
+      this.clearValue(d, kp, kn, replica, depth);
       return d;
     }
     if (code == OP_CLEAR) {
       if (dry) return null;
       const d = new AWMap(this.spec);
-      // Every key with a presence dot or a value: a hidden causal value may
-      // still hold state from an update whose presence was removed concurrently.
-      const ks = this.values.m.keys();
-      const ps = this.presence.entries.keys();
-      for (let i = 0; i < ps.length; i++) if (!this.values.m.has(ps[i])) ks.push(ps[i]);
-      for (let i = 0; i < ks.length; i++) this.removeKey(d, ks[i], replica, depth);
+      // The presence clear covers every key's dots; every key with a value is
+      // cleared too: a hidden causal value may still hold state from an
+      // update whose presence was removed concurrently.
+      const sr = presenceOp(SET_CLEAR, 0, 0, false);
+      const pd = sr.ok ? this.presence.op(sr, replica, false, depth) : null;
+      if (!sr.ok || pd === null) { d.free(); r.fail(sr.ok ? E_OUT_OF_MEMORY : sr.err); return null; }
+      d.setPresence(changetype<AWSet>(pd));
+      const t = this.values.keys;
+      for (let i = 0; i < t.count; i++) this.clearValue(d, t.keyPtr(i), t.keyLen(i), replica, depth);
       return d;
     }
     r.fail(E_BAD_TAG);
@@ -137,54 +184,76 @@ export class AWMap extends Lattice {
 
   // update(key, op) in place: an AWSet add of key on the presence, and the
   // nested op applied in place to the value (into pending's value too).
-  // Remove and clear take the generic path.
   applyOp(r: Reader, replica: string, pending: Lattice, depth: i32): bool {
     const at = r.p;
     const code = r.u8();
-    if (code != OP_UPDATE) { r.p = at; return super.applyOp(r, replica, pending, depth); }
-    const k = r.key() /* validated by the dry pass */;
+    if (code != OP_UPDATE) {
+      // Remove and clear: the delta joined into this and pending, then freed
+      // at once (not left to the collector).
+      r.p = at;
+      const d = this.op(r, replica, false, depth);
+      if (d === null) return false;
+      pending.join(d);
+      const grew = this.join(d);
+      d.free();
+      return grew;
+    }
+    const kp = r.valueRaw(); // validated by the dry pass
+    const kn = <usize>r.rawLen;
     const p = changetype<AWMap>(pending);
-    this.presence.addOrRemove(k, true, replica, p.presence);
-    const vs = this.values.m, pvs = p.values.m;
-    let v: Lattice, pv: Lattice;
-    if (vs.has(k)) v = vs.get(k); else { v = newBottom(this.spec.a!); vs.set(k, v); }
-    if (pvs.has(k)) pv = pvs.get(k); else { pv = newBottom(this.spec.a!); pvs.set(k, pv); }
-    v.applyOp(r, replica, pv, depth + 1);
+    this.presence.applyOp(presenceOp(SET_ADD, kp, kn, true), replica, p.presence, depth);
+    const i = this.values.slot(kp, kn, p.values, r);
+    if (i < 0) return true;
+    unchecked(this.values.vals[i]).applyOp(r, replica, unchecked(p.values.vals[pendSlot()]), depth + 1);
     return true; // the new presence dot
   }
 
-  // Adds to d's context the presence dots of k observed here.
-  coverKey(d: AWMap, k: string): void {
-    if (!this.presence.entries.has(k)) return;
-    const ds = this.presence.entries.get(k);
-    for (let j = 0; j < ds.length; j++) d.presence.cc.add(ds[j].r, ds[j].c);
-  }
-
-  // Adds to d the removal of k: its presence dots, and the clear of a causal value.
-  removeKey(d: AWMap, k: string, replica: string, depth: i32): void {
-    this.coverKey(d, k);
-    if (!this.values.m.has(k)) return;
-    const cd = clearDelta(this.values.m.get(k), replica, depth);
-    if (cd !== null && !cd.isBottom()) d.values.m.set(k, cd);
+  // Adds to d the clear of a causal value under k (if any).
+  clearValue(d: AWMap, kp: usize, kn: usize, replica: string, depth: i32): void {
+    const v = this.values.valueOf(kp, kn);
+    if (v === null) return;
+    const cd = clearDelta(v, replica, depth);
+    if (cd === null) return;
+    if (cd.isBottom() || d.values.keys.add(kp, kn) < 0) {
+      if (!cd.isBottom()) setError(E_OUT_OF_MEMORY);
+      cd.free();
+      return;
+    }
+    d.values.vals.push(cd);
   }
 
   // The nested value of a present key (bottom if it has none).
-  writeValue(k: string, w: Writer): void {
-    if (this.values.m.has(k)) this.values.m.get(k).query(w);
-    else newBottom(this.spec.a!).query(w);
+  writeValue(kp: usize, kn: usize, w: Writer): void {
+    const v = this.values.valueOf(kp, kn);
+    if (v !== null) { v.query(w); return; }
+    const a = this.spec.a!;
+    if (a.scratch === null) a.scratch = newBottom(a);
+    a.scratch!.query(w);
   }
 
   query(w: Writer): void {
-    const ks = sortKeys(this.presence.entries.keys());
-    w.varint(<u64>ks.length);
-    for (let i = 0; i < ks.length; i++) { w.key(ks[i]); this.writeValue(ks[i], w); }
+    // The present keys in byte order, as the presence's own query lists them.
+    const keys = new Writer();
+    this.presence.query(keys);
+    const kr = new Reader(keys.ptr, keys.ptr + <usize>keys.pos);
+    const n = <i32>kr.varint();
+    w.varint(<u64>n);
+    for (let i = 0; i < n; i++) {
+      const kn = <usize>kr.varint();
+      const kp = kr.p;
+      kr.p += kn;
+      w.varint(<u64>kn);
+      w.raw(kp, <i32>kn);
+      this.writeValue(kp, kn, w);
+    }
   }
 
-  has(key: string): i32 { return this.presence.entries.has(key) ? 1 : 0; }
-  size(): i32 { return this.presence.entries.size; }
+  hasBytes(p: usize, n: i32): i32 { return this.presence.hasBytes(p, n); }
+  has(key: string): i32 { return this.presence.has(key); }
+  size(): i32 { return this.presence.size(); }
   get(key: string, w: Writer): bool {
-    if (!this.presence.entries.has(key)) return false;
-    this.writeValue(key, w);
+    if (this.presence.has(key) != 1) return false;
+    this.writeValue(keyBytes(key), <usize>key.length, w);
     return true;
   }
 

@@ -23,10 +23,17 @@ export class Pair extends Lattice {
   bottom(): Lattice { return new Pair(this.spec); }
   isBottom(): bool { return this.a.isBottom() && this.b.isBottom(); }
 
+  // Both components' memory goes back with the pair (docs/abi.md, "Memory").
+  free(): void { this.a.free(); this.b.free(); }
+
+  // Replaces component a / b, freeing the one it held.
+  @inline setA(v: Lattice): void { if (v !== this.a) this.a.free(); this.a = v; }
+  @inline setB(v: Lattice): void { if (v !== this.b) this.b.free(); this.b = v; }
+
   clone(): Lattice {
     const c = new Pair(this.spec);
-    c.a = this.a.clone();
-    c.b = this.b.clone();
+    c.setA(this.a.clone()); // a copy that ran out of memory has set the error the ABI returns
+    c.setB(this.b.clone());
     return c;
   }
 
@@ -45,8 +52,8 @@ export class Pair extends Lattice {
   deltaFrom(o: Lattice): Lattice {
     const x = changetype<Pair>(o);
     const d = new Pair(this.spec);
-    d.a = this.a.deltaFrom(x.a);
-    d.b = this.b.deltaFrom(x.b);
+    d.setA(this.a.deltaFrom(x.a));
+    d.setB(this.b.deltaFrom(x.b));
     return d;
   }
 
@@ -57,7 +64,7 @@ export class Pair extends Lattice {
     for (let i = 0; i < parts.length; i++) {
       if (out.length >= MAX_PARTS) { setError(E_TOO_LARGE); return; }
       const p = new Pair(this.spec);
-      p.a = parts[i];
+      p.setA(parts[i]);
       out.push(p);
     }
     parts.length = 0;
@@ -65,7 +72,7 @@ export class Pair extends Lattice {
     for (let i = 0; i < parts.length; i++) {
       if (out.length >= MAX_PARTS) { setError(E_TOO_LARGE); return; }
       const p = new Pair(this.spec);
-      p.b = parts[i];
+      p.setB(parts[i]);
       out.push(p);
     }
   }
@@ -79,8 +86,16 @@ export class Pair extends Lattice {
     const nd = (first ? this.a : this.b).op(r, replica, dry, depth + 1);
     if (!r.ok || dry) return null;
     const d = new Pair(this.spec);
-    if (nd !== null) { if (first) d.a = nd; else d.b = nd; }
+    if (nd !== null) { if (first) d.setA(nd); else d.setB(nd); }
     return d;
+  }
+
+  // In place: the nested op applies into the component and into pending's
+  // (the generic path would build a whole Pair delta per op).
+  applyOp(r: Reader, replica: string, pending: Lattice, depth: i32): bool {
+    const code = r.u8(); // validated by the dry pass
+    const p = changetype<Pair>(pending);
+    return code == OP_FIRST ? this.a.applyOp(r, replica, p.a, depth + 1) : this.b.applyOp(r, replica, p.b, depth + 1);
   }
 
   query(w: Writer): void { this.a.query(w); this.b.query(w); }
@@ -88,8 +103,8 @@ export class Pair extends Lattice {
   encode(w: Writer): void { this.a.encode(w); this.b.encode(w); }
 
   decode(r: Reader, depth: i32): void {
-    this.a = readBody(r, this.spec.a!, depth + 1);
+    this.setA(readBody(r, this.spec.a!, depth + 1));
     if (!r.ok) return;
-    this.b = readBody(r, this.spec.b!, depth + 1);
+    this.setB(readBody(r, this.spec.b!, depth + 1));
   }
 }
