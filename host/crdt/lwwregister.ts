@@ -58,7 +58,7 @@ export class LWWRegister<T extends Value = Value> extends Crdt<T | undefined> {
     const timestamp = r.varint();
     return { value, timestamp, replica: fromUtf8(r.bytes()) };
   }
-  // The value alone: the writer's id is skipped, not decoded.
+  // The value alone: the timestamp and writer's id are passed over, not decoded.
   static readQuery(r: ByteReader): Value | undefined {
     if (r.u8() !== 1) return undefined;
     const n = r.varint();
@@ -66,6 +66,8 @@ export class LWWRegister<T extends Value = Value> extends Crdt<T | undefined> {
     if (end > r.buf.length) throw new TrellisError("TRUNCATED", "input ended inside a value");
     const v = readValue(r);
     if (r.pos !== end) throw new TrellisError("TRAILING", "bytes left after a value");
+    r.varint(); // timestamp
+    r.bytes();  // writer id: a view, not decoded; read so an entry inside a map ends where the next begins
     return v;
   }
   static decode<T extends Value = Value>(bytes: Uint8Array, replica?: string): LWWRegister<T> { return decodeAs(bytes, Tag.LWWRegister, replica); }
