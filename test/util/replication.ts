@@ -86,6 +86,25 @@ export function makeSchedule(seed: number, o: { updates?: [number, number]; cras
 
 interface Node { id: string; rt: Runtime; rep: Replicator; inc: number; up: boolean }
 
+// What replicas must converge to: the join of every update (all), and of the
+// updates no crash could have lost (safe: made before the node's last crash).
+export class References {
+  readonly all = new Map<string, Crdt<unknown>>();
+  readonly safe = new Map<string, Crdt<unknown>>();
+  readonly #lastCrash = new Map<number, number>();
+  constructor(s: Schedule) { for (const e of s.events) if (e.kind === "crash") this.#lastCrash.set(e.node, e.t); }
+  #join(ref: Map<string, Crdt<unknown>>, id: string, d: Uint8Array): void {
+    const x = ref.get(id);
+    if (x) x.merge(d); else ref.set(id, decodeState(d, "ref"));
+  }
+  // An update of node `node` at time t: at the crash instant it may be lost.
+  record(node: number, t: number, id: string, delta: Uint8Array): void {
+    this.#join(this.all, id, delta);
+    if (!(this.#lastCrash.get(node)! >= t)) this.#join(this.safe, id, delta);
+  }
+  dispose(): void { for (const x of [...this.all.values(), ...this.safe.values()]) x.dispose(); }
+}
+
 export interface Outcome {
   seed: number; config: string;
   states: Map<string, Uint8Array>[];   // per live node: variable -> encoded state
@@ -114,13 +133,7 @@ export function runSchedule(s: Schedule, config: Config, o: { countEntries?: boo
     return { id, rt, rep, inc, up: true };
   };
   const nodes = ids.map((_, i) => start(i, 0));
-  const refAll = new Map<string, Crdt<unknown>>(), refSafe = new Map<string, Crdt<unknown>>();
-  const lastCrash = new Map<number, number>();
-  for (const e of s.events) if (e.kind === "crash") lastCrash.set(e.node, e.t);
-  const joinRef = (ref: Map<string, Crdt<unknown>>, id: string, d: Uint8Array) => {
-    const x = ref.get(id);
-    if (x) x.merge(d); else ref.set(id, decodeState(d, "ref"));
-  };
+  const refs = new References(s), refAll = refs.all, refSafe = refs.safe;
   for (const e of s.events) {
     net.clock.setTimeout(() => {
       switch (e.kind) {
@@ -130,8 +143,7 @@ export function runSchedule(s: Schedule, config: Config, o: { countEntries?: boo
           const v = VARS[e.v];
           nd.rt.declare(v.id, v.spec);
           const d = nd.rt.update(v.id, e.op);
-          joinRef(refAll, v.id, d);
-          if (!(lastCrash.get(e.node)! >= e.t)) joinRef(refSafe, v.id, d); // at the crash instant: may be lost
+          refs.record(e.node, e.t, v.id, d);
           return;
         }
         case "partition": net.partition(e.groups.map((g) => g.map((i) => ids[i])).filter((g) => g.length > 0)); return;
@@ -196,7 +208,7 @@ export function runSchedule(s: Schedule, config: Config, o: { countEntries?: boo
     refAll: enc(refAll), refSafe: enc(refSafe), converged, convergedAt, quiet, errors, sent,
   };
   for (const nd of nodes) { nd.rep.close(); nd.rt.close(); }
-  for (const x of [...refAll.values(), ...refSafe.values()]) x.dispose();
+  refs.dispose();
   return out;
 }
 

@@ -5,12 +5,12 @@
 // clock advances in small steps and every hub's queue drains between them.
 // A crashed replica keeps its "disk" (its envelope log and own sequence
 // number), as a TrellisNode does; its memory and unsigned changes are lost.
-import { AWSet, GCounter, Runtime, decodeState } from "../../dist/host/index.node.js";
+import { AWSet, GCounter, Runtime } from "../../dist/host/index.node.js";
 import type { Crdt } from "../../dist/host/index.node.js";
 import { SimNetwork } from "../../dist/host/transport/sim.js";
 import { Identity } from "../../dist/host/identity/index.js";
 import { TrustHub, type EnvelopeReplicator, type EnvelopeStore } from "../../dist/host/trust/index.js";
-import { VARS, INTERVAL, eq, type Schedule, type Outcome } from "./replication.js";
+import { VARS, INTERVAL, References, eq, type Schedule, type Outcome } from "./replication.js";
 
 void AWSet; void GCounter;
 
@@ -48,13 +48,7 @@ export async function runTrustless(s: Schedule, ids: Identity[]): Promise<Outcom
   };
   const nodes: Node[] = [];
   for (let i = 0; i < s.n; i++) nodes.push(await start(i, 0));
-  const refAll = new Map<string, Crdt<unknown>>(), refSafe = new Map<string, Crdt<unknown>>();
-  const lastCrash = new Map<number, number>();
-  for (const e of s.events) if (e.kind === "crash") lastCrash.set(e.node, e.t);
-  const joinRef = (ref: Map<string, Crdt<unknown>>, id: string, d: Uint8Array) => {
-    const x = ref.get(id);
-    if (x) x.merge(d); else ref.set(id, decodeState(d, "ref"));
-  };
+  const refs = new References(s), refAll = refs.all, refSafe = refs.safe;
   const restarts: number[] = [];
   for (const e of s.events) {
     net.clock.setTimeout(() => {
@@ -65,8 +59,7 @@ export async function runTrustless(s: Schedule, ids: Identity[]): Promise<Outcom
           const v = VARS[e.v];
           nd.rt.declare(v.id, v.spec);
           const d = nd.rt.update(v.id, e.op);
-          joinRef(refAll, v.id, d);
-          if (!(lastCrash.get(e.node)! >= e.t)) joinRef(refSafe, v.id, d);
+          refs.record(e.node, e.t, v.id, d);
           return;
         }
         case "partition": net.partition(e.groups.map((g) => g.map((i) => names[i])).filter((g) => g.length > 0)); return;
@@ -117,6 +110,6 @@ export async function runTrustless(s: Schedule, ids: Identity[]): Promise<Outcom
     errors: errors as never[], sent, rejected,
   };
   for (const nd of nodes) { nd.hub.close(); nd.rt.close(); }
-  for (const x of [...refAll.values(), ...refSafe.values()]) x.dispose();
+  refs.dispose();
   return out;
 }
