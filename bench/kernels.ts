@@ -4,8 +4,8 @@
 // are compared with two TS versions side by side (issue 10, item 10): a twin
 // of the same algorithm over typed arrays (bench/twins/flat.ts: what Wasm
 // itself buys) and idiomatic JS over Map/Set of strings (the older twins:
-// what a JS programmer would write). Types not yet ported keep their older
-// twin, which follows their (managed-object) kernel's algorithm over Maps.
+// what a JS programmer would write). The other types (on the data layer too)
+// have no flat twin yet and keep their older twin over Maps.
 import * as trellis from "trellis";
 import type { Crdt } from "trellis";
 import { bin } from "../test/model/common.js";
@@ -381,7 +381,7 @@ export async function kernelBenches(o: KernelOptions): Promise<Table> {
   t.notes.unshift(`Types measured: ${measured.join(", ")}.` + (missing.length ? ` Not measured (class not exported yet): ${missing.join(", ")}.` : ""));
   const all = types(o.quick).filter((x) => x.available);
   t.notes.push(`Ported to the linear-memory data layer, with a same-algorithm twin (bench/twins/flat.ts: sets are sorted runs of length-prefixed bytes in a Uint8Array with Uint32Array offsets, merged with streak copies; counters are replica ids in a byte arena with Uint32Array offsets and counts in a Float64Array, kept in replica order so large joins are one merge, with a hash index built only for point updates) and the idiomatic JS column (Map/Set of strings): ${all.filter((x) => x.flat).map((x) => x.name).join(", ")}. Target for these, n ≥ 10k: ≥ 1.5× the twin and ≥ 3× idiomatic JS; smaller n: ≥ 1× both.`);
-  t.notes.push(`Not yet ported (still managed AssemblyScript objects): ${all.filter((x) => !x.flat).map((x) => x.name).join(", ")}. Their "twin" column is their older twin, which follows the kernel's current Map-based algorithm (itself about what idiomatic JS would write), and their target stays "faster than it".`);
+  t.notes.push(`Without a same-algorithm twin yet: ${all.filter((x) => !x.flat).map((x) => x.name).join(", ")}. Their kernels are on the linear-memory data layer too (issue 10; a GMap of values other than LWWRegister still holds one state object per key, docs/abi.md), but their "twin" column is their older twin over Maps (about what idiomatic JS would write), so their target stays "faster than it".`);
   t.notes.push("Idiomatic JS / older twins: " + all.map((x) => `${x.name} — ${x.twinFrom}`).join("; ") + ".");
   t.notes.push("join: replica A ⊔ replica B in place (A rebuilt untimed before each run), n elements each, half shared. Both results are compared byte for byte.");
   t.notes.push("For MaxInt, EWFlag, IVar, LWWRegister, MVRegister and TopK(100) the state does not grow with n (one value; a register's few concurrent writes, whose join both sides scan quadratically; the k best): there n counts joins of n small replica states into one replica that starts at bottom, and encode/decode cover those n states; the joined results are compared byte for byte.");

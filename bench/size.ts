@@ -90,7 +90,10 @@ export function measureClosure(name: string, entry: string, extraWasm: string[] 
   for (const w of extraWasm) if (!c.wasm.includes(w)) c.wasm.push(w);
   // JS gzipped as one bundle (concatenated), as a bundler would ship it.
   const js = Buffer.concat(c.js.map((f) => readFileSync(f)));
-  const wasm = c.wasm.map((f) => readFileSync(f));
+  // The same module under two paths (dist/trellis.wasm and the copy beside
+  // the loader, dist/host/wasm/) ships once: count identical bytes once.
+  const wasm: Buffer[] = [];
+  c.wasm = c.wasm.filter((f) => { const b = readFileSync(f); if (wasm.some((x) => x.equals(b))) return false; wasm.push(b); return true; });
   return {
     name, entry: entry.replace(root + "/", ""), files: c.js.length + c.wasm.length,
     jsRaw: js.length, jsGz: gz(js), jsMinGz: minifiedGz(entry),
