@@ -66,8 +66,12 @@ export class LWWRegister<T extends Value = Value> extends Crdt<T | undefined> {
     if (end > r.buf.length) throw new TrellisError("TRUNCATED", "input ended inside a value");
     const v = readValue(r);
     if (r.pos !== end) throw new TrellisError("TRAILING", "bytes left after a value");
-    r.varint(); // timestamp
-    r.bytes();  // writer id: a view, not decoded; read so an entry inside a map ends where the next begins
+    // Pass over the timestamp and the writer id (no view made), so an entry
+    // inside a map ends where the next begins.
+    r.varint();
+    const w = r.varint();
+    if (w > r.buf.length - r.pos) throw new TrellisError("TRUNCATED", "input ended inside a writer id");
+    r.pos += w;
     return v;
   }
   static decode<T extends Value = Value>(bytes: Uint8Array, replica?: string): LWWRegister<T> { return decodeAs(bytes, Tag.LWWRegister, replica); }
