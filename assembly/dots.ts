@@ -48,28 +48,6 @@ export function dotLess(a: Dot, b: Dot): bool {
   return a.r < b.r || (a.r == b.r && a.c < b.c);
 }
 
-export function sortDots(a: Array<Dot>): void {
-  a.sort((x: Dot, y: Dot): i32 => (dotLess(x, y) ? -1 : dotLess(y, x) ? 1 : 0));
-}
-
-export function writeDots(w: Writer, a: Array<Dot>): void {
-  w.varint(<u64>a.length);
-  for (let i = 0; i < a.length; i++) { w.key(a[i].r); w.varint(a[i].c); }
-}
-
-// Reads a strictly increasing list of dots (canonical), counters ≥ 1.
-export function readDots(r: Reader): Array<Dot> {
-  const n = r.count(2);
-  const out = new Array<Dot>();
-  for (let i = 0; i < n && r.ok; i++) {
-    const d = readDot(r);
-    if (!r.ok) break;
-    if (i > 0 && !dotLess(out[i - 1], d)) { r.fail(E_NONCANONICAL); break; }
-    out.push(d);
-  }
-  return out;
-}
-
 export function readDot(r: Reader): Dot {
   const rep = r.replica();
   const c = r.varint();
@@ -195,7 +173,7 @@ export function decodeContext(r: Reader, cc: Context): void {
   }
 }
 
-// missingContext into out (empty); false on exhaustion.
+// The dots of a's context that b lacks into out (empty); false on exhaustion.
 // The dots of a's context that b lacks, compactly: a's whole vv entry
 // wherever b's vv is behind, plus a's cloud dots b has not seen.
 export function missingInto(a: Context, b: Context, out: Context): bool {

@@ -745,72 +745,12 @@ export class AWSet extends Lattice {
       }
     }
   }
-
-  // ---- the managed view AWMap reads (key strings, codec.ts) ------------------
-
-  get entries(): EntriesView { return new EntriesView(this); }
-
-  // e's dots as managed Dots (replica ids as key strings).
-  dotsOf(e: string): Array<Dot> {
-    const out = new Array<Dot>();
-    const ei = this.elems.find(keyBytes(e), <usize>e.length);
-    if (ei < 0) return out;
-    for (let q = this.dfirst(ei); q != 0; q = this.dnx(ei, q)) {
-      const ri = <i32>this.qrep(ei, q);
-      out.push(new Dot(bytesString(this.cc.repPtr(ri), this.cc.repLen(ri)), this.qctr(ei, q)));
-    }
-    return out;
-  }
-
-  // e's dots := ds (the context is not changed).
-  setDots(e: string, ds: Array<Dot>): void {
-    const en = e.length;
-    const tmp = new Vec<u8>();
-    if (!tmp.reserve(en) || !this.reserve(1, en, ds.length)) { tmp.free(); setError(E_OUT_OF_MEMORY); return; }
-    memory.copy(tmp.ptr, keyBytes(e), <usize>en);
-    const ei = this.intern(tmp.ptr, <usize>en);
-    tmp.free();
-    this.dropAll(ei);
-    for (let i = 0; i < ds.length; i++) {
-      const ri = this.cc.rep(keyBytes(ds[i].r), <usize>ds[i].r.length);
-      if (ri < 0) { setError(E_OUT_OF_MEMORY); return; }
-      this.link(ei, <u32>ri, ds[i].c);
-    }
-  }
-
-  // The live elements as key strings (any order).
-  liveKeys(): Array<string> {
-    const out = new Array<string>();
-    for (let ei = 0; ei < this.elems.count; ei++) {
-      if (this.present(ei)) out.push(bytesString(this.elems.keyPtr(ei), this.elems.keyLen(ei)));
-    }
-    return out;
-  }
-}
-
-// A Map-like view of an AWSet's store for callers written against the managed
-// layout (AWMap): element key string -> its dots.
-export class EntriesView {
-  s: AWSet;
-  constructor(s: AWSet) { this.s = s; }
-  has(e: string): bool { return this.s.has(e) == 1; }
-  get(e: string): Array<Dot> { return this.s.dotsOf(e); }
-  set(e: string, ds: Array<Dot>): void { this.s.setDots(e, ds); }
-  keys(): Array<string> { return this.s.liveKeys(); }
-  get size(): i32 { return this.s.live; }
 }
 
 @inline function txHas(sorted: bool, ri: u32, c: u64): bool {
   if (sorted) return tx.find(ri, c) >= 0;
   for (let j = 0; j < tx.count; j++) if (tx.ctr(j) == c && tx.rep(j) == ri) return true;
   return false;
-}
-
-// A key string (one byte per UTF-16 unit, codec.ts) of p[0..n).
-function bytesString(p: usize, n: usize): string {
-  const s = changetype<string>(__new(n << 1, idof<string>()));
-  for (let i: usize = 0; i < n; i++) store<u16>(changetype<usize>(s) + (i << 1), load<u8>(p + i));
-  return s;
 }
 
 // rank[i] := position of replica i in byte order (order from sortedReps).
@@ -900,16 +840,3 @@ export function scanStore(r: Reader, cc: Context, seen: SeenDots, into: AWSet | 
   }
 }
 
-// The dots of a's context that b lacks, as a compact context: a's whole vv
-// entry wherever b's vv is behind (its lower dots are already in b, so they
-// add nothing when joined), plus a's cloud dots that b has not seen.
-export function missingContext(a: CausalContext, b: CausalContext): CausalContext {
-  const out = new CausalContext();
-  if (!missingInto(a, b, out)) setError(E_OUT_OF_MEMORY);
-  return out;
-}
-
-export function hasDot(a: Array<Dot>, d: Dot): bool {
-  for (let i = 0; i < a.length; i++) if (a[i].c == d.c && a[i].r == d.r) return true;
-  return false;
-}
