@@ -20,7 +20,7 @@ import { ByteReader, done, readHeader } from "./read.js";
 
 // ---- bytes -----------------------------------------------------------------
 
-function cmp(a: Uint8Array, ap: number, an: number, b: Uint8Array, bp: number, bn: number): number {
+export function cmp(a: Uint8Array, ap: number, an: number, b: Uint8Array, bp: number, bn: number): number {
   const n = an < bn ? an : bn;
   for (let i = 0; i < n; i++) {
     const d = a[ap + i] - b[bp + i];
@@ -31,8 +31,8 @@ function cmp(a: Uint8Array, ap: number, an: number, b: Uint8Array, bp: number, b
 
 // Reads a varint at p of buf; returns [value, next position] packed in the
 // module-level out (no allocation per call).
-let vNext = 0;
-function varintAt(buf: Uint8Array, p: number): number {
+export let vNext = 0;
+export function varintAt(buf: Uint8Array, p: number): number {
   let v = 0, mul = 1;
   for (;;) {
     if (p >= buf.length) throw new Error("truncated");
@@ -46,13 +46,13 @@ function varintAt(buf: Uint8Array, p: number): number {
   return v;
 }
 
-function putVarint(out: Uint8Array, p: number, v: number): number {
+export function putVarint(out: Uint8Array, p: number, v: number): number {
   while (v >= 0x80) { out[p++] = (v % 128) | 0x80; v = Math.floor(v / 128); }
   out[p++] = v;
   return p;
 }
 
-const varintSize = (v: number): number => { let n = 1; while (v >= 0x80) { v = Math.floor(v / 128); n++; } return n; };
+export const varintSize = (v: number): number => { let n = 1; while (v >= 0x80) { v = Math.floor(v / 128); n++; } return n; };
 
 function header(tag: number, bodyLen: number): [Uint8Array, number] {
   const out = new Uint8Array(4 + bodyLen);
@@ -97,7 +97,7 @@ function readRun(r: ByteReader): Run {
 
 // Copies src[s, e) to dst at o: short stretches byte by byte (a subarray per
 // entry would allocate), long ones with set().
-function copy(dst: Uint8Array, o: number, src: Uint8Array, s: number, e: number): void {
+export function copy(dst: Uint8Array, o: number, src: Uint8Array, s: number, e: number): void {
   if (e - s > 32) dst.set(src.subarray(s, e), o);
   else for (let i = s; i < e; i++) dst[o++] = src[i];
 }
@@ -292,7 +292,7 @@ export const twopset = {
 
 // 32-bit multiply-xorshift hash of bytes (the kernel's is 64-bit over words;
 // JS has no fast 64-bit multiply, so this is the idiom a TS port would use).
-function hash(b: Uint8Array, p: number, n: number): number {
+export function hash(b: Uint8Array, p: number, n: number): number {
   let h = 0x9e3779b9 ^ n;
   for (let i = 0; i < n; i++) h = Math.imul(h ^ b[p + i], 0x85ebca6b) ^ (h >>> 15);
   h ^= h >>> 16; h = Math.imul(h, 0x7feb352d);

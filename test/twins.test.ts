@@ -1,0 +1,124 @@
+// The bench's same-algorithm twins (bench/twins/flat-*.ts, issue 10 item 10)
+// are honest only if they compute what the kernels compute. Random histories
+// over three replicas are run on the kernel; every state and delta they pass
+// through is collected, and for pairs of them the twin must decode and
+// re-encode the kernel's bytes unchanged, and join them to the kernel's
+// result byte for byte (and report the same "grew").
+import { beforeAll, describe, expect, it } from "vitest";
+import { init, AWSet, EWFlag, GMap, LWWRegister, MVRegister, ORSet, decodeState } from "../dist/host/index.node.js";
+import { Prng } from "./util/prng.js";
+import { hex } from "./util/bytes.js";
+import { awsetFlat } from "../bench/twins/flat-awset.js";
+import { ewflagFlat, mvregisterFlat } from "../bench/twins/flat-causalfun.js";
+import { orsetFlat } from "../bench/twins/flat-orset.js";
+import { lwwmapFlat } from "../bench/twins/flat-lwwmap.js";
+
+beforeAll(async () => { await init(); });
+
+interface Twin<S> { decode(b: Uint8Array): S; encode(s: S): Uint8Array; joinInto(a: S, b: S): boolean }
+interface Handle { encode(): Uint8Array; takeDelta(): Uint8Array; merge(x: Uint8Array): boolean; dispose(): void }
+
+// fastPath: whether a twin state took the join path for a small delta (AWSet's dot index).
+interface Case { twin: Twin<any>; make(r: string): Handle; step(s: Handle, rng: Prng): void; steps: number; fastPath?(s: any): boolean }
+
+const cases: Record<string, Case> = {
+  // 60 elements: states pass 32 live ones, so small deltas take the dot-index path.
+  AWSet: {
+    twin: awsetFlat, steps: 120, make: (r) => new AWSet<string>(r), fastPath: (s) => s.index !== null,
+    step(s, rng) {
+      const a = s as AWSet<string>, k = rng.int(8), e = "e" + rng.int(60);
+      if (k < 5) a.add(e); else if (k < 7) a.remove(e); else if (rng.int(20) === 0) a.clear(); else a.add(e);
+    },
+  },
+  EWFlag: {
+    twin: ewflagFlat, steps: 25, make: (r) => new EWFlag(r),
+    step(s, rng) { const f = s as EWFlag; if (rng.int(2) === 0) f.enable(); else f.disable(); },
+  },
+  MVRegister: {
+    twin: mvregisterFlat, steps: 25, make: (r) => new MVRegister<string>(r),
+    step(s, rng) { const m = s as MVRegister<string>; if (rng.int(4) < 3) m.set("v" + rng.int(6)); else m.clear(); },
+  },
+  ORSet: {
+    twin: orsetFlat, steps: 80, make: (r) => new ORSet<string>(r),
+    step(s, rng) { const o = s as ORSet<string>, e = "e" + rng.int(30); if (rng.int(3) < 2) o.add(e); else o.remove(e); },
+  },
+  // Few timestamps and values, so ties go to the replica id, then the value.
+  "GMap<LWWRegister>": {
+    twin: lwwmapFlat, steps: 80, make: (r) => new GMap<unknown>(r, LWWRegister),
+    step(s, rng) {
+      (s as GMap<unknown>).update("k" + rng.int(40), LWWRegister.ops.set("v" + rng.int(4), 1 + rng.int(5)));
+    },
+  },
+};
+
+// The states and deltas one random history passes through, as bytes.
+function history(c: Case, seed: number): Uint8Array[] {
+  const rng = new Prng(seed);
+  const reps = ["a", "b", "c"].map((r) => c.make(r));
+  const seen: Uint8Array[] = [];
+  try {
+    for (let t = 0; t < c.steps; t++) {
+      const i = rng.int(3), j = rng.int(3);
+      c.step(reps[i], rng);
+      const d = reps[i].takeDelta();
+      if (t % 7 === 0) seen.push(d);
+      if (i !== j && rng.int(2) === 0) reps[j].merge(d);
+      if (i !== j && rng.int(6) === 0) reps[j].merge(reps[i].encode());
+      if (t % 11 === 0) seen.push(reps[i].encode());
+    }
+    for (const r of reps) seen.push(r.encode());
+  } finally { for (const r of reps) r.dispose(); }
+  return seen;
+}
+
+describe("same-algorithm twins agree with the kernels byte for byte", () => {
+  for (const [name, c] of Object.entries(cases)) {
+    it(`${name}: decode/encode round trip and joins of seeded random histories`, () => {
+      let joins = 0, grew = 0, fast = 0;
+      for (let seed = 1; seed <= 12; seed++) {
+        const states = history(c, seed);
+        const rng = new Prng(1000 + seed);
+        for (const s of states) expect(hex(c.twin.encode(c.twin.decode(s))), `${name} round trip, seed ${seed}`).toBe(hex(s));
+        for (let q = 0; q < 40; q++) {
+          const x = states[rng.int(states.length)], y = states[rng.int(states.length)];
+          const k = decodeState(x, "z");
+          try {
+            const kg = k.merge(y);
+            const t = c.twin.decode(x);
+            const tg = c.twin.joinInto(t, c.twin.decode(y));
+            expect(hex(c.twin.encode(t)), `${name} join, seed ${seed}`).toBe(hex(k.encode()));
+            expect(tg, `${name} grew, seed ${seed}`).toBe(kg);
+            joins++;
+            if (kg) grew++;
+            if (c.fastPath?.(t)) fast++;
+            // And again: idempotent on both sides.
+            expect(c.twin.joinInto(t, c.twin.decode(y)), `${name} idempotent, seed ${seed}: ${hex(x)} ⊔ ${hex(y)}`).toBe(false);
+          } finally { k.dispose(); }
+        }
+      }
+      // The histories must exercise joins that change something.
+      expect(joins).toBe(12 * 40);
+      expect(grew).toBeGreaterThan(joins / 4);
+      if (c.fastPath) expect(fast).toBeGreaterThan(10);
+    });
+  }
+
+  it("twins refuse what the kernels refuse: trailing bytes, a dot outside the context, disorder", () => {
+    const a = new AWSet<string>("a");
+    try {
+      a.add("x"); a.add("y");
+      const good = a.encode();
+      expect(() => awsetFlat.decode(new Uint8Array([...good, 0]))).toThrow();
+      const bad = new AWSet<string>("b");
+      try {
+        bad.add("x");
+        const one = bad.encode();
+        // context (vv b:1) with the element's dot raised to 2: outside the context.
+        const outside = Uint8Array.from(one);
+        outside[outside.length - 1] = 2;
+        expect(() => decodeState(outside, "z")).toThrow();
+        expect(() => awsetFlat.decode(outside)).toThrow();
+      } finally { bad.dispose(); }
+    } finally { a.dispose(); }
+  });
+});
