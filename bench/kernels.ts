@@ -1,11 +1,13 @@
 // Section 1: each kernel against plain TypeScript, same binary format: join of
 // two replicas, applying single-op deltas, encode and decode throughput.
-// Types on the linear-memory data layer (GSet, GCounter, PNCounter, TwoPSet)
-// are compared with two TS versions side by side (issue 10, item 10): a twin
-// of the same algorithm over typed arrays (bench/twins/flat.ts: what Wasm
-// itself buys) and idiomatic JS over Map/Set of strings (the older twins:
-// what a JS programmer would write). The other types (on the data layer too)
-// have no flat twin yet and keep their older twin over Maps.
+// Types with a same-algorithm twin (GSet, GCounter, PNCounter, TwoPSet,
+// AWSet, GMap<LWWRegister>, EWFlag, MVRegister, ORSet) are compared with two
+// TS versions side by side (issue 10, item 10): a twin of the kernel's
+// algorithm over typed arrays (bench/twins/flat*.ts on bench/twins/layer.ts:
+// what Wasm itself buys; test/twins.test.ts checks the newer ones byte for
+// byte against the kernels) and idiomatic JS over Map/Set of strings (the
+// older twins: what a JS programmer would write). The other types (on the
+// data layer too) have no flat twin yet and keep their older twin over Maps.
 import * as trellis from "trellis";
 import type { Crdt } from "trellis";
 import { bin } from "../test/model/common.js";
@@ -24,6 +26,10 @@ import * as am from "./twins/awmap-gcounter.js";
 import * as pr from "./twins/pair-gcounter-gset.js";
 import { topk } from "./twins/topk.js";
 import * as flat from "./twins/flat.js";
+import { awsetFlat } from "./twins/flat-awset.js";
+import { ewflagFlat, mvregisterFlat } from "./twins/flat-causalfun.js";
+import { lwwmapFlat } from "./twins/flat-lwwmap.js";
+import { orsetFlat } from "./twins/flat-orset.js";
 
 interface Twin<S> {
   decode(b: Uint8Array): S;
@@ -87,8 +93,8 @@ function types(quick: boolean): TypeBench<any>[] {
       delta: (j) => new Set([el("d" + j)]),
     },
     {
-      name: "AWSet", available: has("AWSet"), twinFrom: "bench/twins/awset.ts (the kernel's algorithm incl. its dot index; the model's encode is quadratic)",
-      sizes: mid, twin: aw, bottom: aw.bottom, // 1e6: ~10 s per run on each side plus rebuilds; over the time budget
+      name: "AWSet", available: has("AWSet"), twinFrom: "bench/twins/awset.ts (the kernel's join, incl. its dot index, over Maps of strings and dot objects; the model's encode is quadratic)",
+      sizes: mid, twin: aw, flat: awsetFlat, bottom: aw.bottom, // 1e6: ~10 s per run on each side plus rebuilds; over the time budget
       pair(n) {
         const a = aw.bottom(), b = aw.bottom();
         for (let i = 0; i < n; i++) a.entries.set(el("e" + i), [{ r: "A", c: i + 1 }]);
@@ -106,7 +112,7 @@ function types(quick: boolean): TypeBench<any>[] {
     },
     {
       name: "GMap<LWWRegister>", available: has("GMap") && has("LWWRegister"), twinFrom: "test/model/gmap.ts + lwwregister.ts + bench/twins/gmap-lww.ts",
-      sizes: mid, twin: gm, bottom: () => new Map(),
+      sizes: mid, twin: gm, flat: lwwmapFlat, bottom: () => new Map(),
       pair(n) {
         const a: gm.State = new Map(), b: gm.State = new Map();
         for (let i = 0; i < n; i++) a.set(el("k" + i), { ts: 1000 + i, r: "A", v: el(String(i)) });
@@ -135,8 +141,8 @@ function types(quick: boolean): TypeBench<any>[] {
       delta: (j) => ({ v: j + 1 }),
     },
     {
-      name: "EWFlag", available: has("EWFlag"), twinFrom: "bench/twins/dotted.ts (the kernel's algorithm; the model keeps dots as JSON strings and its context encoding is quadratic)",
-      sizes: mid, twin: dt.ewflag, bottom: dt.ewflag.bottom, seqWhat: "each the next enable of one of two replicas",
+      name: "EWFlag", available: has("EWFlag"), twinFrom: "bench/twins/dotted.ts (the kernel's join over arrays of dot objects and the Map-based context; the model keeps dots as JSON strings and its context encoding is quadratic)",
+      sizes: mid, twin: dt.ewflag, flat: ewflagFlat, bottom: dt.ewflag.bottom, seqWhat: "each the next enable of one of two replicas",
       seq: (n) => Array.from({ length: n }, (_, j) => { const d = dotted(j); return { dots: [d], cc: ccOf(d.r, d.c) }; }),
       delta: (j) => ({ dots: [{ r: "A", c: j + 1 }], cc: ccOf("A", j + 1) }),
     },
@@ -153,8 +159,8 @@ function types(quick: boolean): TypeBench<any>[] {
       delta: (j) => ({ v: { ts: 1000 + j, r: "A", v: el(String(j)) } }),
     },
     {
-      name: "MVRegister", available: has("MVRegister"), twinFrom: "bench/twins/dotted.ts (the kernel's algorithm; the model keeps dots as JSON strings and its context encoding is quadratic)",
-      sizes: mid, twin: dt.mvregister, bottom: dt.mvregister.bottom, seqWhat: "each the next write of one of two replicas",
+      name: "MVRegister", available: has("MVRegister"), twinFrom: "bench/twins/dotted.ts (the kernel's join over arrays of dot objects and the Map-based context; the model keeps dots as JSON strings and its context encoding is quadratic)",
+      sizes: mid, twin: dt.mvregister, flat: mvregisterFlat, bottom: dt.mvregister.bottom, seqWhat: "each the next write of one of two replicas",
       seq: (n) => Array.from({ length: n }, (_, j) => { const d = dotted(j); return { entries: [{ d, v: el("v" + j) }], cc: ccOf(d.r, d.c) }; }),
       delta: (j) => ({ entries: [{ d: { r: "A", c: j + 1 }, v: el("v" + j) }], cc: ccOf("A", j + 1) }),
     },
@@ -170,8 +176,8 @@ function types(quick: boolean): TypeBench<any>[] {
       delta: (j) => (j % 4 === 3 ? { a: new Set<string>(), r: new Set([el("d" + (j - 1))]) } : { a: new Set([el("d" + j)]), r: new Set<string>() }),
     },
     {
-      name: "ORSet", available: has("ORSet"), twinFrom: "bench/twins/orset.ts (the kernel's algorithm; the model keys tokens by JSON strings and mints by scanning the set)",
-      sizes: mid, twin: ors, bottom: ors.bottom,
+      name: "ORSet", available: has("ORSet"), twinFrom: "bench/twins/orset.ts (the kernel's per-element token merge over a Map of strings to token objects; the model keys tokens by JSON strings and mints by scanning the set)",
+      sizes: mid, twin: ors, flat: orsetFlat, bottom: ors.bottom,
       pair(n) {
         const a = ors.bottom(), b = ors.bottom();
         for (let i = 0; i < n; i++) a.set(el("e" + i), [{ r: "A", c: i + 1, rm: i % 5 === 0 }]);
@@ -250,8 +256,8 @@ export async function kernelBenches(o: KernelOptions): Promise<Table> {
   const heavy: Budget = { iterations: 2, time: 0, warmup: 1 };
   const light: Budget = { iterations: o.quick ? 5 : 10, time: o.quick ? 0 : 200, warmup: 2 };
   const measured: string[] = [], missing: string[] = [];
-  const bytesRow = (ty: TypeBench<any>, what: string, n: number, bytes: number, k: number, w: number) =>
-    row(ty.name, `${what} (${(bytes / 1e6).toFixed(2)} MB), MB/s ${mbps(bytes, k)} vs ${mbps(bytes, w)}`, n, k, w);
+  const bytesRow = (ty: TypeBench<any>, what: string, n: number, bytes: number, k: number, w: number, f?: number) =>
+    row(ty.name, `${what} (${(bytes / 1e6).toFixed(2)} MB), MB/s ${mbps(bytes, k)}` + (f !== undefined ? ` vs ${mbps(bytes, f)}` : "") + ` vs ${mbps(bytes, w)}`, n, k, w, f);
   // The three sides of a measurement (the flat twin only for ported types).
   const sides = (ty: TypeBench<any>, k: Case, w: Case, f: Case | null): Case[] => (ty.flat && f ? [k, f, w] : [k, w]);
   const same = (k: Crdt<unknown>, twinBytes: Uint8Array) => Buffer.compare(Buffer.from(k.encode()), Buffer.from(twinBytes)) === 0;
@@ -311,32 +317,38 @@ export async function kernelBenches(o: KernelOptions): Promise<Table> {
   }
   // n joins of small replica states into one (types whose state does not grow with n)
   async function joinMany(ty: TypeBench<any>) {
+    const fl = ty.flat;
     for (const n of ty.sizes) {
       const A = ty.twin.encode(ty.bottom());
       const Bs = ty.seq!(n).map((x) => ty.twin.encode(x));
       const kbs = Bs.map(kdecode);
       const tbs = Bs.map((x) => ty.twin.decode(x));
+      const fbs = fl ? Bs.map((x) => fl.decode(x)) : [];
       let ka: Crdt<unknown> | null = null;
-      let ta: unknown = null;
-      const r = await measure([
+      let ta: unknown = null, fa: unknown = null;
+      const r = await measure(sides(ty,
         { name: "trellis", before: () => { ka?.dispose(); ka = kdecode(A); }, fn: () => { for (const kb of kbs) ka!.merge(kb); } },
         { name: "twin", before: () => { ta = ty.twin.decode(A); }, fn: () => { for (const tb of tbs) ty.twin.joinInto(ta, tb); } },
-      ], n >= (ty.seqHeavyFrom ?? 1e5) ? { ...heavy, iterations: 3 } : light);
-      row(ty.name, `join n replicas into one, n = joins (${ty.seqWhat})` + (same(ka!, ty.twin.encode(ta)) ? "" : " (DIFFERENT RESULT)"), n, r.get("trellis")!, r.get("twin")!);
-      ka!.dispose(); ta = null;
+        fl ? { name: "flat", before: () => { fa = fl.decode(A); }, fn: () => { for (const fb of fbs) fl.joinInto(fa, fb); } } : null,
+      ), n >= (ty.seqHeavyFrom ?? 1e5) ? { ...heavy, iterations: 3 } : light);
+      const agree = same(ka!, ty.twin.encode(ta)) && (!fl || same(ka!, fl.encode(fa)));
+      row(ty.name, `join n replicas into one, n = joins (${ty.seqWhat})` + (agree ? "" : " (DIFFERENT RESULT)"), n, r.get("trellis")!, r.get("twin")!, r.get("flat"));
+      ka!.dispose(); ta = null; fa = null;
       if (n === (o.quick ? ty.sizes[0] : Math.min(1e5, ty.sizes[ty.sizes.length - 1]))) {
         const bytes = Bs.reduce((x, b) => x + b.length, 0);
-        const e = await measure([
+        const e = await measure(sides(ty,
           { name: "trellis", fn: () => { for (const k of kbs) k.encode(); } },
           { name: "twin", fn: () => { for (const t of tbs) ty.twin.encode(t); } },
-        ], { ...light, iterations: 5, time: 0 });
-        bytesRow(ty, "encode n states", n, bytes, e.get("trellis")!, e.get("twin")!);
+          fl ? { name: "flat", fn: () => { for (const f of fbs) fl.encode(f); } } : null,
+        ), { ...light, iterations: 5, time: 0 });
+        bytesRow(ty, "encode n states", n, bytes, e.get("trellis")!, e.get("twin")!, e.get("flat"));
         let kds: Crdt<unknown>[] = [];
-        const d = await measure([
+        const d = await measure(sides(ty,
           { name: "trellis", fn: () => { kds = Bs.map(kdecode); }, after: () => { for (const k of kds) k.dispose(); kds = []; } },
           { name: "twin", fn: () => Bs.map((x) => ty.twin.decode(x)) },
-        ], { ...light, iterations: 5, time: 0 });
-        bytesRow(ty, "decode n states", n, bytes, d.get("trellis")!, d.get("twin")!);
+          fl ? { name: "flat", fn: () => Bs.map((x) => fl.decode(x)) } : null,
+        ), { ...light, iterations: 5, time: 0 });
+        bytesRow(ty, "decode n states", n, bytes, d.get("trellis")!, d.get("twin")!, d.get("flat"));
       }
       for (const k of kbs) k.dispose();
     }
@@ -380,8 +392,12 @@ export async function kernelBenches(o: KernelOptions): Promise<Table> {
   }
   t.notes.unshift(`Types measured: ${measured.join(", ")}.` + (missing.length ? ` Not measured (class not exported yet): ${missing.join(", ")}.` : ""));
   const all = types(o.quick).filter((x) => x.available);
-  t.notes.push(`Ported to the linear-memory data layer, with a same-algorithm twin (bench/twins/flat.ts: sets are sorted runs of length-prefixed bytes in a Uint8Array with Uint32Array offsets, merged with streak copies; counters are replica ids in a byte arena with Uint32Array offsets and counts in a Float64Array, kept in replica order so large joins are one merge, with a hash index built only for point updates) and the idiomatic JS column (Map/Set of strings): ${all.filter((x) => x.flat).map((x) => x.name).join(", ")}. Target for these, n ≥ 10k: ≥ 1.5× the twin and ≥ 3× idiomatic JS; smaller n: ≥ 1× both.`);
-  t.notes.push(`Without a same-algorithm twin yet: ${all.filter((x) => !x.flat).map((x) => x.name).join(", ")}. Their kernels are on the linear-memory data layer too (issue 10; a GMap of values other than LWWRegister still holds one state object per key, docs/abi.md), but their "twin" column is their older twin over Maps (about what idiomatic JS would write), so their target stays "faster than it".`);
+  t.notes.push(`With a same-algorithm twin (the kernel's algorithm in plain TypeScript over typed arrays: what Wasm itself buys) and the idiomatic JS column (Map/Set of strings): ${all.filter((x) => x.flat).map((x) => x.name).join(", ")}. ` +
+    "GSet, TwoPSet, GCounter, PNCounter: bench/twins/flat.ts (sets are sorted runs of length-prefixed bytes in a Uint8Array with Uint32Array offsets, merged with streak copies; counters are replica ids in a byte arena with Uint32Array offsets and counts in a Float64Array, kept in replica order so large joins are one merge, with a hash index built only for point updates). " +
+    "AWSet, ORSet, GMap<LWWRegister>, EWFlag, MVRegister: bench/twins/flat-awset.ts, flat-orset.ts, flat-lwwmap.ts, flat-causalfun.ts on bench/twins/layer.ts (byte tables interned by open addressing over a hash of the bytes, dots as (replica index, counter) in typed arrays with a per-state replica table, the version vector by replica index and the dot cloud in an open-addressing dot map, canonical order kept incrementally or sorted on encode); their encodings are checked byte for byte against the kernels' by test/twins.test.ts and by the join rows here. " +
+    "These twins decode then join where the kernel merges straight from bytes, and do not count the room a join takes before starting (the kernel does, so that running out of memory changes nothing). " +
+    "Target for these, n ≥ 10k: ≥ 1.5× the twin and ≥ 3× idiomatic JS; smaller n: ≥ 1× both.");
+  t.notes.push(`Without a same-algorithm twin yet (idiomatic JS only): ${all.filter((x) => !x.flat).map((x) => x.name).join(", ")}. Their kernels are on the linear-memory data layer too (issue 10; a GMap of values other than LWWRegister still holds one state object per key, docs/abi.md), but their "twin" column is their older twin over Maps (about what idiomatic JS would write), so their target stays "faster than it".`);
   t.notes.push("Idiomatic JS / older twins: " + all.map((x) => `${x.name} — ${x.twinFrom}`).join("; ") + ".");
   t.notes.push("join: replica A ⊔ replica B in place (A rebuilt untimed before each run), n elements each, half shared. Both results are compared byte for byte.");
   t.notes.push("For MaxInt, EWFlag, IVar, LWWRegister, MVRegister and TopK(100) the state does not grow with n (one value; a register's few concurrent writes, whose join both sides scan quadratically; the k best): there n counts joins of n small replica states into one replica that starts at bottom, and encode/decode cover those n states; the joined results are compared byte for byte.");

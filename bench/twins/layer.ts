@@ -159,11 +159,11 @@ export class ByteTable {
 
 // Sorts idx[0..n) (indices into t) by their keys' bytes, as the kernel's
 // sortByKey: insertion sort of runs of 16, then merges of doubling width.
-export function sortByKey(t: ByteTable, idx: Uint32Array, n: number): Uint32Array {
+export function sortByKey(t: ByteTable, idx: U32, n: number): U32 {
   return sortIdx(idx, n, (x, y) => t.cmpKeys(x, y));
 }
 
-export function sortIdx(idx: Uint32Array, n: number, less: (x: number, y: number) => number): Uint32Array {
+export function sortIdx(idx: U32, n: number, less: (x: number, y: number) => number): U32 {
   const RUN = 16;
   for (let s = 0; s < n; s += RUN) {
     const e = Math.min(s + RUN, n);
@@ -309,11 +309,13 @@ export class DotMap {
 
 // ---- causal context --------------------------------------------------------
 
-function growF64(a: Float64Array, n: number): Float64Array {
+type F64 = Float64Array<ArrayBuffer>;
+type U32 = Uint32Array<ArrayBuffer>;
+function growF64(a: F64, n: number): F64 {
   if (n <= a.length) return a;
   const b = new Float64Array(Math.max(n, a.length * 2)); b.set(a); return b;
 }
-function growU32(a: Uint32Array, n: number): Uint32Array {
+function growU32(a: U32, n: number): U32 {
   if (n <= a.length) return a;
   const b = new Uint32Array(Math.max(n, a.length * 2)); b.set(a); return b;
 }
