@@ -1,7 +1,8 @@
 // Section 1: each kernel against plain TypeScript, same binary format: join of
 // two replicas, applying single-op deltas, encode and decode throughput.
 // Types with a same-algorithm twin (GSet, GCounter, PNCounter, TwoPSet,
-// AWSet, GMap<LWWRegister>, EWFlag, MVRegister, ORSet) are compared with two
+// AWSet, GMap<LWWRegister>, EWFlag, MVRegister, ORSet, AWMap<GCounter>,
+// Pair<GCounter, GSet>) are compared with two
 // TS versions side by side (issue 10, item 10): a twin of the kernel's
 // algorithm over typed arrays (bench/twins/flat*.ts on bench/twins/layer.ts:
 // what Wasm itself buys; test/twins.test.ts checks the newer ones byte for
@@ -30,6 +31,8 @@ import { awsetFlat } from "./twins/flat-awset.js";
 import { ewflagFlat, mvregisterFlat } from "./twins/flat-causalfun.js";
 import { lwwmapFlat } from "./twins/flat-lwwmap.js";
 import { orsetFlat } from "./twins/flat-orset.js";
+import { awmapGCounterFlat } from "./twins/flat-awmap.js";
+import { pairFlat } from "./twins/flat-pair.js";
 
 interface Twin<S> {
   decode(b: Uint8Array): S;
@@ -188,7 +191,7 @@ function types(quick: boolean): TypeBench<any>[] {
     },
     {
       name: "AWMap<GCounter>", available: has("AWMap") && has("GCounter"), twinFrom: "bench/twins/awmap-gcounter.ts (the AWSet twin for presence, the GCounter twin for values; the model's presence is the quadratic AWSet model)",
-      sizes: mid, twin: am, bottom: am.bottom,
+      sizes: mid, twin: am, flat: awmapGCounterFlat, bottom: am.bottom,
       pair(n) {
         const a = am.bottom(), b = am.bottom();
         for (let i = 0; i < n; i++) { const k = el("k" + i); a.presence.entries.set(k, [{ r: "A", c: i + 1 }]); a.values.set(k, new Map([["A", (i % 97) + 1]])); }
@@ -207,7 +210,7 @@ function types(quick: boolean): TypeBench<any>[] {
     },
     {
       name: "Pair<GCounter, GSet>", available: has("Pair") && has("GCounter") && has("GSet"), twinFrom: "test/model/pair.ts over the GCounter and GSet twins + bench/twins/pair-gcounter-gset.ts",
-      sizes: mid, twin: pr, bottom: pr.bottom,
+      sizes: mid, twin: pr, flat: pairFlat, bottom: pr.bottom,
       pair(n) {
         const a = pr.bottom(), b = pr.bottom();
         for (let i = 0; i < n; i++) { a[0].set("r" + i, (i % 97) + 1); a[1].add(el("e" + i)); }
@@ -394,7 +397,7 @@ export async function kernelBenches(o: KernelOptions): Promise<Table> {
   const all = types(o.quick).filter((x) => x.available);
   t.notes.push(`With a same-algorithm twin (the kernel's algorithm in plain TypeScript over typed arrays: what Wasm itself buys) and the idiomatic JS column (Map/Set of strings): ${all.filter((x) => x.flat).map((x) => x.name).join(", ")}. ` +
     "GSet, TwoPSet, GCounter, PNCounter: bench/twins/flat.ts (sets are sorted runs of length-prefixed bytes in a Uint8Array with Uint32Array offsets, merged with streak copies; counters are replica ids in a byte arena with Uint32Array offsets and counts in a Float64Array, kept in replica order so large joins are one merge, with a hash index built only for point updates). " +
-    "AWSet, ORSet, GMap<LWWRegister>, EWFlag, MVRegister: bench/twins/flat-awset.ts, flat-orset.ts, flat-lwwmap.ts, flat-causalfun.ts on bench/twins/layer.ts (byte tables interned by open addressing over a hash of the bytes, dots as (replica index, counter) in typed arrays with a per-state replica table, the version vector by replica index and the dot cloud in an open-addressing dot map, canonical order kept incrementally or sorted on encode); their encodings are checked byte for byte against the kernels' by test/twins.test.ts and by the join rows here. " +
+    "AWSet, ORSet, GMap<LWWRegister>, EWFlag, MVRegister, AWMap<GCounter>, Pair<GCounter, GSet>: bench/twins/flat-awset.ts, flat-orset.ts, flat-lwwmap.ts, flat-causalfun.ts, flat-awmap.ts (the AWSet twin for presence, a GMap of GCounter twins for values, one state per key as the kernel), flat-pair.ts (the GCounter and GSet twins of flat.ts) on bench/twins/layer.ts (byte tables interned by open addressing over a hash of the bytes, dots as (replica index, counter) in typed arrays with a per-state replica table, the version vector by replica index and the dot cloud in an open-addressing dot map, canonical order kept incrementally or sorted on encode); their encodings are checked byte for byte against the kernels' by test/twins.test.ts and by the join rows here. " +
     "These twins decode then join where the kernel merges straight from bytes, and do not count the room a join takes before starting (the kernel does, so that running out of memory changes nothing). " +
     "Target for these, n ≥ 10k: ≥ 1.5× the twin and ≥ 3× idiomatic JS; smaller n: ≥ 1× both.");
   t.notes.push(`Without a same-algorithm twin yet (idiomatic JS only): ${all.filter((x) => !x.flat).map((x) => x.name).join(", ")}. Their kernels are on the linear-memory data layer too (issue 10; a GMap of values other than LWWRegister still holds one state object per key, docs/abi.md), but their "twin" column is their older twin over Maps (about what idiomatic JS would write), so their target stays "faster than it".`);

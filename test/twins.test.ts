@@ -5,13 +5,15 @@
 // re-encode the kernel's bytes unchanged, and join them to the kernel's
 // result byte for byte (and report the same "grew").
 import { beforeAll, describe, expect, it } from "vitest";
-import { init, AWSet, EWFlag, GMap, LWWRegister, MVRegister, ORSet, decodeState } from "../dist/host/index.node.js";
+import { init, AWMap, AWSet, EWFlag, GCounter, GMap, GSet, LWWRegister, MVRegister, ORSet, Pair, decodeState } from "../dist/host/index.node.js";
 import { Prng } from "./util/prng.js";
 import { hex } from "./util/bytes.js";
 import { awsetFlat } from "../bench/twins/flat-awset.js";
 import { ewflagFlat, mvregisterFlat } from "../bench/twins/flat-causalfun.js";
 import { orsetFlat } from "../bench/twins/flat-orset.js";
 import { lwwmapFlat } from "../bench/twins/flat-lwwmap.js";
+import { awmapGCounterFlat } from "../bench/twins/flat-awmap.js";
+import { pairFlat } from "../bench/twins/flat-pair.js";
 
 beforeAll(async () => { await init(); });
 
@@ -47,6 +49,23 @@ const cases: Record<string, Case> = {
     twin: lwwmapFlat, steps: 80, make: (r) => new GMap<unknown>(r, LWWRegister),
     step(s, rng) {
       (s as GMap<unknown>).update("k" + rng.int(40), LWWRegister.ops.set("v" + rng.int(4), 1 + rng.int(5)));
+    },
+  },
+  // 50 keys: the presence passes 32 live keys (the dot-index path), and a
+  // removed key's counter stays, hidden, in the values.
+  "AWMap<GCounter>": {
+    twin: awmapGCounterFlat, steps: 100, make: (r) => new AWMap<unknown>(r, GCounter),
+    fastPath: (s) => s.presence.index !== null,
+    step(s, rng) {
+      const m = s as AWMap<unknown>, k = "k" + rng.int(50);
+      if (rng.int(4) < 3) m.update(k, GCounter.ops.increment(1 + rng.int(3))); else m.remove(k);
+    },
+  },
+  "Pair<GCounter, GSet>": {
+    twin: pairFlat, steps: 60, make: (r) => new Pair<unknown, unknown>(r, GCounter, GSet),
+    step(s, rng) {
+      const p = s as Pair<unknown, unknown>;
+      if (rng.int(2) === 0) p.updateFirst(GCounter.ops.increment(1 + rng.int(3))); else p.updateSecond(GSet.ops.add("e" + rng.int(40)));
     },
   },
 };

@@ -75,7 +75,7 @@ function entryLen(r: Run, i: number): number {
 }
 
 // Reads count + entries at r.pos, checking strict order; copies them in one go.
-function readRun(r: ByteReader): Run {
+export function readRun(r: ByteReader): Run {
   const buf = r.buf;
   const n = r.varint();
   if (n > buf.length - r.pos) throw new Error("count exceeds input");
@@ -174,8 +174,8 @@ function minusRun(a: Run, b: Run): Run {
   return { data, offs, count: k, bytes: o };
 }
 
-function runBody(r: Run): number { return varintSize(r.count) + r.bytes; }
-function writeRun(out: Uint8Array, p: number, r: Run): number {
+export function runBody(r: Run): number { return varintSize(r.count) + r.bytes; }
+export function writeRun(out: Uint8Array, p: number, r: Run): number {
   p = putVarint(out, p, r.count);
   out.set(r.data.subarray(0, r.bytes), p);
   return p + r.bytes;
@@ -201,7 +201,7 @@ function findRun(r: Run, b: Uint8Array, p: number, n: number): number {
   return -1;
 }
 
-function fold(s: GSetFlat): void {
+export function fold(s: GSetFlat): void {
   const t = s.tail;
   if (t.count === 0) return;
   const idx = t.order() ?? Uint32Array.from({ length: t.count }, (_, i) => i);
