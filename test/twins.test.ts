@@ -17,7 +17,8 @@ import { pairFlat } from "../bench/twins/flat-pair.js";
 
 beforeAll(async () => { await init(); });
 
-interface Twin<S> { decode(b: Uint8Array): S; encode(s: S): Uint8Array; joinInto(a: S, b: S): boolean }
+// merge: the streamed join from canonical bytes (the kernel's merge(bytes)), where a twin has it.
+interface Twin<S> { decode(b: Uint8Array): S; encode(s: S): Uint8Array; joinInto(a: S, b: S): boolean; merge?(a: S, bytes: Uint8Array): boolean }
 interface Handle { encode(): Uint8Array; takeDelta(): Uint8Array; merge(x: Uint8Array): boolean; dispose(): void }
 
 // fastPath: whether a twin state took the join path for a small delta (AWSet's dot index).
@@ -112,6 +113,17 @@ describe("same-algorithm twins agree with the kernels byte for byte", () => {
             if (c.fastPath?.(t)) fast++;
             // And again: idempotent on both sides.
             expect(c.twin.joinInto(t, c.twin.decode(y)), `${name} idempotent, seed ${seed}: ${hex(x)} ⊔ ${hex(y)}`).toBe(false);
+            if (c.twin.merge) {
+              // Streamed from the bytes: the same state and the same answer.
+              const m = c.twin.decode(x);
+              expect(c.twin.merge(m, y), `${name} merge grew, seed ${seed}`).toBe(kg);
+              expect(hex(c.twin.encode(m)), `${name} merge, seed ${seed}`).toBe(hex(k.encode()));
+              // A body cut short or with a byte more is refused, and changes nothing.
+              for (const bad of [y.subarray(0, y.length - 1), Uint8Array.from([...y, 0])]) {
+                expect(() => c.twin.merge!(m, bad)).toThrow();
+                expect(hex(c.twin.encode(m))).toBe(hex(k.encode()));
+              }
+            }
           } finally { k.dispose(); }
         }
       }

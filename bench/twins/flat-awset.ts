@@ -8,9 +8,10 @@
 // Differences from the kernel, all small: the kernel packs an element's first
 // dot inline beside it (the pool here is already flat arrays), sorts one
 // element's incoming dots when it has more than 8 (the twin scans; the bench
-// has one or two per element), streams merge(bytes) without decoding (the
-// twin decodes, then joins), and counts the room a join takes before it
+// has one or two per element), and counts the room a join takes before it
 // starts (out of memory: nothing changed; JS grows its arrays instead).
+// joinInto joins a decoded state; merge() streams canonical bytes as the
+// kernel's merge(bytes) does.
 import { ByteTable, Context, Cur, DotMap, NONE, Out, Scratch, cmp, decodeContext, encodeContext, growF64, growU32, header, open, sortByKey } from "./layer.js";
 
 export class AWSetFlat {
@@ -196,6 +197,81 @@ export function joinInto(a: AWSetFlat, x: AWSetFlat): boolean {
   return changed;
 }
 
+// Checks a canonical store against its context xcc (elements strictly
+// increasing with ≥ 1 dot each, dots strictly increasing, every dot in xcc,
+// none on two elements), leaving r after it. Throws on bad input.
+function scanStore(r: Cur, xcc: Context, seen: DotMap): void {
+  const buf = r.buf, n = r.count(2);
+  let pp = 0, pn = 0;
+  for (let i = 0; i < n; i++) {
+    const p = r.bytes(), len = r.n;
+    if (i > 0 && cmp(buf, pp, pn, buf, p, len) >= 0) throw new Error("noncanonical elements");
+    pp = p; pn = len;
+    const m = r.count(2);
+    if (m === 0) throw new Error("noncanonical: element without dots");
+    let dp = 0, dl = 0, dc = 0;
+    for (let j = 0; j < m; j++) {
+      const rp = r.bytes(), rl = r.n;
+      const c = r.varint();
+      if (rl === 0 || c === 0) throw new Error("invalid dot");
+      if (j > 0) {
+        const o = cmp(buf, dp, dl, buf, rp, rl);
+        if (o > 0 || (o === 0 && dc >= c)) throw new Error("noncanonical dots");
+      }
+      dp = rp; dl = rl; dc = c;
+      const ri = xcc.findRep(buf, rp, rl);
+      if (!xcc.has(ri, c)) throw new Error("dot outside context");
+      if (!seen.add(ri, c)) throw new Error("one dot on two elements");
+    }
+  }
+}
+
+const xccScratch = new Context(), seenScratch = new DotMap();
+
+// a := a ⊔ the state whose canonical bytes are given, streamed as the
+// kernel's joinBody: the incoming context is decoded (into scratch), the
+// store checked whole, then met element by element from the bytes; the
+// incoming state is never built. Bad input throws before anything changes.
+export function merge(a: AWSetFlat, bytes: Uint8Array): boolean {
+  a.compact();
+  const r = open(bytes), xcc = xccScratch, seen = seenScratch;
+  xcc.clear(); seen.clear();
+  decodeContext(r, xcc);
+  const storeAt = r.p;
+  scanStore(r, xcc, seen);
+  r.done();
+  const xmap = a.cc.mapFrom(xcc, xmapS);
+  const back = a.cc.mapTo(xcc, backS);
+  r.p = storeAt;
+  const buf = r.buf, n = r.varint();
+  const m = a.elems.count + n;
+  if (met.length < m) met = new Uint8Array(Math.max(m, met.length * 2)); else met.fill(0, 0, m);
+  let changed = false;
+  for (let i = 0; i < n; i++) {
+    const p = r.bytes(), len = r.n;
+    const k = r.varint();
+    txN = 0;
+    let unseen = false;
+    for (let j = 0; j < k; j++) {
+      const rp = r.bytes(), rl = r.n;
+      const c = r.varint();
+      const ri = xmap[xcc.findRep(buf, rp, rl)];
+      txPush(ri, c);
+      if (!a.cc.has(ri, c)) unseen = true;
+    }
+    let ei = a.elems.find(buf, p, len);
+    if (ei < 0) {
+      if (!unseen) continue;
+      ei = a.intern(buf, p, len);
+    }
+    met[ei] = 1;
+    changed = meet(a, ei, xcc, back) || changed;
+  }
+  changed = dropSeen(a, xcc, xmap, back) || changed;
+  if (a.cc.joinMapped(xcc, xmap)) changed = true;
+  return changed;
+}
+
 // One element's dots as (rank of replica, counter), sorted: canonical order.
 let dsRank = new Uint32Array(16), dsCtr = new Float64Array(16);
 function sortedDots(s: AWSetFlat, ei: number, rank: Uint32Array): number {
@@ -235,38 +311,26 @@ export function encodeBody(w: Out, s: AWSetFlat): void {
 }
 
 
-// Reads a body into an empty state, with the kernel's checks: context as
-// decodeContext, elements strictly increasing with ≥ 1 dot each, dots
-// strictly increasing, every dot in the context, no dot on two elements.
+// Reads a body into an empty state as the kernel does: the context, one
+// checking pass over the store (scanStore), then a second that interns and links.
 export function decodeBody(r: Cur, s: AWSetFlat): void {
   decodeContext(r, s.cc);
-  const buf = r.buf, cc = s.cc;
-  const n = r.count(2);
-  const seen = new DotMap();
-  let pp = 0, pn = 0;
+  const storeAt = r.p, seen = seenScratch;
+  seen.clear();
+  scanStore(r, s.cc, seen);
+  const end = r.p, buf = r.buf, cc = s.cc;
+  r.p = storeAt;
+  const n = r.varint();
   for (let i = 0; i < n; i++) {
     const p = r.bytes(), len = r.n;
-    if (i > 0 && cmp(buf, pp, pn, buf, p, len) >= 0) throw new Error("noncanonical elements");
-    pp = p; pn = len;
-    const m = r.count(2);
-    if (m === 0) throw new Error("noncanonical: element without dots");
     const ei = s.intern(buf, p, len);
-    let dp = 0, dl = 0, dc = 0;
+    const m = r.varint();
     for (let j = 0; j < m; j++) {
       const rp = r.bytes(), rl = r.n;
-      const c = r.varint();
-      if (rl === 0 || c === 0) throw new Error("invalid dot");
-      if (j > 0) {
-        const o = cmp(buf, dp, dl, buf, rp, rl);
-        if (o > 0 || (o === 0 && dc >= c)) throw new Error("noncanonical dots");
-      }
-      dp = rp; dl = rl; dc = c;
-      const ri = cc.findRep(buf, rp, rl);
-      if (!cc.has(ri, c)) throw new Error("dot outside context");
-      if (!seen.add(ri, c)) throw new Error("one dot on two elements");
-      s.link(ei, ri, c);
+      s.link(ei, cc.findRep(buf, rp, rl), r.varint());
     }
   }
+  r.p = end;
 }
 
 export const bottom = (): AWSetFlat => new AWSetFlat();
@@ -284,4 +348,4 @@ export function encode(s: AWSetFlat): Uint8Array {
   return w.finish();
 }
 
-export const awsetFlat = { bottom, decode, encode, joinInto };
+export const awsetFlat = { bottom, decode, encode, joinInto, merge };

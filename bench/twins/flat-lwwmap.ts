@@ -5,9 +5,9 @@
 // where the value's entry (varint length, bytes) starts in one value arena).
 // An overwrite appends the new value; the arena is compacted once most of it
 // is overwritten values. Canonical key order is kept incrementally
-// (KeyOrder). Differences from the kernel: it streams merge(bytes) in two
-// passes without building the incoming state (the twin decodes, then joins)
-// and reserves what a join takes first (out of memory: nothing changed).
+// (KeyOrder). joinInto joins a decoded state; merge() streams canonical bytes
+// in two passes as the kernel's merge(bytes). Difference from the kernel: it
+// reserves what a join takes first (out of memory: nothing changed).
 import { ByteTable, Cur, KeyOrder, Out, cmp, copy, growF64, header, open } from "./layer.js";
 import { varintAt, vNext } from "./flat.js";
 
@@ -97,6 +97,50 @@ export function joinInto(a: LWWMapFlat, x: LWWMapFlat): boolean {
   return changed;
 }
 
+// Checks a body (keys strictly increasing, flag 0 or 1, no empty writer
+// id), leaving r after it. Throws on bad input.
+function scan(r: Cur): void {
+  const buf = r.buf, n = r.count(2);
+  let pp = 0, pn = 0;
+  for (let i = 0; i < n; i++) {
+    const p = r.bytes(), len = r.n;
+    if (i > 0 && cmp(buf, pp, pn, buf, p, len) >= 0) throw new Error("noncanonical keys");
+    pp = p; pn = len;
+    const f = r.u8();
+    if (f > 1) throw new Error("invalid flag");
+    if (f === 0) continue;
+    r.varint();
+    r.bytes();
+    if (r.n === 0) throw new Error("empty replica id");
+    r.bytes();
+  }
+}
+
+// a := a ⊔ the state whose canonical bytes are given, streamed as the
+// kernel's joinBody: one pass checks the whole body, a second joins entry
+// by entry from the bytes. Bad input throws before anything changes.
+export function merge(a: LWWMapFlat, bytes: Uint8Array): boolean {
+  const r = open(bytes), start = r.p;
+  scan(r);
+  r.done();
+  r.p = start;
+  const buf = r.buf, n = r.varint();
+  let changed = false;
+  for (let j = 0; j < n; j++) {
+    const p = r.bytes(), len = r.n;
+    const i = a.slot(buf, p, len);
+    if (a.keys.added) changed = true;
+    if (r.u8() === 0) continue;
+    const t = r.varint();
+    const rp = r.bytes(), rn = r.n;
+    const ve = r.p;
+    r.bytes();
+    if (a.below(i, t, buf, rp, rn, buf, ve)) { a.set(i, t, buf, rp, rn, buf, ve, r.p - ve); changed = true; }
+  }
+  a.compact();
+  return changed;
+}
+
 // body := count (key:bytes, 0x00 | 0x01 timestamp replica:bytes value:bytes)*,
 // keys sorted by bytes. One function, so a format change is one edit.
 export function encodeBody(w: Out, s: LWWMapFlat): void {
@@ -153,4 +197,4 @@ export function encode(s: LWWMapFlat): Uint8Array {
   return w.finish();
 }
 
-export const lwwmapFlat = { bottom, decode, encode, joinInto };
+export const lwwmapFlat = { bottom, decode, encode, joinInto, merge };

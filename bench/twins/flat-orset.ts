@@ -5,11 +5,11 @@
 // in canonical order (replica bytes, then counter); a run that grows is
 // rewritten at the arrays' end, and the arrays are compacted once more than
 // half of them is such dead runs. Canonical element order is kept
-// incrementally (KeyOrder). Differences from the kernel: it streams
-// merge(bytes) in two passes without building the incoming state (the twin
-// decodes, then joins) and counts the room a join takes first (out of
-// memory: nothing changed); it keeps each replica's top counter for minting,
-// which the bench's joins do not need.
+// incrementally (KeyOrder). joinInto joins a decoded state; merge() streams
+// canonical bytes in two passes as the kernel's merge(bytes). Differences
+// from the kernel: out of memory is not handled (JS grows its arrays), and
+// it does not keep each replica's top counter (for minting, which the
+// bench's joins do not need).
 import { ByteTable, Cur, KeyOrder, Out, Scratch, cmp, growF64, growU32, header, open } from "./layer.js";
 
 export class ORSetFlat {
@@ -124,6 +124,97 @@ export function joinInto(a: ORSetFlat, x: ORSetFlat): boolean {
   return changed;
 }
 
+// One element's incoming tokens, replicas as indices here (the kernel's tmp).
+let tmpC = new Float64Array(16), tmpW = new Uint32Array(16), tmpN = 0;
+
+// Reads and checks one element's tokens into tmp, interning the writers.
+function readTokens(a: ORSetFlat, r: Cur): void {
+  const buf = r.buf, m = r.count(3);
+  if (m === 0) throw new Error("noncanonical: element without tokens");
+  if (m > tmpC.length) { tmpC = growF64(tmpC, m); tmpW = growU32(tmpW, m); }
+  let dp = 0, dl = 0, dc = 0;
+  for (let j = 0; j < m; j++) {
+    const rp = r.bytes(), rl = r.n;
+    const c = r.varint();
+    const f = r.u8();
+    if (rl === 0 || c === 0 || f > 1) throw new Error("invalid token");
+    if (j > 0) {
+      const o = cmp(buf, dp, dl, buf, rp, rl);
+      if (o > 0 || (o === 0 && dc >= c)) throw new Error("noncanonical tokens");
+    }
+    dp = rp; dl = rl; dc = c;
+    tmpC[j] = c; tmpW[j] = (a.reps.add(buf, rp, rl) << 1) | f;
+  }
+  tmpN = m;
+}
+
+// Order of token t here and incoming token b of tmp.
+function cmpTmp(a: ORSetFlat, t: number, b: number): number {
+  const ra = a.rep(t), rb = tmpW[b] >>> 1;
+  if (ra !== rb) return a.reps.cmpKeys(ra, rb);
+  return a.tctr[t] - tmpC[b];
+}
+
+// Whether the incoming tokens tmp bring anything to element i.
+function addsTmp(a: ORSetFlat, i: number): boolean {
+  const af = a.first[i], ae = af + a.cnt[i];
+  let t = af;
+  for (let b = 0; b < tmpN; b++) {
+    let c = 1;
+    while (t < ae && (c = cmpTmp(a, t, b)) < 0) t++;
+    if (t === ae || c !== 0) return true;
+    if ((tmpW[b] & 1) !== 0 && !a.removed(t)) return true;
+    t++;
+  }
+  return false;
+}
+
+// a := a ⊔ the state whose canonical bytes are given, streamed as the
+// kernel's joinBody: one pass checks the whole body, interns its writers
+// and counts the room the changed runs take; a second merges them from the
+// bytes. Bad input throws before the state changes (a writer interned for it
+// is unused, and not part of the state's value or bytes, as in the kernel).
+export function merge(a: ORSetFlat, bytes: Uint8Array): boolean {
+  const r = open(bytes), start = r.p, buf = bytes;
+  const n = r.count(2);
+  let pp = 0, pn = 0, need = 0;
+  for (let i = 0; i < n; i++) {
+    const p = r.bytes(), len = r.n;
+    if (i > 0 && cmp(buf, pp, pn, buf, p, len) >= 0) throw new Error("noncanonical elements");
+    pp = p; pn = len;
+    readTokens(a, r);
+    const at = a.elems.find(buf, p, len);
+    if (at < 0) need += tmpN;
+    else if (addsTmp(a, at)) need += tmpN + a.cnt[at];
+  }
+  r.done();
+  a.roomToks(need);
+  r.p = start;
+  r.varint();
+  let changed = false;
+  for (let i = 0; i < n; i++) {
+    const p = r.bytes(), len = r.n;
+    readTokens(a, r);
+    const at = a.elems.find(buf, p, len);
+    if (at >= 0 && !addsTmp(a, at)) continue;
+    changed = true;
+    const af = at >= 0 ? a.first[at] : 0, ae = af + (at >= 0 ? a.cnt[at] : 0);
+    const k = a.startRun(buf, p, len);
+    let t = af, b = 0;
+    while (t < ae || b < tmpN) {
+      const c = t === ae ? 1 : b === tmpN ? -1 : cmpTmp(a, t, b);
+      if (c < 0) { a.push(a.rep(t), a.tctr[t], a.removed(t)); t++; continue; }
+      const bx = (tmpW[b] & 1) !== 0;
+      if (c > 0) a.push(tmpW[b] >>> 1, tmpC[b], bx);
+      else { a.push(a.rep(t), a.tctr[t], a.removed(t) || bx); t++; }
+      b++;
+    }
+    a.endRun(k);
+  }
+  a.compact();
+  return changed;
+}
+
 // body := count (element, count (replica, counter, flag:u8)*)*, elements
 // sorted by bytes, tokens by (replica bytes, counter). One function, so a
 // format change is one edit.
@@ -192,4 +283,4 @@ export function encode(s: ORSetFlat): Uint8Array {
   return w.finish();
 }
 
-export const orsetFlat = { bottom, decode, encode, joinInto };
+export const orsetFlat = { bottom, decode, encode, joinInto, merge };

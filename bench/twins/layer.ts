@@ -151,6 +151,13 @@ export class ByteTable {
     this.slots = s; this.mask = mask;
   }
 
+  // Empties the table for reuse (small again if it had grown).
+  clear(): void {
+    if (this.mask > 63) { this.slots = new Int32Array(16); this.mask = 15; } else this.slots.fill(0);
+    if (this.count > 64) { this.keys = new Uint8Array(64); this.offs = new Uint32Array(17); this.khash = new Uint32Array(16); }
+    this.count = 0; this.offs[0] = 0;
+  }
+
   cmpKeys(x: number, y: number): number {
     const o = this.offs;
     return cmp(this.keys, o[x], o[x + 1] - o[x], this.keys, o[y], o[y + 1] - o[y]);
@@ -302,6 +309,11 @@ export class DotMap {
     rp[i] = 0;
     return true;
   }
+  clear(): void {
+    if (this.mask > 63) { this.rep = new Int32Array(16); this.ctr = new Float64Array(16); this.val = new Uint32Array(16); this.mask = 15; }
+    else this.rep.fill(0);
+    this.count = 0;
+  }
   usedAt(s: number): boolean { return this.rep[s] !== 0; }
   repAt(s: number): number { return this.rep[s] - 1; }
   ctrAt(s: number): number { return this.ctr[s]; }
@@ -333,6 +345,8 @@ export class Context {
   cloud = new DotMap();
 
   get replicas(): number { return this.reps.count; }
+  // Empties the context for reuse (the kernel's scratch context, freed after each streamed join).
+  clear(): void { this.reps.clear(); this.cloud.clear(); }
   findRep(b: Uint8Array, p: number, n: number): number { return this.reps.find(b, p, n); }
   rep(b: Uint8Array, p: number, n: number): number {
     const i = this.reps.add(b, p, n);
