@@ -12,7 +12,7 @@
 // starts (out of memory: nothing changed; JS grows its arrays instead).
 // joinInto joins a decoded state; merge() streams canonical bytes as the
 // kernel's merge(bytes) does.
-import { ByteTable, Context, Cur, DotMap, NONE, Out, Scratch, cmp, decodeContext, encodeContext, growF64, growU32, header, open, sortByKey } from "./layer.js";
+import { ByteTable, Context, Cur, DotMap, NONE, Out, Scratch, SeenDots, cmp, decodeContext, encodeContext, growF64, growU32, header, open, sortByKey } from "./layer.js";
 
 export class AWSetFlat {
   cc = new Context();
@@ -28,6 +28,18 @@ export class AWSetFlat {
   index: DotMap | null = null; // (replica, counter) -> element
 
   present(ei: number): boolean { return this.head[ei] !== 0; }
+
+  // Room for e more elements of `bytes` bytes and n more dots.
+  reserve(e: number, bytes: number, n: number): void {
+    this.elems.reserve(e, bytes);
+    const ne = this.elems.count + e;
+    if (ne > this.head.length) { const h = new Int32Array(ne); h.set(this.head); this.head = h; }
+    const np = this.plen + n;
+    if (np > this.prep.length) {
+      this.prep = growU32(this.prep, np); this.pctr = growF64(this.pctr, np);
+      const nx = new Int32Array(this.prep.length); nx.set(this.pnext); this.pnext = nx;
+    }
+  }
   isBottom(): boolean { return this.live === 0 && this.cc.isEmpty(); }
 
   intern(b: Uint8Array, p: number, n: number): number {
@@ -200,8 +212,13 @@ export function joinInto(a: AWSetFlat, x: AWSetFlat): boolean {
 // Checks a canonical store against its context xcc (elements strictly
 // increasing with ≥ 1 dot each, dots strictly increasing, every dot in xcc,
 // none on two elements), leaving r after it. Throws on bad input.
-function scanStore(r: Cur, xcc: Context, seen: DotMap): void {
+// What scanStore counted: the key bytes and dots of the store.
+let scanBytes = 0, scanDots = 0;
+
+function scanStore(r: Cur, xcc: Context, seen: SeenDots): void {
   const buf = r.buf, n = r.count(2);
+  scanBytes = 0; scanDots = 0;
+  seen.init(xcc, (r.buf.length - r.p) * 8); // bitmaps cost at most one bit per input bit
   let pp = 0, pn = 0;
   for (let i = 0; i < n; i++) {
     const p = r.bytes(), len = r.n;
@@ -209,6 +226,7 @@ function scanStore(r: Cur, xcc: Context, seen: DotMap): void {
     pp = p; pn = len;
     const m = r.count(2);
     if (m === 0) throw new Error("noncanonical: element without dots");
+    scanBytes += len; scanDots += m;
     let dp = 0, dl = 0, dc = 0;
     for (let j = 0; j < m; j++) {
       const rp = r.bytes(), rl = r.n;
@@ -226,7 +244,7 @@ function scanStore(r: Cur, xcc: Context, seen: DotMap): void {
   }
 }
 
-const xccScratch = new Context(), seenScratch = new DotMap();
+const xccScratch = new Context(), seenScratch = new SeenDots();
 
 // a := a ⊔ the state whose canonical bytes are given, streamed as the
 // kernel's joinBody: the incoming context is decoded (into scratch), the
@@ -235,7 +253,7 @@ const xccScratch = new Context(), seenScratch = new DotMap();
 export function merge(a: AWSetFlat, bytes: Uint8Array): boolean {
   a.compact();
   const r = open(bytes), xcc = xccScratch, seen = seenScratch;
-  xcc.clear(); seen.clear();
+  xcc.clear();
   decodeContext(r, xcc);
   const storeAt = r.p;
   scanStore(r, xcc, seen);
@@ -316,11 +334,11 @@ export function encodeBody(w: Out, s: AWSetFlat): void {
 export function decodeBody(r: Cur, s: AWSetFlat): void {
   decodeContext(r, s.cc);
   const storeAt = r.p, seen = seenScratch;
-  seen.clear();
   scanStore(r, s.cc, seen);
   const end = r.p, buf = r.buf, cc = s.cc;
   r.p = storeAt;
   const n = r.varint();
+  s.reserve(n, scanBytes, scanDots);
   for (let i = 0; i < n; i++) {
     const p = r.bytes(), len = r.n;
     const ei = s.intern(buf, p, len);

@@ -22,6 +22,17 @@ export class LWWMapFlat {
   dead = 0;                    // arena bytes of overwritten values
   order = new KeyOrder();
 
+  // Room for n more keys (their bytes grow the arena as they come).
+  reserve(n: number): void {
+    this.keys.reserve(n, 0);
+    const want = this.keys.count + n;
+    if (want > this.ts.length) {
+      this.ts = growF64(this.ts, want);
+      const w = new Int32Array(this.ts.length); w.set(this.wr); this.wr = w;
+      const v = new Uint32Array(this.ts.length); v.set(this.voff); this.voff = v;
+    }
+  }
+
   // Index of key b[p..p+n), added with a bottom register if new (keys.added).
   slot(b: Uint8Array, p: number, n: number): number {
     const i = this.keys.add(b, p, n);
@@ -163,6 +174,7 @@ export function encodeBody(w: Out, s: LWWMapFlat): void {
 // increasing, flag 0 or 1, no empty writer id.
 export function decodeBody(r: Cur, s: LWWMapFlat): void {
   const buf = r.buf, n = r.count(2);
+  s.reserve(n);
   let pp = 0, pn = 0;
   for (let i = 0; i < n; i++) {
     const p = r.bytes(), len = r.n;

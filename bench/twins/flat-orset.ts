@@ -241,6 +241,8 @@ export function encodeBody(w: Out, s: ORSetFlat): void {
 // empty replica id, counter ≥ 1, flag 0 or 1.
 export function decodeBody(r: Cur, s: ORSetFlat): void {
   const buf = r.buf, n = r.count(2);
+  s.elems.reserve(n, 0);
+  s.first = growU32(s.first, n); s.cnt = growU32(s.cnt, n);
   let pp = 0, pn = 0;
   for (let i = 0; i < n; i++) {
     const p = r.bytes(), len = r.n;

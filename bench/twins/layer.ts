@@ -141,8 +141,20 @@ export class ByteTable {
     return idx;
   }
 
-  private grow(): void {
-    const n = (this.mask + 1) * 2, mask = n - 1, s = new Int32Array(n);
+  // Room for n more keys of `bytes` bytes in all (as the kernel reserves
+  // before a decode or join), so adding them does not grow step by step.
+  reserve(n: number, bytes: number): void {
+    const want = this.count + n, end = this.offs[this.count];
+    if (end + bytes > this.keys.length) { const k = new Uint8Array(end + bytes); k.set(this.keys.subarray(0, end)); this.keys = k; }
+    if (want + 1 > this.offs.length) { const o = new Uint32Array(want + 1); o.set(this.offs.subarray(0, this.count + 1)); this.offs = o; }
+    if (want > this.khash.length) { const kh = new Uint32Array(want); kh.set(this.khash.subarray(0, this.count)); this.khash = kh; }
+    let cap = this.mask + 1;
+    while (want * 8 > cap * 7) cap *= 2;
+    if (cap !== this.mask + 1) this.grow(cap);
+  }
+
+  private grow(n = (this.mask + 1) * 2): void {
+    const mask = n - 1, s = new Int32Array(n);
     for (let k = 0; k < this.count; k++) {
       let i = this.khash[k] & mask;
       while (s[i] !== 0) i = (i + 1) & mask;
@@ -530,5 +542,43 @@ export function decodeContext(r: Cur, cc: Context): void {
     const ri = cc.rep(buf, p, len);
     if (c <= cc.vv[ri] + 1) throw new Error("noncanonical cloud");
     cc.addDot(ri, c);
+  }
+}
+
+// Which dots a decode has met so far, to refuse one dot on two elements (the
+// kernel's SeenDots): a dot (r, c ≤ vv[r]) is one bit of a bitmap over
+// 1..vv[r], within a budget tied to the input's size; the others go to a
+// dot map.
+export class SeenDots {
+  base = new Float64Array(4); // per replica: first bit of its bitmap + 1 (0: none)
+  lim = new Float64Array(4);  // per replica: the bitmap covers counters 1..lim
+  bits = new Int32Array(0);
+  map = new DotMap();
+
+  init(cc: Context, budgetBits: number): void {
+    const n = cc.replicas;
+    if (this.base.length < n) { this.base = new Float64Array(n); this.lim = new Float64Array(n); }
+    let used = 0;
+    for (let i = 0; i < n; i++) {
+      const v = cc.vv[i];
+      if (v !== 0 && v <= budgetBits - used) { this.base[i] = used + 1; this.lim[i] = v; used += Math.ceil(v / 32) * 32; }
+      else { this.base[i] = 0; this.lim[i] = 0; }
+    }
+    const words = used / 32;
+    if (this.bits.length < words || this.bits.length > 4 * words + 64) this.bits = new Int32Array(words);
+    else this.bits.fill(0, 0, words);
+    this.map.clear();
+  }
+
+  // Notes dot (ri, c): whether it is new.
+  add(ri: number, c: number): boolean {
+    const b = this.base[ri];
+    if (b !== 0 && c >= 1 && c <= this.lim[ri]) {
+      const bit = b - 1 + c - 1, w = bit >>> 5, m = 1 << (bit & 31);
+      if ((this.bits[w] & m) !== 0) return false;
+      this.bits[w] |= m;
+      return true;
+    }
+    return this.map.add(ri, c);
   }
 }
