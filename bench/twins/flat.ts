@@ -47,6 +47,11 @@ export function varintAt(buf: Uint8Array, p: number): number {
 }
 
 export function putVarint(out: Uint8Array, p: number, v: number): number {
+  if (v < 0x80000000) { // 31 bits: integer shifts (counts, lengths, most counters)
+    while (v >= 0x80) { out[p++] = (v & 0x7f) | 0x80; v >>>= 7; }
+    out[p++] = v;
+    return p;
+  }
   while (v >= 0x80) { out[p++] = (v % 128) | 0x80; v = Math.floor(v / 128); }
   out[p++] = v;
   return p;
