@@ -134,6 +134,24 @@ describe("same-algorithm twins agree with the kernels byte for byte", () => {
     });
   }
 
+  it("the AWSet twin compacts its element table after mass removals, as the kernel, and still agrees", () => {
+    const a = new AWSet<string>("a");
+    try {
+      a.batch((t) => { for (let i = 0; i < 3000; i++) t.add("e" + i); });
+      const full = a.encode();
+      a.batch((t) => { for (let i = 0; i < 2500; i++) t.remove("e" + i); });
+      const thin = a.encode();
+      a.batch((t) => { for (let i = 3000; i < 3100; i++) t.add("e" + i); });
+      const more = a.encode();
+      const s = awsetFlat.decode(full);
+      expect(awsetFlat.joinInto(s, awsetFlat.decode(thin))).toBe(true);
+      expect(s.elems.count - s.live).toBe(2500); // removed, still interned
+      expect(awsetFlat.merge(s, more)).toBe(true);
+      expect(s.elems.count).toBe(600); // compacted before the join: 500 live, then 100 new
+      expect(hex(awsetFlat.encode(s))).toBe(hex(more));
+    } finally { a.dispose(); }
+  });
+
   it("the AWSet twin refuses what the kernel refuses: a byte more, a dot outside the context, one dot on two elements", () => {
     const a = new AWSet<string>("a");
     try {
