@@ -2,7 +2,7 @@
 // two replicas, applying single-op deltas, encode and decode throughput.
 // Types with a same-algorithm twin (GSet, GCounter, PNCounter, TwoPSet,
 // AWSet, GMap<LWWRegister>, EWFlag, MVRegister, ORSet, AWMap<GCounter>,
-// Pair<GCounter, GSet>) are compared with two
+// Pair<GCounter, GSet>, MaxInt, IVar, LWWRegister) are compared with two
 // TS versions side by side (issue 10, item 10): a twin of the kernel's
 // algorithm over typed arrays (bench/twins/flat*.ts on bench/twins/layer.ts:
 // what Wasm itself buys; test/twins.test.ts checks the newer ones byte for
@@ -33,6 +33,7 @@ import { lwwmapFlat } from "./twins/flat-lwwmap.js";
 import { orsetFlat } from "./twins/flat-orset.js";
 import { awmapGCounterFlat } from "./twins/flat-awmap.js";
 import { pairFlat } from "./twins/flat-pair.js";
+import { ivarFlat, lwwregisterFlat, maxintFlat } from "./twins/flat-single.js";
 
 interface Twin<S> {
   decode(b: Uint8Array): S;
@@ -141,7 +142,7 @@ function types(quick: boolean): TypeBench<any>[] {
     },
     {
       name: "MaxInt", available: has("MaxInt"), twinFrom: "test/model/maxint.ts + bench/twins/single.ts",
-      sizes: mid, twin: one.maxint, bottom: one.maxint.bottom, seqWhat: "each a larger value",
+      sizes: mid, twin: one.maxint, flat: maxintFlat, bottom: one.maxint.bottom, seqWhat: "each a larger value",
       seq: (n) => Array.from({ length: n }, (_, j) => ({ v: j + 1 })),
       delta: (j) => ({ v: j + 1 }),
     },
@@ -153,13 +154,13 @@ function types(quick: boolean): TypeBench<any>[] {
     },
     {
       name: "IVar", available: has("IVar"), twinFrom: "test/model/ivar.ts + bench/twins/single.ts",
-      sizes: mid, twin: one.ivar, bottom: one.ivar.bottom, seqWhat: "each a byte-greater value",
+      sizes: mid, twin: one.ivar, flat: ivarFlat, bottom: one.ivar.bottom, seqWhat: "each a byte-greater value",
       seq: (n) => Array.from({ length: n }, (_, j) => ({ v: el("v" + pad(j)) })),
       delta: (j) => ({ v: el("v" + pad(j)) }),
     },
     {
       name: "LWWRegister", available: has("LWWRegister"), twinFrom: "test/model/lwwregister.ts + bench/twins/single.ts",
-      sizes: mid, twin: one.lwwregister, bottom: one.lwwregister.bottom, seqWhat: "each a later write",
+      sizes: mid, twin: one.lwwregister, flat: lwwregisterFlat, bottom: one.lwwregister.bottom, seqWhat: "each a later write",
       seq: (n) => Array.from({ length: n }, (_, j) => ({ v: { ts: 1000 + j, r: j % 2 ? "C" : "B", v: el(String(j)) } })),
       delta: (j) => ({ v: { ts: 1000 + j, r: "A", v: el(String(j)) } }),
     },
@@ -401,8 +402,8 @@ export async function kernelBenches(o: KernelOptions): Promise<Table> {
   const all = types(o.quick).filter((x) => x.available);
   t.notes.push(`With a same-algorithm twin (the kernel's algorithm in plain TypeScript over typed arrays: what Wasm itself buys) and the idiomatic JS column (Map/Set of strings): ${all.filter((x) => x.flat).map((x) => x.name).join(", ")}. ` +
     "GSet, TwoPSet, GCounter, PNCounter: bench/twins/flat.ts (sets are sorted runs of length-prefixed bytes in a Uint8Array with Uint32Array offsets, merged with streak copies; counters are replica ids in a byte arena with Uint32Array offsets and counts in a Float64Array, kept in replica order so large joins are one merge, with a hash index built only for point updates). " +
-    "AWSet, ORSet, GMap<LWWRegister>, EWFlag, MVRegister, AWMap<GCounter>, Pair<GCounter, GSet>: bench/twins/flat-awset.ts, flat-orset.ts, flat-lwwmap.ts, flat-causalfun.ts, flat-awmap.ts (the AWSet twin for presence, a GMap of GCounter twins for values, one state per key as the kernel), flat-pair.ts (the GCounter and GSet twins of flat.ts) on bench/twins/layer.ts (byte tables interned by open addressing over a hash of the bytes, dots as (replica index, counter) in typed arrays with a per-state replica table, the version vector by replica index and the dot cloud in an open-addressing dot map, canonical order kept incrementally or sorted on encode); their encodings are checked byte for byte against the kernels' by test/twins.test.ts and by the join rows here. " +
-    "Applying deltas, the AWSet, ORSet and GMap<LWWRegister> twins stream each delta's bytes into the state as the kernel's merge(bytes) does; the other twins decode the delta, then join. The twins do not count the room a join takes before starting (the kernel does, so that running out of memory changes nothing). " +
+    "AWSet, ORSet, GMap<LWWRegister>, EWFlag, MVRegister, AWMap<GCounter>, Pair<GCounter, GSet>: bench/twins/flat-awset.ts, flat-orset.ts, flat-lwwmap.ts, flat-causalfun.ts, flat-awmap.ts (the AWSet twin for presence, a GMap of GCounter twins for values, one state per key as the kernel), flat-pair.ts (the GCounter and GSet twins of flat.ts) on bench/twins/layer.ts; MaxInt, IVar, LWWRegister: bench/twins/flat-single.ts (values kept as bytes in a block the state owns, compared byte by byte) (byte tables interned by open addressing over a hash of the bytes, dots as (replica index, counter) in typed arrays with a per-state replica table, the version vector by replica index and the dot cloud in an open-addressing dot map, canonical order kept incrementally or sorted on encode); their encodings are checked byte for byte against the kernels' by test/twins.test.ts and by the join rows here. " +
+    "Applying deltas, the AWSet, ORSet, GMap<LWWRegister>, MaxInt, IVar and LWWRegister twins stream each delta's bytes into the state as the kernel's merge(bytes) does; the other twins decode the delta, then join. The twins do not count the room a join takes before starting (the kernel does, so that running out of memory changes nothing). " +
     "Target for these, n ≥ 10k: ≥ 1.5× the twin and ≥ 3× idiomatic JS; smaller n: ≥ 1× both.");
   t.notes.push(`Without a same-algorithm twin yet (idiomatic JS only): ${all.filter((x) => !x.flat).map((x) => x.name).join(", ")}. Their kernels are on the linear-memory data layer too (issue 10; a GMap of values other than LWWRegister still holds one state object per key, docs/abi.md), but their "twin" column is their older twin over Maps (about what idiomatic JS would write), so their target stays "faster than it".`);
   t.notes.push("Idiomatic JS / older twins: " + all.map((x) => `${x.name} — ${x.twinFrom}`).join("; ") + ".");

@@ -5,7 +5,7 @@
 // re-encode the kernel's bytes unchanged, and join them to the kernel's
 // result byte for byte (and report the same "grew").
 import { beforeAll, describe, expect, it } from "vitest";
-import { init, AWMap, AWSet, EWFlag, GCounter, GMap, GSet, LWWRegister, MVRegister, ORSet, Pair, decodeState } from "../dist/host/index.node.js";
+import { init, AWMap, AWSet, EWFlag, GCounter, GMap, GSet, IVar, LWWRegister, MaxInt, MVRegister, ORSet, Pair, decodeState } from "../dist/host/index.node.js";
 import { Prng } from "./util/prng.js";
 import { hex } from "./util/bytes.js";
 import { awsetFlat } from "../bench/twins/flat-awset.js";
@@ -14,6 +14,7 @@ import { orsetFlat } from "../bench/twins/flat-orset.js";
 import { lwwmapFlat } from "../bench/twins/flat-lwwmap.js";
 import { awmapGCounterFlat } from "../bench/twins/flat-awmap.js";
 import { pairFlat } from "../bench/twins/flat-pair.js";
+import { ivarFlat, lwwregisterFlat, maxintFlat } from "../bench/twins/flat-single.js";
 
 beforeAll(async () => { await init(); });
 
@@ -68,6 +69,20 @@ const cases: Record<string, Case> = {
       const p = s as Pair<unknown, unknown>;
       if (rng.int(2) === 0) p.updateFirst(GCounter.ops.increment(1 + rng.int(3))); else p.updateSecond(GSet.ops.add("e" + rng.int(40)));
     },
+  },
+  MaxInt: {
+    twin: maxintFlat, steps: 20, make: (r) => new MaxInt(r),
+    step(s, rng) { (s as MaxInt).set(rng.int(1000)); },
+  },
+  IVar: {
+    twin: ivarFlat, steps: 20, make: (r) => new IVar<string>(r),
+    // Each replica assigns once (a second, different value is refused); replicas differ.
+    step(s, rng) { const v = s as IVar<string>; if (v.value === undefined) v.set("v" + rng.int(50)); },
+  },
+  // Few timestamps and values: ties go to the replica id, then the value.
+  LWWRegister: {
+    twin: lwwregisterFlat, steps: 20, make: (r) => new LWWRegister<string>(r),
+    step(s, rng) { (s as LWWRegister<string>).set("v" + rng.int(4), 1 + rng.int(3)); },
   },
 };
 
