@@ -2,7 +2,7 @@
 // two replicas, applying single-op deltas, encode and decode throughput.
 // Types with a same-algorithm twin (GSet, GCounter, PNCounter, TwoPSet,
 // AWSet, GMap<LWWRegister>, EWFlag, MVRegister, ORSet, AWMap<GCounter>,
-// Pair<GCounter, GSet>, MaxInt, IVar, LWWRegister) are compared with two
+// Pair<GCounter, GSet>, MaxInt, IVar, LWWRegister, TopK) are compared with two
 // TS versions side by side (issue 10, item 10): a twin of the kernel's
 // algorithm over typed arrays (bench/twins/flat*.ts on bench/twins/layer.ts:
 // what Wasm itself buys; test/twins.test.ts checks the newer ones byte for
@@ -34,6 +34,7 @@ import { orsetFlat } from "./twins/flat-orset.js";
 import { awmapGCounterFlat } from "./twins/flat-awmap.js";
 import { pairFlat } from "./twins/flat-pair.js";
 import { ivarFlat, lwwregisterFlat, maxintFlat } from "./twins/flat-single.js";
+import { topkFlat } from "./twins/flat-topk.js";
 
 interface Twin<S> {
   decode(b: Uint8Array): S;
@@ -225,7 +226,7 @@ function types(quick: boolean): TypeBench<any>[] {
     {
       name: "TopK(100)", available: has("TopK"), twinFrom: "bench/twins/topk.ts (the kernel's algorithm, truncating on every join; the model keeps every id and truncates on encode)",
       sizes: quick ? [1e3] : [1e3, 1e4], seqHeavyFrom: 1e4, // 1e5 joins of 16 entries: ~7 s per run on each side
-      twin: tk, bottom: tk.bottom, seqWhat: "each 16 entries from a pool of 1000 ids, scores rising",
+      twin: tk, flat: topkFlat(100), bottom: tk.bottom, seqWhat: "each 16 entries from a pool of 1000 ids, scores rising",
       seq: (n) => Array.from({ length: n }, (_, j) => {
         const m = new Map<string, number>();
         for (let t = 0; t < 16; t++) m.set(el("id" + ((j * 16 + t * 61) % 1000)), j + ((t * 37) % 100));
@@ -402,8 +403,8 @@ export async function kernelBenches(o: KernelOptions): Promise<Table> {
   const all = types(o.quick).filter((x) => x.available);
   t.notes.push(`With a same-algorithm twin (the kernel's algorithm in plain TypeScript over typed arrays: what Wasm itself buys) and the idiomatic JS column (Map/Set of strings): ${all.filter((x) => x.flat).map((x) => x.name).join(", ")}. ` +
     "GSet, TwoPSet, GCounter, PNCounter: bench/twins/flat.ts (sets are sorted runs of length-prefixed bytes in a Uint8Array with Uint32Array offsets, merged with streak copies; counters are replica ids in a byte arena with Uint32Array offsets and counts in a Float64Array, kept in replica order so large joins are one merge, with a hash index built only for point updates). " +
-    "AWSet, ORSet, GMap<LWWRegister>, EWFlag, MVRegister, AWMap<GCounter>, Pair<GCounter, GSet>: bench/twins/flat-awset.ts, flat-orset.ts, flat-lwwmap.ts, flat-causalfun.ts, flat-awmap.ts (the AWSet twin for presence, a GMap of GCounter twins for values, one state per key as the kernel), flat-pair.ts (the GCounter and GSet twins of flat.ts) on bench/twins/layer.ts; MaxInt, IVar, LWWRegister: bench/twins/flat-single.ts (values kept as bytes in a block the state owns, compared byte by byte) (byte tables interned by open addressing over a hash of the bytes, dots as (replica index, counter) in typed arrays with a per-state replica table, the version vector by replica index and the dot cloud in an open-addressing dot map, canonical order kept incrementally or sorted on encode); their encodings are checked byte for byte against the kernels' by test/twins.test.ts and by the join rows here. " +
-    "Applying deltas, the AWSet, ORSet, GMap<LWWRegister>, MaxInt, IVar and LWWRegister twins stream each delta's bytes into the state as the kernel's merge(bytes) does; the other twins decode the delta, then join. The twins do not count the room a join takes before starting (the kernel does, so that running out of memory changes nothing). " +
+    "AWSet, ORSet, GMap<LWWRegister>, EWFlag, MVRegister, AWMap<GCounter>, Pair<GCounter, GSet>: bench/twins/flat-awset.ts, flat-orset.ts, flat-lwwmap.ts, flat-causalfun.ts, flat-awmap.ts (the AWSet twin for presence, a GMap of GCounter twins for values, one state per key as the kernel), flat-pair.ts (the GCounter and GSet twins of flat.ts) on bench/twins/layer.ts; MaxInt, IVar, LWWRegister: bench/twins/flat-single.ts (values kept as bytes in a block the state owns, compared byte by byte); TopK(100): bench/twins/flat-topk.ts (a sorted run of entries by id over typed arrays and an id arena, joined one by one or merged then ranked once) (byte tables interned by open addressing over a hash of the bytes, dots as (replica index, counter) in typed arrays with a per-state replica table, the version vector by replica index and the dot cloud in an open-addressing dot map, canonical order kept incrementally or sorted on encode); their encodings are checked byte for byte against the kernels' by test/twins.test.ts and by the join rows here. " +
+    "Applying deltas, the AWSet, ORSet, GMap<LWWRegister>, MaxInt, IVar, LWWRegister and TopK twins stream each delta's bytes into the state as the kernel's merge(bytes) does; the other twins decode the delta, then join. The twins do not count the room a join takes before starting (the kernel does, so that running out of memory changes nothing). " +
     "Target for these, n ≥ 10k: ≥ 1.5× the twin and ≥ 3× idiomatic JS; smaller n: ≥ 1× both.");
   t.notes.push(`Without a same-algorithm twin yet (idiomatic JS only): ${all.filter((x) => !x.flat).map((x) => x.name).join(", ")}. Their kernels are on the linear-memory data layer too (issue 10; a GMap of values other than LWWRegister still holds one state object per key, docs/abi.md), but their "twin" column is their older twin over Maps (about what idiomatic JS would write), so their target stays "faster than it".`);
   t.notes.push("Idiomatic JS / older twins: " + all.map((x) => `${x.name} — ${x.twinFrom}`).join("; ") + ".");

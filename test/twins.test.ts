@@ -5,7 +5,7 @@
 // re-encode the kernel's bytes unchanged, and join them to the kernel's
 // result byte for byte (and report the same "grew").
 import { beforeAll, describe, expect, it } from "vitest";
-import { init, AWMap, AWSet, EWFlag, GCounter, GMap, GSet, IVar, LWWRegister, MaxInt, MVRegister, ORSet, Pair, decodeState } from "../dist/host/index.node.js";
+import { init, AWMap, AWSet, EWFlag, GCounter, GMap, GSet, IVar, LWWRegister, MaxInt, MVRegister, ORSet, Pair, TopK, decodeState } from "../dist/host/index.node.js";
 import { Prng } from "./util/prng.js";
 import { hex } from "./util/bytes.js";
 import { awsetFlat } from "../bench/twins/flat-awset.js";
@@ -15,6 +15,7 @@ import { lwwmapFlat } from "../bench/twins/flat-lwwmap.js";
 import { awmapGCounterFlat } from "../bench/twins/flat-awmap.js";
 import { pairFlat } from "../bench/twins/flat-pair.js";
 import { ivarFlat, lwwregisterFlat, maxintFlat } from "../bench/twins/flat-single.js";
+import { topkFlat } from "../bench/twins/flat-topk.js";
 
 beforeAll(async () => { await init(); });
 
@@ -83,6 +84,12 @@ const cases: Record<string, Case> = {
   LWWRegister: {
     twin: lwwregisterFlat, steps: 20, make: (r) => new LWWRegister<string>(r),
     step(s, rng) { (s as LWWRegister<string>).set("v" + rng.int(4), 1 + rng.int(3)); },
+  },
+  // k = 10 over 40 ids with few scores: evictions, rank ties broken by id,
+  // and whole states of more than 8 entries (the merge path).
+  "TopK(10)": {
+    twin: topkFlat(10), steps: 60, make: (r) => new TopK<string>(r, 10),
+    step(s, rng) { const t = s as TopK<string>; for (let i = rng.int(3); i >= 0; i--) t.add("id" + rng.int(40), rng.int(8)); },
   },
 };
 
