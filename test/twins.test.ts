@@ -5,7 +5,7 @@
 // re-encode the kernel's bytes unchanged, and join them to the kernel's
 // result byte for byte (and report the same "grew").
 import { beforeAll, describe, expect, it } from "vitest";
-import { init, AWMap, AWSet, EWFlag, GCounter, GMap, GSet, IVar, LWWRegister, MaxInt, MVRegister, ORSet, Pair, TopK, decodeState } from "../dist/host/index.node.js";
+import { init, AWMap, AWSet, EWFlag, GCounter, GMap, GSet, IVar, LWWRegister, MaxInt, MVRegister, ORSet, PNCounter, Pair, TopK, TwoPSet, decodeState } from "../dist/host/index.node.js";
 import { Prng } from "./util/prng.js";
 import { hex } from "./util/bytes.js";
 import { awsetFlat } from "../bench/twins/flat-awset.js";
@@ -16,6 +16,7 @@ import { awmapGCounterFlat } from "../bench/twins/flat-awmap.js";
 import { pairFlat } from "../bench/twins/flat-pair.js";
 import { ivarFlat, lwwregisterFlat, maxintFlat } from "../bench/twins/flat-single.js";
 import { topkFlat } from "../bench/twins/flat-topk.js";
+import { gcounter, gset, pncounter, twopset } from "../bench/twins/flat.js";
 
 beforeAll(async () => { await init(); });
 
@@ -27,6 +28,27 @@ interface Handle { encode(): Uint8Array; takeDelta(): Uint8Array; merge(x: Uint8
 interface Case { twin: Twin<any>; make(r: string): Handle; step(s: Handle, rng: Prng): void; steps: number; fastPath?(s: any): boolean }
 
 const cases: Record<string, Case> = {
+  // The first same-algorithm twins (bench/twins/flat.ts): deltas and whole
+  // states, so joins take both the point-update and the streaming-merge paths.
+  GSet: {
+    twin: gset, steps: 60, make: (r) => new GSet<string>(r),
+    step(s, rng) { (s as GSet<string>).add("e" + rng.int(80)); },
+  },
+  TwoPSet: {
+    twin: twopset, steps: 60, make: (r) => new TwoPSet<string>(r),
+    step(s, rng) {
+      const t = s as TwoPSet<string>, e = "e" + rng.int(40);
+      if (rng.int(3) < 2 || !t.has(e)) t.add(e); else t.remove(e);
+    },
+  },
+  GCounter: {
+    twin: gcounter, steps: 40, make: (r) => new GCounter(r),
+    step(s, rng) { (s as GCounter).increment(1 + rng.int(5)); },
+  },
+  PNCounter: {
+    twin: pncounter, steps: 40, make: (r) => new PNCounter(r),
+    step(s, rng) { const c = s as PNCounter; if (rng.int(2) === 0) c.increment(1 + rng.int(5)); else c.decrement(1 + rng.int(5)); },
+  },
   // 60 elements: states pass 32 live ones, so small deltas take the dot-index path.
   AWSet: {
     twin: awsetFlat, steps: 120, make: (r) => new AWSet<string>(r), fastPath: (s) => s.index !== null,

@@ -287,11 +287,62 @@ export const twopset = {
     writeRun(out, writeRun(out, p, live), s.r.run);
     return out;
   },
+  // As the kernel: whether x grows is whether y ⊑ x fails (x.a may gain
+  // elements x has removed, which changes nothing), checked before joining.
   joinInto(x: TwoPSetFlat, y: TwoPSetFlat): boolean {
-    const a = gset.joinInto(x.a, y.a);
-    return gset.joinInto(x.r, y.r) || a;
+    const grew = !twopsetLeq(y, x);
+    gset.joinInto(x.r, y.r);
+    gset.joinInto(x.a, y.a);
+    return grew;
   },
 };
+
+// Pointwise on the chain absent < added < removed: every tombstone of y is
+// in x.r, every live element of y is in x.a or x.r. Few against many: point
+// lookups; many against many: cursor walks over the folded runs (the kernel's leq).
+function twopsetLeq(y: TwoPSetFlat, x: TwoPSetFlat): boolean {
+  const ny = y.a.run.count + y.a.tail.count + y.r.run.count + y.r.tail.count;
+  const nx = x.a.run.count + x.a.tail.count + x.r.run.count + x.r.tail.count;
+  if (ny * 16 >= nx) {
+    fold(y.a); fold(y.r); fold(x.a); fold(x.r);
+    return coveredRun(y.r.run, emptyRun(), x.r.run, emptyRun()) && coveredRun(y.a.run, y.r.run, x.a.run, x.r.run);
+  }
+  const inSet = (s: GSetFlat, b: Uint8Array, p: number, n: number) => findRun(s.run, b, p, n) >= 0 || s.tail.lookup(b, p, n) >= 0;
+  for (let i = 0; i < y.r.run.count; i++) { const n = entryLen(y.r.run, i); if (!inSet(x.r, y.r.run.data, eBody, n)) return false; }
+  const rt = y.r.tail;
+  for (let i = 0; i < rt.count; i++) if (!inSet(x.r, rt.keys, rt.offs[i], rt.offs[i + 1] - rt.offs[i])) return false;
+  const live = (b: Uint8Array, p: number, n: number) => inSet(y.r, b, p, n) || inSet(x.a, b, p, n) || inSet(x.r, b, p, n);
+  for (let i = 0; i < y.a.run.count; i++) { const n = entryLen(y.a.run, i); if (!live(y.a.run.data, eBody, n)) return false; }
+  const at = y.a.tail;
+  for (let i = 0; i < at.count; i++) if (!live(at.keys, at.offs[i], at.offs[i + 1] - at.offs[i])) return false;
+  return true;
+}
+
+// Moves cursor j of run r to the first entry ≥ b[p..p+n) (in adv): whether it is equal.
+let adv = 0;
+function advance(r: Run, j: number, b: Uint8Array, p: number, n: number): boolean {
+  for (; j < r.count; j++) {
+    const m = entryLen(r, j), c = cmp(r.data, eBody, m, b, p, n);
+    if (c >= 0) { adv = j; return c === 0; }
+  }
+  adv = j;
+  return false;
+}
+
+// Every entry of a that is not in skip is in b or c (sorted runs, one walk).
+function coveredRun(a: Run, skip: Run, b: Run, c: Run): boolean {
+  let js = 0, jb = 0, jc = 0;
+  for (let i = 0; i < a.count; i++) {
+    const n = entryLen(a, i), p = eBody;
+    if (advance(skip, js, a.data, p, n)) { js = adv + 1; continue; }
+    js = adv;
+    if (advance(b, jb, a.data, p, n)) { jb = adv + 1; continue; }
+    jb = adv;
+    if (advance(c, jc, a.data, p, n)) { jc = adv + 1; continue; }
+    return false;
+  }
+  return true;
+}
 
 // ---- GCounter --------------------------------------------------------------
 
