@@ -261,6 +261,44 @@ export const gset = {
     if (changed) a.run = m;
     return changed;
   },
+  // The join streamed from canonical bytes, as the kernel's merge(bytes): a
+  // few elements are checked whole, then hashed in from the bytes; many are
+  // read as a run and merged.
+  merge(a: GSetFlat, bytes: Uint8Array): boolean {
+    const r = new ByteReader(bytes);
+    readHeader(r);
+    const start = r.pos, n = r.varint();
+    if (n > bytes.length - r.pos) throw new Error("count exceeds input");
+    if (!small(n, a.run.count + a.tail.count)) {
+      r.pos = start;
+      const run = readRun(r);
+      done(r);
+      fold(a);
+      const [m, changed] = mergeRuns(a.run, run);
+      if (changed) a.run = m;
+      return changed;
+    }
+    const from = r.pos;
+    let p = from, pb = 0, pl = 0;
+    for (let i = 0; i < n; i++) {
+      const len = varintAt(bytes, p), body = vNext;
+      if (len > bytes.length - body) throw new Error("truncated");
+      if (i > 0 && cmp(bytes, pb, pl, bytes, body, len) >= 0) throw new Error("noncanonical");
+      pb = body; pl = len; p = body + len;
+    }
+    if (p !== bytes.length) throw new Error("trailing bytes");
+    if (n === 0) return false;
+    const t = a.tail;
+    t.reserve(n, p - from);
+    let changed = false;
+    p = from;
+    for (let i = 0; i < n; i++) {
+      const len = varintAt(bytes, p), body = vNext;
+      if (findRun(a.run, bytes, body, len) < 0 && t.raise(bytes, body, len, 1)) changed = true;
+      p = body + len;
+    }
+    return changed;
+  },
 };
 
 // ---- TwoPSet ---------------------------------------------------------------
@@ -569,7 +607,55 @@ export const gcounter = {
     return out;
   },
   joinInto: (a: Table, b: Table): boolean => a.joinTable(b),
+  // The join streamed from canonical bytes, as the kernel's merge(bytes).
+  merge(a: Table, bytes: Uint8Array): boolean {
+    const r = new ByteReader(bytes);
+    readHeader(r);
+    const s = r.pos, e = scanCounter(bytes, s);
+    if (e !== bytes.length) throw new Error("trailing bytes");
+    return joinCounterBody(a, bytes, s);
+  },
 };
+
+// Checks a GCounter body at p as readInto does (order, no empty id, no zero
+// count) without copying it: its end.
+function scanCounter(buf: Uint8Array, p: number): number {
+  const n = varintAt(buf, p);
+  p = vNext;
+  if (n > buf.length - p) throw new Error("count exceeds input");
+  let pb = 0, pl = 0;
+  for (let i = 0; i < n; i++) {
+    const len = varintAt(buf, p), body = vNext;
+    if (len === 0 || len > buf.length - body) throw new Error(len === 0 ? "empty replica id" : "truncated");
+    if (i > 0 && cmp(buf, pb, pl, buf, body, len) >= 0) throw new Error("noncanonical");
+    if (varintAt(buf, body + len) === 0) throw new Error("zero count");
+    pb = body; pl = len; p = vNext;
+  }
+  return p;
+}
+
+// a := a ⊔ the checked GCounter body at buf[s]: a few entries raised from
+// the bytes through the index, many read as a table and merged.
+function joinCounterBody(a: Table, buf: Uint8Array, s: number): boolean {
+  const n = varintAt(buf, s);
+  let p = vNext;
+  if (n === 0) return false;
+  if (!small(n, a.count)) {
+    const r = new ByteReader(buf);
+    r.pos = s;
+    const t = new Table();
+    t.readInto(r);
+    return a.joinTable(t);
+  }
+  a.reserve(n, buf.length - p);
+  let changed = false;
+  for (let i = 0; i < n; i++) {
+    const len = varintAt(buf, p), body = vNext, v = varintAt(buf, body + len);
+    p = vNext;
+    if (a.raise(buf, body, len, v)) changed = true;
+  }
+  return changed;
+}
 
 export interface PNFlat { p: Table; n: Table }
 
@@ -591,5 +677,14 @@ export const pncounter = {
   joinInto(a: PNFlat, b: PNFlat): boolean {
     const x = a.p.joinTable(b.p);
     return a.n.joinTable(b.n) || x;
+  },
+  // Both bodies checked, then each joined from the bytes (the kernel's merge(bytes)).
+  merge(a: PNFlat, bytes: Uint8Array): boolean {
+    const r = new ByteReader(bytes);
+    readHeader(r);
+    const sp = r.pos, sn = scanCounter(bytes, sp);
+    if (scanCounter(bytes, sn) !== bytes.length) throw new Error("trailing bytes");
+    const x = joinCounterBody(a.p, bytes, sp);
+    return joinCounterBody(a.n, bytes, sn) || x;
   },
 };
