@@ -333,7 +333,66 @@ export const twopset = {
     gset.joinInto(x.a, y.a);
     return grew;
   },
+  // As the kernel's merge(bytes): a few incoming elements are checked, then
+  // hashed into the two sets' tails from the bytes; a large body is decoded
+  // whole and joined.
+  merge(x: TwoPSetFlat, bytes: Uint8Array): boolean {
+    const rd = new ByteReader(bytes);
+    readHeader(rd);
+    const na = varintAt(bytes, rd.pos), aStart = vNext, aEnd = checkList(bytes, aStart, na);
+    const nr = varintAt(bytes, aEnd), rStart = vNext, rEnd = checkList(bytes, rStart, nr);
+    if (rEnd !== bytes.length) throw new Error("trailing bytes");
+    if (!small(na + nr, x.a.run.count + x.a.tail.count + x.r.run.count + x.r.tail.count)) return twopset.joinInto(x, twopset.decode(bytes));
+    // No element in both lists: one walk over the two sorted input lists.
+    let pr = rStart, jr = 0, pa = aStart;
+    for (let i = 0; i < na; i++) {
+      const al = varintAt(bytes, pa), ab = vNext;
+      let c = -1;
+      while (jr < nr) {
+        const rl = varintAt(bytes, pr), rb = vNext;
+        c = cmp(bytes, rb, rl, bytes, ab, al);
+        if (c >= 0) break;
+        pr = rb + rl; jr++;
+      }
+      if (jr < nr && c === 0) throw new Error("noncanonical: removed element listed live");
+      pa = ab + al;
+    }
+    x.a.tail.reserve(na, aEnd - aStart);
+    x.r.tail.reserve(nr, rEnd - rStart);
+    const has = (s: GSetFlat, p: number, n: number) => findRun(s.run, bytes, p, n) >= 0 || s.tail.lookup(bytes, p, n) >= 0;
+    let changed = false;
+    // Tombstones first, so an add they cover is seen as no change.
+    let p = rStart;
+    for (let i = 0; i < nr; i++) {
+      const l = varintAt(bytes, p), b = vNext;
+      if (!has(x.r, b, l)) { x.r.tail.raise(bytes, b, l, 1); changed = true; }
+      p = b + l;
+    }
+    p = aStart;
+    for (let i = 0; i < na; i++) {
+      const l = varintAt(bytes, p), b = vNext;
+      if (!has(x.a, b, l)) {
+        x.a.tail.raise(bytes, b, l, 1);
+        if (!has(x.r, b, l)) changed = true;
+      }
+      p = b + l;
+    }
+    return changed;
+  },
 };
+
+// Checks n length-prefixed entries at p (bounds, strict order): their end.
+function checkList(buf: Uint8Array, p: number, n: number): number {
+  if (n > buf.length - p) throw new Error("count exceeds input");
+  let pb = 0, pl = 0;
+  for (let i = 0; i < n; i++) {
+    const len = varintAt(buf, p), body = vNext;
+    if (len > buf.length - body) throw new Error("truncated");
+    if (i > 0 && cmp(buf, pb, pl, buf, body, len) >= 0) throw new Error("noncanonical");
+    pb = body; pl = len; p = body + len;
+  }
+  return p;
+}
 
 // Pointwise on the chain absent < added < removed: every tombstone of y is
 // in x.r, every live element of y is in x.a or x.r. Few against many: point
