@@ -1,6 +1,6 @@
 // The bench's same-algorithm twins (bench/twins/flat-*.ts, issue 10 item 10)
 // are honest only if they compute what the kernels compute. Random histories
-// over three replicas are run on the kernel; every state and delta they pass
+// over six replicas are run on the kernel; every state and delta they pass
 // through is collected, and for pairs of them the twin must decode and
 // re-encode the kernel's bytes unchanged, and join them to the kernel's
 // result byte for byte (and report the same "grew").
@@ -118,11 +118,12 @@ const cases: Record<string, Case> = {
 // The states and deltas one random history passes through, as bytes.
 function history(c: Case, seed: number): Uint8Array[] {
   const rng = new Prng(seed);
-  const reps = ["a", "b", "c"].map((r) => c.make(r));
+  // Six replicas: more writers than the twins' tables start with room for.
+  const reps = ["a", "b", "c", "d", "e", "f"].map((r) => c.make(r));
   const seen: Uint8Array[] = [];
   try {
     for (let t = 0; t < c.steps; t++) {
-      const i = rng.int(3), j = rng.int(3);
+      const i = rng.int(reps.length), j = rng.int(reps.length);
       c.step(reps[i], rng);
       const d = reps[i].takeDelta();
       if (t % 7 === 0) seen.push(d);
@@ -194,6 +195,33 @@ describe("same-algorithm twins agree with the kernels byte for byte", () => {
       expect(s.elems.count).toBe(600); // compacted before the join: 500 live, then 100 new
       expect(hex(awsetFlat.encode(s))).toBe(hex(more));
     } finally { a.dispose(); }
+  });
+
+  it("the AWSet twin meets an element of many concurrent dots (sorted, searched) as the kernel", () => {
+    const reps = Array.from({ length: 12 }, (_, i) => new AWSet<string>("r" + i));
+    try {
+      for (const r of reps) { r.add("x"); r.add("y" + r.replica); }
+      const c = reps[0].clone(), all = reps[0].clone();
+      try {
+        c.merge(reps[1]);
+        for (const r of reps) all.merge(r);
+        const cb = c.encode(), ab = all.encode();
+        c.merge(ab);
+        for (const [x, y] of [[cb, ab], [ab, cb]]) {
+          const k = decodeState(x, "z");
+          try {
+            k.merge(y);
+            const t = awsetFlat.decode(x);
+            awsetFlat.joinInto(t, awsetFlat.decode(y));
+            expect(hex(awsetFlat.encode(t))).toBe(hex(k.encode()));
+            const m = awsetFlat.decode(x);
+            awsetFlat.merge(m, y);
+            expect(hex(awsetFlat.encode(m))).toBe(hex(k.encode()));
+          } finally { k.dispose(); }
+        }
+        expect(hex(c.encode())).toBe(hex(all.encode()));
+      } finally { c.dispose(); all.dispose(); }
+    } finally { for (const r of reps) r.dispose(); }
   });
 
   it("the AWSet twin refuses what the kernel refuses: a byte more, a dot outside the context, one dot on two elements", () => {

@@ -5,11 +5,10 @@
 // joins run in place, element by element; a dot -> element index is built
 // only when a small delta meets a large set, so that joining it touches only
 // the dots it names; canonical order is produced when encoding.
-// Differences from the kernel, all small: the kernel packs an element's first
-// dot inline beside it (the pool here is already flat arrays), sorts one
-// element's incoming dots when it has more than 8 (the twin scans; the bench
-// has one or two per element), and counts the room a join takes before it
-// starts (out of memory: nothing changed; JS grows its arrays instead).
+// Differences from the kernel, both small: the kernel packs an element's
+// first dot inline beside it (the pool here is already flat arrays), and it
+// counts the room a join takes before it starts (out of memory: nothing
+// changed; JS grows its arrays instead).
 // joinInto joins a decoded state; merge() streams canonical bytes as the
 // kernel's merge(bytes) does.
 import { ByteTable, Context, Cur, DotMap, NONE, Out, Scratch, SeenDots, cmp, decodeContext, encodeContext, growF64, growU32, header, open, sortByKey } from "./layer.js";
@@ -114,7 +113,29 @@ function txPush(ri: number, c: number): void {
   if (txN >= txRep.length) { txRep = growU32(txRep, txN + 1); txCtr = growF64(txCtr, txN + 1); }
   txRep[txN] = ri; txCtr[txN] = c; txN++;
 }
+// Many incoming dots on one element: sorted by (replica, counter) for binary
+// search, as the kernel does past 8 (insertion sort: such lists are short).
+let txSorted = false;
+function txSort(): void {
+  txSorted = txN > 8;
+  if (!txSorted) return;
+  for (let i = 1; i < txN; i++) {
+    const r = txRep[i], c = txCtr[i];
+    let j = i - 1;
+    while (j >= 0 && (txRep[j] > r || (txRep[j] === r && txCtr[j] > c))) { txRep[j + 1] = txRep[j]; txCtr[j + 1] = txCtr[j]; j--; }
+    txRep[j + 1] = r; txCtr[j + 1] = c;
+  }
+}
 function txHas(ri: number, c: number): boolean {
+  if (txSorted) {
+    let lo = 0, hi = txN;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1, r = txRep[mid];
+      if (r === ri && txCtr[mid] === c) return true;
+      if (r < ri || (r === ri && txCtr[mid] < c)) lo = mid + 1; else hi = mid;
+    }
+    return false;
+  }
   for (let j = 0; j < txN; j++) if (txCtr[j] === c && txRep[j] === ri) return true;
   return false;
 }
@@ -124,6 +145,7 @@ function txHas(ri: number, c: number): boolean {
 // the other has not seen it.
 function meet(a: AWSetFlat, ei: number, xcc: Context, back: Uint32Array): boolean {
   let changed = false, prev = 0;
+  txSort();
   for (let q = a.head[ei]; q !== 0;) {
     const k = q - 1, nx = a.pnext[k];
     const b = back[a.prep[k]];

@@ -525,7 +525,8 @@ export function decodeContext(r: Cur, cc: Context): void {
     if (len === 0 || c === 0) throw new Error("invalid dot");
     if (i > 0 && cmp(buf, pp, pn, buf, p, len) >= 0) throw new Error("noncanonical vv");
     pp = p; pn = len;
-    cc.vv[cc.rep(buf, p, len)] = c;
+    const ri = cc.rep(buf, p, len); // may grow cc.vv: index it after
+    cc.vv[ri] = c;
   }
   const m = r.count(2);
   cc.cloud.reserve(m);
