@@ -179,6 +179,57 @@ describe("same-algorithm twins agree with the kernels byte for byte", () => {
     });
   }
 
+  // Larger states than the histories reach: every table grows many times over.
+  it("larger states (thousands of elements, two writers, removals) join as the kernels", () => {
+    const N = 3000;
+    const built: [string, Twin<any>, Handle, Handle][] = [];
+    const aw = [new AWSet<string>("a"), new AWSet<string>("b")] as const;
+    aw[0].batch((t) => { for (let i = 0; i < N; i++) t.add("e" + i); });
+    aw[1].batch((t) => { for (let i = N / 2; i < 1.5 * N; i++) t.add("e" + i); });
+    aw[1].merge(aw[0].encode());
+    aw[1].batch((t) => { for (let i = 0; i < N; i += 3) t.remove("e" + i); });
+    built.push(["AWSet", awsetFlat, aw[0], aw[1]]);
+    const os = [new ORSet<string>("a"), new ORSet<string>("b")] as const;
+    os[0].batch((t) => { for (let i = 0; i < N; i++) t.add("e" + i); });
+    os[1].batch((t) => { for (let i = N / 2; i < 1.5 * N; i++) t.add("e" + i); });
+    os[1].merge(os[0].encode());
+    os[1].batch((t) => { for (let i = 0; i < N; i += 3) t.remove("e" + i); });
+    built.push(["ORSet", orsetFlat, os[0], os[1]]);
+    const gm = [new GMap<unknown>("a", LWWRegister), new GMap<unknown>("b", LWWRegister)] as const;
+    gm[0].batch((t) => { for (let i = 0; i < N; i++) t.update("k" + i, LWWRegister.ops.set("a" + i, 10 + (i % 7))); });
+    gm[1].batch((t) => { for (let i = N / 2; i < 1.5 * N; i++) t.update("k" + i, LWWRegister.ops.set("b" + i, 10 + (i % 5))); });
+    built.push(["GMap<LWWRegister>", lwwmapFlat, gm[0], gm[1]]);
+    const am = [new AWMap<unknown>("a", GCounter), new AWMap<unknown>("b", GCounter)] as const;
+    am[0].batch((t) => { for (let i = 0; i < N; i++) t.update("k" + i, GCounter.ops.increment(1 + (i % 4))); });
+    am[1].batch((t) => { for (let i = N / 2; i < 1.5 * N; i++) t.update("k" + i, GCounter.ops.increment(1)); });
+    built.push(["AWMap<GCounter>", awmapGCounterFlat, am[0], am[1]]);
+    const ts = [new TwoPSet<string>("a"), new TwoPSet<string>("b")] as const;
+    ts[0].batch((t) => { for (let i = 0; i < N; i++) t.add("e" + i); });
+    ts[1].merge(ts[0].encode());
+    ts[1].batch((t) => { for (let i = 0; i < N; i += 4) t.remove("e" + i); for (let i = N; i < 1.5 * N; i++) t.add("e" + i); });
+    built.push(["TwoPSet", twopset, ts[0], ts[1]]);
+    try {
+      for (const [name, twin, a, b] of built) {
+        const ab = a.encode(), bb = b.encode();
+        for (const [x, y] of [[ab, bb], [bb, ab]]) {
+          const k = decodeState(x, "z");
+          try {
+            const kg = k.merge(y);
+            const t = twin.decode(x);
+            expect(hex(twin.encode(t)), name).toBe(hex(x));
+            expect(twin.joinInto(t, twin.decode(y)), name).toBe(kg);
+            expect(hex(twin.encode(t)), name).toBe(hex(k.encode()));
+            if (twin.merge) {
+              const m = twin.decode(x);
+              expect(twin.merge(m, y), name).toBe(kg);
+              expect(hex(twin.encode(m)), name).toBe(hex(k.encode()));
+            }
+          } finally { k.dispose(); }
+        }
+      }
+    } finally { for (const [, , a, b] of built) { a.dispose(); b.dispose(); } }
+  });
+
   it("the AWSet twin compacts its element table after mass removals, as the kernel, and still agrees", () => {
     const a = new AWSet<string>("a");
     try {
