@@ -457,10 +457,10 @@ export class Table {
   slots: Uint32Array | null = null; // the index: pairs hash, index + 1 (0 = empty); null until a point update
   mask = 0;
   count = 0;
-  keys = new Uint8Array(256);
+  keys = new Uint8Array(32);
   keyEnd = 0;
-  offs = new Uint32Array(17); // key i is keys[offs[i] .. offs[i + 1])
-  vals = new Float64Array(16);
+  offs = new Uint32Array(9); // key i is keys[offs[i] .. offs[i + 1])
+  vals = new Float64Array(8);
   sorted = true; // index order is replica byte order
 
   find(b: Uint8Array, p: number, n: number, h: number): number {
@@ -580,15 +580,19 @@ export class Table {
     const buf = r.buf;
     const n = r.varint();
     if (n > buf.length - r.pos) throw new Error("count exceeds input");
-    this.room(n, buf.length - r.pos);
+    // A body nested in a larger state (an AWMap value) reserves for its own
+    // entries, not for the rest of the input; longer ids grow the arena.
+    this.room(n, Math.min(buf.length - r.pos, n * 32));
     let p = r.pos, prevBody = 0, prevLen = 0;
     for (let i = 0; i < n; i++) {
       const len = varintAt(buf, p);
       const body = vNext;
       if (len === 0 || len > buf.length - body) throw new Error(len === 0 ? "empty replica id" : "truncated");
+      if (len > 255) throw new Error("replica id over 255 bytes");
       if (i > 0 && cmp(buf, prevBody, prevLen, buf, body, len) >= 0) throw new Error("noncanonical");
       const v = varintAt(buf, body + len);
       if (v === 0) throw new Error("zero count");
+      if (this.keyEnd + len > this.keys.length) this.room(0, len);
       copy(this.keys, this.keyEnd, buf, body, body + len);
       this.keyEnd += len;
       this.offs[i + 1] = this.keyEnd;
@@ -686,6 +690,7 @@ function scanCounter(buf: Uint8Array, p: number): number {
   for (let i = 0; i < n; i++) {
     const len = varintAt(buf, p), body = vNext;
     if (len === 0 || len > buf.length - body) throw new Error(len === 0 ? "empty replica id" : "truncated");
+    if (len > 255) throw new Error("replica id over 255 bytes");
     if (i > 0 && cmp(buf, pb, pl, buf, body, len) >= 0) throw new Error("noncanonical");
     if (varintAt(buf, body + len) === 0) throw new Error("zero count");
     pb = body; pl = len; p = vNext;
