@@ -107,7 +107,15 @@ export class AWSetFlat {
 // Scratch reused by every join (the kernel's module state).
 const xmapS = new Scratch(), backS = new Scratch();
 let txRep = new Uint32Array(16), txCtr = new Float64Array(16), txN = 0;
-let met = new Uint8Array(16);
+// The elements a join's store walk met (dropSeen skips them): one bit each,
+// cleared per join (as the kernel's bitmap).
+let met = new Int32Array(4);
+function resetMet(n: number): void {
+  const words = (n + 31) >>> 5;
+  if (met.length < words) met = new Int32Array(Math.max(words, met.length * 2)); else met.fill(0, 0, words);
+}
+const isMet = (ei: number): boolean => (met[ei >>> 5] & (1 << (ei & 31))) !== 0;
+const setMet = (ei: number): void => { met[ei >>> 5] |= 1 << (ei & 31); };
 
 function txPush(ri: number, c: number): void {
   if (txN >= txRep.length) { txRep = growU32(txRep, txN + 1); txCtr = growF64(txCtr, txN + 1); }
@@ -163,7 +171,7 @@ function meet(a: AWSetFlat, ei: number, xcc: Context, back: Uint32Array): boolea
 
 function dropDot(a: AWSetFlat, ix: DotMap, ri: number, c: number): boolean {
   const ei = ix.get(ri, c);
-  if (ei < 0 || met[ei] !== 0) return false;
+  if (ei < 0 || isMet(ei)) return false;
   let prev = 0;
   for (let q = a.head[ei]; q !== 0; q = a.pnext[q - 1]) {
     if (a.pctr[q - 1] === c && a.prep[q - 1] === ri) { a.unlink(ei, prev, q); return true; }
@@ -187,7 +195,7 @@ function dropSeen(a: AWSetFlat, xcc: Context, xmap: Uint32Array, back: Uint32Arr
     return changed;
   }
   for (let ei = 0; ei < a.elems.count; ei++) {
-    if (met[ei] !== 0) continue;
+    if (isMet(ei)) continue;
     let prev = 0;
     for (let q = a.head[ei]; q !== 0;) {
       const k = q - 1, nx = a.pnext[k];
@@ -205,7 +213,7 @@ export function joinInto(a: AWSetFlat, x: AWSetFlat): boolean {
   const xmap = a.cc.mapFrom(x.cc, xmapS);
   const back = a.cc.mapTo(x.cc, backS);
   const m = a.elems.count + x.elems.count;
-  if (met.length < m) met = new Uint8Array(Math.max(m, met.length * 2)); else met.fill(0, 0, m);
+  resetMet(m);
   let changed = false;
   const xk = x.elems.keys;
   for (let xe = 0; xe < x.elems.count; xe++) {
@@ -223,7 +231,7 @@ export function joinInto(a: AWSetFlat, x: AWSetFlat): boolean {
       if (!unseen) continue; // all seen here and not kept: removed here
       ei = a.intern(xk, p, n);
     }
-    met[ei] = 1;
+    setMet(ei);
     changed = meet(a, ei, x.cc, back) || changed;
   }
   changed = dropSeen(a, x.cc, xmap, back) || changed;
@@ -285,7 +293,7 @@ export function merge(a: AWSetFlat, bytes: Uint8Array): boolean {
   r.p = storeAt;
   const buf = r.buf, n = r.varint();
   const m = a.elems.count + n;
-  if (met.length < m) met = new Uint8Array(Math.max(m, met.length * 2)); else met.fill(0, 0, m);
+  resetMet(m);
   let changed = false;
   for (let i = 0; i < n; i++) {
     const p = r.bytes(), len = r.n;
@@ -304,7 +312,7 @@ export function merge(a: AWSetFlat, bytes: Uint8Array): boolean {
       if (!unseen) continue;
       ei = a.intern(buf, p, len);
     }
-    met[ei] = 1;
+    setMet(ei);
     changed = meet(a, ei, xcc, back) || changed;
   }
   changed = dropSeen(a, xcc, xmap, back) || changed;
