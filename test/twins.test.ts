@@ -1,4 +1,4 @@
-// The bench's same-algorithm twins (bench/twins/flat-*.ts, issue 10 item 10)
+// The bench's same-algorithm twins (bench/twins/flat*.ts, issue 10 item 10)
 // are honest only if they compute what the kernels compute. Random histories
 // over six replicas are run on the kernel; every state and delta they pass
 // through is collected, and for pairs of them the twin must decode and
