@@ -370,12 +370,15 @@ export async function kernelBenches(o: KernelOptions): Promise<Table> {
     const bottom = ty.twin.encode(ty.bottom());
     const all: Uint8Array[] = [];
     for (let j = 0; j < o.deltas; j++) all.push(ty.twin.encode(ty.delta(j)));
-    const runK = (k: number) => { const s = kdecode(bottom); for (let j = 0; j < k; j++) s.merge(all[j]); s.dispose(); };
-    const runT = (k: number) => { const s = ty.twin.decode(bottom); for (let j = 0; j < k; j++) ty.twin.joinInto(s, ty.twin.decode(all[j])); };
+    // Each run keeps its final state, so the three results can be compared
+    // after timing (the kernel's is disposed by the next run, or at the end).
+    let lastK: Crdt<unknown> | null = null, lastT: unknown = null, lastF: unknown = null;
+    const runK = (k: number) => { lastK?.dispose(); lastK = null; const s = kdecode(bottom); for (let j = 0; j < k; j++) s.merge(all[j]); lastK = s; };
+    const runT = (k: number) => { const s = ty.twin.decode(bottom); for (let j = 0; j < k; j++) ty.twin.joinInto(s, ty.twin.decode(all[j])); lastT = s; };
     const fl = ty.flat;
     const runF = fl?.merge
-      ? (k: number) => { const s = fl.decode(bottom); for (let j = 0; j < k; j++) fl.merge!(s, all[j]); }
-      : (k: number) => { const s = fl!.decode(bottom); for (let j = 0; j < k; j++) fl!.joinInto(s, fl!.decode(all[j])); };
+      ? (k: number) => { const s = fl.decode(bottom); for (let j = 0; j < k; j++) fl.merge!(s, all[j]); lastF = s; }
+      : (k: number) => { const s = fl!.decode(bottom); for (let j = 0; j < k; j++) fl!.joinInto(s, fl!.decode(all[j])); lastF = s; };
     // Probe at two small counts; if either side would exceed the cap at the full
     // count (superlinear), measure at the largest count that fits and say so.
     let k = o.deltas;
@@ -397,14 +400,18 @@ export async function kernelBenches(o: KernelOptions): Promise<Table> {
       { name: "twin", fn: () => runT(k) },
       fl ? { name: "flat", fn: () => runF(k) } : null,
     ), { iterations: 2, time: 0, warmup: 1 });
-    row(ty.name, "apply single-op deltas (bytes → join)", k === o.deltas ? k : `${k} of ${count(o.deltas)}`, r.get("trellis")!, r.get("twin")!, ty.flat ? (r.get("flat") ?? null) : undefined);
+    const agreeD = lastK !== null && same(lastK, ty.twin.encode(lastT)) && (!fl || same(lastK, fl.encode(lastF)));
+    (lastK as Crdt<unknown> | null)?.dispose();
+    lastK = null; lastT = null; lastF = null;
+    row(ty.name, "apply single-op deltas (bytes → join)" + (agreeD ? "" : " (DIFFERENT RESULT)"), k === o.deltas ? k : `${k} of ${count(o.deltas)}`, r.get("trellis")!, r.get("twin")!, ty.flat ? (r.get("flat") ?? null) : undefined);
   }
   t.notes.unshift(`Types measured: ${measured.join(", ")}.` + (missing.length ? ` Not measured (class not exported yet): ${missing.join(", ")}.` : ""));
   const all = types(o.quick).filter((x) => x.available);
   t.notes.push(`With a same-algorithm twin (the kernel's algorithm in plain TypeScript over typed arrays: what Wasm itself buys) and the idiomatic JS column (Map/Set of strings): ${all.filter((x) => x.flat).map((x) => x.name).join(", ")}. ` +
     "GSet, TwoPSet, GCounter, PNCounter: bench/twins/flat.ts (sets are sorted runs of length-prefixed bytes in a Uint8Array with Uint32Array offsets, merged with streak copies; counters are replica ids in a byte arena with Uint32Array offsets and counts in a Float64Array, kept in replica order so large joins are one merge, with a hash index built only for point updates). " +
-    "AWSet, ORSet, GMap<LWWRegister>, EWFlag, MVRegister, AWMap<GCounter>, Pair<GCounter, GSet>: bench/twins/flat-awset.ts, flat-orset.ts, flat-lwwmap.ts, flat-causalfun.ts, flat-awmap.ts (the AWSet twin for presence, a GMap of GCounter twins for values, one state per key as the kernel), flat-pair.ts (the GCounter and GSet twins of flat.ts) on bench/twins/layer.ts; MaxInt, IVar, LWWRegister: bench/twins/flat-single.ts (values kept as bytes in a block the state owns, compared byte by byte); TopK(100): bench/twins/flat-topk.ts (a sorted run of entries by id over typed arrays and an id arena, joined one by one or merged then ranked once) (byte tables interned by open addressing over a hash of the bytes, dots as (replica index, counter) in typed arrays with a per-state replica table, the version vector by replica index and the dot cloud in an open-addressing dot map, canonical order kept incrementally or sorted on encode). " +
-    "Every twin's decode, encode, join and 'grew' answer is checked byte for byte against its kernel on seeded random histories by test/twins.test.ts, and the join rows here compare results too. " +
+    "AWSet, ORSet, GMap<LWWRegister>, EWFlag, MVRegister, AWMap<GCounter>, Pair<GCounter, GSet>: bench/twins/flat-awset.ts, flat-orset.ts, flat-lwwmap.ts, flat-causalfun.ts, flat-awmap.ts (the AWSet twin for presence, a GMap of GCounter twins for values, one state per key as the kernel), flat-pair.ts (the GCounter and GSet twins of flat.ts), on bench/twins/layer.ts (byte tables interned by open addressing over a hash of the bytes, dots as (replica index, counter) in typed arrays with a per-state replica table, the version vector by replica index and the dot cloud in an open-addressing dot map, canonical order kept incrementally or sorted on encode). " +
+    "MaxInt, IVar, LWWRegister: bench/twins/flat-single.ts (values kept as bytes in a block the state owns, compared byte by byte). TopK(100): bench/twins/flat-topk.ts (a sorted run of entries by id over typed arrays and an id arena, joined one by one or merged then ranked once). " +
+    "Every twin's decode, encode, join and 'grew' answer is checked byte for byte against its kernel on seeded random histories by test/twins.test.ts, and the join and apply-deltas rows here compare the three results too. " +
     "Applying deltas, the GSet, TwoPSet, GCounter, PNCounter, AWSet, ORSet, GMap<LWWRegister>, MaxInt, IVar, LWWRegister and TopK twins stream each delta's bytes into the state as their kernels' merge(bytes) does; the EWFlag, MVRegister, AWMap and Pair twins decode the delta, then join, as their kernels do. The twins do not count the room a join takes before starting (the kernel does, so that running out of memory changes nothing). " +
     "Target for these, n ≥ 10k: ≥ 1.5× the twin and ≥ 3× idiomatic JS; smaller n: ≥ 1× both.");
   const idiomaticOnly = all.filter((x) => !x.flat).map((x) => x.name);
