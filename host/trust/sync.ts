@@ -14,12 +14,15 @@
 // Propagation: an admitted envelope is pushed at once to every neighbour that
 // is not known to hold it (BP: never back to the peer it came from; a peer
 // that holds an envelope, by its frontier or because it sent it, is not sent
-// it again). Anti-entropy: every round each neighbour gets this node's
-// frontier (per author: last sequence number and head), and answers with the
-// envelopes the frontier lacks, in admission order (which is causal). The
-// frontier is the seam where a range-based reconciler
-// (host/replication/reconcile.ts) can replace it: `missingFor` is the one
-// function that decides what a peer lacks.
+// it again). Catch-up (docs/security.md, "Catch-up"): when a neighbour comes
+// up, the two reconcile the sets of envelope CIDs each may serve the other
+// with range-based set reconciliation (host/replication/reconcile.ts), and
+// each pushes what the other lacks; its cost follows the difference, not
+// the history or the number of authors. Steady state: every round each
+// neighbour gets this node's frontier (per author: last sequence number and
+// head), a one-message "anything new?", and answers with the envelopes the
+// frontier lacks, in admission order (which is causal). A node with more
+// authors than a frontier should carry opens a session instead.
 import type { Runtime } from "../dataflow/runtime.js";
 import type { Clock, Transport } from "../replication/transport.js";
 import { realClock } from "../replication/transport.js";
@@ -34,6 +37,8 @@ import { TrustError, type TrustErrorCode } from "./errors.js";
 import { decodeTrustMessage, encodeTrustMessage, HEAD_BYTES, type FrontierEntry } from "./wire.js";
 import type { ReadGate, RevocationRelay, Signable } from "./gate.js";
 import { MAX_REVOCATIONS_PER_MESSAGE } from "./wire.js";
+import { ReconcileError, ReconcileSet, Reconciler, type ReconcileOptions } from "../replication/reconcile.js";
+import { sha256 } from "../replication/reconcile-hash.js";
 
 // Where a node keeps admitted envelopes (the node's Store: storage/store.ts).
 export interface EnvelopeStore {
@@ -60,7 +65,7 @@ export interface TrustHubOptions {
   maxPending?: number;             // envelopes waiting for their links, per peer (default 256)
   maxPendingBytes?: number;        // their bytes, per peer (default 4 MiB)
   maxMessageBytes?: number;        // envelope bytes per message sent (default 1 MiB)
-  maxCatchUpBytes?: number;        // envelope bytes sent to one peer per frontier it sends (default 8 MiB)
+  maxCatchUpBytes?: number;        // envelope bytes sent to one peer per frontier it sends or session with it (default 8 MiB)
   onReject?: (error: TrustError, peer: string | undefined, evidence?: Equivocation) => void;
   onError?: (error: Error, peer?: string) => void;
   // Capabilities (gate.ts, docs/security.md "Capabilities in trustless nodes"):
@@ -89,12 +94,15 @@ export interface TrustStats {
   restoreSkipped: number;          // stored envelopes that were not admitted again (corrupt or rejected)
   messages: number; bytes: number; // sent
   envelopesSent: number;
+  sessions: number;                // range-based catch-up sessions ended (both roles)
+  reconcileMessages: number; reconcileBytes: number; // of the messages sent: reconcile ones
   received: number; receivedBytes: number;
 }
 
 const zeroStats = (): TrustStats => ({
   signed: 0, admitted: 0, duplicates: 0, pending: 0, pendingDropped: 0, rejected: 0, rejectedBy: {}, evidence: 0,
   malformed: 0, restored: 0, restoreSkipped: 0, messages: 0, bytes: 0, envelopesSent: 0, received: 0, receivedBytes: 0,
+  sessions: 0, reconcileMessages: 0, reconcileBytes: 0,
 });
 
 interface Source { rep: EnvelopeReplicator; peer: string }
@@ -149,7 +157,7 @@ export class TrustHub {
   get closed(): boolean { return this.#closed; }
 
   // Follows one transport with its own rounds (start() it).
-  attach(transport: Transport, o: { interval?: number; clock?: Clock; didOf?: (peer: string) => string | null | undefined } = {}): EnvelopeReplicator {
+  attach(transport: Transport, o: { interval?: number; clock?: Clock; didOf?: (peer: string) => string | null | undefined; catchUp?: CatchUp } = {}): EnvelopeReplicator {
     const r = new EnvelopeReplicator(this, transport, o);
     this.#reps.add(r);
     return r;
@@ -198,9 +206,11 @@ export class TrustHub {
   // ---- internal: for EnvelopeReplicator --------------------------------
 
   /** @internal */ _detach(r: EnvelopeReplicator): void { this.#reps.delete(r); }
-  /** @internal */ _count(kind: "messages" | "envelopes" | "received" | "malformed", n: number, bytes = 0): void {
+  /** @internal */ _count(kind: "messages" | "envelopes" | "received" | "malformed" | "reconcile" | "session", n: number, bytes = 0): void {
     const s = this.#stats;
     if (kind === "messages") { s.messages++; s.bytes += bytes; s.envelopesSent += n; }
+    else if (kind === "reconcile") { s.reconcileMessages++; s.reconcileBytes += bytes; }
+    else if (kind === "session") s.sessions++;
     else if (kind === "received") { s.received++; s.receivedBytes += bytes; }
     else if (kind === "malformed") s.malformed++;
   }
@@ -255,6 +265,31 @@ export class TrustHub {
     return typeof p === "function" ? await p() : p;
   }
   /** @internal */ _option<K extends keyof TrustHubOptions>(k: K): TrustHubOptions[K] { return this.#o[k]; }
+
+  // Range-based catch-up: the ids (CID digests) of the envelopes a peer with
+  // key `did` may be told about. Without a read gate that is every admitted
+  // envelope, one set shared by every session until the log grows. With one,
+  // only envelopes the peer may read, and none of an author's after one it
+  // may not (they link to it: the peer could never admit them), so a reader
+  // never learns even the CID of an envelope it may not read; built per
+  // session (sessions per peer are bounded).
+  #recSet: { at: number; set: ReconcileSet } | null = null;
+  /** @internal */ _reconcileSet(did: string | undefined): ReconcileSet {
+    const log = this.#log;
+    if (!this.#o.readGate) {
+      if (this.#recSet?.at !== log.length) this.#recSet = { at: log.length, set: new ReconcileSet(this.ids()) };
+      return this.#recSet.set;
+    }
+    const ids: Uint8Array[] = [], gated = new Set<string>();
+    for (const e of log) {
+      if (gated.has(e.author)) continue;
+      if (!this._mayServe(did, e.variables)) { gated.add(e.author); continue; }
+      ids.push(this.ledger.cidAt(e.author, e.seq)!.multihash.digest);
+    }
+    return new ReconcileSet(ids);
+  }
+  // The log index of the envelope whose CID digest is `id`.
+  /** @internal */ _indexOfId(id: Uint8Array): number | undefined { return this.#byDigest.get(digestKey(id)); }
 
   // Admits one envelope from a peer; joins, stores and forwards it if admitted.
   // Before a message's envelopes reach the one-at-a-time admission queue:
@@ -546,7 +581,34 @@ interface PeerState {
   pendingBytes: number;
   outbox: Uint8Array[];
   outboxBytes: number;
+  mine: Session | null;                // the reconcile session we opened with it
+  theirs: Session | null;              // the one it opened with us
+  opens: number; opensAt: number;      // sessions it opened in the interval from opensAt
 }
+
+// One range-based reconciliation session with a peer, either role.
+interface Session {
+  nonce: number;                       // its number on the wire (chosen by the side that opened it)
+  rec: Reconciler;
+  have: number[];                      // log indices of envelopes it found the peer lacks
+  last: number;                        // clock ms of its last message
+}
+
+// Range-based catch-up limits (docs/security.md, "Catch-up"). Per peer: one
+// session each way at a time; at most MAX_OPENS sessions opened by the peer
+// per interval (more: refused); a session that hears nothing for
+// SESSION_IDLE intervals (a message lost) is ended with what it learned.
+// Per session: the reconciler's wire limits (1 MiB, 16,384 ranges, 16,384
+// ids a message), MAX_SESSION_ROUNDS messages, and at most 2^18 ids the peer
+// may claim we lack. A node with more than FRONTIER_AUTHORS authors opens a
+// session each round instead of sending its frontier (which would be larger
+// than a session's first message by then).
+const RECONCILE: Partial<ReconcileOptions> = { maxRounds: 32 };
+const MAX_OPENS = 4;
+const SESSION_IDLE = 2;
+const FRONTIER_AUTHORS = 256;
+
+export type CatchUp = "reconcile" | "frontier";
 
 // One transport's side of trustless replication: pushes, frontier rounds,
 // catch-up and the per-peer pending buffers.
@@ -564,8 +626,15 @@ export class EnvelopeReplicator {
   // WebSocket; libp2p names peers by peer id (Libp2pTransport.didOf).
   #didOf: (peer: string) => string | undefined;
   #proofSent = new Map<string, Uint8Array | null>(); // per neighbour: the proof last presented (null: being fetched)
+  // How a neighbour that comes up is caught up: "reconcile" (range-based, the
+  // default) or "frontier" (the per-author frontier only, as before; for
+  // comparison and for peers of an older version).
+  readonly catchUp: CatchUp;
+  #nonces = 0;
 
-  constructor(hub: TrustHub, transport: Transport, o: { interval?: number; clock?: Clock; didOf?: (peer: string) => string | null | undefined } = {}) {
+  constructor(hub: TrustHub, transport: Transport, o: { interval?: number; clock?: Clock; didOf?: (peer: string) => string | null | undefined; catchUp?: CatchUp } = {}) {
+    this.catchUp = o.catchUp ?? "reconcile";
+    if (this.catchUp !== "reconcile" && this.catchUp !== "frontier") throw new RangeError(`catchUp is "reconcile" or "frontier", got ${String(o.catchUp)}`);
     this.#didOf = (peer) => (o.didOf ? o.didOf(peer) ?? undefined : peer.startsWith("did:") ? peer : undefined);
     this.hub = hub;
     this.transport = transport;
@@ -577,13 +646,16 @@ export class EnvelopeReplicator {
       transport.onNeighbour((peer, up) => {
         // A peer that comes or goes may have lost its memory: start over with it.
         const p = this.#peers.get(peer);
-        if (p) { p.known.clear(); if (!up) this.#peers.delete(peer); }
+        if (p) { p.known.clear(); p.mine = p.theirs = null; if (!up) this.#peers.delete(peer); }
         this.#proofSent.delete(peer);
         this.#revSent.delete(peer);
         if (up) this.#sendProof(peer);
-        // A new neighbour gets our frontier at once (and answers with its own
-        // envelopes we lack) rather than at the next round.
-        if (up && !this.#closed) this.#sendFrontier(peer);
+        // A new neighbour is caught up at once rather than at the next round:
+        // a reconcile session (both sides learn what the other lacks), or
+        // our frontier (it answers with its envelopes we lack).
+        if (up && !this.#closed) {
+          if (this.catchUp === "reconcile") this.#open(peer); else this.#sendFrontier(peer);
+        }
       }),
     );
   }
@@ -609,16 +681,122 @@ export class EnvelopeReplicator {
     this.hub._detach(this);
   }
 
-  // One round: every neighbour gets our frontier (it answers with what we lack).
+  // One round: every neighbour gets our frontier (it answers with what we
+  // lack), or, past FRONTIER_AUTHORS authors, a reconcile session. Sessions
+  // that went quiet (a message lost) end here.
   sync(): void {
     if (this.#closed) return;
     this._flush();
-    const m = encodeTrustMessage({ kind: "frontier", authors: this.hub._frontier() });
+    this.#expire();
+    const authors = this.hub._frontier();
+    const big = this.catchUp === "reconcile" && authors.length > FRONTIER_AUTHORS;
+    const m = big ? null : encodeTrustMessage({ kind: "frontier", authors });
     for (const j of this.transport.neighbours()) {
       if (this.transport.canSend?.(j) === false) continue;
       this.#sendProof(j);
       this.#sendRevocations(j);
-      this.#send(j, m, 0);
+      if (m) this.#send(j, m, 0); else this.#open(j);
+    }
+  }
+
+  // ---- range-based catch-up --------------------------------------------
+
+  // Opens a session with a peer, unless one we opened is still running. Its
+  // number is derived from our key, the peer and a counter: distinct from the
+  // peer's (which decides which of two crossing opens runs) and the same on
+  // every replay of a simulated schedule.
+  #open(peer: string): void {
+    if (this.#closed || this.transport.canSend?.(peer) === false) return;
+    const p = this.#peer(peer);
+    if (p.mine) return;
+    const h = sha256(new TextEncoder().encode(`${this.hub.identity.did}\n${peer}\n${this.#nonces++}`));
+    const nonce = ((h[0] << 24) | (h[1] << 16) | (h[2] << 8) | h[3]) >>> 0;
+    let rec: Reconciler;
+    try { rec = new Reconciler(this.hub._reconcileSet(this.#didOf(peer)), RECONCILE); } catch (e) { this.hub._report(e, peer); return; }
+    p.mine = { nonce, rec, have: [], last: this.#clock.now() };
+    this.#sendReconcile(peer, true, nonce, rec.initiate());
+  }
+
+  #sendReconcile(peer: string, open: boolean, session: number, body: Uint8Array): void {
+    const m = encodeTrustMessage({ kind: "reconcile", open, session, body });
+    this.hub._count("reconcile", 0, m.length);
+    this.#send(peer, m, 0);
+  }
+
+  // One message of a session (run in the hub's queue, so a session's set
+  // holds every envelope received before its first message).
+  #onReconcile(from: string, open: boolean, nonce: number, body: Uint8Array): void {
+    if (this.#closed || !this.transport.neighbours().includes(from)) return;
+    const p = this.#peer(from), now = this.#clock.now();
+    let s: Session | null;
+    if (open) {
+      if (now - p.opensAt >= this.interval) { p.opensAt = now; p.opens = 0; }
+      if (++p.opens > MAX_OPENS) {
+        this.hub._count("malformed", 0);
+        this.hub._report(new ReconcileError("TOO_MANY_ROUNDS", `more than ${MAX_OPENS} reconcile sessions opened in one interval`), from);
+        return;
+      }
+      // Both opened at once: the lower number runs, on both sides. Ours,
+      // unanswered, wins: the peer drops its own when ours arrives.
+      if (p.mine && p.mine.rec.rounds === 0) {
+        if (p.mine.nonce <= nonce) return;
+        p.mine = null;
+      }
+      if (p.theirs) this.#end(from, p, p.theirs); // a new session from the peer replaces its last
+      let rec: Reconciler;
+      try { rec = new Reconciler(this.hub._reconcileSet(this.#didOf(from)), RECONCILE); } catch (e) { this.hub._report(e, from); return; }
+      s = p.theirs = { nonce, rec, have: [], last: now };
+    } else {
+      s = p.mine?.nonce === nonce ? p.mine : p.theirs?.nonce === nonce ? p.theirs : null;
+      if (!s) return; // a session that ended: a late or repeated message
+    }
+    s.last = now;
+    let step;
+    try { step = s.rec.reconcile(body); } catch (e) {
+      // A hostile or broken message: typed (ReconcileError), nothing learned
+      // from it, and the session ends (with what its earlier messages taught).
+      this.hub._count("malformed", 0);
+      this.hub._report(e, from);
+      this.#end(from, p, s);
+      return;
+    }
+    for (const id of step.have) { const i = this.hub._indexOfId(id); if (i !== undefined) s.have.push(i); }
+    if (step.reply) this.#sendReconcile(from, false, nonce, step.reply);
+    if (!step.reply || step.done) this.#end(from, p, s);
+  }
+
+  // Ends a session: the envelopes it found the peer lacks are pushed, in
+  // admission (causal) order, up to maxCatchUpBytes; anything left over (or
+  // lost) is found by the next session or frontier.
+  #end(peer: string, p: PeerState, s: Session): void {
+    if (p.mine === s) p.mine = null;
+    if (p.theirs === s) p.theirs = null;
+    this.hub._count("session", 0);
+    if (s.have.length === 0 || !this.transport.neighbours().includes(peer)) return;
+    const cap = this.hub._option("maxCatchUpBytes") ?? 8 << 20;
+    const did = this.#didOf(peer), now = this.#clock.now();
+    const out: Uint8Array[] = [];
+    let size = 0;
+    for (const i of s.have.sort((a, b) => a - b)) {
+      const e = this.hub._envelopeAt(i);
+      // Pushed or sent by it since the session's set was taken.
+      if ((p.known.get(e.author) ?? 0) >= e.seq) continue;
+      // The gate may have changed since (a revocation).
+      if (!this.hub._mayServe(did, e.variables)) continue;
+      if (out.length > 0 && size + e.bytes.length > cap) break;
+      out.push(e.bytes); size += e.bytes.length;
+      p.known.set(e.author, e.seq);
+      p.sentAt.set(e.author, now);
+    }
+    this.#sendEnvelopes(peer, out);
+  }
+
+  // Sessions idle for SESSION_IDLE intervals end (a message was lost, or the
+  // peer stopped answering): each holds a reconciler, so none may linger.
+  #expire(): void {
+    const old = this.#clock.now() - SESSION_IDLE * this.interval;
+    for (const [j, p] of this.#peers) {
+      for (const s of [p.mine, p.theirs]) if (s && s.last <= old) this.#end(j, p, s);
     }
   }
 
@@ -756,7 +934,7 @@ export class EnvelopeReplicator {
 
   #peer(j: string): PeerState {
     let p = this.#peers.get(j);
-    if (!p) this.#peers.set(j, (p = { known: new Map(), sentAt: new Map(), pending: new Map(), pendingBytes: 0, outbox: [], outboxBytes: 0 }));
+    if (!p) this.#peers.set(j, (p = { known: new Map(), sentAt: new Map(), pending: new Map(), pendingBytes: 0, outbox: [], outboxBytes: 0, mine: null, theirs: null, opens: 0, opensAt: -Infinity }));
     return p;
   }
 
@@ -783,6 +961,11 @@ export class EnvelopeReplicator {
       this.hub._enqueue(async () => {
         try { await gate.present(did, proof); } catch (e) { this.hub._report(e, from); }
       });
+      return;
+    }
+    if (m.kind === "reconcile") {
+      const { open, session, body } = m;
+      this.hub._enqueue(() => this.#onReconcile(from, open, session, body));
       return;
     }
     if (m.kind === "envelopes") {
@@ -849,7 +1032,7 @@ export class EnvelopeReplicator {
 }
 
 // The hub and one replicator per transport, started.
-export async function replicateTrustless(runtime: Runtime, transports: Transport[], o: TrustHubOptions & { interval?: number; clock?: Clock }): Promise<{ hub: TrustHub; replicators: EnvelopeReplicator[] }> {
+export async function replicateTrustless(runtime: Runtime, transports: Transport[], o: TrustHubOptions & { interval?: number; clock?: Clock; catchUp?: CatchUp }): Promise<{ hub: TrustHub; replicators: EnvelopeReplicator[] }> {
   const hub = await TrustHub.open(runtime, o);
-  return { hub, replicators: transports.map((t) => hub.attach(t, { interval: o.interval, clock: o.clock }).start()) };
+  return { hub, replicators: transports.map((t) => hub.attach(t, { interval: o.interval, clock: o.clock, catchUp: o.catchUp }).start()) };
 }
