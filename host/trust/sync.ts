@@ -584,6 +584,7 @@ interface PeerState {
   mine: Session | null;                // the reconcile session we opened with it
   theirs: Session | null;              // the one it opened with us
   opens: number; opensAt: number;      // sessions it opened in the interval from opensAt
+  ended: number[];                     // the numbers of its last sessions (a repeated open of one is ignored)
 }
 
 // One range-based reconciliation session with a peer, either role.
@@ -709,7 +710,7 @@ export class EnvelopeReplicator {
     if (this.#closed || this.transport.canSend?.(peer) === false) return;
     const p = this.#peer(peer);
     if (p.mine) return;
-    const h = sha256(new TextEncoder().encode(`${this.hub.identity.did}\n${peer}\n${this.#nonces++}`));
+    const h = sha256(new TextEncoder().encode(`${this.hub.identity.did}\n${peer}\n${this.#clock.now()}\n${this.#nonces++}`));
     const nonce = ((h[0] << 24) | (h[1] << 16) | (h[2] << 8) | h[3]) >>> 0;
     let rec: Reconciler;
     try { rec = new Reconciler(this.hub._reconcileSet(this.#didOf(peer)), RECONCILE); } catch (e) { this.hub._report(e, peer); return; }
@@ -730,6 +731,10 @@ export class EnvelopeReplicator {
     const p = this.#peer(from), now = this.#clock.now();
     let s: Session | null;
     if (open) {
+      // The network may deliver a message twice: a second copy of an opening
+      // must not restart the session over a set that has grown since (the
+      // peer would then mix answers from two different sets).
+      if (p.theirs?.nonce === nonce || p.ended.includes(nonce)) return;
       if (now - p.opensAt >= this.interval) { p.opensAt = now; p.opens = 0; }
       if (++p.opens > MAX_OPENS) {
         this.hub._count("malformed", 0);
@@ -740,6 +745,7 @@ export class EnvelopeReplicator {
       // unanswered, wins: the peer drops its own when ours arrives.
       if (p.mine && p.mine.rec.rounds === 0) {
         if (p.mine.nonce <= nonce) return;
+        p.ended.push(p.mine.nonce);
         p.mine = null;
       }
       if (p.theirs) this.#end(from, p, p.theirs); // a new session from the peer replaces its last
@@ -771,6 +777,8 @@ export class EnvelopeReplicator {
   #end(peer: string, p: PeerState, s: Session): void {
     if (p.mine === s) p.mine = null;
     if (p.theirs === s) p.theirs = null;
+    p.ended.push(s.nonce);
+    if (p.ended.length > 8) p.ended.shift();
     this.hub._count("session", 0);
     if (s.have.length === 0 || !this.transport.neighbours().includes(peer)) return;
     const cap = this.hub._option("maxCatchUpBytes") ?? 8 << 20;
@@ -934,7 +942,7 @@ export class EnvelopeReplicator {
 
   #peer(j: string): PeerState {
     let p = this.#peers.get(j);
-    if (!p) this.#peers.set(j, (p = { known: new Map(), sentAt: new Map(), pending: new Map(), pendingBytes: 0, outbox: [], outboxBytes: 0, mine: null, theirs: null, opens: 0, opensAt: -Infinity }));
+    if (!p) this.#peers.set(j, (p = { known: new Map(), sentAt: new Map(), pending: new Map(), pendingBytes: 0, outbox: [], outboxBytes: 0, mine: null, theirs: null, opens: 0, opensAt: -Infinity, ended: [] }));
     return p;
   }
 
