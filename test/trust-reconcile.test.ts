@@ -124,10 +124,10 @@ describe("range-based catch-up over WebSocket", () => {
     const server = await WsServer.listen({ identity: keys[1], port: 0, host: "127.0.0.1" });
     cleanups.push(() => server.close());
     // Rounds far apart: the neighbour-up path alone catches up.
-    A.hub.attach(server, { interval: 600_000 }).start();
+    A.hub.attach(server, { interval: 600_000, catchUp: "reconcile" }).start();
     const client = new WsClient({ url: `ws://127.0.0.1:${server.port}`, identity: keys[2], WebSocket: NodeWebSocket as unknown as WebSocketConstructor, reconnect: false });
     cleanups.push(() => client.close());
-    B.hub.attach(client, { interval: 600_000 }).start();
+    B.hub.attach(client, { interval: 600_000, catchUp: "reconcile" }).start();
     await until(async () => { await B.hub.flushed(); return B.hub.ids().length === n; }, 20_000, "the client caught up");
     await until(() => A.hub.stats().sessions >= 1 && B.hub.stats().sessions >= 1, 5000, "both ended the session");
     const a = A.hub.stats(), b = B.hub.stats();

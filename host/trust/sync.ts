@@ -36,7 +36,7 @@ import { cidOf, decodeEnvelope, signEnvelope, sortLinks, DEFAULT_LIMITS, CID, ty
 import { TrustError, type TrustErrorCode } from "./errors.js";
 import { decodeTrustMessage, encodeTrustMessage, HEAD_BYTES, type FrontierEntry } from "./wire.js";
 import type { ReadGate, RevocationRelay, Signable } from "./gate.js";
-import { MAX_REVOCATIONS_PER_MESSAGE } from "./wire.js";
+import { MAX_ENVELOPES_PER_MESSAGE, MAX_REVOCATIONS_PER_MESSAGE } from "./wire.js";
 import { ReconcileError, ReconcileSet, Reconciler, type ReconcileOptions } from "../replication/reconcile.js";
 import { sha256 } from "../replication/reconcile-hash.js";
 
@@ -288,6 +288,7 @@ export class TrustHub {
     }
     return new ReconcileSet(ids);
   }
+  /** @internal */ _authors(): number { return this.#bySeq.size; }
   // The log index of the envelope whose CID digest is `id`.
   /** @internal */ _indexOfId(id: Uint8Array): number | undefined { return this.#byDigest.get(digestKey(id)); }
 
@@ -595,21 +596,29 @@ interface Session {
   last: number;                        // clock ms of its last message
 }
 
-// Range-based catch-up limits (docs/security.md, "Catch-up"). Per peer: one
+// Which catch-up runs when (docs/security.md, "Catch-up"), measured by
+// bench/reconcile.ts: the frontier costs about 70 bytes per author and one
+// round trip; a session costs with the difference (its first message alone is
+// ~350 bytes, then ~500 bytes per missing envelope spread over the set) and
+// two or three round trips. "auto" (the default) sends the frontier while this
+// node knows at most FRONTIER_AUTHORS authors, and opens a session past that,
+// both when a neighbour comes up and each round; "reconcile" always opens a
+// session when a neighbour comes up; "frontier" never opens one. A node
+// answers a peer's session whatever its own setting.
+//
+// Range-based catch-up limits. Per peer: one
 // session each way at a time; at most MAX_OPENS sessions opened by the peer
 // per interval (more: refused); a session that hears nothing for
 // SESSION_IDLE intervals (a message lost) is ended with what it learned.
 // Per session: the reconciler's wire limits (1 MiB, 16,384 ranges, 16,384
 // ids a message), MAX_SESSION_ROUNDS messages, and at most 2^18 ids the peer
-// may claim we lack. A node with more than FRONTIER_AUTHORS authors opens a
-// session each round instead of sending its frontier (which would be larger
-// than a session's first message by then).
+// may claim we lack.
 const RECONCILE: Partial<ReconcileOptions> = { maxRounds: 32 };
 const MAX_OPENS = 4;
 const SESSION_IDLE = 2;
-const FRONTIER_AUTHORS = 256;
+const FRONTIER_AUTHORS = 64;
 
-export type CatchUp = "reconcile" | "frontier";
+export type CatchUp = "auto" | "reconcile" | "frontier";
 
 // One transport's side of trustless replication: pushes, frontier rounds,
 // catch-up and the per-peer pending buffers.
@@ -627,15 +636,14 @@ export class EnvelopeReplicator {
   // WebSocket; libp2p names peers by peer id (Libp2pTransport.didOf).
   #didOf: (peer: string) => string | undefined;
   #proofSent = new Map<string, Uint8Array | null>(); // per neighbour: the proof last presented (null: being fetched)
-  // How a neighbour that comes up is caught up: "reconcile" (range-based, the
-  // default) or "frontier" (the per-author frontier only, as before; for
-  // comparison and for peers of an older version).
+  // How a neighbour is caught up (see FRONTIER_AUTHORS): "auto" (default),
+  // "reconcile" or "frontier" (as before sessions existed; for comparison).
   readonly catchUp: CatchUp;
   #nonces = 0;
 
   constructor(hub: TrustHub, transport: Transport, o: { interval?: number; clock?: Clock; didOf?: (peer: string) => string | null | undefined; catchUp?: CatchUp } = {}) {
-    this.catchUp = o.catchUp ?? "reconcile";
-    if (this.catchUp !== "reconcile" && this.catchUp !== "frontier") throw new RangeError(`catchUp is "reconcile" or "frontier", got ${String(o.catchUp)}`);
+    this.catchUp = o.catchUp ?? "auto";
+    if (!["auto", "reconcile", "frontier"].includes(this.catchUp)) throw new RangeError(`catchUp is "auto", "reconcile" or "frontier", got ${String(o.catchUp)}`);
     this.#didOf = (peer) => (o.didOf ? o.didOf(peer) ?? undefined : peer.startsWith("did:") ? peer : undefined);
     this.hub = hub;
     this.transport = transport;
@@ -655,7 +663,7 @@ export class EnvelopeReplicator {
         // a reconcile session (both sides learn what the other lacks), or
         // our frontier (it answers with its envelopes we lack).
         if (up && !this.#closed) {
-          if (this.catchUp === "reconcile") this.#open(peer); else this.#sendFrontier(peer);
+          if (this.catchUp === "reconcile" || this.#bigFrontier()) this.#open(peer); else this.#sendFrontier(peer);
         }
       }),
     );
@@ -689,9 +697,7 @@ export class EnvelopeReplicator {
     if (this.#closed) return;
     this._flush();
     this.#expire();
-    const authors = this.hub._frontier();
-    const big = this.catchUp === "reconcile" && authors.length > FRONTIER_AUTHORS;
-    const m = big ? null : encodeTrustMessage({ kind: "frontier", authors });
+    const m = this.#bigFrontier() ? null : encodeTrustMessage({ kind: "frontier", authors: this.hub._frontier() });
     for (const j of this.transport.neighbours()) {
       if (this.transport.canSend?.(j) === false) continue;
       this.#sendProof(j);
@@ -701,6 +707,10 @@ export class EnvelopeReplicator {
   }
 
   // ---- range-based catch-up --------------------------------------------
+
+  #bigFrontier(): boolean {
+    return this.catchUp !== "frontier" && this.hub._authors() > FRONTIER_AUTHORS;
+  }
 
   // Opens a session with a peer, unless one we opened is still running. Its
   // number is derived from our key, the peer and a counter: distinct from the
@@ -929,7 +939,9 @@ export class EnvelopeReplicator {
     const max = this.hub._option("maxMessageBytes") ?? 1 << 20;
     let batch: Uint8Array[] = [], size = 0;
     for (const e of envs) {
-      if (batch.length > 0 && size + e.length > max) { this.#send(j, encodeTrustMessage({ kind: "envelopes", envelopes: batch }), batch.length); batch = []; size = 0; }
+      // By bytes, and by count: a receiver refuses more than
+      // MAX_ENVELOPES_PER_MESSAGE in one message (small envelopes reach it first).
+      if (batch.length > 0 && (size + e.length > max || batch.length >= MAX_ENVELOPES_PER_MESSAGE)) { this.#send(j, encodeTrustMessage({ kind: "envelopes", envelopes: batch }), batch.length); batch = []; size = 0; }
       batch.push(e); size += e.length;
     }
     if (batch.length) this.#send(j, encodeTrustMessage({ kind: "envelopes", envelopes: batch }), batch.length);
