@@ -170,9 +170,10 @@ export class TrustHub {
   }
   get evidence(): readonly Equivocation[] { return this.ledger.evidence; }
 
-  // The seam for range-based reconciliation (host/replication/reconcile.ts):
-  // the ids of every admitted envelope, each the 32-byte sha-256 of its bytes
-  // (its CID's digest), in admission order, to build a ReconcileSet from...
+  // What range-based catch-up reconciles (host/replication/reconcile.ts; the
+  // replicator's sessions use them, and so may a caller with its own
+  // transport): the ids of every admitted envelope, each the 32-byte sha-256
+  // of its bytes (its CID's digest), in admission order...
   ids(): Uint8Array[] {
     return this.#log.map((_, i) => this.ledger.cidAt(this.#log[i].author, this.#log[i].seq)!.multihash.digest);
   }
