@@ -12,7 +12,7 @@ import { SimNetwork } from "../dist/host/transport/sim.js";
 import { NodeWebSocket, WsClient, WsServer, type WebSocketConstructor } from "../dist/host/transport/ws-server.js";
 import { TrustError, TrustHub, decodeTrustMessage, encodeTrustMessage, type EnvelopeReplicator, type TrustStats } from "../dist/host/trust/index.js";
 import { ReconcileError } from "../dist/host/replication/reconcile.js";
-import { INFINITY, Mode, encodeRanges, type Range } from "../dist/host/replication/reconcile-wire.js";
+import { INFINITY, Mode, decodeRanges, encodeRanges, type Range } from "../dist/host/replication/reconcile-wire.js";
 import { MemoryEnvelopeStore } from "./util/trustless.js";
 import { until } from "./util/outsider.js";
 
@@ -60,8 +60,8 @@ const maxMessages = (n: number) => 2 * (Math.ceil(Math.log(Math.max(n, 16) / 16)
 describe("range-based catch-up of a returning replica (simulated network)", () => {
   // A holds all n; B comes back holding the first n - k (its log is causal: an
   // honest replica always holds every link of what it holds).
-  async function returning(n: number, k: number, catchUp: "reconcile" | "frontier" = "reconcile") {
-    const log = await chain(n);
+  async function returning(n: number, k: number, catchUp: "auto" | "reconcile" | "frontier" = "reconcile", given?: Uint8Array[]) {
+    const log = given ?? await chain(n);
     const net = new SimNetwork({ seed: 1, loss: 0, duplicate: 0, reorder: 0, latency: 10 });
     net.topology("fullMesh", ["a", "b"]);
     net.crash("b");
@@ -75,7 +75,7 @@ describe("range-based catch-up of a returning replica (simulated network)", () =
     B.hub.attach(tb, { interval: 60_000, clock: tb.clock, catchUp }).start();
     // The frontier path needs a round: B's transport was not listening when
     // the link came up, so only A's frontier went out, which tells A nothing.
-    const end = catchUp === "frontier" ? 62_000 : 2000;
+    const end = catchUp !== "reconcile" ? 62_000 : 2000;
     while (net.now < end) { net.run({ until: net.now + 5 }); await A.hub.flushed(); await B.hub.flushed(); }
     const out = { a: A.hub.stats(), b: B.hub.stats(), ids: B.hub.ids().length, same: JSON.stringify(B.rt.query("s")) === JSON.stringify(A.rt.query("s")) };
     for (const x of [A, B]) { x.hub.close(); x.rt.close(); }
@@ -113,6 +113,79 @@ describe("range-based catch-up of a returning replica (simulated network)", () =
     expect(sum(a, b, "sessions")).toBe(0);
     expect(sum(a, b, "reconcileMessages")).toBe(0);
   }, 120_000);
+
+  it("\"auto\" (the default) sends the frontier up to 64 authors and opens a session past that", async () => {
+    // 70 authors, one envelope each (a declaration and an add): A knows 70.
+    const authors = await Promise.all(Array.from({ length: 70 }, () => Identity.generate()));
+    const log: Uint8Array[] = [];
+    for (const id of authors) {
+      const store = new MemoryEnvelopeStore();
+      const rt = new Runtime({ replica: id.replicaId() });
+      const hub = await TrustHub.open(rt, { identity: id, store });
+      rt.declare("s", AWSet); rt.update("s", { add: id.did });
+      await hub.flushed(); hub.close(); rt.close();
+      log.push(...store.log);
+    }
+    const many = await returning(70, 5, "auto", log);
+    expect(many.ids).toBe(70);
+    // One session when the link came up, one at the round at 60 s (past 64
+    // authors rounds open sessions too): A never sent a frontier, only the
+    // sessions' messages and the envelopes B lacked (one message).
+    expect(many.a.sessions).toBe(2);
+    expect(many.a.envelopesSent).toBe(5);
+    expect(many.a.messages - many.a.reconcileMessages).toBe(1);
+    const few = await returning(300, 10, "auto");
+    expect(few.ids).toBe(300);
+    expect(few.a.sessions + few.b.sessions).toBe(0);
+    expect(few.a.reconcileMessages + few.b.reconcileMessages).toBe(0);
+  }, 120_000);
+});
+
+describe("range-based catch-up with a read gate", () => {
+  it("a peer is told no CID of an envelope it may not read, and is sent none", async () => {
+    // Author 0 writes "s" (readable), author 3 writes "secret" (not), 5 each.
+    const log: Uint8Array[] = [...await chain(5)];
+    {
+      const store = new MemoryEnvelopeStore();
+      const rt = new Runtime({ replica: keys[3].replicaId() });
+      const hub = await TrustHub.open(rt, { identity: keys[3], store });
+      rt.declare("secret", AWSet);
+      for (let i = 0; i < 5; i++) { rt.update("secret", { add: `y${i}` }); await hub.flushed(); }
+      hub.close(); rt.close();
+      log.push(...store.log);
+    }
+    const digest = async (b: Uint8Array) => Buffer.from(await crypto.subtle.digest("SHA-256", b)).toString("hex");
+    const readable = new Set(await Promise.all(log.slice(0, 5).map(digest)));
+    const net = new SimNetwork({ seed: 1, loss: 0, duplicate: 0, reorder: 0, latency: 10 });
+    net.topology("fullMesh", ["a", "b"]);
+    net.crash("b");
+    // The gate: peer b may read "s" only (a stand-in for ReadGate: the hub asks canServe).
+    const gate = { canServe: (_did: string | undefined, vars: Iterable<string>) => [...vars].every((v) => v === "s") };
+    const store = new MemoryEnvelopeStore();
+    store.log = log.slice();
+    const rtA = new Runtime({ replica: keys[1].replicaId() });
+    const A = await TrustHub.open(rtA, { identity: keys[1], store, readGate: gate as never });
+    const ta = net.transport("a");
+    const told: string[] = [];
+    const send = ta.send.bind(ta);
+    ta.send = (to: string, m: Uint8Array) => {
+      const x = decodeTrustMessage(m);
+      if (x.kind === "reconcile") for (const r of decodeRanges(x.body)) if ("ids" in r) for (const id of r.ids) told.push(Buffer.from(id).toString("hex"));
+      send(to, m);
+    };
+    A.attach(ta, { interval: 60_000, clock: ta.clock, catchUp: "reconcile" }).start();
+    const tb = net.restart("b");
+    const B = await node(2, []);
+    B.hub.attach(tb, { interval: 60_000, clock: tb.clock }).start();
+    while (net.now < 2000) { net.run({ until: net.now + 5 }); await A.flushed(); await B.hub.flushed(); }
+    // A listed its ids (10 would fit one list): only the 5 readable ones.
+    expect(new Set(told)).toEqual(readable);
+    expect(B.hub.ids().length).toBe(5);
+    expect(new Set(await Promise.all(B.hub.envelopesFor(B.hub.ids()).map(digest)))).toEqual(readable);
+    expect(B.rt.has("secret")).toBe(false);
+    expect(A.stats().sessions).toBe(1);
+    A.close(); rtA.close(); B.hub.close(); B.rt.close();
+  }, 60_000);
 });
 
 describe("range-based catch-up over WebSocket", () => {

@@ -268,7 +268,10 @@ export class TrustHub {
   /** @internal */ _option<K extends keyof TrustHubOptions>(k: K): TrustHubOptions[K] { return this.#o[k]; }
 
   // Range-based catch-up: the ids (CID digests) of the envelopes a peer with
-  // key `did` may be told about. Without a read gate that is every admitted
+  // key `did` may be told about, each with its author's sequence number as its
+  // timestamp (signed in the envelope, so both sides order an envelope the
+  // same way; the newest of every chain sort last, where a returning replica's
+  // difference is). Without a read gate that is every admitted
   // envelope, one set shared by every session until the log grows. With one,
   // only envelopes the peer may read, and none of an author's after one it
   // may not (they link to it: the peer could never admit them), so a reader
@@ -278,16 +281,19 @@ export class TrustHub {
   /** @internal */ _reconcileSet(did: string | undefined): ReconcileSet {
     const log = this.#log;
     if (!this.#o.readGate) {
-      if (this.#recSet?.at !== log.length) this.#recSet = { at: log.length, set: new ReconcileSet(this.ids()) };
+      if (this.#recSet?.at !== log.length) this.#recSet = { at: log.length, set: this.#itemsFor(() => true) };
       return this.#recSet.set;
     }
-    const ids: Uint8Array[] = [], gated = new Set<string>();
-    for (const e of log) {
+    return this.#itemsFor((vars) => this._mayServe(did, vars));
+  }
+  #itemsFor(may: (variables: string[]) => boolean): ReconcileSet {
+    const items: { id: Uint8Array; ts: number }[] = [], gated = new Set<string>();
+    for (const e of this.#log) {
       if (gated.has(e.author)) continue;
-      if (!this._mayServe(did, e.variables)) { gated.add(e.author); continue; }
-      ids.push(this.ledger.cidAt(e.author, e.seq)!.multihash.digest);
+      if (!may(e.variables)) { gated.add(e.author); continue; }
+      items.push({ id: this.ledger.cidAt(e.author, e.seq)!.multihash.digest, ts: e.seq });
     }
-    return new ReconcileSet(ids);
+    return new ReconcileSet(items, { timestamps: true });
   }
   /** @internal */ _authors(): number { return this.#bySeq.size; }
   // The log index of the envelope whose CID digest is `id`.
@@ -614,7 +620,7 @@ interface Session {
 // Per session: the reconciler's wire limits (1 MiB, 16,384 ranges, 16,384
 // ids a message), MAX_SESSION_ROUNDS messages, and at most 2^18 ids the peer
 // may claim we lack.
-const RECONCILE: Partial<ReconcileOptions> = { maxRounds: 32 };
+const RECONCILE: Partial<ReconcileOptions> = { maxRounds: 32, timestamps: true };
 const MAX_OPENS = 4;
 const SESSION_IDLE = 2;
 const FRONTIER_AUTHORS = 64;
