@@ -281,7 +281,8 @@ async function liveTables(o: { quick: boolean; log: (s: string) => void }): Prom
     });
   }
   tc.notes.push("Metadata = every frontier or reconcile message both sides sent; payload = the envelopes messages (the same either way: each missing envelope is sent once, checked). " +
-    "The frontier costs about 70 bytes per author per side, whatever is missing; a session costs with the difference (the first message alone is 16 fingerprints).");
+    "The frontier costs about 70 bytes per author per side, whatever is missing; a session costs with the difference (the first message alone is 16 fingerprints). " +
+    "Sessions order envelopes by (author sequence number, id), as host/trust/sync.ts does.");
 
   const td = table("reconcile-live-return", "Live trustless catch-up of a returning replica missing the newest k of n = 10k signed envelopes: range-based session vs the per-author frontier",
     ["authors", ...LIVE_COLS]);
@@ -298,7 +299,8 @@ async function liveTables(o: { quick: boolean; log: (s: string) => void }): Prom
     });
   }
   td.notes.push("Both nodes see the link come up and start at once (two crossing session openings: the lower number runs). " +
-    "The newest k in admission order are missing, spread over the authors round-robin. Range RT includes the push of the envelopes after the session (half a round trip).");
+    "The newest k in admission order are missing, spread over the authors round-robin. Range RT includes the push of the envelopes after the session (half a round trip). " +
+    "k = 0: RT 0, the returning node already holds everything; the bytes are what finding that out costs.");
   return [tc, td];
 }
 
@@ -323,8 +325,8 @@ export async function reconcileBench(o: { quick: boolean; log: (s: string) => vo
   }
   ta.notes.push("Digest metadata = digest + parts + ack messages of both replicas; digest payload = the delta with the missing parts. " +
     "The parts message carries an 8-byte hash per join-irreducible part of the state, so its size follows the state's parts: " +
-    "1,500 elements for GSet, 15 entries for GCounter (1,500 increments fold into one entry per replica), at most 1,000 keys for GMap. " +
-    "Range-based runs over the 1,500 envelope CIDs, which trustless mode keeps (an envelope is signed and cannot be folded), " +
+    `${nodes * events} elements for GSet, ${nodes} entries for GCounter (${nodes * events} increments fold into one entry per replica), at most 1,000 keys for GMap. ` +
+    "Range-based runs over the ${nodes * events} envelope CIDs, which trustless mode keeps (an envelope is signed and cannot be folded), " +
     "so it is at a disadvantage wherever the state compacts many updates into few parts. Its payload (the missing envelopes) is not counted.");
 
   const tb = table("reconcile-return", "A returning replica missing k of n ids: range-based vs the digest exchange (digest over a GSet of the same n elements)",
