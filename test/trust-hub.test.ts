@@ -256,10 +256,12 @@ describe("the trustless wire format", () => {
     const authors = [{ author: "did:key:b", seq: 3, head: new Uint8Array(8).fill(1) }, { author: "did:key:a", seq: 1, head: new Uint8Array(8) }];
     const m = decodeTrustMessage(encodeTrustMessage({ kind: "frontier", authors }));
     expect(m).toEqual({ kind: "frontier", authors: [authors[1], authors[0]] });
+    const r = { kind: "reconcile" as const, open: true, session: 0xfffffffe, body: new Uint8Array([1, 0, 0, 1]) };
+    expect(decodeTrustMessage(encodeTrustMessage(r))).toEqual(r);
   });
 
   it("refuses any hostile bytes with a TrustError, never anything else", () => {
-    fc.assert(fc.property(fc.uint8Array({ maxLength: 64 }), fc.constantFrom(1, 2, 3), (body, kind) => {
+    fc.assert(fc.property(fc.uint8Array({ maxLength: 64 }), fc.constantFrom(1, 2, 3, 4, 5), (body, kind) => {
       for (const b of [body, Uint8Array.from([0x54, 0x45, 1, kind, ...body])]) {
         try { decodeTrustMessage(b); } catch (e) { if (!(e instanceof TrustError)) throw e; }
       }

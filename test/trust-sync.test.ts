@@ -38,6 +38,21 @@ describe("trustless seeded schedules", () => {
     }, 600_000);
   }
 
+  // With a few authors "auto" catches up by frontier; these run the
+  // range-based sessions (every neighbour that comes up) under the same faults.
+  it("converge with range-based catch-up sessions (catchUp: \"reconcile\"), with and without a crash", async () => {
+    for (const seed of scheduleSeeds("trustless-reconcile", big ? 200 : 20)) {
+      const out = await runTrustless(makeSchedule(seed), keys, { catchUp: "reconcile" });
+      const why = check(out, false) ?? (out.rejected > 0 ? `${out.rejected} honest envelopes rejected` : null);
+      if (why) throw new Error(`seed ${seed} (trustless, reconcile): ${why}; replay with TRELLIS_SEED=${seed}`);
+    }
+    for (const seed of scheduleSeeds("trustless-reconcile-crash", big ? 100 : 10)) {
+      const out = await runTrustless(makeSchedule(seed, { crash: true }), keys, { catchUp: "reconcile" });
+      const why = check(out, true) ?? (out.rejected > 0 ? `${out.rejected} honest envelopes rejected` : null);
+      if (why) throw new Error(`seed ${seed} (trustless, reconcile, crash): ${why}; replay with TRELLIS_SEED=${seed}`);
+    }
+  }, 600_000);
+
   // A crashed replica keeps its envelope log and own sequence number (its
   // disk), so it continues its chain instead of equivocating.
   it("converge with a crash and restart (memory lost, disk kept), and no replica equivocates", async () => {

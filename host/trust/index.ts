@@ -22,7 +22,7 @@ export type { Revocation } from "./revocation.js";
 export { authorityFor } from "./authority.js";
 export type { ProofSource, AuthorityOptions } from "./authority.js";
 export { TrustHub, EnvelopeReplicator, replicateTrustless } from "./sync.js";
-export type { TrustHubOptions, TrustStats, EnvelopeStore } from "./sync.js";
+export type { TrustHubOptions, TrustStats, EnvelopeStore, CatchUp } from "./sync.js";
 export { encodeTrustMessage, decodeTrustMessage, TWIRE_VERSION } from "./wire.js";
 export type { TrustMessage, FrontierEntry } from "./wire.js";
 // Capabilities wired into trustless nodes: read gating, own-change filter, revocations followed.

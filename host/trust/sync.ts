@@ -14,12 +14,15 @@
 // Propagation: an admitted envelope is pushed at once to every neighbour that
 // is not known to hold it (BP: never back to the peer it came from; a peer
 // that holds an envelope, by its frontier or because it sent it, is not sent
-// it again). Anti-entropy: every round each neighbour gets this node's
-// frontier (per author: last sequence number and head), and answers with the
-// envelopes the frontier lacks, in admission order (which is causal). The
-// frontier is the seam where a range-based reconciler
-// (host/replication/reconcile.ts) can replace it: `missingFor` is the one
-// function that decides what a peer lacks.
+// it again). Catch-up (docs/security.md, "Catch-up"): when a neighbour comes
+// up, the two reconcile the sets of envelope CIDs each may serve the other
+// with range-based set reconciliation (host/replication/reconcile.ts), and
+// each pushes what the other lacks; its cost follows the difference, not
+// the history or the number of authors. Steady state: every round each
+// neighbour gets this node's frontier (per author: last sequence number and
+// head), a one-message "anything new?", and answers with the envelopes the
+// frontier lacks, in admission order (which is causal). A node with more
+// authors than a frontier should carry opens a session instead.
 import type { Runtime } from "../dataflow/runtime.js";
 import type { Clock, Transport } from "../replication/transport.js";
 import { realClock } from "../replication/transport.js";
@@ -33,7 +36,9 @@ import { cidOf, decodeEnvelope, signEnvelope, sortLinks, DEFAULT_LIMITS, CID, ty
 import { TrustError, type TrustErrorCode } from "./errors.js";
 import { decodeTrustMessage, encodeTrustMessage, HEAD_BYTES, type FrontierEntry } from "./wire.js";
 import type { ReadGate, RevocationRelay, Signable } from "./gate.js";
-import { MAX_REVOCATIONS_PER_MESSAGE } from "./wire.js";
+import { MAX_ENVELOPES_PER_MESSAGE, MAX_REVOCATIONS_PER_MESSAGE } from "./wire.js";
+import { ReconcileError, ReconcileSet, Reconciler, type ReconcileOptions } from "../replication/reconcile.js";
+import { sha256 } from "../replication/reconcile-hash.js";
 
 // Where a node keeps admitted envelopes (the node's Store: storage/store.ts).
 export interface EnvelopeStore {
@@ -60,7 +65,7 @@ export interface TrustHubOptions {
   maxPending?: number;             // envelopes waiting for their links, per peer (default 256)
   maxPendingBytes?: number;        // their bytes, per peer (default 4 MiB)
   maxMessageBytes?: number;        // envelope bytes per message sent (default 1 MiB)
-  maxCatchUpBytes?: number;        // envelope bytes sent to one peer per frontier it sends (default 8 MiB)
+  maxCatchUpBytes?: number;        // envelope bytes sent to one peer per frontier it sends or session with it (default 8 MiB)
   onReject?: (error: TrustError, peer: string | undefined, evidence?: Equivocation) => void;
   onError?: (error: Error, peer?: string) => void;
   // Capabilities (gate.ts, docs/security.md "Capabilities in trustless nodes"):
@@ -89,12 +94,15 @@ export interface TrustStats {
   restoreSkipped: number;          // stored envelopes that were not admitted again (corrupt or rejected)
   messages: number; bytes: number; // sent
   envelopesSent: number;
+  sessions: number;                // range-based catch-up sessions ended (both roles)
+  reconcileMessages: number; reconcileBytes: number; // of the messages sent: reconcile ones
   received: number; receivedBytes: number;
 }
 
 const zeroStats = (): TrustStats => ({
   signed: 0, admitted: 0, duplicates: 0, pending: 0, pendingDropped: 0, rejected: 0, rejectedBy: {}, evidence: 0,
   malformed: 0, restored: 0, restoreSkipped: 0, messages: 0, bytes: 0, envelopesSent: 0, received: 0, receivedBytes: 0,
+  sessions: 0, reconcileMessages: 0, reconcileBytes: 0,
 });
 
 interface Source { rep: EnvelopeReplicator; peer: string }
@@ -149,7 +157,7 @@ export class TrustHub {
   get closed(): boolean { return this.#closed; }
 
   // Follows one transport with its own rounds (start() it).
-  attach(transport: Transport, o: { interval?: number; clock?: Clock; didOf?: (peer: string) => string | null | undefined } = {}): EnvelopeReplicator {
+  attach(transport: Transport, o: { interval?: number; clock?: Clock; didOf?: (peer: string) => string | null | undefined; catchUp?: CatchUp } = {}): EnvelopeReplicator {
     const r = new EnvelopeReplicator(this, transport, o);
     this.#reps.add(r);
     return r;
@@ -162,9 +170,10 @@ export class TrustHub {
   }
   get evidence(): readonly Equivocation[] { return this.ledger.evidence; }
 
-  // The seam for range-based reconciliation (host/replication/reconcile.ts):
-  // the ids of every admitted envelope, each the 32-byte sha-256 of its bytes
-  // (its CID's digest), in admission order, to build a ReconcileSet from...
+  // What range-based catch-up reconciles (host/replication/reconcile.ts; the
+  // replicator's sessions use them, and so may a caller with its own
+  // transport): the ids of every admitted envelope, each the 32-byte sha-256
+  // of its bytes (its CID's digest), in admission order...
   ids(): Uint8Array[] {
     return this.#log.map((_, i) => this.ledger.cidAt(this.#log[i].author, this.#log[i].seq)!.multihash.digest);
   }
@@ -198,9 +207,11 @@ export class TrustHub {
   // ---- internal: for EnvelopeReplicator --------------------------------
 
   /** @internal */ _detach(r: EnvelopeReplicator): void { this.#reps.delete(r); }
-  /** @internal */ _count(kind: "messages" | "envelopes" | "received" | "malformed", n: number, bytes = 0): void {
+  /** @internal */ _count(kind: "messages" | "envelopes" | "received" | "malformed" | "reconcile" | "session", n: number, bytes = 0): void {
     const s = this.#stats;
     if (kind === "messages") { s.messages++; s.bytes += bytes; s.envelopesSent += n; }
+    else if (kind === "reconcile") { s.reconcileMessages++; s.reconcileBytes += bytes; }
+    else if (kind === "session") s.sessions++;
     else if (kind === "received") { s.received++; s.receivedBytes += bytes; }
     else if (kind === "malformed") s.malformed++;
   }
@@ -255,6 +266,38 @@ export class TrustHub {
     return typeof p === "function" ? await p() : p;
   }
   /** @internal */ _option<K extends keyof TrustHubOptions>(k: K): TrustHubOptions[K] { return this.#o[k]; }
+
+  // Range-based catch-up: the ids (CID digests) of the envelopes a peer with
+  // key `did` may be told about, each with its author's sequence number as its
+  // timestamp (signed in the envelope, so both sides order an envelope the
+  // same way; the newest of every chain sort last, where a returning replica's
+  // difference is). Without a read gate that is every admitted
+  // envelope, one set shared by every session until the log grows. With one,
+  // only envelopes the peer may read, and none of an author's after one it
+  // may not (they link to it: the peer could never admit them), so a reader
+  // never learns even the CID of an envelope it may not read; built per
+  // session (sessions per peer are bounded).
+  #recSet: { at: number; set: ReconcileSet } | null = null;
+  /** @internal */ _reconcileSet(did: string | undefined): ReconcileSet {
+    const log = this.#log;
+    if (!this.#o.readGate) {
+      if (this.#recSet?.at !== log.length) this.#recSet = { at: log.length, set: this.#itemsFor(() => true) };
+      return this.#recSet.set;
+    }
+    return this.#itemsFor((vars) => this._mayServe(did, vars));
+  }
+  #itemsFor(may: (variables: string[]) => boolean): ReconcileSet {
+    const items: { id: Uint8Array; ts: number }[] = [], gated = new Set<string>();
+    for (const e of this.#log) {
+      if (gated.has(e.author)) continue;
+      if (!may(e.variables)) { gated.add(e.author); continue; }
+      items.push({ id: this.ledger.cidAt(e.author, e.seq)!.multihash.digest, ts: e.seq });
+    }
+    return new ReconcileSet(items, { timestamps: true });
+  }
+  /** @internal */ _authors(): number { return this.#bySeq.size; }
+  // The log index of the envelope whose CID digest is `id`.
+  /** @internal */ _indexOfId(id: Uint8Array): number | undefined { return this.#byDigest.get(digestKey(id)); }
 
   // Admits one envelope from a peer; joins, stores and forwards it if admitted.
   // Before a message's envelopes reach the one-at-a-time admission queue:
@@ -546,7 +589,43 @@ interface PeerState {
   pendingBytes: number;
   outbox: Uint8Array[];
   outboxBytes: number;
+  mine: Session | null;                // the reconcile session we opened with it
+  theirs: Session | null;              // the one it opened with us
+  opens: number; opensAt: number;      // sessions it opened in the interval from opensAt
+  ended: number[];                     // the numbers of its last sessions (a repeated open of one is ignored)
 }
+
+// One range-based reconciliation session with a peer, either role.
+interface Session {
+  nonce: number;                       // its number on the wire (chosen by the side that opened it)
+  rec: Reconciler;
+  have: number[];                      // log indices of envelopes it found the peer lacks
+  last: number;                        // clock ms of its last message
+}
+
+// Which catch-up runs when (docs/security.md, "Catch-up"), measured by
+// bench/reconcile.ts: the frontier costs about 70 bytes per author a side and
+// one round trip; a session costs with the difference (0.7 KB when nothing
+// differs; 1.9 KB for 10 missing of 10,000 from 20 authors, 5.9 KB from 1,000)
+// and two or three round trips. "auto" (the default) sends the frontier while this
+// node knows at most FRONTIER_AUTHORS authors, and opens a session past that,
+// both when a neighbour comes up and each round; "reconcile" always opens a
+// session when a neighbour comes up; "frontier" never opens one. A node
+// answers a peer's session whatever its own setting.
+//
+// Range-based catch-up limits. Per peer: one
+// session each way at a time; at most MAX_OPENS sessions opened by the peer
+// per interval (more: refused); a session that hears nothing for
+// SESSION_IDLE intervals (a message lost) is ended with what it learned.
+// Per session: the reconciler's wire limits (1 MiB, 16,384 ranges, 16,384
+// ids a message), MAX_SESSION_ROUNDS messages, and at most 2^18 ids the peer
+// may claim we lack.
+const RECONCILE: Partial<ReconcileOptions> = { maxRounds: 32, timestamps: true };
+const MAX_OPENS = 4;
+const SESSION_IDLE = 2;
+const FRONTIER_AUTHORS = 64;
+
+export type CatchUp = "auto" | "reconcile" | "frontier";
 
 // One transport's side of trustless replication: pushes, frontier rounds,
 // catch-up and the per-peer pending buffers.
@@ -564,8 +643,14 @@ export class EnvelopeReplicator {
   // WebSocket; libp2p names peers by peer id (Libp2pTransport.didOf).
   #didOf: (peer: string) => string | undefined;
   #proofSent = new Map<string, Uint8Array | null>(); // per neighbour: the proof last presented (null: being fetched)
+  // How a neighbour is caught up (see FRONTIER_AUTHORS): "auto" (default),
+  // "reconcile" or "frontier" (as before sessions existed; for comparison).
+  readonly catchUp: CatchUp;
+  #nonces = 0;
 
-  constructor(hub: TrustHub, transport: Transport, o: { interval?: number; clock?: Clock; didOf?: (peer: string) => string | null | undefined } = {}) {
+  constructor(hub: TrustHub, transport: Transport, o: { interval?: number; clock?: Clock; didOf?: (peer: string) => string | null | undefined; catchUp?: CatchUp } = {}) {
+    this.catchUp = o.catchUp ?? "auto";
+    if (!["auto", "reconcile", "frontier"].includes(this.catchUp)) throw new RangeError(`catchUp is "auto", "reconcile" or "frontier", got ${String(o.catchUp)}`);
     this.#didOf = (peer) => (o.didOf ? o.didOf(peer) ?? undefined : peer.startsWith("did:") ? peer : undefined);
     this.hub = hub;
     this.transport = transport;
@@ -577,13 +662,16 @@ export class EnvelopeReplicator {
       transport.onNeighbour((peer, up) => {
         // A peer that comes or goes may have lost its memory: start over with it.
         const p = this.#peers.get(peer);
-        if (p) { p.known.clear(); if (!up) this.#peers.delete(peer); }
+        if (p) { p.known.clear(); p.mine = p.theirs = null; if (!up) this.#peers.delete(peer); }
         this.#proofSent.delete(peer);
         this.#revSent.delete(peer);
         if (up) this.#sendProof(peer);
-        // A new neighbour gets our frontier at once (and answers with its own
-        // envelopes we lack) rather than at the next round.
-        if (up && !this.#closed) this.#sendFrontier(peer);
+        // A new neighbour is caught up at once rather than at the next round:
+        // a reconcile session (both sides learn what the other lacks), or
+        // our frontier (it answers with its envelopes we lack).
+        if (up && !this.#closed) {
+          if (this.catchUp === "reconcile" || this.#bigFrontier()) this.#open(peer); else this.#sendFrontier(peer);
+        }
       }),
     );
   }
@@ -609,16 +697,131 @@ export class EnvelopeReplicator {
     this.hub._detach(this);
   }
 
-  // One round: every neighbour gets our frontier (it answers with what we lack).
+  // One round: every neighbour gets our frontier (it answers with what we
+  // lack), or, past FRONTIER_AUTHORS authors, a reconcile session. Sessions
+  // that went quiet (a message lost) end here.
   sync(): void {
     if (this.#closed) return;
     this._flush();
-    const m = encodeTrustMessage({ kind: "frontier", authors: this.hub._frontier() });
+    this.#expire();
+    const m = this.#bigFrontier() ? null : encodeTrustMessage({ kind: "frontier", authors: this.hub._frontier() });
     for (const j of this.transport.neighbours()) {
       if (this.transport.canSend?.(j) === false) continue;
       this.#sendProof(j);
       this.#sendRevocations(j);
-      this.#send(j, m, 0);
+      if (m) this.#send(j, m, 0); else this.#open(j);
+    }
+  }
+
+  // ---- range-based catch-up --------------------------------------------
+
+  #bigFrontier(): boolean {
+    return this.catchUp !== "frontier" && this.hub._authors() > FRONTIER_AUTHORS;
+  }
+
+  // Opens a session with a peer, unless one we opened is still running. Its
+  // number is derived from our key, the peer and a counter: distinct from the
+  // peer's (which decides which of two crossing opens runs) and the same on
+  // every replay of a simulated schedule.
+  #open(peer: string): void {
+    if (this.#closed || this.transport.canSend?.(peer) === false) return;
+    const p = this.#peer(peer);
+    if (p.mine) return;
+    const h = sha256(new TextEncoder().encode(`${this.hub.identity.did}\n${peer}\n${this.#clock.now()}\n${this.#nonces++}`));
+    const nonce = ((h[0] << 24) | (h[1] << 16) | (h[2] << 8) | h[3]) >>> 0;
+    let rec: Reconciler;
+    try { rec = new Reconciler(this.hub._reconcileSet(this.#didOf(peer)), RECONCILE); } catch (e) { this.hub._report(e, peer); return; }
+    p.mine = { nonce, rec, have: [], last: this.#clock.now() };
+    this.#sendReconcile(peer, true, nonce, rec.initiate());
+  }
+
+  #sendReconcile(peer: string, open: boolean, session: number, body: Uint8Array): void {
+    const m = encodeTrustMessage({ kind: "reconcile", open, session, body });
+    this.hub._count("reconcile", 0, m.length);
+    this.#send(peer, m, 0);
+  }
+
+  // One message of a session (run in the hub's queue, so a session's set
+  // holds every envelope received before its first message).
+  #onReconcile(from: string, open: boolean, nonce: number, body: Uint8Array): void {
+    if (this.#closed || !this.transport.neighbours().includes(from)) return;
+    const p = this.#peer(from), now = this.#clock.now();
+    let s: Session | null;
+    if (open) {
+      // The network may deliver a message twice: a second copy of an opening
+      // must not restart the session over a set that has grown since (the
+      // peer would then mix answers from two different sets).
+      if (p.theirs?.nonce === nonce || p.ended.includes(nonce)) return;
+      if (now - p.opensAt >= this.interval) { p.opensAt = now; p.opens = 0; }
+      if (++p.opens > MAX_OPENS) {
+        this.hub._count("malformed", 0);
+        this.hub._report(new ReconcileError("TOO_MANY_ROUNDS", `more than ${MAX_OPENS} reconcile sessions opened in one interval`), from);
+        return;
+      }
+      // Both opened at once: the lower number runs, on both sides. Ours,
+      // unanswered, wins: the peer drops its own when ours arrives.
+      if (p.mine && p.mine.rec.rounds === 0) {
+        if (p.mine.nonce <= nonce) return;
+        p.ended.push(p.mine.nonce);
+        p.mine = null;
+      }
+      if (p.theirs) this.#end(from, p, p.theirs); // a new session from the peer replaces its last
+      let rec: Reconciler;
+      try { rec = new Reconciler(this.hub._reconcileSet(this.#didOf(from)), RECONCILE); } catch (e) { this.hub._report(e, from); return; }
+      s = p.theirs = { nonce, rec, have: [], last: now };
+    } else {
+      s = p.mine?.nonce === nonce ? p.mine : p.theirs?.nonce === nonce ? p.theirs : null;
+      if (!s) return; // a session that ended: a late or repeated message
+    }
+    s.last = now;
+    let step;
+    try { step = s.rec.reconcile(body); } catch (e) {
+      // A hostile or broken message: typed (ReconcileError), nothing learned
+      // from it, and the session ends (with what its earlier messages taught).
+      this.hub._count("malformed", 0);
+      this.hub._report(e, from);
+      this.#end(from, p, s);
+      return;
+    }
+    for (const id of step.have) { const i = this.hub._indexOfId(id); if (i !== undefined) s.have.push(i); }
+    if (step.reply) this.#sendReconcile(from, false, nonce, step.reply);
+    if (!step.reply || step.done) this.#end(from, p, s);
+  }
+
+  // Ends a session: the envelopes it found the peer lacks are pushed, in
+  // admission (causal) order, up to maxCatchUpBytes; anything left over (or
+  // lost) is found by the next session or frontier.
+  #end(peer: string, p: PeerState, s: Session): void {
+    if (p.mine === s) p.mine = null;
+    if (p.theirs === s) p.theirs = null;
+    p.ended.push(s.nonce);
+    if (p.ended.length > 8) p.ended.shift();
+    this.hub._count("session", 0);
+    if (s.have.length === 0 || !this.transport.neighbours().includes(peer)) return;
+    const cap = this.hub._option("maxCatchUpBytes") ?? 8 << 20;
+    const did = this.#didOf(peer), now = this.#clock.now();
+    const out: Uint8Array[] = [];
+    let size = 0;
+    for (const i of s.have.sort((a, b) => a - b)) {
+      const e = this.hub._envelopeAt(i);
+      // Pushed or sent by it since the session's set was taken.
+      if ((p.known.get(e.author) ?? 0) >= e.seq) continue;
+      // The gate may have changed since (a revocation).
+      if (!this.hub._mayServe(did, e.variables)) continue;
+      if (out.length > 0 && size + e.bytes.length > cap) break;
+      out.push(e.bytes); size += e.bytes.length;
+      p.known.set(e.author, e.seq);
+      p.sentAt.set(e.author, now);
+    }
+    this.#sendEnvelopes(peer, out);
+  }
+
+  // Sessions idle for SESSION_IDLE intervals end (a message was lost, or the
+  // peer stopped answering): each holds a reconciler, so none may linger.
+  #expire(): void {
+    const old = this.#clock.now() - SESSION_IDLE * this.interval;
+    for (const [j, p] of this.#peers) {
+      for (const s of [p.mine, p.theirs]) if (s && s.last <= old) this.#end(j, p, s);
     }
   }
 
@@ -743,7 +946,9 @@ export class EnvelopeReplicator {
     const max = this.hub._option("maxMessageBytes") ?? 1 << 20;
     let batch: Uint8Array[] = [], size = 0;
     for (const e of envs) {
-      if (batch.length > 0 && size + e.length > max) { this.#send(j, encodeTrustMessage({ kind: "envelopes", envelopes: batch }), batch.length); batch = []; size = 0; }
+      // By bytes, and by count: a receiver refuses more than
+      // MAX_ENVELOPES_PER_MESSAGE in one message (small envelopes reach it first).
+      if (batch.length > 0 && (size + e.length > max || batch.length >= MAX_ENVELOPES_PER_MESSAGE)) { this.#send(j, encodeTrustMessage({ kind: "envelopes", envelopes: batch }), batch.length); batch = []; size = 0; }
       batch.push(e); size += e.length;
     }
     if (batch.length) this.#send(j, encodeTrustMessage({ kind: "envelopes", envelopes: batch }), batch.length);
@@ -756,7 +961,7 @@ export class EnvelopeReplicator {
 
   #peer(j: string): PeerState {
     let p = this.#peers.get(j);
-    if (!p) this.#peers.set(j, (p = { known: new Map(), sentAt: new Map(), pending: new Map(), pendingBytes: 0, outbox: [], outboxBytes: 0 }));
+    if (!p) this.#peers.set(j, (p = { known: new Map(), sentAt: new Map(), pending: new Map(), pendingBytes: 0, outbox: [], outboxBytes: 0, mine: null, theirs: null, opens: 0, opensAt: -Infinity, ended: [] }));
     return p;
   }
 
@@ -783,6 +988,11 @@ export class EnvelopeReplicator {
       this.hub._enqueue(async () => {
         try { await gate.present(did, proof); } catch (e) { this.hub._report(e, from); }
       });
+      return;
+    }
+    if (m.kind === "reconcile") {
+      const { open, session, body } = m;
+      this.hub._enqueue(() => this.#onReconcile(from, open, session, body));
       return;
     }
     if (m.kind === "envelopes") {
@@ -849,7 +1059,7 @@ export class EnvelopeReplicator {
 }
 
 // The hub and one replicator per transport, started.
-export async function replicateTrustless(runtime: Runtime, transports: Transport[], o: TrustHubOptions & { interval?: number; clock?: Clock }): Promise<{ hub: TrustHub; replicators: EnvelopeReplicator[] }> {
+export async function replicateTrustless(runtime: Runtime, transports: Transport[], o: TrustHubOptions & { interval?: number; clock?: Clock; catchUp?: CatchUp }): Promise<{ hub: TrustHub; replicators: EnvelopeReplicator[] }> {
   const hub = await TrustHub.open(runtime, o);
-  return { hub, replicators: transports.map((t) => hub.attach(t, { interval: o.interval, clock: o.clock }).start()) };
+  return { hub, replicators: transports.map((t) => hub.attach(t, { interval: o.interval, clock: o.clock, catchUp: o.catchUp }).start()) };
 }

@@ -8,6 +8,9 @@
 //   kind 2 frontier:  varint n, n × (varint len, author did, varint seq, 8-byte head)
 //   kind 3 proof:     varint len, the sender's capability proof (encodeProof bytes; read gating)
 //   kind 4 revocations: varint n (≤ 256), n × (varint len, revocation record)
+//   kind 5 reconcile: flags:u8 (bit 0: opens a session; no other bit), varint session (< 2^32),
+//                     varint len (≤ 1 MiB), one range-based reconciliation message
+//                     (host/replication/reconcile-wire.ts) over the envelope CIDs
 //
 // A frontier is what the sender has admitted: per author, its last sequence
 // number and the last 8 bytes of that envelope's CID (so a fork shows).
@@ -28,7 +31,14 @@ export type TrustMessage =
   | { kind: "proof"; proof: Uint8Array }
   // Revocation records (revocation.ts), relayed apart from envelopes: every
   // node must learn them, even one a read gate withholds an author's chain from.
-  | { kind: "revocations"; records: Uint8Array[] };
+  | { kind: "revocations"; records: Uint8Array[] }
+  // One message of a range-based reconciliation session (sync.ts, catch-up):
+  // `open` starts the session numbered `session` (chosen by its initiator);
+  // the later messages of either side carry the same number.
+  | { kind: "reconcile"; open: boolean; session: number; body: Uint8Array };
+
+// A reconcile message's body, at most (the reconciler's own message limit).
+export const MAX_RECONCILE_BODY = 1 << 20;
 
 export const MAX_REVOCATIONS_PER_MESSAGE = 256;
 
@@ -51,6 +61,12 @@ export function encodeTrustMessage(m: TrustMessage): Uint8Array {
     const w = header(4, m.records.reduce((n, e) => n + e.length + 4, 4));
     w.varint(m.records.length);
     for (const e of m.records) w.bytes(e);
+    return w.finish();
+  }
+  if (m.kind === "reconcile") {
+    if (!Number.isInteger(m.session) || m.session < 0 || m.session > 0xffffffff) throw new RangeError("a reconcile session number is a u32");
+    const w = header(5, m.body.length + 16);
+    w.u8(m.open ? 1 : 0); w.varint(m.session); w.bytes(m.body);
     return w.finish();
   }
   if (m.kind === "envelopes") {
@@ -81,6 +97,18 @@ export function decodeTrustMessage(bytes: Uint8Array): TrustMessage {
     if (bytes[3] === 3) {
       if (bytes.length > MAX_PROOF_MESSAGE) throw new TrustError("TOO_LARGE", `a proof message of ${bytes.length} bytes, at most ${MAX_PROOF_MESSAGE}`);
       m = { kind: "proof", proof: r.bytes() };
+      if (!r.done) throw bad(`${bytes.length - r.pos} bytes after the message`);
+      return m;
+    }
+    if (bytes[3] === 5) {
+      // The size first: nothing is copied or parsed from a body over the limit.
+      if (bytes.length > MAX_RECONCILE_BODY + 32) throw new TrustError("TOO_LARGE", `a reconcile message of ${bytes.length} bytes, at most ${MAX_RECONCILE_BODY + 32}`);
+      const flags = r.u8();
+      if (flags > 1) throw bad(`reconcile flags ${flags}`);
+      const session = r.varint();
+      if (session > 0xffffffff) throw bad("a reconcile session number beyond 2^32");
+      m = { kind: "reconcile", open: flags === 1, session, body: r.bytes() };
+      if (m.body.length > MAX_RECONCILE_BODY) throw new TrustError("TOO_LARGE", `a reconcile body of ${m.body.length} bytes, at most ${MAX_RECONCILE_BODY}`);
       if (!r.done) throw bad(`${bytes.length - r.pos} bytes after the message`);
       return m;
     }

@@ -28,7 +28,8 @@ interface Node { rt: Runtime; hub: TrustHub; rep: EnvelopeReplicator; up: boolea
 const HORIZON = 1500;
 const STEP = 5; // virtual ms between drains
 
-export async function runTrustless(s: Schedule, ids: Identity[]): Promise<Outcome & { rejected: number }> {
+// `catchUp`: the replicators' catch-up (sync.ts; default theirs, "auto").
+export async function runTrustless(s: Schedule, ids: Identity[], o: { catchUp?: "auto" | "reconcile" | "frontier" } = {}): Promise<Outcome & { rejected: number }> {
   const net = new SimNetwork({ seed: s.seed, loss: 0.1, duplicate: 0.1, reorder: 0.1, latency: [1, 10] });
   const names = Array.from({ length: s.n }, (_, i) => `n${i}`);
   net.topology(s.topology, names, { degree: 3 });
@@ -43,7 +44,7 @@ export async function runTrustless(s: Schedule, ids: Identity[]): Promise<Outcom
       // The schedules' LWW timestamps are virtual times, far below Date.now().
       onError: (e) => errors.push(e), onReject: (e) => errors.push(e),
     });
-    const rep = hub.attach(tr, { interval: INTERVAL, clock: tr.clock }).start();
+    const rep = hub.attach(tr, { interval: INTERVAL, clock: tr.clock, catchUp: o.catchUp }).start();
     return { rt, hub, rep, up: true, inc };
   };
   const nodes: Node[] = [];
