@@ -61,6 +61,13 @@ export interface TrustHubOptions {
   maxPendingBytes?: number;        // their bytes, per peer (default 4 MiB)
   maxMessageBytes?: number;        // envelope bytes per message sent (default 1 MiB)
   maxCatchUpBytes?: number;        // envelope bytes sent to one peer per frontier it sends (default 8 MiB)
+  // Adaptive signing (docs/security.md, "Batching"): a change made after a
+  // quiet spell is signed at the end of its turn; while changes keep coming
+  // within the signing window of the last envelope, the window grows (2, 8,
+  // 32… ms, up to this) and each envelope covers everything made meanwhile.
+  // flushed() signs at once. 0: one envelope per turn. Default 50 ms.
+  maxSignDelay?: number;
+  clock?: Clock;                   // for the signing window (default: real time)
   onReject?: (error: TrustError, peer: string | undefined, evidence?: Equivocation) => void;
   onError?: (error: Error, peer?: string) => void;
   // Capabilities (gate.ts, docs/security.md "Capabilities in trustless nodes"):
@@ -96,6 +103,9 @@ const zeroStats = (): TrustStats => ({
   signed: 0, admitted: 0, duplicates: 0, pending: 0, pendingDropped: 0, rejected: 0, rejectedBy: {}, evidence: 0,
   malformed: 0, restored: 0, restoreSkipped: 0, messages: 0, bytes: 0, envelopesSent: 0, received: 0, receivedBytes: 0,
 });
+
+// Local changes this close (ms) to the last envelope are a stream: see #opened.
+const STREAM_GAP_MS = 10;
 
 interface Source { rep: EnvelopeReplicator; peer: string }
 interface Waiting { bytes: Uint8Array; missing: string[] }
@@ -142,7 +152,7 @@ export class TrustHub {
       // A declaration travels as the bottom state in an envelope: peers declare from its header.
       runtime.onDeclare((id, _spec, kind) => { if (kind === "replicated") hub.#onLocal(id, runtime.encode(id)); }),
     );
-    if (hub.#local.size > 0) hub.#queueSign();
+    if (hub.#local.size > 0) hub.#startSign();
     return hub;
   }
 
@@ -182,6 +192,9 @@ export class TrustHub {
   // handled.
   async flushed(): Promise<void> {
     for (;;) {
+      // Changes waiting for the signing window are signed now: the caller
+      // acknowledges them once this resolves.
+      if (this.#signTimer) this.#startSign();
       const q = this.#queue;
       await q;
       if (this.#queue === q && this.#busy === 0 && !this.#signQueued) return;
@@ -191,6 +204,7 @@ export class TrustHub {
   close(): void {
     if (this.#closed) return;
     this.#closed = true;
+    this.#signTimer?.(); this.#signTimer = null;
     for (const off of this.#off) off();
     for (const r of [...this.#reps]) r.close();
   }
@@ -386,18 +400,56 @@ export class TrustHub {
   #onLocal(id: string, d: Uint8Array): void {
     if (this.#closed || this.#applying) return;
     if (!this.runtime.has(id) || this.runtime.kind(id) !== "replicated") return;
+    if (this.#local.size === 0) this.#firstAt = this.#now();
     let l = this.#local.get(id);
     if (!l) this.#local.set(id, (l = []));
     l.push(d);
     this.#queueSign();
   }
 
+  // The signing window (see TrustHubOptions.maxSignDelay): how long after
+  // the last envelope the next one waits, when the last signature was made,
+  // when the oldest unsigned change was made, and the pending timer.
+  #window = 0;
+  #lastSignAt = -Infinity;
+  #firstAt = 0;
+  #signTimer: (() => void) | null = null;
+  #requestedAt = 0;                           // when the pending signature was queued
+  #now(): number { return this.#o.clock ? this.#o.clock.now() : performance.now(); }
+
   #signQueued = false;
   #queueSign(): void {
+    if (this.#signQueued || this.#signTimer || this.#closed) return;
+    const wait = this.#lastSignAt + this.#window - this.#now();
+    if (wait > 0) {
+      const c = this.#o.clock;
+      if (c) this.#signTimer = c.setTimeout(() => this.#startSign(), wait);
+      else { const t = setTimeout(() => this.#startSign(), wait); this.#signTimer = () => clearTimeout(t); }
+      return;
+    }
+    this.#startSign();
+  }
+  #startSign(): void {
+    this.#signTimer?.(); this.#signTimer = null;
     if (this.#signQueued || this.#closed) return;
     this.#signQueued = true;
+    this.#requestedAt = this.#now();
     // On a microtask: the delta-groups of one turn share a signature.
     queueMicrotask(() => this._enqueue(async () => { this.#signQueued = false; await this.#signLocal(); }));
+  }
+  // Called as a batch is taken for signing. The window grows when signing
+  // lags (the signature waited in the queue behind admissions: every
+  // envelope costs each receiver a verification, so fewer and larger ones
+  // under load), or when the batch began within 10 ms (or the window) of the
+  // last envelope (changes are streaming); to at least twice the lag. A
+  // batch after a quiet spell, on a node keeping up, closes it: the next
+  // change is signed at once.
+  #opened(): void {
+    const max = this.#o.maxSignDelay ?? 50, now = this.#now();
+    const lag = now - this.#requestedAt;
+    const streaming = this.#firstAt - this.#lastSignAt <= Math.max(this.#window, STREAM_GAP_MS);
+    this.#window = max > 0 && (streaming || lag > 1) ? Math.min(max, Math.max(2, this.#window * 4, 2 * lag)) : 0;
+    this.#lastSignAt = now;
   }
 
   #drained(): void {
@@ -414,6 +466,7 @@ export class TrustHub {
     if (this.ledger.lastSeq(me) < this.#floor) return;
     const taken = this.#local;
     this.#local = new Map();
+    this.#opened();
     let items: EnvelopeItem[] = [...taken].map(([variable, ds]) => ({ variable, delta: joinStates(ds, this.runtime.kernel) }));
     const signable = this.#o.signable;
     if (signable) {
@@ -715,10 +768,18 @@ export class EnvelopeReplicator {
     for (const j of this.transport.neighbours()) {
       if (src && src.rep === this && src.peer === j) continue;
       const p = this.#peer(j);
-      if ((p.known.get(e.author) ?? 0) >= e.seq) continue;
+      const k = p.known.get(e.author) ?? 0;
+      if (k >= e.seq) continue;
       if (!this.hub._mayServe(this.#didOf(j), e.items.map((it) => it.variable))) continue;
-      p.known.set(e.author, e.seq);
-      p.sentAt.set(e.author, this.#clock.now());
+      // Counted as held (and in flight, see #onFrontier) only if the peer
+      // holds the author's envelope before it: else the peer may lack that
+      // one (it came up after it was pushed), and the frontier it sends when
+      // this one waits for its links must be answered with it at once,
+      // not a round later.
+      if (k === e.seq - 1) {
+        p.known.set(e.author, e.seq);
+        p.sentAt.set(e.author, this.#clock.now());
+      }
       p.outbox.push(e.bytes);
       p.outboxBytes += e.bytes.length;
       if (p.outboxBytes >= (this.hub._option("maxMessageBytes") ?? 1 << 20)) this.#flushPeer(j, p);
@@ -726,7 +787,16 @@ export class EnvelopeReplicator {
   }
 
   /** @internal */ _flush(): void {
-    for (const [j, p] of this.#peers) if (p.outbox.length) this.#flushPeer(j, p);
+    // Neighbours pushed the same envelopes (the usual case: a server
+    // forwarding what one client sent to all the others) share one encoding.
+    let last: { envs: Uint8Array[]; msgs: [Uint8Array, number][] } | null = null;
+    for (const [j, p] of this.#peers) {
+      if (!p.outbox.length) continue;
+      const envs = p.outbox;
+      p.outbox = []; p.outboxBytes = 0;
+      if (!last || last.envs.length !== envs.length || !last.envs.every((e, i) => e === envs[i])) last = { envs, msgs: this.#messages(envs) };
+      for (const [m, n] of last.msgs) this.#send(j, m, n);
+    }
     if (this.#ask.size === 0 || this.#closed) return;
     const nbs = new Set(this.transport.neighbours());
     for (const j of this.#ask) if (nbs.has(j)) this.#sendFrontier(j);
@@ -740,13 +810,20 @@ export class EnvelopeReplicator {
   }
 
   #sendEnvelopes(j: string, envs: Uint8Array[]): void {
+    for (const [m, n] of this.#messages(envs)) this.#send(j, m, n);
+  }
+
+  // "envelopes" messages of at most maxMessageBytes each, with their envelope counts.
+  #messages(envs: Uint8Array[]): [Uint8Array, number][] {
     const max = this.hub._option("maxMessageBytes") ?? 1 << 20;
+    const out: [Uint8Array, number][] = [];
     let batch: Uint8Array[] = [], size = 0;
     for (const e of envs) {
-      if (batch.length > 0 && size + e.length > max) { this.#send(j, encodeTrustMessage({ kind: "envelopes", envelopes: batch }), batch.length); batch = []; size = 0; }
+      if (batch.length > 0 && size + e.length > max) { out.push([encodeTrustMessage({ kind: "envelopes", envelopes: batch }), batch.length]); batch = []; size = 0; }
       batch.push(e); size += e.length;
     }
-    if (batch.length) this.#send(j, encodeTrustMessage({ kind: "envelopes", envelopes: batch }), batch.length);
+    if (batch.length) out.push([encodeTrustMessage({ kind: "envelopes", envelopes: batch }), batch.length]);
+    return out;
   }
 
   #send(to: string, bytes: Uint8Array, envelopes: number): void {
