@@ -126,6 +126,14 @@ describe("adaptive signing", () => {
     hub.close(); rt.close();
   });
 
+  it("refuses a maxSignDelay that is not 0 to 60,000 ms", async () => {
+    const rt = new Runtime({ replica: keys[0].replicaId() });
+    for (const bad of [-1, Number.NaN, Infinity, 60_001]) {
+      await expect(TrustHub.open(rt, { identity: keys[0], maxSignDelay: bad })).rejects.toThrow(RangeError);
+    }
+    rt.close();
+  });
+
   it("a coalesced batch is split to respect maxItems and the envelope byte limit", async () => {
     const clock = new ManualClock();
     const rt = new Runtime({ replica: keys[0].replicaId() });

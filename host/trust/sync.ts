@@ -61,11 +61,12 @@ export interface TrustHubOptions {
   maxPendingBytes?: number;        // their bytes, per peer (default 4 MiB)
   maxMessageBytes?: number;        // envelope bytes per message sent (default 1 MiB)
   maxCatchUpBytes?: number;        // envelope bytes sent to one peer per frontier it sends (default 8 MiB)
-  // Adaptive signing (docs/security.md, "Batching"): a change made after a
-  // quiet spell is signed at the end of its turn; while changes keep coming
-  // within the signing window of the last envelope, the window grows (2, 8,
-  // 32… ms, up to this) and each envelope covers everything made meanwhile.
-  // flushed() signs at once. 0: one envelope per turn. Default 50 ms.
+  // Adaptive signing (docs/security.md, "Batching under load"): a change
+  // made after a quiet spell is signed at the end of its turn; while changes
+  // keep coming, or signatures wait behind admissions, the next envelope
+  // waits for a window after the last one (2, 8, 32… ms, up to this) and
+  // covers everything made meanwhile. flushed() signs at once. 0: one
+  // envelope per turn. Default 50 ms; at most 60,000.
   maxSignDelay?: number;
   clock?: Clock;                   // for the signing window (default: real time)
   onReject?: (error: TrustError, peer: string | undefined, evidence?: Equivocation) => void;
@@ -135,6 +136,8 @@ export class TrustHub {
   #closed = false;
 
   private constructor(runtime: Runtime, o: TrustHubOptions) {
+    const d = o.maxSignDelay;
+    if (d !== undefined && !(d >= 0 && d <= 60_000)) throw new RangeError(`maxSignDelay is 0 to 60,000 ms, got ${d}`);
     this.runtime = runtime;
     this.identity = o.identity;
     this.#o = o;
