@@ -768,12 +768,13 @@ export class EnvelopeReplicator {
   // except the one it came from (BP). Sent when the hub's queue drains.
   /** @internal */ _offer(e: Envelope, src: Source | null): void {
     if (this.#closed) return;
+    let vars: string[] | undefined; // made once, for the read gate
     for (const j of this.transport.neighbours()) {
       if (src && src.rep === this && src.peer === j) continue;
       const p = this.#peer(j);
       const k = p.known.get(e.author) ?? 0;
       if (k >= e.seq) continue;
-      if (!this.hub._mayServe(this.#didOf(j), e.items.map((it) => it.variable))) continue;
+      if (!this.hub._mayServe(this.#didOf(j), (vars ??= e.items.map((it) => it.variable)))) continue;
       // Counted as held (and in flight, see #onFrontier) only if the peer
       // holds the author's envelope before it: else the peer may lack that
       // one (it came up after it was pushed), and the frontier it sends when
