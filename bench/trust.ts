@@ -95,14 +95,16 @@ async function envelopeCosts(o: { updates: number; log: (s: string) => void }): 
 // GCounter entry as fast as it can, yielding every 50 updates; updates/s is
 // until the server has all of them and every client has converged.
 
-interface Side { rt: Runtime; close(): Promise<void> | void }
+interface Side { rt: Runtime; hub?: TrustHub; transport?: WsServer | WsClient; close(): Promise<void> | void }
 
 async function wsSetup(mode: "trusted" | "trustless", clients: number): Promise<{ server: Side; clients: Side[] }> {
   const ids = await Promise.all(Array.from({ length: clients + 1 }, () => Identity.generate()));
   const ws = await WsServer.listen({ identity: ids[0], port: 0, path: "/sync" });
+  const hubs = new Map<Runtime, TrustHub>();
   const attach = async (rt: Runtime, t: WsServer | WsClient, id: Identity): Promise<() => void> => {
     if (mode === "trustless") {
       const hub = await TrustHub.open(rt, { identity: id });
+      hubs.set(rt, hub);
       hub.attach(t, { interval: 1000 }).start();
       return () => hub.close();
     }
@@ -113,34 +115,38 @@ async function wsSetup(mode: "trusted" | "trustless", clients: number): Promise<
   };
   const srt = new Runtime({ replica: ids[0].replicaId() }).declare("views", GCounter);
   const offS = await attach(srt, ws, ids[0]);
-  const server: Side = { rt: srt, close: async () => { offS(); await ws.close(0); srt.close(); } };
+  const server: Side = { rt: srt, hub: hubs.get(srt), transport: ws, close: async () => { offS(); await ws.close(0); srt.close(); } };
   const url = `ws://127.0.0.1:${ws.port}/sync`;
   const out: Side[] = [];
   for (let i = 1; i <= clients; i++) {
     const rt = new Runtime({ replica: ids[i].replicaId() }).declare("views", GCounter);
     const t = new WsClient({ url, identity: ids[i], WebSocket: NodeWebSocket });
     const off = await attach(rt, t, ids[i]);
-    out.push({ rt, close: async () => { off(); await t.close(); rt.close(); } });
+    out.push({ rt, hub: hubs.get(rt), transport: t, close: async () => { off(); await t.close(); rt.close(); } });
   }
   while (ws.neighbours().length < clients) await new Promise((r) => setTimeout(r, 10));
   return { server, clients: out };
 }
 
-async function wsThroughput(mode: "trusted" | "trustless", n: number, updates: number): Promise<number> {
+// Also run alone by bench/profile-trust.ts (`report` gets the peers before they close).
+export async function wsThroughput(mode: "trusted" | "trustless", n: number, updates: number, report?: (server: Side, clients: Side[]) => void): Promise<number> {
   const { server, clients } = await wsSetup(mode, n);
   try {
     const per = Math.max(1, Math.floor(updates / n));
     const total = per * n;
     const start = performance.now();
-    const all = [server, ...clients].map((s) => s.rt.read("views", { atLeast: total }));
+    const all = [server, ...clients].map((s, i) => s.rt.read("views", { atLeast: total }).then((x) => { if (process.env.TRACE) console.log(`peer ${i} done at ${(performance.now() - start).toFixed(0)} ms`); return x; }));
     await Promise.all(clients.map(async (c) => {
       for (let i = 0; i < per; i++) {
         c.rt.update("views", { increment: 1 });
         if (i % 50 === 49) await new Promise((r) => setImmediate(r));
       }
     }));
+    if (process.env.TRACE) console.log(`updates made at ${(performance.now() - start).toFixed(0)} ms`);
     await Promise.race([Promise.all(all), new Promise((_, rej) => setTimeout(() => rej(new Error(`bench: ${mode} with ${n} clients did not converge in 120 s`)), 120_000).unref())]);
-    return total / ((performance.now() - start) / 1000);
+    const thr = total / ((performance.now() - start) / 1000);
+    report?.(server, clients);
+    return thr;
   } finally {
     for (const c of clients) await c.close();
     await server.close();

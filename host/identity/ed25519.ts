@@ -11,12 +11,13 @@ const subtle = (): SubtleCrypto | undefined => (globalThis as { crypto?: Crypto 
 const buf = (b: Uint8Array): Uint8Array<ArrayBuffer> => b as Uint8Array<ArrayBuffer>;
 
 let probe: Promise<boolean> | null = null;
+let probed: boolean | undefined; // the answer, once known (verifyRaw's hot path skips a wait)
 // Whether this platform's WebCrypto has Ed25519 (asked once).
 export function webCryptoEd25519(): Promise<boolean> {
   probe ??= (async () => {
     const s = subtle();
-    if (!s) return false;
-    try { await s.generateKey({ name: "Ed25519" }, false, ["sign", "verify"]); return true; } catch { return false; }
+    if (!s) return (probed = false);
+    try { await s.generateKey({ name: "Ed25519" }, false, ["sign", "verify"]); return (probed = true); } catch { return (probed = false); }
   })();
   return probe;
 }
@@ -47,23 +48,27 @@ export const signNoble = (secret: Uint8Array, data: Uint8Array): Promise<Uint8Ar
 export const nobleSecret = (): Uint8Array => noble.utils.randomSecretKey();
 export const noblePublic = (secret: Uint8Array): Promise<Uint8Array> => noble.getPublicKeyAsync(secret);
 
-// Imported verification keys, bounded: a peer cycling keys cannot grow it.
+// Imported verification keys, bounded: a peer cycling keys cannot grow it;
+// once imported, the key itself (a verification then waits only for WebCrypto).
 const verifyKeys = new Map<string, Promise<CryptoKey>>();
+const verifyKeysReady = new Map<string, CryptoKey>();
 const MAX_CACHED = 256;
 
 // Never throws for bad input: a malformed signature or key is false.
 export async function verifyRaw(publicKey: Uint8Array, data: Uint8Array, sig: Uint8Array, backend?: Backend): Promise<boolean> {
   if (!(sig instanceof Uint8Array) || sig.length !== 64 || !(publicKey instanceof Uint8Array) || publicKey.length !== 32) return false;
-  const use = backend ?? await defaultBackend();
+  const use = backend ?? (probed === undefined ? await defaultBackend() : probed ? "webcrypto" : "noble");
   try {
     if (use === "noble") return await noble.verifyAsync(sig, data, publicKey);
     const k = String.fromCharCode(...publicKey);
+    const ready = verifyKeysReady.get(k);
+    if (ready) return await subtle()!.verify({ name: "Ed25519" }, ready, buf(sig), buf(data));
     let key = verifyKeys.get(k);
     if (!key) {
-      if (verifyKeys.size >= MAX_CACHED) verifyKeys.delete(verifyKeys.keys().next().value!);
+      if (verifyKeys.size >= MAX_CACHED) { const old = verifyKeys.keys().next().value!; verifyKeys.delete(old); verifyKeysReady.delete(old); }
       key = subtle()!.importKey("raw", buf(publicKey), { name: "Ed25519" }, false, ["verify"]);
       verifyKeys.set(k, key);
-      key.catch(() => verifyKeys.delete(k));
+      key.then((x) => { if (verifyKeys.get(k) === key) verifyKeysReady.set(k, x); }, () => verifyKeys.delete(k));
     }
     return await subtle()!.verify({ name: "Ed25519" }, await key, buf(sig), buf(data));
   } catch {

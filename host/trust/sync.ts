@@ -66,6 +66,14 @@ export interface TrustHubOptions {
   maxPendingBytes?: number;        // their bytes, per peer (default 4 MiB)
   maxMessageBytes?: number;        // envelope bytes per message sent (default 1 MiB)
   maxCatchUpBytes?: number;        // envelope bytes sent to one peer per frontier it sends or session with it (default 8 MiB)
+  // Adaptive signing (docs/security.md, "Batching under load"): a change
+  // made after a quiet spell is signed at the end of its turn; while changes
+  // keep coming, or signatures wait behind admissions, the next envelope
+  // waits for a window after the last one (2, 8, 32… ms, up to this) and
+  // covers everything made meanwhile. flushed() signs at once. 0: one
+  // envelope per turn. Default 50 ms; at most 60,000.
+  maxSignDelay?: number;
+  clock?: Clock;                   // for the signing window (default: real time)
   onReject?: (error: TrustError, peer: string | undefined, evidence?: Equivocation) => void;
   onError?: (error: Error, peer?: string) => void;
   // Capabilities (gate.ts, docs/security.md "Capabilities in trustless nodes"):
@@ -105,6 +113,9 @@ const zeroStats = (): TrustStats => ({
   sessions: 0, reconcileMessages: 0, reconcileBytes: 0,
 });
 
+// Local changes this close (ms) to the last envelope are a stream: see #opened.
+const STREAM_GAP_MS = 10;
+
 interface Source { rep: EnvelopeReplicator; peer: string }
 interface Waiting { bytes: Uint8Array; missing: string[] }
 
@@ -133,6 +144,8 @@ export class TrustHub {
   #closed = false;
 
   private constructor(runtime: Runtime, o: TrustHubOptions) {
+    const d = o.maxSignDelay;
+    if (d !== undefined && !(d >= 0 && d <= 60_000)) throw new RangeError(`maxSignDelay is 0 to 60,000 ms, got ${d}`);
     this.runtime = runtime;
     this.identity = o.identity;
     this.#o = o;
@@ -150,7 +163,7 @@ export class TrustHub {
       // A declaration travels as the bottom state in an envelope: peers declare from its header.
       runtime.onDeclare((id, _spec, kind) => { if (kind === "replicated") hub.#onLocal(id, runtime.encode(id)); }),
     );
-    if (hub.#local.size > 0) hub.#queueSign();
+    if (hub.#local.size > 0) hub.#startSign();
     return hub;
   }
 
@@ -191,6 +204,9 @@ export class TrustHub {
   // handled.
   async flushed(): Promise<void> {
     for (;;) {
+      // Changes waiting for the signing window are signed now: the caller
+      // acknowledges them once this resolves.
+      if (this.#signTimer) this.#startSign();
       const q = this.#queue;
       await q;
       if (this.#queue === q && this.#busy === 0 && !this.#signQueued) return;
@@ -200,6 +216,7 @@ export class TrustHub {
   close(): void {
     if (this.#closed) return;
     this.#closed = true;
+    this.#signTimer?.(); this.#signTimer = null;
     for (const off of this.#off) off();
     for (const r of [...this.#reps]) r.close();
   }
@@ -429,18 +446,56 @@ export class TrustHub {
   #onLocal(id: string, d: Uint8Array): void {
     if (this.#closed || this.#applying) return;
     if (!this.runtime.has(id) || this.runtime.kind(id) !== "replicated") return;
+    if (this.#local.size === 0) this.#firstAt = this.#now();
     let l = this.#local.get(id);
     if (!l) this.#local.set(id, (l = []));
     l.push(d);
     this.#queueSign();
   }
 
+  // The signing window (see TrustHubOptions.maxSignDelay): how long after
+  // the last envelope the next one waits, when the last signature was made,
+  // when the oldest unsigned change was made, and the pending timer.
+  #window = 0;
+  #lastSignAt = -Infinity;
+  #firstAt = 0;
+  #signTimer: (() => void) | null = null;
+  #requestedAt = 0;                           // when the pending signature was queued
+  #now(): number { return this.#o.clock ? this.#o.clock.now() : performance.now(); }
+
   #signQueued = false;
   #queueSign(): void {
+    if (this.#signQueued || this.#signTimer || this.#closed) return;
+    const wait = this.#lastSignAt + this.#window - this.#now();
+    if (wait > 0) {
+      const c = this.#o.clock;
+      if (c) this.#signTimer = c.setTimeout(() => this.#startSign(), wait);
+      else { const t = setTimeout(() => this.#startSign(), wait); this.#signTimer = () => clearTimeout(t); }
+      return;
+    }
+    this.#startSign();
+  }
+  #startSign(): void {
+    this.#signTimer?.(); this.#signTimer = null;
     if (this.#signQueued || this.#closed) return;
     this.#signQueued = true;
+    this.#requestedAt = this.#now();
     // On a microtask: the delta-groups of one turn share a signature.
     queueMicrotask(() => this._enqueue(async () => { this.#signQueued = false; await this.#signLocal(); }));
+  }
+  // Called as a batch is taken for signing. The window grows when signing
+  // lags (the signature waited in the queue behind admissions: every
+  // envelope costs each receiver a verification, so fewer and larger ones
+  // under load), or when the batch began within 10 ms (or the window) of the
+  // last envelope (changes are streaming); to at least twice the lag. A
+  // batch after a quiet spell, on a node keeping up, closes it: the next
+  // change is signed at once.
+  #opened(): void {
+    const max = this.#o.maxSignDelay ?? 50, now = this.#now();
+    const lag = now - this.#requestedAt;
+    const streaming = this.#firstAt - this.#lastSignAt <= Math.max(this.#window, STREAM_GAP_MS);
+    this.#window = max > 0 && (streaming || lag > 1) ? Math.min(max, Math.max(2, this.#window * 4, 2 * lag)) : 0;
+    this.#lastSignAt = now;
   }
 
   #drained(): void {
@@ -457,6 +512,7 @@ export class TrustHub {
     if (this.ledger.lastSeq(me) < this.#floor) return;
     const taken = this.#local;
     this.#local = new Map();
+    this.#opened();
     let items: EnvelopeItem[] = [...taken].map(([variable, ds]) => ({ variable, delta: joinStates(ds, this.runtime.kernel) }));
     const signable = this.#o.signable;
     if (signable) {
@@ -915,13 +971,22 @@ export class EnvelopeReplicator {
   // except the one it came from (BP). Sent when the hub's queue drains.
   /** @internal */ _offer(e: Envelope, src: Source | null): void {
     if (this.#closed) return;
+    let vars: string[] | undefined; // made once, for the read gate
     for (const j of this.transport.neighbours()) {
       if (src && src.rep === this && src.peer === j) continue;
       const p = this.#peer(j);
-      if ((p.known.get(e.author) ?? 0) >= e.seq) continue;
-      if (!this.hub._mayServe(this.#didOf(j), e.items.map((it) => it.variable))) continue;
-      p.known.set(e.author, e.seq);
-      p.sentAt.set(e.author, this.#clock.now());
+      const k = p.known.get(e.author) ?? 0;
+      if (k >= e.seq) continue;
+      if (!this.hub._mayServe(this.#didOf(j), (vars ??= e.items.map((it) => it.variable)))) continue;
+      // Counted as held (and in flight, see #onFrontier) only if the peer
+      // holds the author's envelope before it: else the peer may lack that
+      // one (it came up after it was pushed), and the frontier it sends when
+      // this one waits for its links must be answered with it at once,
+      // not a round later.
+      if (k === e.seq - 1) {
+        p.known.set(e.author, e.seq);
+        p.sentAt.set(e.author, this.#clock.now());
+      }
       p.outbox.push(e.bytes);
       p.outboxBytes += e.bytes.length;
       if (p.outboxBytes >= (this.hub._option("maxMessageBytes") ?? 1 << 20)) this.#flushPeer(j, p);
@@ -929,7 +994,16 @@ export class EnvelopeReplicator {
   }
 
   /** @internal */ _flush(): void {
-    for (const [j, p] of this.#peers) if (p.outbox.length) this.#flushPeer(j, p);
+    // Neighbours pushed the same envelopes (the usual case: a server
+    // forwarding what one client sent to all the others) share one encoding.
+    let last: { envs: Uint8Array[]; msgs: [Uint8Array, number][] } | null = null;
+    for (const [j, p] of this.#peers) {
+      if (!p.outbox.length) continue;
+      const envs = p.outbox;
+      p.outbox = []; p.outboxBytes = 0;
+      if (!last || last.envs.length !== envs.length || !last.envs.every((e, i) => e === envs[i])) last = { envs, msgs: this.#messages(envs) };
+      for (const [m, n] of last.msgs) this.#send(j, m, n);
+    }
     if (this.#ask.size === 0 || this.#closed) return;
     const nbs = new Set(this.transport.neighbours());
     for (const j of this.#ask) if (nbs.has(j)) this.#sendFrontier(j);
@@ -943,15 +1017,22 @@ export class EnvelopeReplicator {
   }
 
   #sendEnvelopes(j: string, envs: Uint8Array[]): void {
+    for (const [m, n] of this.#messages(envs)) this.#send(j, m, n);
+  }
+
+  // "envelopes" messages of at most maxMessageBytes each, with their envelope counts.
+  #messages(envs: Uint8Array[]): [Uint8Array, number][] {
     const max = this.hub._option("maxMessageBytes") ?? 1 << 20;
+    const out: [Uint8Array, number][] = [];
     let batch: Uint8Array[] = [], size = 0;
     for (const e of envs) {
       // By bytes, and by count: a receiver refuses more than
       // MAX_ENVELOPES_PER_MESSAGE in one message (small envelopes reach it first).
-      if (batch.length > 0 && (size + e.length > max || batch.length >= MAX_ENVELOPES_PER_MESSAGE)) { this.#send(j, encodeTrustMessage({ kind: "envelopes", envelopes: batch }), batch.length); batch = []; size = 0; }
+      if (batch.length > 0 && (size + e.length > max || batch.length >= MAX_ENVELOPES_PER_MESSAGE)) { out.push([encodeTrustMessage({ kind: "envelopes", envelopes: batch }), batch.length]); batch = []; size = 0; }
       batch.push(e); size += e.length;
     }
-    if (batch.length) this.#send(j, encodeTrustMessage({ kind: "envelopes", envelopes: batch }), batch.length);
+    if (batch.length) out.push([encodeTrustMessage({ kind: "envelopes", envelopes: batch }), batch.length]);
+    return out;
   }
 
   #send(to: string, bytes: Uint8Array, envelopes: number): void {
