@@ -10,13 +10,16 @@
 // Uses the host JS in dist/ (npm run build first); every build goes through
 // the same host, including its collection policy (host/wasm/kernel.ts).
 //
-//   node bench/build-matrix.mjs [--rounds N] [--no-speed] [--only name,name]
+//   node bench/build-matrix.mjs [--rounds N] [--no-speed] [--no-memory] [--reuse] [--only name,name]
+//
+// --only keeps the builds whose name ("minimal O3s1", …) contains one of the
+// names; --reuse skips building a variant already in the temporary folder.
 //
 // Prints a Markdown table (bench/RESULTS.md, "Kernel runtime and build
 // settings" holds the last run). The machine is shared and noisy: compare
 // medians of alternated rounds, never single runs.
-import { execFileSync } from "node:child_process";
-import { mkdirSync, readFileSync, statSync } from "node:fs";
+import { execFileSync, spawnSync } from "node:child_process";
+import { existsSync, mkdirSync, readFileSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
@@ -39,7 +42,10 @@ const RUNTIMES = ["incremental", "minimal", "stub"];
 function args() {
   const a = process.argv.slice(2);
   const get = (k, d) => { const i = a.indexOf(k); return i < 0 ? d : a[i + 1]; };
-  return { rounds: Number(get("--rounds", "5")), speed: !a.includes("--no-speed"), only: get("--only", "")?.split(",").filter(Boolean) ?? [] };
+  return {
+    rounds: Number(get("--rounds", "5")), speed: !a.includes("--no-speed"), reuse: a.includes("--reuse"),
+    memory: !a.includes("--no-memory"), only: get("--only", "")?.split(",").filter(Boolean) ?? [],
+  };
 }
 
 function build(out, runtime, opts) {
@@ -120,7 +126,7 @@ if (process.argv[2] === "--probe") {
 
 // ---- the matrix ---------------------------------------------------------------
 
-const { rounds, speed, only } = args();
+const { rounds, speed, reuse, memory, only } = args();
 const dir = join(tmpdir(), "trellis-build-matrix");
 mkdirSync(dir, { recursive: true });
 const builds = [];
@@ -128,14 +134,20 @@ for (const rt of RUNTIMES) for (const [name, opts] of Object.entries(OPTIONS)) {
   const id = `${rt} ${name}`;
   if (only.length && !only.some((o) => id.includes(o))) continue;
   const file = join(dir, `${rt}-${name}.wasm`);
-  const secs = build(file, rt, opts);
+  // --reuse: keep a build from an earlier run (same sources assumed).
+  const secs = reuse && existsSync(file) ? 0 : build(file, rt, opts);
   const b = readFileSync(file);
   builds.push({ id, file, raw: statSync(file).size, gz: gzipSync(b, { level: 9 }).length, secs });
   process.stderr.write(`built ${id}: ${b.length} B (${secs.toFixed(1)} s)\n`);
 }
-const run = (b, what) => JSON.parse(execFileSync(process.execPath, ["--expose-gc", fileURLToPath(import.meta.url), "--probe", b.file, what], { cwd: root, maxBuffer: 1 << 20 }).toString());
-for (const b of builds) {
-  try { b.mem = run(b, "memory"); } catch (e) { b.mem = { error: String(e.message).split("\n")[0] }; }
+// One probe in a child process; a failure reports the error line it printed.
+function run(b, what) {
+  const r = spawnSync(process.execPath, [fileURLToPath(import.meta.url), "--probe", b.file, what], { cwd: root, maxBuffer: 1 << 20 });
+  if (r.status !== 0) throw new Error((r.stderr.toString().match(/^\w*Error\b.*$/m) ?? [`exit ${r.status}`])[0]);
+  return JSON.parse(r.stdout.toString());
+}
+for (const b of memory ? builds : []) {
+  try { b.mem = run(b, "memory"); } catch (e) { b.mem = { error: e.message }; }
   process.stderr.write(`memory ${b.id}: ${JSON.stringify(b.mem)}\n`);
 }
 const ROWS = ["gsetJoin", "awsetJoin", "gmapDecode", "maxintLoop", "lwwOps"];
@@ -146,7 +158,7 @@ if (speed) {
     const order = i % 2 ? [...builds].reverse() : builds;
     for (const b of order) {
       try { const s = run(b, "speed"); for (const r of ROWS) b.speed[r].push(s[r]); }
-      catch (e) { b.speedError = String(e.message).split("\n")[0]; }
+      catch (e) { b.speedError = e.message; }
     }
     process.stderr.write(`speed round ${i + 1}/${rounds} done\n`);
   }
@@ -160,7 +172,7 @@ console.log("| build | wasm raw KB | wasm gz KB | GSet merge 100k: MiB grown | A
   (speed ? " GSet join 100k ms | AWSet join 100k ms | GMap<LWW> decode 100k ms | MaxInt decode+dispose ×100k ms | LWW set ×100k ms |" : ""));
 console.log("|---|---|---|---|---|---|---|---|" + (speed ? "---|---|---|---|---|" : ""));
 for (const b of builds) {
-  const mem = b.mem.error ? [`error: ${b.mem.error}`, "", "", "", ""] : [m(b.mem.gsetMerge), m(b.mem.awsetMerge), m(b.mem.maxintLoop), m(b.mem.decomposeLoop), m(b.mem.lwwOps)];
+  const mem = !b.mem ? ["–", "–", "–", "–", "–"] : b.mem.error ? [`error: ${b.mem.error}`, "", "", "", ""] : [m(b.mem.gsetMerge), m(b.mem.awsetMerge), m(b.mem.maxintLoop), m(b.mem.decomposeLoop), m(b.mem.lwwOps)];
   const sp = speed ? (b.speedError ? [`error: ${b.speedError}`, "", "", "", ""] : ROWS.map((r) => cell(b.speed[r]))) : [];
   console.log(`| ${b.id} | ${kb(b.raw)} | ${kb(b.gz)} | ${[...mem, ...sp].join(" | ")} |`);
 }
