@@ -4,16 +4,17 @@
 // - its size, raw and gzipped (level 9);
 // - kernel memory after a few merges and loops, each on a fresh kernel (the
 //   memory-budget and decompose-loop cases of test/);
-// - the speed of five kernel rows, run in child processes that alternate the
-//   builds round by round, reported as the median and spread of the rounds.
+// - the speed of five kernel rows (CPU time), run in child processes that
+//   alternate the builds round by round, reported as the median and spread
+//   of the rounds.
 //
 // Uses the host JS in dist/ (npm run build first); every build goes through
 // the same host, including its collection policy (host/wasm/kernel.ts).
 //
 //   node bench/build-matrix.mjs [--rounds N] [--no-speed] [--no-memory] [--reuse] [--only name,name]
 //
-// --only keeps the builds whose name ("minimal O3s1", …) contains one of the
-// names; --reuse skips building a variant already in the temporary folder.
+// --only keeps the builds named (exactly: "minimal O3s1", "stub O3s2", …);
+// --reuse skips building a variant already in the temporary folder.
 //
 // Prints a Markdown table (bench/RESULTS.md, "Kernel runtime and build
 // settings" holds the last run). The machine is shared and noisy: compare
@@ -108,7 +109,9 @@ async function probe(wasm, what) {
   }
   // Speed: each row timed once per process (rounds alternate builds).
   await fresh();
-  const time = (f) => { const t = process.hrtime.bigint(); f(); return Number(process.hrtime.bigint() - t) / 1e6; };
+  // CPU time of this process (user + system), not wall time: on a shared
+  // machine the wall clock also counts the time other processes held the core.
+  const time = (f) => { const t = process.cpuUsage(); f(); const d = process.cpuUsage(t); return (d.user + d.system) / 1e3; };
   const x = GSet.decode(gA, "x"); res.gsetJoin = time(() => x.merge(gB)); x.dispose();
   const y = AWSet.decode(aA, "x"); res.awsetJoin = time(() => y.merge(aB)); y.dispose();
   res.gmapDecode = time(() => GMap.decode(mA, "x").dispose());
@@ -132,7 +135,7 @@ mkdirSync(dir, { recursive: true });
 const builds = [];
 for (const rt of RUNTIMES) for (const [name, opts] of Object.entries(OPTIONS)) {
   const id = `${rt} ${name}`;
-  if (only.length && !only.some((o) => id.includes(o))) continue;
+  if (only.length && !only.includes(id)) continue;
   const file = join(dir, `${rt}-${name}.wasm`);
   // --reuse: keep a build from an earlier run (same sources assumed).
   const secs = reuse && existsSync(file) ? 0 : build(file, rt, opts);
@@ -176,4 +179,4 @@ for (const b of builds) {
   const sp = speed ? (b.speedError ? [`error: ${b.speedError}`, "", "", "", ""] : ROWS.map((r) => cell(b.speed[r]))) : [];
   console.log(`| ${b.id} | ${kb(b.raw)} | ${kb(b.gz)} | ${[...mem, ...sp].join(" | ")} |`);
 }
-if (speed) console.log(`\nSpeed: median (min–max) of ${rounds} rounds, one process per build per round, builds alternated; times in ms of wall clock.`);
+if (speed) console.log(`\nSpeed: median (min–max) of ${rounds} rounds, one process per build per round, builds alternated; ms of CPU time (user + system) of the probe process.`);
