@@ -4,7 +4,7 @@
 // tests check that contract and the host's policy, by memory and by counting
 // collections (no timers).
 import { describe, expect, it } from "vitest";
-import { init, kernel, MaxInt, AWSet } from "../dist/host/index.node.js";
+import { init, kernel, MaxInt, AWSet, GMap, GCounter } from "../dist/host/index.node.js";
 import { Kernel, COLLECT_EVERY, type KernelExports } from "../dist/host/wasm/kernel.js";
 
 const MiB = 2 ** 20;
@@ -66,19 +66,42 @@ describe("runtime: the host collects the kernel's garbage between calls", () => 
     await init();
     const { k, collects } = counted();
     const h = k.withReplica("create", "a", Uint8Array.of(0x03)); // a MaxInt
-    for (let i = 0; i < 10 * COLLECT_EVERY; i++) k.tagOf(h);
-    expect(collects()).toBe(10);
+    // The first collection comes at COLLECT_EVERY crossings (the create
+    // included), the next ones every max(COLLECT_EVERY, memory KiB).
+    const every = Math.max(COLLECT_EVERY, k.memoryBytes() >>> 10);
+    const ticks = 10 * COLLECT_EVERY;
+    for (let i = 0; i < ticks; i++) k.tagOf(h);
+    expect(collects()).toBe(1 + Math.floor((ticks + 1 - COLLECT_EVERY) / every));
     // 4 × COLLECT_EVERY live handles: after the next collection the host
     // waits for twice that many crossings, so a collection's cost (about
     // what is live) stays constant per call.
     const live: number[] = [];
     for (let i = 0; i < 4 * COLLECT_EVERY; i++) live.push(k.withReplica("create", "a", Uint8Array.of(0x03)));
+    expect(k.memoryBytes() >>> 10).toBeLessThan(2 * live.length); // the handles, not memory, set the pace
     const c0 = collects();
     for (let i = 0; i < 32 * COLLECT_EVERY; i++) k.tagOf(h);
     expect(collects() - c0).toBeGreaterThanOrEqual(3);
     expect(collects() - c0).toBeLessThanOrEqual(5);
     for (const x of live) k.int("dispose", x);
     k.int("dispose", h);
+  });
+
+  it("collects less often the more kernel memory is in use (a large map of managed values)", async () => {
+    await init();
+    // A GMap of GCounters holds one managed object per key: 20k keys.
+    const g = new GMap("a", GCounter);
+    g.batch((t) => { for (let i = 0; i < 20_000; i++) t.update("k" + i, GCounter.ops.increment(1)); });
+    const { k, collects } = counted();
+    const h = k.withReplica("create", "a", Uint8Array.of(0x03));
+    const every = k.memoryBytes() >>> 10;
+    expect(every).toBeGreaterThan(8 * COLLECT_EVERY); // the memory sets the pace
+    const ticks = 32 * COLLECT_EVERY;
+    for (let i = 0; i < ticks; i++) k.tagOf(h);
+    // The first at COLLECT_EVERY, then one per `every` crossings (32 without the memory term).
+    expect(collects()).toBeLessThanOrEqual(1 + Math.ceil(ticks / every));
+    expect(collects()).toBeGreaterThanOrEqual(1);
+    k.int("dispose", h);
+    g.dispose();
   });
 
   it("large inputs count towards the next collection by their size", async () => {
