@@ -540,5 +540,11 @@ export function memoryFree(): usize { return spanFreeBytes(); }
 // Live handles, for leak tests.
 export function liveHandles(): i32 { return handles.length - free.length; }
 
-// Runs a full garbage collection (the incremental GC also runs on its own).
+// Runs a full garbage collection. Call it only between calls: under the
+// minimal runtime it is the only collection there is (docs/abi.md, "Runtime").
 export function collect(): void { __collect(); }
+
+// 1 when garbage is collected only by collect() (the minimal runtime, which
+// the release build uses: docs/abi.md, "Runtime"), 0 when the kernel also
+// collects on its own (incremental).
+export function hostCollects(): i32 { return ASC_RUNTIME == 1 ? 1 : 0; }

@@ -10,11 +10,19 @@ const bin = (name) => join(root, "node_modules", ".bin", name);
 const run = (cmd, args) => execFileSync(cmd, args, { cwd: root, stdio: "inherit" });
 
 const kernelsOnly = process.argv.includes("--kernels");
+// What asconfig.json's release target enables (AssemblyScript 0.28's defaults
+// plus SIMD), so that binaryen passes after asc accept and keep the same set.
+const RELEASE_FEATURES = ["--enable-simd", "--enable-bulk-memory", "--enable-sign-ext", "--enable-mutable-globals", "--enable-nontrapping-float-to-int"];
 // A full build starts from an empty dist/, so nothing stale is packed or tested.
 if (!kernelsOnly) rmSync(join(root, "dist"), { recursive: true, force: true });
 mkdirSync(join(root, "dist"), { recursive: true });
 // asconfig.json targets; entries are passed here because per-target entries are ignored.
 run(bin("asc"), ["assembly/index.ts", "--config", "asconfig.json", "--target", "release"]);
+// The release kernel imports its memory, so the compiler must assume it may
+// hold garbage and ships zeroed static data as data segments (8.5 KB of
+// zeros: the span allocator's page bitmap). Its memory is always a fresh,
+// zero-filled WebAssembly.Memory (docs/abi.md, "Memory"), so drop them.
+run(bin("wasm-opt"), ["dist/trellis.wasm", ...RELEASE_FEATURES, "--zero-filled-memory", "--memory-packing", "-o", "dist/trellis.wasm"]);
 run(bin("asc"), ["assembly/wasi.ts", "--config", "asconfig.wasi.json"]);
 run(bin("asc"), ["assembly/cli.ts", "--config", "asconfig.wasi-cmd.json"]); // WASI command (docs/abi.md)
 if (!kernelsOnly) run(bin("tsc"), ["-p", "tsconfig.json"]);

@@ -37,6 +37,7 @@ export interface KernelExports {
   savepoint(h: number): number;
   restore(h: number, s: number): number;
   collect(): void;
+  hostCollects?(): number;
   setMemoryCap?(pages: number): void;
 }
 
@@ -62,6 +63,10 @@ function check(r: number, what: string): number {
 // part a decompose returns adds this many bytes to Kernel.work, keeping
 // "bytes of work" roughly "ns of CPU".
 export const PART_WORK = 16 * 1024;
+
+// Crossings between host-run collections, at least (see Kernel.#tick):
+// measured by bench/build-matrix.mjs (bench/RESULTS.md, "Kernel runtime").
+export const COLLECT_EVERY = 1024;
 
 // The part count a decompose output starts with (a LEB128 varint).
 function leadingCount(b: Uint8Array): number {
@@ -90,12 +95,42 @@ export class Kernel {
   // is collected. The held value is the handle itself (a small integer: no
   // object per registration); the owner is its own unregister token.
   readonly #registry = typeof FinalizationRegistry === "function"
-    ? new FinalizationRegistry<number>((h) => { try { this.exports.dispose(h); } catch { /* kernel gone */ } })
+    ? new FinalizationRegistry<number>((h) => { try { this.#tick(); this.exports.dispose(h); } catch { /* kernel gone */ } })
     : null;
+
+  // Collection by the host (docs/abi.md, "Runtime"). A kernel built with the
+  // minimal runtime collects only when collect() is called, and only between
+  // calls is that safe (its collector does not see the Wasm stack). So every
+  // crossing adds to #debt (1, plus 1 per KiB of input, since larger inputs
+  // make more garbage), and past #every the host collects before the next
+  // call. A collection costs about what is live, so #every grows with it:
+  // at least COLLECT_EVERY, twice the live handles, and one crossing per KiB
+  // of kernel memory at the last collection (a GMap of GCounters holds one
+  // managed object per key: with 100k keys, 133 MiB, a collection took 36 ms,
+  // and collecting every 1024 crossings made a loop of small calls 70×
+  // slower). A crossing leaves well under 1 KiB of garbage (a decompose of a
+  // 3-part AWSet: 0.6 KiB), so garbage stays within about the memory in use.
+  // Kernels that collect on their own (incremental) leave #every at Infinity.
+  #debt = 0;
+  #every = Infinity;
 
   constructor(exports: KernelExports) {
     this.exports = exports;
     this.#view = new Uint8Array(exports.memory.buffer);
+    if (exports.hostCollects?.() === 1) this.#every = COLLECT_EVERY;
+  }
+
+  #tick(bytes = 0): void {
+    if ((this.#debt += 1 + (bytes >>> 10)) >= this.#every) this.collect();
+  }
+
+  // Runs a full collection now (any runtime). Safe only between kernel calls.
+  collect(): void {
+    this.#debt = 0;
+    this.exports.collect();
+    if (this.#every !== Infinity) {
+      this.#every = Math.max(COLLECT_EVERY, 2 * this.exports.liveHandles(), this.exports.memory.buffer.byteLength >>> 10);
+    }
   }
 
   // Disposes h when owner is collected, unless unwatch(owner) comes first.
@@ -137,6 +172,7 @@ export class Kernel {
   // byte by byte, since a subarray for set() costs more than the copy.
   apply(h: number, count: number, ops: Uint8Array, opsLen: number = ops.length): number {
     try {
+      this.#tick(opsLen);
       let n = 1;
       for (let c = count; c >= 0x80; c = Math.floor(c / 128)) n++;
       const len = n + opsLen;
@@ -158,6 +194,7 @@ export class Kernel {
   // 128 characters (so its length is one varint byte).
   withReplica(name: "create" | "decode", replica: string | Uint8Array, rest: Uint8Array): number {
     try {
+      this.#tick(rest.length);
       const rn = replica.length;
       if (rn > 255) throw new RangeError("replica id longer than 255 bytes");
       const vn = rn < 0x80 ? 1 : 2; // so its length is one or two varint bytes
@@ -184,6 +221,7 @@ export class Kernel {
   // call's dynamic dispatch.
   joinBytes(h: number, state: Uint8Array): number {
     try {
+      this.#tick(state.length);
       const len = state.length;
       const p = this.#input(len);
       this.work += len;
@@ -197,6 +235,7 @@ export class Kernel {
   call(name: "joinBytes" | "has", input: Uint8Array, h: number): number;
   call(name: InputCall, input: Uint8Array, h?: number): number {
     try {
+      this.#tick(input.length);
       const len = this.#put(input);
       const f = this.exports[name] as (...a: number[]) => number;
       return check(h === undefined ? f(len) : f(h, len), name);
@@ -206,6 +245,7 @@ export class Kernel {
   // A call on handles that returns an int.
   int(name: IntCall, a: number, b?: number): number {
     try {
+      this.#tick();
       const f = this.exports[name] as (...a: number[]) => number;
       return check(b === undefined ? f(a) : f(a, b), name);
     } catch (e) { return rethrow(e, name); }
@@ -214,6 +254,7 @@ export class Kernel {
   // A call that writes to the output buffer; returns a copy of the output.
   bytes(name: BytesCall, h: number): Uint8Array {
     try {
+      this.#tick();
       const out = this.#out(check(this.exports[name](h), name));
       // decompose's output starts with its part count; partHashes' is bare
       // 8-byte hashes, one a part (no count: reading one would charge noise).
@@ -234,6 +275,7 @@ export class Kernel {
   // get(h, key): the query bytes of a map value, or null when the key is absent.
   get(h: number, key: Uint8Array): Uint8Array | null {
     try {
+      this.#tick(key.length);
       const r = this.exports.get(h, this.#put(key));
       if (r === E_NOT_FOUND) return null;
       return this.#out(check(r, "get"));
@@ -243,6 +285,7 @@ export class Kernel {
   // Parts start .. start+max-1 of h's decomposition: output := count (part:bytes)*.
   decomposeRange(h: number, start: number, max: number): Uint8Array {
     try {
+      this.#tick();
       const out = this.#out(check(this.exports.decomposeRange(h, start, max), "decomposeRange"));
       this.#charge(leadingCount(out), "decomposeRange");
       return out;
@@ -251,17 +294,18 @@ export class Kernel {
 
   // The type tag of h's state (its spec's first byte).
   tagOf(h: number): number {
-    try { return check(this.exports.tagOf(h), "tagOf"); } catch (e) { return rethrow(e, "tagOf"); }
+    try { this.#tick(); return check(this.exports.tagOf(h), "tagOf"); } catch (e) { return rethrow(e, "tagOf"); }
   }
 
   // The number of join-irreducible parts of h.
   partCount(h: number): number {
-    try { return check(this.exports.partCount(h), "partCount"); } catch (e) { return rethrow(e, "partCount"); }
+    try { this.#tick(); return check(this.exports.partCount(h), "partCount"); } catch (e) { return rethrow(e, "partCount"); }
   }
 
   // joinMissing(h, sorted 8-byte hashes): output := count:varint [state].
   joinMissing(h: number, hashes: Uint8Array): Uint8Array {
     try {
+      this.#tick(hashes.length);
       const out = this.#out(check(this.exports.joinMissing(h, this.#put(hashes)), "joinMissing"));
       // The kernel looks up each of the peer's hashes and walks our parts: at
       // least one part's work per hash sent, and per part sent back.
@@ -273,6 +317,7 @@ export class Kernel {
   // mints(state): output := count record* (docs/abi.md, "Mint lists").
   mints(state: Uint8Array): Uint8Array {
     try {
+      this.#tick(state.length);
       return this.#out(check(this.exports.mints(this.#put(state)), "mints"));
     } catch (e) { return rethrow(e, "mints"); }
   }
