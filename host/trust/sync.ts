@@ -29,7 +29,7 @@ import { decodeState, type Crdt } from "../crdt/base.js";
 import type { PeerIdentity } from "../identity/identity.js";
 import { admit, TrustLedger, type AdmitOptions, type Equivocation } from "./admit.js";
 import { verifySignature } from "../identity/identity.js";
-import { cidOf, decodeEnvelope, signEnvelope, sortLinks, DEFAULT_LIMITS, CID, type Envelope, type EnvelopeItem } from "./envelope.js";
+import { decodeEnvelope, envelopeCid, redactEnvelope, signEnvelope, sortLinks, DEFAULT_LIMITS, CID, type Envelope, type EnvelopeItem } from "./envelope.js";
 import { TrustError, type TrustErrorCode } from "./errors.js";
 import { decodeTrustMessage, encodeTrustMessage, HEAD_BYTES, type FrontierEntry } from "./wire.js";
 import type { ReadGate, RevocationRelay, Signable } from "./gate.js";
@@ -42,6 +42,12 @@ export interface EnvelopeStore {
   envelopes(): Iterable<Uint8Array> | Promise<Iterable<Uint8Array>>;
   // Resolves once durable. Called in admission order.
   putEnvelope(bytes: Uint8Array): Promise<void>;
+  // Atomically stores `bytes` and removes the records whose bytes are
+  // `drop` (the very arrays given to putEnvelope or read back by
+  // envelopes()): a fuller copy of a redacted envelope, or a squash in place
+  // of the envelopes it covers. Without it, a fuller copy is appended (read
+  // back after the redacted one, it fills it) and squashes replace nothing.
+  replaceEnvelopes?(drop: Uint8Array[], bytes: Uint8Array): Promise<void>;
   // The highest sequence number this node has signed, kept apart from the
   // envelope log: if the log lost the node's own last envelopes, the node
   // must not sign that sequence number again (that is equivocation).
@@ -69,7 +75,8 @@ export interface TrustHubOptions {
   proof?: Uint8Array | (() => Uint8Array | undefined | Promise<Uint8Array | undefined>);
   // whether a local delta-group may be signed (else it stays local: see signableFor);
   signable?: (variable: string, delta: Uint8Array) => Signable | Promise<Signable>;
-  // read gating: envelopes go only to peers that may read every variable they carry.
+  // read gating: a peer is sent every envelope's signed header, and only the
+  // deltas of the variables it may read (the others redacted).
   readGate?: ReadGate;
   // revocation records, relayed to every neighbour apart from envelopes (see revocationRelay).
   revocations?: RevocationRelay;
@@ -86,7 +93,8 @@ export interface TrustStats {
   evidence: number;                // equivocations kept as evidence
   malformed: number;               // messages that did not decode
   restored: number;                // envelopes read back from the store at start
-  restoreSkipped: number;          // stored envelopes that were not admitted again (corrupt or rejected)
+  restoreSkipped: number;          // stored envelopes that were not admitted again (corrupt, rejected, or of another version)
+  filled: number;                  // redacted items of held envelopes filled in by a fuller copy
   messages: number; bytes: number; // sent
   envelopesSent: number;
   received: number; receivedBytes: number;
@@ -94,10 +102,12 @@ export interface TrustStats {
 
 const zeroStats = (): TrustStats => ({
   signed: 0, admitted: 0, duplicates: 0, pending: 0, pendingDropped: 0, rejected: 0, rejectedBy: {}, evidence: 0,
-  malformed: 0, restored: 0, restoreSkipped: 0, messages: 0, bytes: 0, envelopesSent: 0, received: 0, receivedBytes: 0,
+  malformed: 0, restored: 0, restoreSkipped: 0, filled: 0, messages: 0, bytes: 0, envelopesSent: 0, received: 0, receivedBytes: 0,
 });
 
 interface Source { rep: EnvelopeReplicator; peer: string }
+// One admitted envelope in the hub's log (bytes: as admitted, maybe redacted).
+interface LogEntry { env: Envelope; bytes: Uint8Array; author: string; seq: number; variables: string[] }
 interface Waiting { bytes: Uint8Array; missing: string[] }
 
 // The last 8 bytes of a CID: a frontier's head (enough to tell two forks apart).
@@ -112,7 +122,7 @@ export class TrustHub {
   #o: TrustHubOptions;
   #stats = zeroStats();
   // Admitted envelopes in admission order, and per author: log index by seq - 1.
-  #log: { bytes: Uint8Array; author: string; seq: number; variables: string[] }[] = [];
+  #log: LogEntry[] = [];
   #bySeq = new Map<string, number[]>();
   #byDigest = new Map<string, number>();      // sha-256 of an envelope's bytes → log index
   #reps = new Set<EnvelopeReplicator>();
@@ -166,15 +176,16 @@ export class TrustHub {
   // the ids of every admitted envelope, each the 32-byte sha-256 of its bytes
   // (its CID's digest), in admission order, to build a ReconcileSet from...
   ids(): Uint8Array[] {
-    return this.#log.map((_, i) => this.ledger.cidAt(this.#log[i].author, this.#log[i].seq)!.multihash.digest);
+    return this.#log.map((e) => e.env.cid.multihash.digest);
   }
   // ...and the envelopes a session found the peer lacks (its `have`), in
   // admission order (causal), ready for an "envelopes" message. Unknown ids
-  // are skipped.
-  envelopesFor(ids: Iterable<Uint8Array>): Uint8Array[] {
+  // are skipped. With a read gate, pass the peer's did (`reader`): each
+  // envelope then carries only the deltas it may read.
+  envelopesFor(ids: Iterable<Uint8Array>, reader?: string): Uint8Array[] {
     const idx: number[] = [];
     for (const id of ids) { const i = this.#byDigest.get(digestKey(id)); if (i !== undefined) idx.push(i); }
-    return idx.sort((a, b) => a - b).map((i) => this.#log[i].bytes);
+    return idx.sort((a, b) => a - b).map((i) => this._serve(this.#log[i].env, reader));
   }
 
   // Resolves once every local change made so far is signed and stored (an
@@ -245,10 +256,14 @@ export class TrustHub {
     }
     return out.sort((a, b) => a - b);
   }
-  /** @internal */ _envelopeAt(i: number): { bytes: Uint8Array; author: string; seq: number; variables: string[] } { return this.#log[i]; }
-  // Read gating: whether the peer with key `did` may be sent an envelope carrying `variables`.
-  /** @internal */ _mayServe(did: string | undefined, variables: string[]): boolean {
-    return this.#o.readGate ? this.#o.readGate.canServe(did, variables) : true;
+  /** @internal */ _envelopeAt(i: number): LogEntry { return this.#log[i]; }
+  // Read gating: the bytes of `e` for the peer with key `did`: the whole
+  // signed header, and the deltas of the variables it may read. A header
+  // alone keeps the author's chain whole at the reader (its later envelopes
+  // link to this one), and grants nothing of what was left out.
+  /** @internal */ _serve(e: Envelope, did: string | undefined): Uint8Array {
+    const gate = this.#o.readGate;
+    return gate ? redactEnvelope(e, (v) => gate.canRead(did, v)).bytes : e.bytes;
   }
   /** @internal */ async _proof(): Promise<Uint8Array | undefined> {
     const p = this.#o.proof;
@@ -268,8 +283,10 @@ export class TrustHub {
     const check = this.#o.admit?.verify ?? verifySignature;
     const items = await Promise.all(envs.map(async (b): Promise<Uint8Array | Envelope | CID> => {
       if (!(b instanceof Uint8Array)) return b;
-      const cid = await cidOf(b);
-      if (this.ledger.has(cid)) return cid;
+      let cid: CID;
+      try { cid = await envelopeCid(b); } catch { return b; }
+      // Held already: nothing to decode, unless the copy held is redacted (this one may fill it).
+      if (this.ledger.has(cid) && !this.ledger._envelope(cid.toString())?.redacted) return cid;
       try {
         const e = await decodeEnvelope(b, this.#o.admit?.envelopeLimits);
         sigs.set(e.sig, check(e.author, e.signed, e.sig).catch(() => false));
@@ -306,11 +323,43 @@ export class TrustHub {
         s.rejectedBy[r.error.code] = (s.rejectedBy[r.error.code] ?? 0) + 1;
         try { this.#o.onReject?.(r.error, src.peer, r.evidence); } catch { /* ignored */ }
         return;
+      case "filled":
+        s.filled++;
+        src.rep._holds(src.peer, r.envelope.author, r.envelope.seq);
+        await this.#refill(r.envelope, r.filled, src.peer);
+        return;
       case "admitted":
         s.admitted++;
         src.rep._holds(src.peer, r.envelope.author, r.envelope.seq);
         await this.#accept(r.envelope, src);
     }
+  }
+
+  // A fuller copy of an envelope held redacted: it replaces the stored copy
+  // (durable first, as in #accept) and its new deltas are joined.
+  async #refill(e: Envelope, variables: string[], peer?: string): Promise<void> {
+    const i = this.#byDigest.get(digestKey(e.cid.multihash.digest));
+    const old = i === undefined ? undefined : this.#log[i];
+    const st = this.#o.store;
+    if (st) await (st.replaceEnvelopes && old ? st.replaceEnvelopes([old.bytes], e.bytes) : st.putEnvelope(e.bytes));
+    if (old) { old.env = e; old.bytes = e.bytes; }
+    this.#join(e, peer, variables);
+  }
+
+  // The variables of the log that `did` may read now (read gating).
+  /** @internal */ _readable(did: string | undefined): Set<string> {
+    const gate = this.#o.readGate, out = new Set<string>();
+    if (!gate) return out;
+    const all = new Set<string>();
+    for (const e of this.#log) for (const v of e.variables) all.add(v);
+    for (const v of all) if (gate.canRead(did, v)) out.add(v);
+    return out;
+  }
+  // Log indices of the envelopes carrying any of `variables`, in admission order.
+  /** @internal */ _carrying(variables: Set<string>): number[] {
+    const out: number[] = [];
+    this.#log.forEach((e, i) => { if (e.variables.some((v) => variables.has(v))) out.push(i); });
+    return out;
   }
 
   // Pending envelopes whose links have all been admitted since: admit them now.
@@ -362,14 +411,17 @@ export class TrustHub {
     if (!idx) this.#bySeq.set(e.author, (idx = []));
     idx[e.seq - 1] = this.#log.length;
     this.#byDigest.set(digestKey(e.cid.multihash.digest), this.#log.length);
-    this.#log.push({ bytes: e.bytes, author: e.author, seq: e.seq, variables: e.items.map((it) => it.variable) });
+    this.#log.push({ env: e, bytes: e.bytes, author: e.author, seq: e.seq, variables: e.header.map((h) => h.variable) });
   }
 
-  #join(e: Envelope, peer?: string): void {
+  // Joins the envelope's carried deltas (only `only`'s, if given): a
+  // redacted item is never joined.
+  #join(e: Envelope, peer?: string, only?: string[]): void {
     const auto = this.#o.autoDeclare ?? true;
     this.#applying = true;
     try {
       for (const it of e.items) {
+        if (only && !only.includes(it.variable)) continue;
         try {
           if (!this.runtime.has(it.variable)) {
             if (!auto) continue;
@@ -438,10 +490,8 @@ export class TrustHub {
     const chunks: EnvelopeItem[][] = [];
     let cur: EnvelopeItem[] = [], size = 0;
     for (const it of items) {
-      // With read gating, one variable per envelope: a peer is served an
-      // envelope only if it may read all it carries.
-      const split = this.#o.readGate !== undefined;
-      if (cur.length > 0 && (split || cur.length >= lim.maxItems || size + it.delta.length > lim.maxBytes / 2)) { chunks.push(cur); cur = []; size = 0; }
+      // (Read gating needs no split: a reader is sent the deltas it may read.)
+      if (cur.length > 0 && (cur.length >= lim.maxItems || size + it.delta.length > lim.maxBytes / 2)) { chunks.push(cur); cur = []; size = 0; }
       cur.push(it); size += it.delta.length;
     }
     if (cur.length) chunks.push(cur);
@@ -505,6 +555,12 @@ export class TrustHub {
               ...this.#o.admit, kernel: this.runtime.kernel, now: () => Number.MAX_SAFE_INTEGER, settledLinks: true,
               verify: (did, data, sig) => sigs.get(sig) ?? check(did, data, sig),
             });
+            if (r.status === "filled") {
+              // A fuller copy appended after a redacted one (a store without replaceEnvelopes).
+              this.#stats.restored++;
+              await this.#refill(r.envelope, r.filled);
+              continue;
+            }
             if (r.status !== "admitted") {
               this.#stats.restoreSkipped++;
               this._report(new Error(`a stored envelope was skipped: ${r.status === "rejected" ? r.error.message : r.status}`));
@@ -716,11 +772,11 @@ export class EnvelopeReplicator {
       if (src && src.rep === this && src.peer === j) continue;
       const p = this.#peer(j);
       if ((p.known.get(e.author) ?? 0) >= e.seq) continue;
-      if (!this.hub._mayServe(this.#didOf(j), e.items.map((it) => it.variable))) continue;
+      const b = this.hub._serve(e, this.#didOf(j));
       p.known.set(e.author, e.seq);
       p.sentAt.set(e.author, this.#clock.now());
-      p.outbox.push(e.bytes);
-      p.outboxBytes += e.bytes.length;
+      p.outbox.push(b);
+      p.outboxBytes += b.length;
       if (p.outboxBytes >= (this.hub._option("maxMessageBytes") ?? 1 << 20)) this.#flushPeer(j, p);
     }
   }
@@ -781,7 +837,12 @@ export class EnvelopeReplicator {
       const gate = this.hub._option("readGate"), did = this.#didOf(from), proof = m.proof;
       if (!gate || !did) return;
       this.hub._enqueue(async () => {
+        const could = this.hub._readable(did);
         try { await gate.present(did, proof); } catch (e) { this.hub._report(e, from); }
+        // What it may read now and could not: it holds those envelopes
+        // redacted (or not yet), so they go again with their deltas.
+        const more = new Set([...this.hub._readable(did)].filter((v) => !could.has(v)));
+        if (more.size > 0) this.#resend(from, this.hub._carrying(more));
       });
       return;
     }
@@ -797,6 +858,20 @@ export class EnvelopeReplicator {
       const authors = m.authors;
       this.hub._enqueue(() => this.#onFrontier(from, authors));
     }
+  }
+
+  // Sends the peer these log entries as it may read them, up to maxCatchUpBytes.
+  #resend(peer: string, idx: number[]): void {
+    if (this.#closed || idx.length === 0 || !this.transport.neighbours().includes(peer)) return;
+    const cap = this.hub._option("maxCatchUpBytes") ?? 8 << 20;
+    const did = this.#didOf(peer), out: Uint8Array[] = [];
+    let size = 0;
+    for (const i of idx) {
+      const b = this.hub._serve(this.hub._envelopeAt(i).env, did);
+      if (out.length > 0 && size + b.length > cap) break;
+      out.push(b); size += b.length;
+    }
+    this.#sendEnvelopes(peer, out);
   }
 
   // A peer's frontier: what it holds replaces what we thought (it may have
@@ -833,13 +908,11 @@ export class EnvelopeReplicator {
     const out: Uint8Array[] = [];
     let size = 0;
     const did = this.#didOf(from);
-    const gated = new Set<string>(); // authors with an envelope this peer may not read: their later ones would wait for it
     for (const i of idx) {
       const e = this.hub._envelopeAt(i);
-      if (gated.has(e.author)) continue;
-      if (!this.hub._mayServe(did, e.variables)) { gated.add(e.author); continue; }
-      if (out.length > 0 && size + e.bytes.length > cap) break;
-      out.push(e.bytes); size += e.bytes.length;
+      const b = this.hub._serve(e.env, did);
+      if (out.length > 0 && size + b.length > cap) break;
+      out.push(b); size += b.length;
       // Not sent again by a push, nor by the next round if its frontier crosses this answer.
       if ((p.known.get(e.author) ?? 0) < e.seq) p.known.set(e.author, e.seq);
       p.sentAt.set(e.author, this.#clock.now());
