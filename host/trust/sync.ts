@@ -27,12 +27,13 @@ import { admitEntries } from "../replication/admission.js";
 import { headerSpec, joinStates } from "../replication/lattice.js";
 import { decodeState, type Crdt } from "../crdt/base.js";
 import type { PeerIdentity } from "../identity/identity.js";
-import { admit, TrustLedger, type AdmitOptions, type Equivocation } from "./admit.js";
+import { admit, TrustLedger, type AdmitOptions, type AdmitResult, type Equivocation } from "./admit.js";
 import { verifySignature } from "../identity/identity.js";
 import { decodeEnvelope, envelopeCid, redactEnvelope, signEnvelope, sortLinks, DEFAULT_LIMITS, CID, type Envelope, type EnvelopeItem } from "./envelope.js";
 import { TrustError, type TrustErrorCode } from "./errors.js";
 import { decodeTrustMessage, encodeTrustMessage, HEAD_BYTES, type FrontierEntry } from "./wire.js";
 import type { ReadGate, RevocationRelay, Signable } from "./gate.js";
+import { checkSquash, joinItems } from "./squash.js";
 import { MAX_REVOCATIONS_PER_MESSAGE } from "./wire.js";
 
 // Where a node keeps admitted envelopes (the node's Store: storage/store.ts).
@@ -80,6 +81,15 @@ export interface TrustHubOptions {
   readGate?: ReadGate;
   // revocation records, relayed to every neighbour apart from envelopes (see revocationRelay).
   revocations?: RevocationRelay;
+  // Compaction (docs/security.md, "Squash envelopes and the log's bound"):
+  // this node signs a squash of its own envelopes once it holds this many
+  // live ones (default 256; 0: never)...
+  squashEvery?: number;
+  // ...and holds at most this many live envelopes, and bytes, per author:
+  // an author's envelope beyond either is refused (LOG_FULL) until the
+  // author squashes (defaults 4,096 and 64 MiB).
+  maxLogPerAuthor?: number;
+  maxLogBytesPerAuthor?: number;
 }
 
 export interface TrustStats {
@@ -95,6 +105,8 @@ export interface TrustStats {
   restored: number;                // envelopes read back from the store at start
   restoreSkipped: number;          // stored envelopes that were not admitted again (corrupt, rejected, or of another version)
   filled: number;                  // redacted items of held envelopes filled in by a fuller copy
+  squashes: number;                // squash envelopes this node signed
+  squashed: number;                // envelopes in the log replaced by a squash
   messages: number; bytes: number; // sent
   envelopesSent: number;
   received: number; receivedBytes: number;
@@ -102,12 +114,14 @@ export interface TrustStats {
 
 const zeroStats = (): TrustStats => ({
   signed: 0, admitted: 0, duplicates: 0, pending: 0, pendingDropped: 0, rejected: 0, rejectedBy: {}, evidence: 0,
-  malformed: 0, restored: 0, restoreSkipped: 0, filled: 0, messages: 0, bytes: 0, envelopesSent: 0, received: 0, receivedBytes: 0,
+  malformed: 0, restored: 0, restoreSkipped: 0, filled: 0, squashes: 0, squashed: 0, messages: 0, bytes: 0, envelopesSent: 0, received: 0, receivedBytes: 0,
 });
 
 interface Source { rep: EnvelopeReplicator; peer: string }
-// One admitted envelope in the hub's log (bytes: as admitted, maybe redacted).
-interface LogEntry { env: Envelope; bytes: Uint8Array; author: string; seq: number; variables: string[] }
+// One admitted envelope in the hub's log (bytes: as admitted, maybe
+// redacted). A squash's entry stands for from..seq; an entry it replaced is
+// dead (its slot kept, so indices stay causal order; its envelope dropped).
+interface LogEntry { env: Envelope; bytes: Uint8Array; author: string; from: number; seq: number; variables: string[]; dead?: boolean }
 interface Waiting { bytes: Uint8Array; missing: string[] }
 
 // The last 8 bytes of a CID: a frontier's head (enough to tell two forks apart).
@@ -124,7 +138,9 @@ export class TrustHub {
   // Admitted envelopes in admission order, and per author: log index by seq - 1.
   #log: LogEntry[] = [];
   #bySeq = new Map<string, number[]>();
-  #byDigest = new Map<string, number>();      // sha-256 of an envelope's bytes → log index
+  #byDigest = new Map<string, number>();      // an envelope's CID digest → log index (live entries)
+  #live = new Map<string, { n: number; bytes: number }>(); // per author: live log entries and their bytes
+  #squashAt = 0;                              // own live entries at which the next squash is tried
   #reps = new Set<EnvelopeReplicator>();
   #local = new Map<string, Uint8Array[]>(); // unsigned local delta-groups by variable
   #applying = false;                          // joining an admitted envelope: not a local change
@@ -176,7 +192,7 @@ export class TrustHub {
   // the ids of every admitted envelope, each the 32-byte sha-256 of its bytes
   // (its CID's digest), in admission order, to build a ReconcileSet from...
   ids(): Uint8Array[] {
-    return this.#log.map((e) => e.env.cid.multihash.digest);
+    return this.#log.filter((e) => !e.dead).map((e) => e.env.cid.multihash.digest);
   }
   // ...and the envelopes a session found the peer lacks (its `have`), in
   // admission order (causal), ready for an "envelopes" message. Unknown ids
@@ -252,9 +268,10 @@ export class TrustHub {
       const have = Math.min(t?.seq ?? 0, mine);
       if (have >= mine) continue;
       if (have > 0 && !sameHead(t!.head, headOf(this.ledger.cidAt(author, have)!))) { out.push(idx[have - 1]); continue; }
-      for (let s = have; s < mine; s++) out.push(idx[s]);
+      // A squash's entry stands for many sequences: sent once.
+      for (let s = have; s < mine; s++) if (idx[s] !== out[out.length - 1]) out.push(idx[s]);
     }
-    return out.sort((a, b) => a - b);
+    return [...new Set(out)].sort((a, b) => a - b);
   }
   /** @internal */ _envelopeAt(i: number): LogEntry { return this.#log[i]; }
   // Read gating: the bytes of `e` for the peer with key `did`: the whole
@@ -308,8 +325,26 @@ export class TrustHub {
     }
     const check = this.#o.admit?.verify ?? verifySignature;
     const verify = sigs ? (did: string, data: Uint8Array, sig: Uint8Array) => sigs.get(sig) ?? check(did, data, sig) : undefined;
-    const r = await admit(this.ledger, input as Uint8Array | Envelope, { ...this.#o.admit, ...(verify ? { verify } : {}), kernel: this.runtime.kernel, authorize: (e) => this.#authorize(e) });
     const s = this.#stats;
+    // The per-author bound of the log: a new envelope of an author at its
+    // cap is refused (not remembered as refused: once the author squashes,
+    // catch-up brings it, or its squash, again). A squash is never refused
+    // for it: it is what frees room.
+    if (!(input instanceof Uint8Array)) {
+      const e = input as Envelope;
+      const full = this.#full(e.author, e.bytes.length);
+      if (e.from === e.seq && full && !this.ledger.has(e.cid)) {
+        const err = new TrustError("LOG_FULL", full);
+        this.ledger._reject(err);
+        s.rejected++;
+        s.rejectedBy.LOG_FULL = (s.rejectedBy.LOG_FULL ?? 0) + 1;
+        try { this.#o.onReject?.(err, src.peer); } catch { /* ignored */ }
+        return;
+      }
+    }
+    const r = await admit(this.ledger, input as Uint8Array | Envelope, {
+      ...this.#o.admit, ...(verify ? { verify } : {}), kernel: this.runtime.kernel, authorize: (e) => this.#authorize(e), squash: (e, to) => this.#checkSquash(e, to),
+    });
     switch (r.status) {
       case "duplicate":
         s.duplicates++;
@@ -335,6 +370,39 @@ export class TrustHub {
     }
   }
 
+  // Why the author's log is full (undefined: it is not).
+  #full(author: string, more: number): string | undefined {
+    const l = this.#live.get(author);
+    if (!l) return undefined;
+    const n = this.#o.maxLogPerAuthor ?? 4096, b = this.#o.maxLogBytesPerAuthor ?? 64 << 20;
+    if (l.n >= n) return `${author} has ${l.n} envelopes in this node's log, at most ${n}: it must squash them`;
+    if (l.bytes + more > b) return `${author}'s envelopes in this node's log would take ${l.bytes + more} bytes, at most ${b}: it must squash them`;
+    return undefined;
+  }
+
+  // Live log entries of `author` whose range lies within from..to, in sequence order.
+  #inside(author: string, from: number, to: number): number[] {
+    const idx = this.#bySeq.get(author) ?? [];
+    const out = new Set<number>();
+    for (let s = from; s <= to && s <= idx.length; s++) {
+      const i = idx[s - 1];
+      if (i === undefined) continue;
+      const e = this.#log[i];
+      if (!e.dead && e.from >= from && e.seq <= to) out.add(i);
+    }
+    return [...out].sort((a, b) => this.#log[a].from - this.#log[b].from);
+  }
+
+  // Admission's squash hook: the squash against the run's envelopes held here (squash.ts).
+  #checkSquash(e: Envelope, heldTo: number): void {
+    if (heldTo < e.from) return;
+    const held = this.#inside(e.author, e.from, heldTo).map((i) => this.#log[i]);
+    const whole = heldTo === e.seq && held.reduce((n, x) => n + x.seq - x.from + 1, 0) === e.seq - e.from + 1;
+    try { checkSquash(e, held.map((x) => x.env), whole, this.runtime.kernel); } catch (err) {
+      throw err instanceof TrustError ? err : new TrustError("BAD_SQUASH", (err as Error)?.message ?? String(err), err);
+    }
+  }
+
   // A fuller copy of an envelope held redacted: it replaces the stored copy
   // (durable first, as in #accept) and its new deltas are joined.
   async #refill(e: Envelope, variables: string[], peer?: string): Promise<void> {
@@ -351,14 +419,14 @@ export class TrustHub {
     const gate = this.#o.readGate, out = new Set<string>();
     if (!gate) return out;
     const all = new Set<string>();
-    for (const e of this.#log) for (const v of e.variables) all.add(v);
+    for (const e of this.#log) if (!e.dead) for (const v of e.variables) all.add(v);
     for (const v of all) if (gate.canRead(did, v)) out.add(v);
     return out;
   }
   // Log indices of the envelopes carrying any of `variables`, in admission order.
   /** @internal */ _carrying(variables: Set<string>): number[] {
     const out: number[] = [];
-    this.#log.forEach((e, i) => { if (e.variables.some((v) => variables.has(v))) out.push(i); });
+    this.#log.forEach((e, i) => { if (!e.dead && e.variables.some((v) => variables.has(v))) out.push(i); });
     return out;
   }
 
@@ -392,8 +460,21 @@ export class TrustHub {
   // restart never holds a join whose envelope it cannot serve), joins it and
   // passes it on.
   async #accept(e: Envelope, src: Source | null): Promise<void> {
-    await this.#persist(e);
-    this.#record(e);
+    if (e.from < e.seq) {
+      // A squash: it takes the place of the run's envelopes held here (in
+      // the store, in one batch, and in the log), unless it leaves out a
+      // delta one of them carries (then they stay, beside it).
+      const drop = this.#inside(e.author, e.from, e.seq).filter((i) => !this.#log[i].env.items.some((it) => e.redacted.includes(it.variable)));
+      const st = this.#o.store;
+      if (st) {
+        if (st.replaceEnvelopes) await st.replaceEnvelopes(drop.map((i) => this.#log[i].bytes), e.bytes);
+        else await st.putEnvelope(e.bytes);
+      }
+      this.#record(e, drop);
+    } else {
+      await this.#persist(e);
+      this.#record(e);
+    }
     this.#join(e, src?.peer);
     for (const rep of this.#reps) rep._offer(e, src);
   }
@@ -406,12 +487,31 @@ export class TrustHub {
     await Promise.all([st.putEnvelope(e.bytes), own && st.setOwnSeq ? st.setOwnSeq(e.seq) : undefined]);
   }
 
-  #record(e: Envelope): void {
+  // Records an admitted envelope in the log. A squash takes the slot of the
+  // last entry it replaces (`drop`: its links were all admitted before that
+  // one), the others die; every sequence it stands for maps to it.
+  #record(e: Envelope, drop: number[] = []): void {
     let idx = this.#bySeq.get(e.author);
     if (!idx) this.#bySeq.set(e.author, (idx = []));
-    idx[e.seq - 1] = this.#log.length;
-    this.#byDigest.set(digestKey(e.cid.multihash.digest), this.#log.length);
-    this.#log.push({ env: e, bytes: e.bytes, author: e.author, seq: e.seq, variables: e.header.map((h) => h.variable) });
+    const live = this.#live.get(e.author) ?? { n: 0, bytes: 0 };
+    this.#live.set(e.author, live);
+    const slot = drop.length ? Math.max(...drop) : this.#log.length;
+    for (const i of drop) {
+      const x = this.#log[i];
+      this.#byDigest.delete(digestKey(x.env.cid.multihash.digest));
+      live.n--; live.bytes -= x.bytes.length;
+      x.dead = true; x.bytes = new Uint8Array(0); x.variables = [];
+      this.#stats.squashed++;
+    }
+    const entry: LogEntry = { env: e, bytes: e.bytes, author: e.author, from: e.from, seq: e.seq, variables: e.header.map((h) => h.variable) };
+    if (slot === this.#log.length) this.#log.push(entry); else this.#log[slot] = entry;
+    for (const i of drop) if (i !== slot) (this.#log[i] as { env: Envelope | null }).env = null;
+    for (let s = e.from; s <= e.seq; s++) {
+      const cur = idx[s - 1];
+      if (cur === undefined || this.#log[cur].dead || cur === slot || e.from < e.seq) idx[s - 1] = slot;
+    }
+    this.#byDigest.set(digestKey(e.cid.multihash.digest), slot);
+    live.n++; live.bytes += e.bytes.length;
   }
 
   // Joins the envelope's carried deltas (only `only`'s, if given): a
@@ -536,6 +636,62 @@ export class TrustHub {
     }
     this.#stats.signed++;
     await this.#accept(env, null).catch((e) => this._report(e));
+    const every = this.#o.squashEvery ?? 256;
+    const mine = this.#live.get(me)?.n ?? 0;
+    if (every > 0 && mine >= Math.max(every, this.#squashAt)) await this.#squashOwn().catch((e) => this._report(e));
+  }
+
+  // Signs a squash of this node's own live envelopes (as many of the latest
+  // as one squash may stand for), checks it as any peer would, and puts it
+  // in their place. If it cannot be admitted (a run whose deltas cover
+  // another replica's dots seen only through envelopes that follow the run
+  // itself), the next try waits for squashEvery more envelopes.
+  async #squashOwn(): Promise<void> {
+    const me = this.identity.did;
+    const every = this.#o.squashEvery ?? 256;
+    const lim = { ...DEFAULT_LIMITS, ...this.#o.admit?.envelopeLimits };
+    const last = this.ledger.lastSeq(me);
+    const all = this.#inside(me, 1, last);
+    let j = 0;
+    while (j < all.length && last - this.#log[all[j]].from + 1 > lim.maxCovers) j++;
+    const run = all.slice(j).map((i) => this.#log[i]);
+    const giveUp = (why: string) => {
+      this.#squashAt = (this.#live.get(me)?.n ?? 0) + every;
+      this._report(new Error(`this node's envelopes ${run[0]?.from}..${last} were not squashed: ${why}`));
+    };
+    if (run.length < 2) { this.#squashAt = (this.#live.get(me)?.n ?? 0) + every; return; }
+    const from = run[0].from;
+    // Contiguous and carried whole (own envelopes read back from peers may be redacted).
+    for (let k = 0; k < run.length; k++) {
+      if (run[k].from !== (k ? run[k - 1].seq + 1 : from) || run[k].env.redacted.length) return giveUp("the run has gaps or redacted items");
+    }
+    if (run[run.length - 1].seq !== last) return giveUp("the run does not reach the last envelope");
+    const covers: CID[] = [];
+    for (let s = from; s <= last; s++) covers.push(this.ledger.cidAt(me, s)!);
+    const inRun = new Set(covers.map(String));
+    for (const x of run) inRun.add(x.env.cid.toString());
+    const links = new Map<string, CID>();
+    for (const x of run) for (const l of x.env.links) {
+      const c = l.toString();
+      // Outside the run, and not after it (a link whose past holds the run would make the squash its own ancestor).
+      if (!inRun.has(c) && (this.ledger._envelope(c)?.vc.get(me) ?? 0) < from) links.set(c, l);
+    }
+    if (links.size > lim.maxLinks) return giveUp(`${links.size} links, at most ${lim.maxLinks}`);
+    let env: Envelope;
+    try {
+      const cap = await this._proof();
+      env = await signEnvelope(this.identity, {
+        author: me, seq: last, from, covers, links: sortLinks(links.values()), items: joinItems(run.map((x) => x.env), this.runtime.kernel), ...(cap ? { cap } : {}),
+      }, this.#o.admit?.envelopeLimits);
+    } catch (e) { return giveUp((e as Error).message); }
+    const o: AdmitOptions = {
+      ...this.#o.admit, kernel: this.runtime.kernel, verify: () => Promise.resolve(true), authorize: this.#o.authorize, squash: (e, to) => this.#checkSquash(e, to),
+    };
+    const r = await admit(this.ledger, env, o);
+    if (r.status !== "admitted") return giveUp(r.status === "rejected" ? r.error.message : r.status);
+    this.#stats.squashes++;
+    this.#squashAt = 0;
+    await this.#accept(env, null);
   }
 
   async #restore(): Promise<void> {
@@ -546,35 +702,64 @@ export class TrustHub {
       if (st) {
         const stored = [...await st.envelopes()];
         const check = this.#o.admit?.verify ?? verifySignature;
+        const handle = async (r: AdmitResult | { status: "duplicate" }): Promise<void> => {
+          if (r.status === "filled") {
+            // A fuller copy appended after a redacted one (a store without replaceEnvelopes).
+            this.#stats.restored++;
+            await this.#refill(r.envelope, r.filled);
+            return;
+          }
+          if (r.status !== "admitted") {
+            this.#stats.restoreSkipped++;
+            this._report(new Error(`a stored envelope was skipped: ${r.status === "rejected" ? r.error.message : r.status}`));
+            return;
+          }
+          this.#stats.restored++;
+          const e = r.envelope;
+          // A squash read back beside the envelopes it covers (appended by a store without replaceEnvelopes).
+          this.#record(e, e.from < e.seq ? this.#inside(e.author, e.from, e.seq).filter((i) => !this.#log[i].env.items.some((it) => e.redacted.includes(it.variable))) : []);
+          this.#join(e);
+          for (const it of e.items) {
+            const c = covered.get(it.variable);
+            try { if (c) c.merge(it.delta); else covered.set(it.variable, decodeState(it.delta, undefined, this.runtime.kernel)); } catch { /* joined above or reported */ }
+          }
+        };
+        // A squash is stored after envelopes that link to what it covers:
+        // an envelope whose links are not here yet waits for the rest of
+        // the log; what still waits at the end is admitted with its links
+        // settled (they were settled when it was admitted first).
+        let parked: (Uint8Array | Envelope)[] = [];
+        const sigAll = new Map<Uint8Array, Promise<boolean>>();
+        const opts = (settledLinks: boolean): AdmitOptions => ({
+          ...this.#o.admit, kernel: this.runtime.kernel, now: () => Number.MAX_SAFE_INTEGER, settledLinks,
+          verify: (did, data, sig) => sigAll.get(sig) ?? check(did, data, sig), squash: (e, to) => this.#checkSquash(e, to),
+        });
         // Decoded and signature-checked in parallel batches, admitted in order.
         for (let at = 0; at < stored.length; at += 256) {
           const { items, sigs } = await this._precheck(stored.slice(at, at + 256));
+          for (const [k, v] of sigs) sigAll.set(k, v);
+          let progress = false;
           for (const input of items) {
             // The clock rule held when it was admitted; time since does not undo it.
-            const r = CID.asCID(input) ? { status: "duplicate" as const } : await admit(this.ledger, input as Uint8Array | Envelope, {
-              ...this.#o.admit, kernel: this.runtime.kernel, now: () => Number.MAX_SAFE_INTEGER, settledLinks: true,
-              verify: (did, data, sig) => sigs.get(sig) ?? check(did, data, sig),
-            });
-            if (r.status === "filled") {
-              // A fuller copy appended after a redacted one (a store without replaceEnvelopes).
-              this.#stats.restored++;
-              await this.#refill(r.envelope, r.filled);
-              continue;
+            if (CID.asCID(input)) { await handle({ status: "duplicate" }); continue; }
+            const r = await admit(this.ledger, input as Uint8Array | Envelope, opts(false));
+            if (r.status === "pending") { parked.push(input as Uint8Array | Envelope); continue; }
+            progress ||= r.status === "admitted";
+            await handle(r);
+          }
+          while (progress && parked.length) {
+            progress = false;
+            const still: (Uint8Array | Envelope)[] = [];
+            for (const input of parked) {
+              const r = await admit(this.ledger, input, opts(false));
+              if (r.status === "pending") { still.push(input); continue; }
+              progress ||= r.status === "admitted";
+              await handle(r);
             }
-            if (r.status !== "admitted") {
-              this.#stats.restoreSkipped++;
-              this._report(new Error(`a stored envelope was skipped: ${r.status === "rejected" ? r.error.message : r.status}`));
-              continue;
-            }
-            this.#stats.restored++;
-            this.#record(r.envelope);
-            this.#join(r.envelope);
-            for (const it of r.envelope.items) {
-              const c = covered.get(it.variable);
-              try { if (c) c.merge(it.delta); else covered.set(it.variable, decodeState(it.delta, undefined, this.runtime.kernel)); } catch { /* joined above or reported */ }
-            }
+            parked = still;
           }
         }
+        for (const input of parked) await handle(await admit(this.ledger, input, opts(true)));
       }
       // What the runtime holds beyond the envelopes: local changes of an
       // earlier run that were stored but not signed yet, and variables
@@ -771,9 +956,10 @@ export class EnvelopeReplicator {
     for (const j of this.transport.neighbours()) {
       if (src && src.rep === this && src.peer === j) continue;
       const p = this.#peer(j);
-      if ((p.known.get(e.author) ?? 0) >= e.seq) continue;
+      // A squash goes even to a peer holding its run: it replaces them there too.
+      if (e.from === e.seq && (p.known.get(e.author) ?? 0) >= e.seq) continue;
       const b = this.hub._serve(e, this.#didOf(j));
-      p.known.set(e.author, e.seq);
+      if ((p.known.get(e.author) ?? 0) < e.seq) p.known.set(e.author, e.seq);
       p.sentAt.set(e.author, this.#clock.now());
       p.outbox.push(b);
       p.outboxBytes += b.length;
