@@ -19,7 +19,7 @@ import { awset, gcounter } from "./util/forge.js";
 beforeAll(async () => { await init(); });
 
 let keys: Identity[] = [];
-beforeAll(async () => { keys = await Promise.all([0, 1, 2].map(() => Identity.generate())); });
+beforeAll(async () => { keys = await Promise.all(Array.from({ length: 8 }, () => Identity.generate())); });
 
 
 async function world(o: Partial<TrustHubOptions>[]) {

@@ -298,10 +298,12 @@ export async function admit(ledger: TrustLedger, input: Uint8Array | Envelope, o
   const vc = new Map<string, number>();
   for (const l of env.links) for (const [a, s] of ledger._envelope(l.toString())?.vc ?? []) if (s > (vc.get(a) ?? 0)) vc.set(a, s);
   // A squash is checked as one envelope standing where its range starts:
-  // what its links saw, and its range's worth of steps.
-  if (squash && (vc.get(env.author) ?? 0) >= env.from) {
-    return refuse(new TrustError("BAD_SQUASH", `a squash of ${env.author}'s ${env.from}..${env.seq} links to an envelope that follows its own range`));
-  }
+  // what its links saw, its author's own history before the range, and the
+  // range's worth of steps. (A link to an envelope of the range, or to one
+  // that follows it, grants nothing more of the author's own: a node that
+  // learnt the range from another squash resolves such links to that one,
+  // which over-approximates what they saw.)
+  if (squash && (vc.get(env.author) ?? 0) > before) vc.set(env.author, before);
   const seen = (key: string, replica: string): bigint => {
     const did = didOfReplica(replica);
     return did ? ledger._seen(did, key, vc.get(did) ?? 0) : 0n;

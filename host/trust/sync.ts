@@ -641,54 +641,69 @@ export class TrustHub {
     if (every > 0 && mine >= Math.max(every, this.#squashAt)) await this.#squashOwn().catch((e) => this._report(e));
   }
 
-  // Signs a squash of this node's own live envelopes (as many of the latest
-  // as one squash may stand for), checks it as any peer would, and puts it
-  // in their place. If it cannot be admitted (a run whose deltas cover
-  // another replica's dots seen only through envelopes that follow the run
-  // itself), the next try waits for squashEvery more envelopes.
+  // Signs a squash of a run of this node's own live envelopes, checks it as
+  // any peer would, and puts it in their place. The run is the longest one
+  // (oldest first) whose links outside it all lie before it: a link to an
+  // envelope that has seen the run would make the squash its own ancestor at
+  // a node that learns the run from it, and dropping that link would let
+  // links to the run grant less than they did. With none (an author whose
+  // every envelope links to another's that saw its previous one), the next
+  // try waits for squashEvery more envelopes.
   async #squashOwn(): Promise<void> {
     const me = this.identity.did;
     const every = this.#o.squashEvery ?? 256;
     const lim = { ...DEFAULT_LIMITS, ...this.#o.admit?.envelopeLimits };
     const last = this.ledger.lastSeq(me);
-    const all = this.#inside(me, 1, last);
-    let j = 0;
-    while (j < all.length && last - this.#log[all[j]].from + 1 > lim.maxCovers) j++;
-    const run = all.slice(j).map((i) => this.#log[i]);
-    const giveUp = (why: string) => {
+    const all = this.#inside(me, 1, last).map((i) => this.#log[i]);
+    const wait = (why?: string) => {
       this.#squashAt = (this.#live.get(me)?.n ?? 0) + every;
-      this._report(new Error(`this node's envelopes ${run[0]?.from}..${last} were not squashed: ${why}`));
+      if (why) this._report(new Error(`this node's envelopes were not squashed: ${why}`));
     };
-    if (run.length < 2) { this.#squashAt = (this.#live.get(me)?.n ?? 0) + every; return; }
-    const from = run[0].from;
-    // Contiguous and carried whole (own envelopes read back from peers may be redacted).
-    for (let k = 0; k < run.length; k++) {
-      if (run[k].from !== (k ? run[k - 1].seq + 1 : from) || run[k].env.redacted.length) return giveUp("the run has gaps or redacted items");
+    // Own entries carried whole and contiguous (own envelopes read back from peers may be redacted).
+    const whole = (x: LogEntry, prev?: LogEntry) => !x.env.redacted.length && (!prev || x.from === prev.seq + 1);
+    let run: LogEntry[] = [];
+    let links = new Map<string, CID>();
+    for (let j = 0; j < all.length && run.length < 2; j++) {
+      const from = all[j].from;
+      const mine = new Set<string>(), ext = new Map<string, CID>();
+      const cand: LogEntry[] = [];
+      for (let k = j; k < all.length; k++) {
+        const x = all[k];
+        if (!whole(x, cand[cand.length - 1]) || x.seq - from + 1 > lim.maxCovers) break;
+        const add = new Map<string, CID>();
+        let ok = true;
+        for (const l of x.env.links) {
+          const c = l.toString();
+          if (mine.has(c) || ext.has(c)) continue;
+          if ((this.ledger._envelope(c)?.vc.get(me) ?? 0) >= from) { ok = false; break; }
+          add.set(c, l);
+        }
+        if (!ok || ext.size + add.size > lim.maxLinks) break;
+        for (const [c, l] of add) ext.set(c, l);
+        for (let s = x.from; s <= x.seq; s++) mine.add(this.ledger.cidAt(me, s)!.toString());
+        mine.add(x.env.cid.toString());
+        cand.push(x);
+      }
+      // Links to envelopes of the run found later are inside it.
+      for (const c of mine) ext.delete(c);
+      if (cand.length >= 2) { run = cand; links = ext; }
     }
-    if (run[run.length - 1].seq !== last) return giveUp("the run does not reach the last envelope");
+    if (run.length < 2) return wait();
+    const from = run[0].from, to = run[run.length - 1].seq;
     const covers: CID[] = [];
-    for (let s = from; s <= last; s++) covers.push(this.ledger.cidAt(me, s)!);
-    const inRun = new Set(covers.map(String));
-    for (const x of run) inRun.add(x.env.cid.toString());
-    const links = new Map<string, CID>();
-    for (const x of run) for (const l of x.env.links) {
-      const c = l.toString();
-      // Outside the run, and not after it (a link whose past holds the run would make the squash its own ancestor).
-      if (!inRun.has(c) && (this.ledger._envelope(c)?.vc.get(me) ?? 0) < from) links.set(c, l);
-    }
-    if (links.size > lim.maxLinks) return giveUp(`${links.size} links, at most ${lim.maxLinks}`);
+    for (let s = from; s <= to; s++) covers.push(this.ledger.cidAt(me, s)!);
     let env: Envelope;
     try {
       const cap = await this._proof();
       env = await signEnvelope(this.identity, {
-        author: me, seq: last, from, covers, links: sortLinks(links.values()), items: joinItems(run.map((x) => x.env), this.runtime.kernel), ...(cap ? { cap } : {}),
+        author: me, seq: to, from, covers, links: sortLinks(links.values()), items: joinItems(run.map((x) => x.env), this.runtime.kernel), ...(cap ? { cap } : {}),
       }, this.#o.admit?.envelopeLimits);
-    } catch (e) { return giveUp((e as Error).message); }
+    } catch (e) { return wait((e as Error).message); }
     const o: AdmitOptions = {
       ...this.#o.admit, kernel: this.runtime.kernel, verify: () => Promise.resolve(true), authorize: this.#o.authorize, squash: (e, to) => this.#checkSquash(e, to),
     };
     const r = await admit(this.ledger, env, o);
-    if (r.status !== "admitted") return giveUp(r.status === "rejected" ? r.error.message : r.status);
+    if (r.status !== "admitted") return wait(r.status === "rejected" ? r.error.message : r.status);
     this.#stats.squashes++;
     this.#squashAt = 0;
     await this.#accept(env, null);
