@@ -55,8 +55,15 @@ export interface AdmitOptions {
   // squash against the covered envelopes it holds; throwing a TrustError
   // rejects it (BAD_SQUASH: kept as evidence) and changes nothing.
   squash?: (envelope: Envelope, heldTo: number) => void;
-  // Run every check, commit nothing (the own node trying a squash before it stores it).
+  // Run every check, commit nothing.
   dryRun?: boolean;
+  // Record no refusal, count nothing, keep no evidence (a tentative check).
+  quiet?: boolean;
+  // Links a squash admitted here was admitted without (they had not arrived):
+  // until they do, what links to that squash saw is not all known here, so an
+  // envelope covering dots beyond it waits for them (pending) instead of
+  // being refused (UNSEEN_CONTEXT).
+  deferred?: () => string[];
 }
 
 // Proof that an author signed two envelopes with one sequence number: both
@@ -194,6 +201,13 @@ export class TrustLedger {
     entry.redacted = entry.redacted!.filter((v) => !variables.includes(v));
     if (entry.redacted.length === 0) delete entry.redacted;
   }
+  // What `src` had seen is added to what `target` (and every CID resolving
+  // to it) had seen: a squash admitted before one of its links arrived.
+  /** @internal */ _widen(target: string, src: string): void {
+    const t = this.#envelopes.get(target), f = this.#envelopes.get(src);
+    if (!t || !f) return;
+    for (const [a, s] of f.vc) if (a !== t.author && s > (t.vc.get(a) ?? 0)) t.vc.set(a, s);
+  }
   /** @internal */ _commit(e: Envelope, vc: Map<string, number>, raised: Map<string, bigint>): void {
     const c = e.cid.toString();
     const a: AuthorState = this.#authors.get(e.author) ?? { seq: 0, bySeq: [], keys: new Map(), redacted: new Map() };
@@ -242,7 +256,7 @@ function keyOf(variable: string, path: PathSegment[], replica: string, kind: "d"
 // Checks one envelope (bytes or decoded) and, if it is admitted, records it
 // in the ledger. Never throws: every refusal is a result.
 export async function admit(ledger: TrustLedger, input: Uint8Array | Envelope, o: AdmitOptions = {}): Promise<AdmitResult> {
-  const reject = (error: TrustError, evidence?: Equivocation): AdmitResult => { ledger._reject(error); return { status: "rejected", error, evidence }; };
+  const reject = (error: TrustError, evidence?: Equivocation): AdmitResult => { if (!o.quiet) ledger._reject(error); return { status: "rejected", error, evidence }; };
   let env: Envelope;
   try {
     // An envelope this module decoded or signed (frozen) is taken as is; any
@@ -260,7 +274,7 @@ export async function admit(ledger: TrustLedger, input: Uint8Array | Envelope, o
   if (ledger.has(cid)) return fills().length ? fill(ledger, env, fills(), o, reject) : { status: "duplicate", envelope: env };
   if (!(await verifyEnvelope(env, o.verify))) return reject(new TrustError("BAD_SIGNATURE", `envelope ${cid} is not signed by ${env.author}`));
   // From here on the author really signed it: a refusal is remembered (see refused()).
-  const refuse = (error: TrustError, evidence?: Equivocation): AdmitResult => { ledger._refuse(cid); return reject(error, evidence); };
+  const refuse = (error: TrustError, evidence?: Equivocation): AdmitResult => { if (!o.quiet) ledger._refuse(cid); return reject(error, evidence); };
   if (o.authorize) {
     try { await o.authorize(env); } catch (e) {
       return refuse(e instanceof TrustError ? e : new TrustError("UNAUTHORIZED", String((e as Error)?.message ?? e), e));
@@ -277,7 +291,7 @@ export async function admit(ledger: TrustLedger, input: Uint8Array | Envelope, o
   const equivocation = (s: number, other: CID): AdmitResult => {
     const admitted = CID.parse(author!.bySeq[s - 1]);
     const ev: Equivocation = { author: env.author, seq: s, admitted, conflicting: other, conflictingBytes: env.bytes };
-    ledger._evidence(ev);
+    if (!o.quiet) ledger._evidence(ev);
     return refuse(new TrustError("EQUIVOCATION", `${env.author} signed ${other} and ${admitted} with sequence ${s}`), ev);
   };
   if (!squash && env.seq <= last) return equivocation(env.seq, env.cid);
@@ -334,9 +348,11 @@ export async function admit(ledger: TrustLedger, input: Uint8Array | Envelope, o
     if (squash) o.squash?.(env, Math.min(last, env.seq));
   } catch (e) {
     const err = e instanceof TrustError ? e : new TrustError("BAD_DELTA", String((e as Error)?.message ?? e), e);
+    const unsure = err.code === "UNSEEN_CONTEXT" ? o.deferred?.() ?? [] : [];
+    if (unsure.length) return { status: "pending", envelope: env, missing: unsure.slice(0, 64).map((c) => CID.parse(c)) };
     if (err.code === "BAD_SQUASH" && last >= env.from) {
       const ev: Equivocation = { author: env.author, seq: env.seq, admitted: CID.parse(author!.bySeq[Math.min(last, env.seq) - 1]), conflicting: env.cid, conflictingBytes: env.bytes };
-      ledger._evidence(ev);
+      if (!o.quiet) ledger._evidence(ev);
       return refuse(err, ev);
     }
     return refuse(err);

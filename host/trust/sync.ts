@@ -122,7 +122,7 @@ interface Source { rep: EnvelopeReplicator; peer: string }
 // redacted). A squash's entry stands for from..seq; an entry it replaced is
 // dead (its slot kept, so indices stay causal order; its envelope dropped).
 interface LogEntry { env: Envelope; bytes: Uint8Array; author: string; from: number; seq: number; variables: string[]; dead?: boolean }
-interface Waiting { bytes: Uint8Array; missing: string[] }
+interface Waiting { bytes: Uint8Array; missing: string[]; squash: boolean; tried?: number }
 
 // The last 8 bytes of a CID: a frontier's head (enough to tell two forks apart).
 const digestKey = (d: Uint8Array): string => String.fromCharCode.apply(null, d as unknown as number[]);
@@ -344,6 +344,7 @@ export class TrustHub {
     }
     const r = await admit(this.ledger, input as Uint8Array | Envelope, {
       ...this.#o.admit, ...(verify ? { verify } : {}), kernel: this.runtime.kernel, authorize: (e) => this.#authorize(e), squash: (e, to) => this.#checkSquash(e, to),
+      deferred: () => [...this.#deferred.keys()],
     });
     switch (r.status) {
       case "duplicate":
@@ -354,6 +355,8 @@ export class TrustHub {
         src.rep._wait(src.peer, r.envelope, r.missing.map(String));
         return;
       case "rejected":
+        // A link a squash waited for, refused: nothing more will come of it.
+        if (!(input instanceof Uint8Array)) this.#deferred.delete((input as Envelope).cid.toString());
         s.rejected++;
         s.rejectedBy[r.error.code] = (s.rejectedBy[r.error.code] ?? 0) + 1;
         try { this.#o.onReject?.(r.error, src.peer, r.evidence); } catch { /* ignored */ }
@@ -368,6 +371,14 @@ export class TrustHub {
         src.rep._holds(src.peer, r.envelope.author, r.envelope.seq);
         await this.#accept(r.envelope, src);
     }
+  }
+
+  // An envelope a squash was admitted without: what it saw is the squash's too.
+  #widen(e: Envelope): void {
+    const c = e.cid.toString(), t = this.#deferred.get(c);
+    if (!t) return;
+    this.#deferred.delete(c);
+    for (const s of t) this.ledger._widen(s, c);
   }
 
   // Why the author's log is full (undefined: it is not).
@@ -440,6 +451,45 @@ export class TrustHub {
           await this._receive(w.bytes, { rep, peer });
         }
       }
+      if (!progress) progress = await this.#breakCycle();
+    }
+  }
+
+  // A node that learns runs of two authors from their squashes can find
+  // them waiting on each other: squash S links L, and L links an envelope of
+  // S's run, which resolves only to S. S is tried as if its missing links
+  // were not there: if it passes every check with less than it names (its
+  // items need nothing those links saw), it is admitted, and what each link
+  // saw is added to it when the link arrives. Otherwise it keeps waiting.
+  async #breakCycle(): Promise<boolean> {
+    for (const rep of this.#reps) {
+      for (const [peer, c, w] of rep._pendingSquashes()) {
+        // Tried once per state of the ledger: a peer's pending squashes cost one check each, not one per message.
+        if (w.tried === this.ledger.size) continue;
+        w.tried = this.ledger.size;
+        const o: AdmitOptions = { ...this.#o.admit, kernel: this.runtime.kernel, authorize: (e) => this.#authorize(e), squash: (e, to) => this.#checkSquash(e, to), settledLinks: true };
+        const dry = await admit(this.ledger, w.bytes, { ...o, dryRun: true, quiet: true });
+        if (dry.status !== "admitted") continue;
+        rep._unwait(peer, c);
+        const later = dry.envelope.links.map(String).filter((l) => !this.ledger.settled(l));
+        const r = await admit(this.ledger, dry.envelope, o);
+        if (r.status !== "admitted") continue;
+        this.#defer(later, c);
+        this.#stats.admitted++;
+        rep._holds(peer, r.envelope.author, r.envelope.seq);
+        await this.#accept(r.envelope, { rep, peer });
+        return true;
+      }
+    }
+    return false;
+  }
+  #deferred = new Map<string, string[]>(); // a link's CID → squashes admitted before it (at most 4,096 links)
+  #defer(links: string[], squash: string): void {
+    for (const l of links) {
+      let t = this.#deferred.get(l);
+      if (!t) this.#deferred.set(l, (t = []));
+      t.push(squash);
+      if (this.#deferred.size > 4096) this.#deferred.delete(this.#deferred.keys().next().value!);
     }
   }
 
@@ -460,6 +510,7 @@ export class TrustHub {
   // restart never holds a join whose envelope it cannot serve), joins it and
   // passes it on.
   async #accept(e: Envelope, src: Source | null): Promise<void> {
+    this.#widen(e);
     if (e.from < e.seq) {
       // A squash: it takes the place of the run's envelopes held here (in
       // the store, in one batch, and in the log), unless it leaves out a
@@ -731,6 +782,7 @@ export class TrustHub {
           }
           this.#stats.restored++;
           const e = r.envelope;
+          this.#widen(e);
           // A squash read back beside the envelopes it covers (appended by a store without replaceEnvelopes).
           this.#record(e, e.from < e.seq ? this.#inside(e.author, e.from, e.seq).filter((i) => !this.#log[i].env.items.some((it) => e.redacted.includes(it.variable))) : []);
           this.#join(e);
@@ -774,7 +826,21 @@ export class TrustHub {
             parked = still;
           }
         }
-        for (const input of parked) await handle(await admit(this.ledger, input, opts(true)));
+        // In chain order per author: one whose author's chain does not reach
+        // it yet waits for the others (a squash parked behind it).
+        for (let progress = true; parked.length;) {
+          const still: (Uint8Array | Envelope)[] = [];
+          for (const input of parked) {
+            if (progress && !(input instanceof Uint8Array) && input.from - 1 > this.ledger.lastSeq(input.author)) { still.push(input); continue; }
+            const later = input instanceof Uint8Array ? [] : input.links.map(String).filter((l) => !this.ledger.settled(l));
+            const r = await admit(this.ledger, input, opts(true));
+            if (r.status === "admitted" && r.envelope.from < r.envelope.seq) this.#defer(later, r.envelope.cid.toString());
+            await handle(r);
+          }
+          // No envelope moved a chain on: the rest go in as they are (and are refused or skipped).
+          progress = still.length < parked.length;
+          parked = still;
+        }
       }
       // What the runtime holds beyond the envelopes: local changes of an
       // earlier run that were stored but not signed yet, and variables
@@ -937,7 +1003,7 @@ export class EnvelopeReplicator {
       this.#dropped++;
       return;
     }
-    p.pending.set(c, { bytes: e.bytes, missing });
+    p.pending.set(c, { bytes: e.bytes, missing, squash: e.from < e.seq });
     p.pendingBytes += e.bytes.length;
   }
 
@@ -956,6 +1022,19 @@ export class EnvelopeReplicator {
       }
     }
     return out;
+  }
+
+  // Pending squashes (for the hub's cycle break), left in place.
+  /** @internal */ _pendingSquashes(): [string, string, Waiting][] {
+    const out: [string, string, Waiting][] = [];
+    for (const [peer, p] of this.#peers) for (const [c, w] of p.pending) if (w.squash) out.push([peer, c, w]);
+    return out;
+  }
+  /** @internal */ _unwait(peer: string, c: string): void {
+    const p = this.#peers.get(peer), w = p?.pending.get(c);
+    if (!p || !w) return;
+    p.pending.delete(c);
+    p.pendingBytes -= w.bytes.length;
   }
 
   /** @internal */ _pendingCount(): number {
