@@ -13,7 +13,9 @@ import { SimNetwork } from "../dist/host/transport/sim.js";
 import {
   CID, TrustHub, TrustLedger, admit, encodeTrustMessage, signEnvelope, type Envelope, type EnvelopeItem, type TrustHubOptions,
 } from "../dist/host/trust/index.js";
-import { MemoryEnvelopeStore } from "./util/trustless.js";
+import { MemoryEnvelopeStore, runTrustless } from "./util/trustless.js";
+import { check, makeSchedule } from "./util/replication.js";
+import { scheduleSeeds } from "./util/replication-seeds.js";
 import { awset, gcounter } from "./util/forge.js";
 
 beforeAll(async () => { await init(); });
@@ -226,4 +228,21 @@ describe("squashes at a hub, and the per-author bound", () => {
     expect(rt.query("g")).toBe(9);
     hub.close();
   });
+});
+
+describe("the seeded schedules with compaction", () => {
+  // Every node squashes its own envelopes every 2: squashes cross pushes,
+  // catch-up, loss, duplication, partitions and restarts from squashed logs.
+  it("converge to the join of all updates with squashes every 2 envelopes (20 schedules, 5 with a crash)", async () => {
+    let squashed = 0;
+    for (const [seeds, crash] of [[scheduleSeeds("trustless-squash", 20), false], [scheduleSeeds("trustless-squash-crash", 5), true]] as const) {
+      for (const seed of seeds) {
+        const out = await runTrustless(makeSchedule(seed, crash ? { crash: true } : {}), keys, { squashEvery: 2 });
+        const why = check(out, crash) ?? (out.rejected > 0 ? `${out.rejected} honest envelopes rejected` : null);
+        if (why) throw new Error(`seed ${seed} (trustless, squash${crash ? ", crash" : ""}): ${why}`);
+        squashed += out.squashed;
+      }
+    }
+    expect(squashed).toBeGreaterThan(100);
+  }, 600_000);
 });

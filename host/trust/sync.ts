@@ -376,10 +376,15 @@ export class TrustHub {
   // An envelope a squash was admitted without: what it saw is the squash's too.
   #widen(e: Envelope): void {
     const c = e.cid.toString(), t = this.#deferred.get(c);
-    if (!t) return;
+    if (!t) { if (this.#deferred.size > 0 && this.#tainted.length < 65536) this.#tainted.push(c); return; }
     this.#deferred.delete(c);
     for (const s of t) this.ledger._widen(s, c);
+    // Envelopes admitted meanwhile took what they saw through the squash as
+    // it was then: what the link saw is theirs too (a little more than some saw).
+    for (const x of this.#tainted) this.ledger._widen(x, c);
+    if (this.#deferred.size === 0) this.#tainted = [];
   }
+  #tainted: string[] = []; // envelopes admitted while a squash waited for links
 
   // Why the author's log is full (undefined: it is not).
   #full(author: string, more: number): string | undefined {
