@@ -177,7 +177,8 @@ async function authorLogs(ids: Identity[], events: number, declare: (rt: Runtime
   for (let a = 0; a < ids.length; a++) {
     const store = new LogStore([]);
     const rt = new Runtime({ replica: ids[a].replicaId() });
-    const hub = await TrustHub.open(rt, { identity: ids[a], store });
+    // Unsquashed chains: one envelope per event (squashes would shrink the sets).
+    const hub = await TrustHub.open(rt, { identity: ids[a], store, squashEvery: 0 });
     declare(rt);
     for (let e = 0; e < events; e++) { write(rt, a, e); await hub.flushed(); }
     hub.close(); rt.close();

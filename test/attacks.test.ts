@@ -120,10 +120,11 @@ for (const kind of ["ws", "libp2p"] as Kind[]) {
         ["BAD_SEQUENCE", (await signEnvelope(m.id, { author: m.id.did, seq: 5, links: [e1.cid], items: [item("g", gcounter([[rm, 1]]))] })).bytes],
         ["EQUIVOCATION", (await signEnvelope(m.id, { author: m.id.did, seq: 1, links: [], items: [item("set", awset([[rm, 1]], [], [["other", [[rm, 1]]]]))] })).bytes],
       ];
-      // Unsigned: the signature taken out.
-      const u = dagCbor.decode((await next([item("g", gcounter([[rm, 1]]))])).bytes) as Record<string, unknown>;
+      // Unsigned: the signature taken out of the header (an envelope is [header, deltas]).
+      const [uh, us] = dagCbor.decode((await next([item("g", gcounter([[rm, 1]]))])).bytes) as [Uint8Array, unknown[]];
+      const u = dagCbor.decode(uh) as Record<string, unknown>;
       delete u.sig;
-      attacks.push(["UNSIGNED", dagCbor.encode(u)]);
+      attacks.push(["UNSIGNED", dagCbor.encode([dagCbor.encode(u), us])]);
       // Badly signed: Mallory's key signing as A's did; and an honest
       // envelope of B's altered in flight.
       const impostor = { did: A.node.identity.did, sign: (d: Uint8Array) => m.id.sign(d) };
@@ -134,9 +135,12 @@ for (const kind of ["ws", "libp2p"] as Kind[]) {
       let honestB: Uint8Array | undefined;
       for (const b of await B.node.store.envelopes()) if ((await decodeEnvelope(b)).author === B.node.identity.did) honestB = b;
       expect(honestB).toBeDefined();
-      const altered = honestB!.slice();
-      altered[altered.length - 70] ^= 1; // inside the signed fields (the signature is the last 64 bytes)
-      attacks.push(["BAD_SIGNATURE", altered]);
+      // A signed field changed in flight (its capability proof), the deltas
+      // untouched (an altered delta is BAD_DIGEST: test/trust-redact.test.ts).
+      const [bh, bs] = dagCbor.decode(honestB!) as [Uint8Array, unknown[]];
+      const bm = dagCbor.decode(bh) as Record<string, unknown>;
+      bm.cap = Uint8Array.of(1);
+      attacks.push(["BAD_SIGNATURE", dagCbor.encode([dagCbor.encode(bm), bs])]);
 
       // Each attack in its own message, plus a replay of honest envelopes.
       for (const [, bytes] of attacks) send([bytes]);

@@ -1,13 +1,14 @@
 // Signed envelopes (host/trust/envelope.ts, docs/security.md "Signed
-// envelopes"): round trips, canonical bytes and CIDs, signatures, and hostile
+// envelopes"): round trips, canonical headers and CIDs, signatures, and hostile
 // bytes (truncated, oversize, wrong types, non-canonical) refused with codes.
+// An envelope's bytes are dag-cbor [header, slots]: the CID is the header's.
 import { beforeAll, describe, expect, it } from "vitest";
 import fc from "fast-check";
 import * as dagCbor from "@ipld/dag-cbor";
 import { AWSet, GCounter, init } from "../dist/host/index.node.js";
 import { Identity } from "../dist/host/identity/index.js";
 import {
-  CID, DEFAULT_LIMITS, SIGNING_PREFIX, TrustError, cidOf, decodeEnvelope, signEnvelope, sortLinks, verifyEnvelope,
+  CID, DEFAULT_LIMITS, SIGNING_PREFIX, TrustError, cidOf, decodeEnvelope, envelopeCid, signEnvelope, sortLinks, verifyEnvelope,
 } from "../dist/host/trust/index.js";
 
 let alice: Identity, bob: Identity;
@@ -36,14 +37,17 @@ describe("envelope round trip and canonical bytes", () => {
     expect(d.author).toBe(alice.did);
     expect(d.seq).toBe(1);
     expect(d.links.map(String)).toEqual([link.toString()]);
-    expect(d.items).toEqual([{ variable: "s", delta }]);
+    expect(d.items.map((it) => ({ variable: it.variable, delta: it.delta }))).toEqual([{ variable: "s", delta }]);
+    expect(d.header.map((h) => [h.variable, h.length])).toEqual([["s", delta.length]]);
+    expect(d.redacted).toEqual([]);
     expect(d.cap).toEqual(new Uint8Array(0));
     expect(d.sig).toEqual(e.sig);
     expect(d.cid.equals(e.cid)).toBe(true);
-    // CIDv1, dag-cbor (0x71), sha-256 of the bytes
+    // CIDv1, dag-cbor (0x71), sha-256 of the header's bytes
     expect(d.cid.version).toBe(1);
     expect(d.cid.code).toBe(0x71);
-    expect(d.cid.equals(await cidOf(e.bytes))).toBe(true);
+    expect(d.cid.equals(await cidOf(e.head))).toBe(true);
+    expect(d.cid.equals(await envelopeCid(e.bytes))).toBe(true);
     expect(await verifyEnvelope(d)).toBe(true);
     // The signed bytes are the prefix and the envelope without its signature.
     expect(d.signed.subarray(0, SIGNING_PREFIX.length)).toEqual(SIGNING_PREFIX);
@@ -52,20 +56,25 @@ describe("envelope round trip and canonical bytes", () => {
   });
 
   it("equal envelopes give equal bytes and CIDs; any field change gives another CID", async () => {
-    const u = { author: alice.did, seq: 4, links: [link], items: [{ variable: "a", delta }, { variable: "b", delta: counter }], cap: Uint8Array.of(9) };
+    const s1 = new Uint8Array(16).fill(1), s2 = new Uint8Array(16).fill(2);
+    const u = { author: alice.did, seq: 4, links: [link], items: [{ variable: "a", delta, salt: s1 }, { variable: "b", delta: counter, salt: s2 }], cap: Uint8Array.of(9) };
     const e1 = await signEnvelope(alice, u);
-    // Built in another order, from copies: same bytes (Ed25519 is deterministic).
-    const e2 = await signEnvelope(alice, { cap: Uint8Array.of(9), items: [{ delta: delta.slice(), variable: "a" }, { delta: counter.slice(), variable: "b" }], links: [CID.parse(link.toString())], seq: 4, author: alice.did });
+    // Built in another order, from copies, with the same salts: same bytes (Ed25519 is deterministic).
+    const e2 = await signEnvelope(alice, { cap: Uint8Array.of(9), items: [{ delta: delta.slice(), variable: "a", salt: s1.slice() }, { delta: counter.slice(), variable: "b", salt: s2.slice() }], links: [CID.parse(link.toString())], seq: 4, author: alice.did });
     expect(e2.bytes).toEqual(e1.bytes);
     expect(e2.cid.equals(e1.cid)).toBe(true);
     const others = await Promise.all([
       signEnvelope(alice, { ...u, seq: 5 }),
       signEnvelope(alice, { ...u, links: [] }),
       signEnvelope(alice, { ...u, cap: Uint8Array.of(8) }),
-      signEnvelope(alice, { ...u, items: [{ variable: "a", delta }] }),
+      signEnvelope(alice, { ...u, items: [{ variable: "a", delta, salt: s1 }] }),
+      signEnvelope(alice, { ...u, items: [{ variable: "a", delta, salt: s2 }, u.items[1]] }), // another salt: another digest
     ]);
     const cids = new Set([e1, ...others].map((e) => e.cid.toString()));
-    expect(cids.size).toBe(5);
+    expect(cids.size).toBe(6);
+    // Without a salt, each signing draws a fresh one: the header does not let a guess of the delta be confirmed.
+    const [r1, r2] = await Promise.all([0, 1].map(() => signEnvelope(alice, { ...u, items: [{ variable: "a", delta }] })));
+    expect(r1.header[0].digest).not.toEqual(r2.header[0].digest);
   });
 
   it("batch: one signature covers many variables' deltas", async () => {
@@ -122,11 +131,15 @@ describe("signatures", () => {
 });
 
 describe("hostile bytes", () => {
-  const reencode = (n: unknown) => dagCbor.encode(n);
+  // A header map, encoded and carried with the honest envelope's slots.
+  let slots: unknown[];
+  const reencode = (n: unknown) => dagCbor.encode([dagCbor.encode(n), slots]);
   let base: Record<string, unknown>;
   beforeAll(async () => {
     const e = await signEnvelope(alice, { author: alice.did, seq: 1, links: [link], items: [{ variable: "s", delta }] });
-    base = dagCbor.decode(e.bytes) as Record<string, unknown>;
+    const [head, sl] = dagCbor.decode(e.bytes) as [Uint8Array, unknown[]];
+    base = dagCbor.decode(head) as Record<string, unknown>;
+    slots = sl;
   });
 
   it("every truncation is refused with a TrustError", async () => {
@@ -147,7 +160,11 @@ describe("hostile bytes", () => {
       [{ ...base, sig: new Uint8Array(0) }, "UNSIGNED"],
       [{ ...base, sig: new Uint8Array(63) }, "MALFORMED"],
       [{ ...base, sig: "x" }, "MALFORMED"],
-      [{ ...base, v: 2 }, "BAD_VERSION"],
+      [{ ...base, v: 1 }, "BAD_VERSION"],
+      [{ ...base, v: 3 }, "BAD_VERSION"],
+      [{ ...base, from: 1 }, "MALFORMED"],
+      [{ ...base, from: 1, covers: [] }, "MALFORMED"],
+      [{ ...base, seq: 2, from: 1, covers: [link] }, "MALFORMED"],
       [{ ...base, v: "1" }, "MALFORMED"],
       [{ ...base, author: "did:key:z6Mkfake" }, "MALFORMED"],
       [{ ...base, author: 7 }, "MALFORMED"],
@@ -158,8 +175,11 @@ describe("hostile bytes", () => {
       [{ ...base, links: [new Uint8Array(36)] }, "MALFORMED"],
       [{ ...base, items: [] }, "MALFORMED"],
       [{ ...base, items: [["s"]] }, "MALFORMED"],
-      [{ ...base, items: [[1, delta]] }, "MALFORMED"],
-      [{ ...base, items: [["s", "not bytes"]] }, "MALFORMED"],
+      [{ ...base, items: [["s", delta]] }, "MALFORMED"],
+      [{ ...base, items: [[1, new Uint8Array(32), 3]] }, "MALFORMED"],
+      [{ ...base, items: [["s", "not bytes", 3]] }, "MALFORMED"],
+      [{ ...base, items: [["s", new Uint8Array(31), 3]] }, "MALFORMED"],
+      [{ ...base, items: [["s", new Uint8Array(32), -1]] }, "MALFORMED"],
       [{ ...base, cap: 5 }, "MALFORMED"],
       [{ ...base, extra: 1 }, "MALFORMED"],
       [{ ...base, cap: undefined }, "MALFORMED"],
@@ -168,24 +188,29 @@ describe("hostile bytes", () => {
       const m = Object.fromEntries(Object.entries(n).filter(([, v]) => v !== undefined));
       expect(await code(decodeEnvelope(reencode(m))), JSON.stringify(Object.keys(m))).toBe(want);
     }
-    for (const top of [[], 1, "x", null, new Uint8Array(3), link]) expect(await code(decodeEnvelope(reencode(top)))).toBe("MALFORMED");
+    for (const top of [[], 1, "x", null, new Uint8Array(3), link]) {
+      expect(await code(decodeEnvelope(reencode(top)))).toBe("MALFORMED");
+      expect(await code(decodeEnvelope(dagCbor.encode(top)))).toBe("MALFORMED");
+    }
   });
 
   it("a non-canonical encoding of a valid envelope is refused (one envelope, one CID)", async () => {
-    const e = await signEnvelope(alice, { author: alice.did, seq: 1, links: [], items: [{ variable: "s", delta }] });
-    // Same map with its keys in another order: valid CBOR, not canonical.
-    const m = dagCbor.decode(e.bytes) as Record<string, unknown>;
+    const e = await signEnvelope(alice, { author: alice.did, seq: 1, links: [link], items: [{ variable: "s", delta }] });
+    // Same header map with its keys in another order: valid CBOR, not canonical.
+    const wrap = (h: Uint8Array) => dagCbor.encode([h, slots]);
+    const m = dagCbor.decode(e.head) as Record<string, unknown>;
     const entries = Object.keys(m).sort().reverse();
     const w: number[] = [0xa0 + entries.length];
     for (const k of entries) w.push(...dagCbor.encode(k), ...dagCbor.encode(m[k]));
     const reordered = Uint8Array.from(w);
-    expect(reordered).not.toEqual(e.bytes);
-    expect(await code(decodeEnvelope(reordered))).toBe("NON_CANONICAL");
+    expect(reordered).not.toEqual(e.head);
+    expect(await code(decodeEnvelope(wrap(reordered)))).toBe("NON_CANONICAL");
     // A seq with a non-minimal integer head (0x19 0x00 0x01 for 1).
-    const i = e.bytes.findIndex((_, j) => e.bytes[j] === 0x63 && e.bytes[j + 1] === 0x73 && e.bytes[j + 2] === 0x65 && e.bytes[j + 3] === 0x71);
+    const h = e.head;
+    const i = h.findIndex((_, j) => h[j] === 0x63 && h[j + 1] === 0x73 && h[j + 2] === 0x65 && h[j + 3] === 0x71);
     expect(i).toBeGreaterThan(0);
-    const long = Uint8Array.from([...e.bytes.subarray(0, i + 4), 0x19, 0x00, 0x01, ...e.bytes.subarray(i + 5)]);
-    expect(await code(decodeEnvelope(long))).not.toBe("accepted");
+    const long = Uint8Array.from([...h.subarray(0, i + 4), 0x19, 0x00, 0x01, ...h.subarray(i + 5)]);
+    expect(await code(decodeEnvelope(wrap(long)))).not.toBe("accepted");
   });
 
   it("a __proto__ key cannot smuggle fields past the checks", async () => {
@@ -209,7 +234,7 @@ describe("hostile bytes", () => {
         const d = await decodeEnvelope(b);
         // Whatever decodes is canonical: its bytes are the input, and its CID theirs.
         expect(d.bytes).toEqual(b);
-        expect(d.cid.equals(await cidOf(b))).toBe(true);
+        expect(d.cid.equals(await envelopeCid(b))).toBe(true);
       } catch (err) {
         expect(err).toBeInstanceOf(TrustError);
       }

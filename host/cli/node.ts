@@ -185,6 +185,7 @@ export class TrellisNode {
           store: {
             envelopes: () => st.envelopes(),
             putEnvelope: (b) => st.appendEnvelope(b),
+            replaceEnvelopes: (drop, b) => st.replaceEnvelopes(drop, b),
             ownSeq: () => Number(fromUtf8.decode(st.meta.get(META_TRUST_SEQ) ?? new Uint8Array())) || 0,
             setOwnSeq: (n) => st.meta.put(META_TRUST_SEQ, utf8.encode(String(n))),
           },

@@ -60,6 +60,7 @@ export interface Loaded {
   // were appended. A corrupt one is always skipped and reported (never fatal,
   // whatever onCorrupt says): peers hold it and catch-up brings it back.
   envelopes: Uint8Array[];
+  envelopeKeys: WeakMap<Uint8Array, Uint8Array>; // each envelope's record key (replaceEnvelopes)
   meta: Map<string, Uint8Array>;
   corrupt: StorageError[]; // records left out ("skip" mode only)
 }
@@ -111,6 +112,7 @@ export class Store {
     store.nextSeq = scan.maxSeq + 1;
     store.batchNo = scan.seal;
     store.recoveredEnvelopes = scan.loaded.envelopes;
+    store.envelopeKeys = scan.loaded.envelopeKeys;
     store.envelopeCount = scan.loaded.envelopes.length;
     if (opts.ackMark) await checkMark(opts.ackMark, scan, opts, store.sync);
     const ops: Op[] = scan.stale.map((key) => ({ type: "del", key }));
@@ -152,8 +154,32 @@ export class Store {
     this.checkOpen();
     const key = seqKey(P_ENV, this.nextSeq++);
     this.envelopeCount++;
+    this.envelopeKeys.set(bytes, key);
     return this.write([{ type: "put", key, value: frame(key, (w) => w.bytes(bytes)) }]);
   }
+
+  // In one batch: appends `bytes` to the envelope log and removes the
+  // records of `drop` (the very arrays appended, or read back by
+  // envelopes()): a fuller copy of a redacted envelope, or a squash in place
+  // of the envelopes it covers (host/trust/sync.ts). An array this store does
+  // not know is ignored.
+  replaceEnvelopes(drop: Uint8Array[], bytes: Uint8Array): Promise<void> {
+    this.checkOpen();
+    const ops: Op[] = [];
+    for (const d of drop) {
+      const k = this.envelopeKeys.get(d);
+      if (!k) continue;
+      this.envelopeKeys.delete(d);
+      this.envelopeCount--;
+      ops.push({ type: "del", key: k });
+    }
+    const key = seqKey(P_ENV, this.nextSeq++);
+    this.envelopeCount++;
+    this.envelopeKeys.set(bytes, key);
+    ops.push({ type: "put", key, value: frame(key, (w) => w.bytes(bytes)) });
+    return this.write(ops);
+  }
+  private envelopeKeys = new WeakMap<Uint8Array, Uint8Array>();
 
   // Envelopes in the log (those skipped as corrupt at open not counted).
   envelopeCount = 0;
@@ -164,7 +190,9 @@ export class Store {
     this.checkOpen();
     if (this.recoveredEnvelopes) { const e = this.recoveredEnvelopes; this.recoveredEnvelopes = null; return e; }
     await this.flushed();
-    return (await scanDb(this.db, { ...this.opts, onCorrupt: "skip", onCorruptRecord: undefined })).loaded.envelopes;
+    const { loaded } = await scanDb(this.db, { ...this.opts, onCorrupt: "skip", onCorruptRecord: undefined });
+    this.envelopeKeys = loaded.envelopeKeys;
+    return loaded.envelopes;
   }
   private recoveredEnvelopes: Uint8Array[] | null = null;
 
@@ -351,6 +379,7 @@ async function scanDb(db: LevelDb, opts: StoreOptions): Promise<Scan> {
   const snaps: { seq: number; varId: string; state: Uint8Array; key: Uint8Array }[] = [];
   const meta = new Map<string, Uint8Array>();
   const envelopes: Uint8Array[] = [];
+  const envelopeKeys = new WeakMap<Uint8Array, Uint8Array>();
   let maxSeq = 0, hasHeader = false, count = 0, seal = 0;
 
   const it = db.iterator(ENC);
@@ -391,7 +420,9 @@ async function scanDb(db: LevelDb, opts: StoreOptions): Promise<Scan> {
               try {
                 const seq = keySeq(key);
                 maxSeq = Math.max(maxSeq, seq);
-                envelopes.push(unframe(key, value, (r) => r.bytes().slice()));
+                const env = unframe(key, value, (r) => r.bytes().slice());
+                envelopes.push(env);
+                envelopeKeys.set(env, key);
               } catch (e) {
                 if (!(e instanceof StorageError)) throw e;
                 corrupt.push(e);
@@ -438,7 +469,7 @@ async function scanDb(db: LevelDb, opts: StoreOptions): Promise<Scan> {
     ix.logs.push(l.seq);
     v.deltas.push(l.delta);
   }
-  return { loaded: { vars, meta, corrupt, envelopes }, index, stale, maxSeq, hasHeader, seal };
+  return { loaded: { vars, meta, corrupt, envelopes, envelopeKeys }, index, stale, maxSeq, hasHeader, seal };
 }
 
 // The database's own corruption errors (LevelDB's block checksums, an

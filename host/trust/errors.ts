@@ -8,6 +8,9 @@ export type TrustErrorCode =
   | "UNSIGNED"          // no signature, or an empty one
   | "BAD_SIGNATURE"     // a signature that does not verify under the author's key
   | "BAD_DELTA"         // an item's delta is not a valid trellis state
+  | "BAD_DIGEST"        // a carried delta does not match the digest or length its signed header gives it
+  | "BAD_SQUASH"        // a squash that does not agree with the envelopes it covers (evidence kept) or cannot stand for them
+  | "LOG_FULL"          // the author's envelopes in this node's log are at the per-author cap (it must squash)
   | "BAD_SEQUENCE"      // not the author's next sequence number, or not linked to the author's previous envelope
   | "EQUIVOCATION"      // another envelope of the same author and sequence was admitted (evidence kept)
   | "FORGED_MINT"       // the delta mints a dot, token, counter entry or write of another key's replica

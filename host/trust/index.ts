@@ -1,8 +1,8 @@
 // Signed envelopes and their admission (docs/security.md, "Signed envelopes"):
 // the trustless mode's foundation. Import from "trellis/trust"; it needs the
 // optional peer @ipld/dag-cbor.
-export { signEnvelope, decodeEnvelope, verifyEnvelope, cidOf, sortLinks, ENVELOPE_VERSION, SIGNING_PREFIX, DEFAULT_LIMITS, CID } from "./envelope.js";
-export type { Envelope, UnsignedEnvelope, EnvelopeItem, EnvelopeLimits } from "./envelope.js";
+export { signEnvelope, decodeEnvelope, verifyEnvelope, redactEnvelope, envelopeCid, itemDigest, cidOf, sortLinks, ENVELOPE_VERSION, SIGNING_PREFIX, SALT_BYTES, DEFAULT_LIMITS, CID } from "./envelope.js";
+export type { Envelope, UnsignedEnvelope, EnvelopeItem, ItemHeader, EnvelopeLimits } from "./envelope.js";
 export { admit, TrustLedger, DEFAULT_MINT_LIMITS } from "./admit.js";
 export type { AdmitOptions, AdmitResult, MintLimits, Equivocation } from "./admit.js";
 export { TrustError } from "./errors.js";

@@ -30,12 +30,13 @@ import { admitEntries } from "../replication/admission.js";
 import { headerSpec, joinStates } from "../replication/lattice.js";
 import { decodeState, type Crdt } from "../crdt/base.js";
 import type { PeerIdentity } from "../identity/identity.js";
-import { admit, TrustLedger, type AdmitOptions, type Equivocation } from "./admit.js";
+import { admit, TrustLedger, type AdmitOptions, type AdmitResult, type Equivocation } from "./admit.js";
 import { verifySignature } from "../identity/identity.js";
-import { cidOf, decodeEnvelope, signEnvelope, sortLinks, DEFAULT_LIMITS, CID, type Envelope, type EnvelopeItem } from "./envelope.js";
+import { decodeEnvelope, envelopeCid, redactEnvelope, signEnvelope, sortLinks, DEFAULT_LIMITS, CID, type Envelope, type EnvelopeItem } from "./envelope.js";
 import { TrustError, type TrustErrorCode } from "./errors.js";
 import { decodeTrustMessage, encodeTrustMessage, HEAD_BYTES, type FrontierEntry } from "./wire.js";
 import type { ReadGate, RevocationRelay, Signable } from "./gate.js";
+import { checkSquash, joinItems } from "./squash.js";
 import { MAX_ENVELOPES_PER_MESSAGE, MAX_REVOCATIONS_PER_MESSAGE } from "./wire.js";
 import { ReconcileError, ReconcileSet, Reconciler, type ReconcileOptions } from "../replication/reconcile.js";
 import { sha256 } from "../replication/reconcile-hash.js";
@@ -47,6 +48,12 @@ export interface EnvelopeStore {
   envelopes(): Iterable<Uint8Array> | Promise<Iterable<Uint8Array>>;
   // Resolves once durable. Called in admission order.
   putEnvelope(bytes: Uint8Array): Promise<void>;
+  // Atomically stores `bytes` and removes the records whose bytes are
+  // `drop` (the very arrays given to putEnvelope or read back by
+  // envelopes()): a fuller copy of a redacted envelope, or a squash in place
+  // of the envelopes it covers. Without it, a fuller copy is appended (read
+  // back after the redacted one, it fills it) and squashes replace nothing.
+  replaceEnvelopes?(drop: Uint8Array[], bytes: Uint8Array): Promise<void>;
   // The highest sequence number this node has signed, kept apart from the
   // envelope log: if the log lost the node's own last envelopes, the node
   // must not sign that sequence number again (that is equivocation).
@@ -82,10 +89,20 @@ export interface TrustHubOptions {
   proof?: Uint8Array | (() => Uint8Array | undefined | Promise<Uint8Array | undefined>);
   // whether a local delta-group may be signed (else it stays local: see signableFor);
   signable?: (variable: string, delta: Uint8Array) => Signable | Promise<Signable>;
-  // read gating: envelopes go only to peers that may read every variable they carry.
+  // read gating: a peer is sent every envelope's signed header, and only the
+  // deltas of the variables it may read (the others redacted).
   readGate?: ReadGate;
   // revocation records, relayed to every neighbour apart from envelopes (see revocationRelay).
   revocations?: RevocationRelay;
+  // Compaction (docs/security.md, "Squash envelopes and the log's bound"):
+  // this node signs a squash of its own envelopes once it holds this many
+  // live ones (default 256; 0: never)...
+  squashEvery?: number;
+  // ...and holds at most this many live envelopes, and bytes, per author:
+  // an author's envelope beyond either is refused (LOG_FULL) until the
+  // author squashes (defaults 4,096 and 64 MiB).
+  maxLogPerAuthor?: number;
+  maxLogBytesPerAuthor?: number;
 }
 
 export interface TrustStats {
@@ -99,7 +116,10 @@ export interface TrustStats {
   evidence: number;                // equivocations kept as evidence
   malformed: number;               // messages that did not decode
   restored: number;                // envelopes read back from the store at start
-  restoreSkipped: number;          // stored envelopes that were not admitted again (corrupt or rejected)
+  restoreSkipped: number;          // stored envelopes that were not admitted again (corrupt, rejected, or of another version)
+  filled: number;                  // redacted items of held envelopes filled in by a fuller copy
+  squashes: number;                // squash envelopes this node signed
+  squashed: number;                // envelopes in the log replaced by a squash
   messages: number; bytes: number; // sent
   envelopesSent: number;
   sessions: number;                // range-based catch-up sessions ended (both roles)
@@ -109,7 +129,7 @@ export interface TrustStats {
 
 const zeroStats = (): TrustStats => ({
   signed: 0, admitted: 0, duplicates: 0, pending: 0, pendingDropped: 0, rejected: 0, rejectedBy: {}, evidence: 0,
-  malformed: 0, restored: 0, restoreSkipped: 0, messages: 0, bytes: 0, envelopesSent: 0, received: 0, receivedBytes: 0,
+  malformed: 0, restored: 0, restoreSkipped: 0, filled: 0, squashes: 0, squashed: 0, messages: 0, bytes: 0, envelopesSent: 0, received: 0, receivedBytes: 0,
   sessions: 0, reconcileMessages: 0, reconcileBytes: 0,
 });
 
@@ -117,7 +137,11 @@ const zeroStats = (): TrustStats => ({
 const STREAM_GAP_MS = 10;
 
 interface Source { rep: EnvelopeReplicator; peer: string }
-interface Waiting { bytes: Uint8Array; missing: string[] }
+// One admitted envelope in the hub's log (bytes: as admitted, maybe
+// redacted). A squash's entry stands for from..seq; an entry it replaced is
+// dead (its slot kept, so indices stay causal order; its envelope dropped).
+interface LogEntry { env: Envelope; bytes: Uint8Array; author: string; from: number; seq: number; variables: string[]; dead?: boolean }
+interface Waiting { bytes: Uint8Array; missing: string[]; squash: boolean; tried?: number }
 
 // The last 8 bytes of a CID: a frontier's head (enough to tell two forks apart).
 const digestKey = (d: Uint8Array): string => String.fromCharCode.apply(null, d as unknown as number[]);
@@ -131,9 +155,11 @@ export class TrustHub {
   #o: TrustHubOptions;
   #stats = zeroStats();
   // Admitted envelopes in admission order, and per author: log index by seq - 1.
-  #log: { bytes: Uint8Array; author: string; seq: number; variables: string[] }[] = [];
+  #log: LogEntry[] = [];
   #bySeq = new Map<string, number[]>();
-  #byDigest = new Map<string, number>();      // sha-256 of an envelope's bytes → log index
+  #byDigest = new Map<string, number>();      // an envelope's CID digest → log index (live entries)
+  #live = new Map<string, { n: number; bytes: number }>(); // per author: live log entries and their bytes
+  #squashAt = 0;                              // own live entries at which the next squash is tried
   #reps = new Set<EnvelopeReplicator>();
   #local = new Map<string, Uint8Array[]>(); // unsigned local delta-groups by variable
   #applying = false;                          // joining an admitted envelope: not a local change
@@ -188,15 +214,16 @@ export class TrustHub {
   // transport): the ids of every admitted envelope, each the 32-byte sha-256
   // of its bytes (its CID's digest), in admission order...
   ids(): Uint8Array[] {
-    return this.#log.map((_, i) => this.ledger.cidAt(this.#log[i].author, this.#log[i].seq)!.multihash.digest);
+    return this.#log.filter((e) => !e.dead).map((e) => e.env.cid.multihash.digest);
   }
   // ...and the envelopes a session found the peer lacks (its `have`), in
   // admission order (causal), ready for an "envelopes" message. Unknown ids
-  // are skipped.
-  envelopesFor(ids: Iterable<Uint8Array>): Uint8Array[] {
+  // are skipped. With a read gate, pass the peer's did (`reader`): each
+  // envelope then carries only the deltas it may read.
+  envelopesFor(ids: Iterable<Uint8Array>, reader?: string): Uint8Array[] {
     const idx: number[] = [];
     for (const id of ids) { const i = this.#byDigest.get(digestKey(id)); if (i !== undefined) idx.push(i); }
-    return idx.sort((a, b) => a - b).map((i) => this.#log[i].bytes);
+    return idx.sort((a, b) => a - b).map((i) => this._serve(this.#log[i].env, reader));
   }
 
   // Resolves once every local change made so far is signed and stored (an
@@ -269,14 +296,19 @@ export class TrustHub {
       const have = Math.min(t?.seq ?? 0, mine);
       if (have >= mine) continue;
       if (have > 0 && !sameHead(t!.head, headOf(this.ledger.cidAt(author, have)!))) { out.push(idx[have - 1]); continue; }
-      for (let s = have; s < mine; s++) out.push(idx[s]);
+      // A squash's entry stands for many sequences: sent once.
+      for (let s = have; s < mine; s++) if (idx[s] !== out[out.length - 1]) out.push(idx[s]);
     }
-    return out.sort((a, b) => a - b);
+    return [...new Set(out)].sort((a, b) => a - b);
   }
-  /** @internal */ _envelopeAt(i: number): { bytes: Uint8Array; author: string; seq: number; variables: string[] } { return this.#log[i]; }
-  // Read gating: whether the peer with key `did` may be sent an envelope carrying `variables`.
-  /** @internal */ _mayServe(did: string | undefined, variables: string[]): boolean {
-    return this.#o.readGate ? this.#o.readGate.canServe(did, variables) : true;
+  /** @internal */ _envelopeAt(i: number): LogEntry { return this.#log[i]; }
+  // Read gating: the bytes of `e` for the peer with key `did`: the whole
+  // signed header, and the deltas of the variables it may read. A header
+  // alone keeps the author's chain whole at the reader (its later envelopes
+  // link to this one), and grants nothing of what was left out.
+  /** @internal */ _serve(e: Envelope, did: string | undefined): Uint8Array {
+    const gate = this.#o.readGate;
+    return gate ? redactEnvelope(e, (v) => gate.canRead(did, v)).bytes : e.bytes;
   }
   /** @internal */ async _proof(): Promise<Uint8Array | undefined> {
     const p = this.#o.proof;
@@ -284,32 +316,24 @@ export class TrustHub {
   }
   /** @internal */ _option<K extends keyof TrustHubOptions>(k: K): TrustHubOptions[K] { return this.#o[k]; }
 
-  // Range-based catch-up: the ids (CID digests) of the envelopes a peer with
-  // key `did` may be told about, each with its author's sequence number as its
-  // timestamp (signed in the envelope, so both sides order an envelope the
-  // same way; the newest of every chain sort last, where a returning replica's
-  // difference is). Without a read gate that is every admitted
-  // envelope, one set shared by every session until the log grows. With one,
-  // only envelopes the peer may read, and none of an author's after one it
-  // may not (they link to it: the peer could never admit them), so a reader
-  // never learns even the CID of an envelope it may not read; built per
-  // session (sessions per peer are bounded).
+  // Range-based catch-up: the ids (CID digests) of the live envelopes (a
+  // squash's, not those of the run it replaced), each with its author's
+  // sequence number as its timestamp (signed in the envelope, so both sides
+  // order an envelope the same way; the newest of every chain sort last,
+  // where a returning replica's difference is). One set shared by every
+  // session until the log changes.
   #recSet: { at: number; set: ReconcileSet } | null = null;
-  /** @internal */ _reconcileSet(did: string | undefined): ReconcileSet {
-    const log = this.#log;
-    if (!this.#o.readGate) {
-      if (this.#recSet?.at !== log.length) this.#recSet = { at: log.length, set: this.#itemsFor(() => true) };
-      return this.#recSet.set;
-    }
-    return this.#itemsFor((vars) => this._mayServe(did, vars));
+  #logVersion = 0; // bumped by #record: a squash can replace entries without changing the log's length
+  /** @internal */ _reconcileSet(_did: string | undefined): ReconcileSet {
+    // With a read gate too, one set for every peer: each peer gets every
+    // header, redacted to what it may read (_serve), so naming every
+    // envelope tells a reader nothing its headers do not.
+    if (this.#recSet?.at !== this.#logVersion) this.#recSet = { at: this.#logVersion, set: this.#itemsFor() };
+    return this.#recSet.set;
   }
-  #itemsFor(may: (variables: string[]) => boolean): ReconcileSet {
-    const items: { id: Uint8Array; ts: number }[] = [], gated = new Set<string>();
-    for (const e of this.#log) {
-      if (gated.has(e.author)) continue;
-      if (!may(e.variables)) { gated.add(e.author); continue; }
-      items.push({ id: this.ledger.cidAt(e.author, e.seq)!.multihash.digest, ts: e.seq });
-    }
+  #itemsFor(): ReconcileSet {
+    const items: { id: Uint8Array; ts: number }[] = [];
+    for (const e of this.#log) if (!e.dead) items.push({ id: e.env.cid.multihash.digest, ts: e.seq });
     return new ReconcileSet(items, { timestamps: true });
   }
   /** @internal */ _authors(): number { return this.#bySeq.size; }
@@ -328,8 +352,10 @@ export class TrustHub {
     const check = this.#o.admit?.verify ?? verifySignature;
     const items = await Promise.all(envs.map(async (b): Promise<Uint8Array | Envelope | CID> => {
       if (!(b instanceof Uint8Array)) return b;
-      const cid = await cidOf(b);
-      if (this.ledger.has(cid)) return cid;
+      let cid: CID;
+      try { cid = await envelopeCid(b); } catch { return b; }
+      // Held already: nothing to decode, unless the copy held is redacted (this one may fill it).
+      if (this.ledger.has(cid) && !this.ledger._envelope(cid.toString())?.redacted) return cid;
       try {
         const e = await decodeEnvelope(b, this.#o.admit?.envelopeLimits);
         sigs.set(e.sig, check(e.author, e.signed, e.sig).catch(() => false));
@@ -351,8 +377,27 @@ export class TrustHub {
     }
     const check = this.#o.admit?.verify ?? verifySignature;
     const verify = sigs ? (did: string, data: Uint8Array, sig: Uint8Array) => sigs.get(sig) ?? check(did, data, sig) : undefined;
-    const r = await admit(this.ledger, input as Uint8Array | Envelope, { ...this.#o.admit, ...(verify ? { verify } : {}), kernel: this.runtime.kernel, authorize: (e) => this.#authorize(e) });
     const s = this.#stats;
+    // The per-author bound of the log: a new envelope of an author at its
+    // cap is refused (not remembered as refused: once the author squashes,
+    // catch-up brings it, or its squash, again). A squash is never refused
+    // for it: it is what frees room.
+    if (!(input instanceof Uint8Array)) {
+      const e = input as Envelope;
+      const full = this.#full(e.author, e.bytes.length);
+      if (e.from === e.seq && full && !this.ledger.has(e.cid)) {
+        const err = new TrustError("LOG_FULL", full);
+        this.ledger._reject(err);
+        s.rejected++;
+        s.rejectedBy.LOG_FULL = (s.rejectedBy.LOG_FULL ?? 0) + 1;
+        try { this.#o.onReject?.(err, src.peer); } catch { /* ignored */ }
+        return;
+      }
+    }
+    const r = await admit(this.ledger, input as Uint8Array | Envelope, {
+      ...this.#o.admit, ...(verify ? { verify } : {}), kernel: this.runtime.kernel, authorize: (e) => this.#authorize(e), squash: (e, to) => this.#checkSquash(e, to),
+      deferred: () => [...this.#deferred.keys()],
+    });
     switch (r.status) {
       case "duplicate":
         s.duplicates++;
@@ -362,15 +407,95 @@ export class TrustHub {
         src.rep._wait(src.peer, r.envelope, r.missing.map(String));
         return;
       case "rejected":
+        // A link a squash waited for, refused: nothing more will come of it.
+        if (!(input instanceof Uint8Array)) this.#deferred.delete((input as Envelope).cid.toString());
         s.rejected++;
         s.rejectedBy[r.error.code] = (s.rejectedBy[r.error.code] ?? 0) + 1;
         try { this.#o.onReject?.(r.error, src.peer, r.evidence); } catch { /* ignored */ }
+        return;
+      case "filled":
+        s.filled++;
+        src.rep._holds(src.peer, r.envelope.author, r.envelope.seq);
+        await this.#refill(r.envelope, r.filled, src.peer);
         return;
       case "admitted":
         s.admitted++;
         src.rep._holds(src.peer, r.envelope.author, r.envelope.seq);
         await this.#accept(r.envelope, src);
     }
+  }
+
+  // An envelope a squash was admitted without: what it saw is the squash's too.
+  #widen(e: Envelope): void {
+    const c = e.cid.toString(), t = this.#deferred.get(c);
+    if (!t) { if (this.#deferred.size > 0 && this.#tainted.length < 65536) this.#tainted.push(c); return; }
+    this.#deferred.delete(c);
+    for (const s of t) this.ledger._widen(s, c);
+    // Envelopes admitted meanwhile took what they saw through the squash as
+    // it was then: what the link saw is theirs too (a little more than some saw).
+    for (const x of this.#tainted) this.ledger._widen(x, c);
+    if (this.#deferred.size === 0) this.#tainted = [];
+  }
+  #tainted: string[] = []; // envelopes admitted while a squash waited for links
+
+  // Why the author's log is full (undefined: it is not).
+  #full(author: string, more: number): string | undefined {
+    const l = this.#live.get(author);
+    if (!l) return undefined;
+    const n = this.#o.maxLogPerAuthor ?? 4096, b = this.#o.maxLogBytesPerAuthor ?? 64 << 20;
+    if (l.n >= n) return `${author} has ${l.n} envelopes in this node's log, at most ${n}: it must squash them`;
+    if (l.bytes + more > b) return `${author}'s envelopes in this node's log would take ${l.bytes + more} bytes, at most ${b}: it must squash them`;
+    return undefined;
+  }
+
+  // Live log entries of `author` whose range lies within from..to, in sequence order.
+  #inside(author: string, from: number, to: number): number[] {
+    const idx = this.#bySeq.get(author) ?? [];
+    const out = new Set<number>();
+    for (let s = from; s <= to && s <= idx.length; s++) {
+      const i = idx[s - 1];
+      if (i === undefined) continue;
+      const e = this.#log[i];
+      if (!e.dead && e.from >= from && e.seq <= to) out.add(i);
+    }
+    return [...out].sort((a, b) => this.#log[a].from - this.#log[b].from);
+  }
+
+  // Admission's squash hook: the squash against the run's envelopes held here (squash.ts).
+  #checkSquash(e: Envelope, heldTo: number): void {
+    if (heldTo < e.from) return;
+    const held = this.#inside(e.author, e.from, heldTo).map((i) => this.#log[i]);
+    const whole = heldTo === e.seq && held.reduce((n, x) => n + x.seq - x.from + 1, 0) === e.seq - e.from + 1;
+    try { checkSquash(e, held.map((x) => x.env), whole, this.runtime.kernel); } catch (err) {
+      throw err instanceof TrustError ? err : new TrustError("BAD_SQUASH", (err as Error)?.message ?? String(err), err);
+    }
+  }
+
+  // A fuller copy of an envelope held redacted: it replaces the stored copy
+  // (durable first, as in #accept) and its new deltas are joined.
+  async #refill(e: Envelope, variables: string[], peer?: string): Promise<void> {
+    const i = this.#byDigest.get(digestKey(e.cid.multihash.digest));
+    const old = i === undefined ? undefined : this.#log[i];
+    const st = this.#o.store;
+    if (st) await (st.replaceEnvelopes && old ? st.replaceEnvelopes([old.bytes], e.bytes) : st.putEnvelope(e.bytes));
+    if (old) { old.env = e; old.bytes = e.bytes; }
+    this.#join(e, peer, variables);
+  }
+
+  // The variables of the log that `did` may read now (read gating).
+  /** @internal */ _readable(did: string | undefined): Set<string> {
+    const gate = this.#o.readGate, out = new Set<string>();
+    if (!gate) return out;
+    const all = new Set<string>();
+    for (const e of this.#log) if (!e.dead) for (const v of e.variables) all.add(v);
+    for (const v of all) if (gate.canRead(did, v)) out.add(v);
+    return out;
+  }
+  // Log indices of the envelopes carrying any of `variables`, in admission order.
+  /** @internal */ _carrying(variables: Set<string>): number[] {
+    const out: number[] = [];
+    this.#log.forEach((e, i) => { if (!e.dead && e.variables.some((v) => variables.has(v))) out.push(i); });
+    return out;
   }
 
   // Pending envelopes whose links have all been admitted since: admit them now.
@@ -383,6 +508,45 @@ export class TrustHub {
           await this._receive(w.bytes, { rep, peer });
         }
       }
+      if (!progress) progress = await this.#breakCycle();
+    }
+  }
+
+  // A node that learns runs of two authors from their squashes can find
+  // them waiting on each other: squash S links L, and L links an envelope of
+  // S's run, which resolves only to S. S is tried as if its missing links
+  // were not there: if it passes every check with less than it names (its
+  // items need nothing those links saw), it is admitted, and what each link
+  // saw is added to it when the link arrives. Otherwise it keeps waiting.
+  async #breakCycle(): Promise<boolean> {
+    for (const rep of this.#reps) {
+      for (const [peer, c, w] of rep._pendingSquashes()) {
+        // Tried once per state of the ledger: a peer's pending squashes cost one check each, not one per message.
+        if (w.tried === this.ledger.size) continue;
+        w.tried = this.ledger.size;
+        const o: AdmitOptions = { ...this.#o.admit, kernel: this.runtime.kernel, authorize: (e) => this.#authorize(e), squash: (e, to) => this.#checkSquash(e, to), settledLinks: true };
+        const dry = await admit(this.ledger, w.bytes, { ...o, dryRun: true, quiet: true });
+        if (dry.status !== "admitted") continue;
+        rep._unwait(peer, c);
+        const later = dry.envelope.links.map(String).filter((l) => !this.ledger.settled(l));
+        const r = await admit(this.ledger, dry.envelope, o);
+        if (r.status !== "admitted") continue;
+        this.#defer(later, c);
+        this.#stats.admitted++;
+        rep._holds(peer, r.envelope.author, r.envelope.seq);
+        await this.#accept(r.envelope, { rep, peer });
+        return true;
+      }
+    }
+    return false;
+  }
+  #deferred = new Map<string, string[]>(); // a link's CID → squashes admitted before it (at most 4,096 links)
+  #defer(links: string[], squash: string): void {
+    for (const l of links) {
+      let t = this.#deferred.get(l);
+      if (!t) this.#deferred.set(l, (t = []));
+      t.push(squash);
+      if (this.#deferred.size > 4096) this.#deferred.delete(this.#deferred.keys().next().value!);
     }
   }
 
@@ -403,8 +567,22 @@ export class TrustHub {
   // restart never holds a join whose envelope it cannot serve), joins it and
   // passes it on.
   async #accept(e: Envelope, src: Source | null): Promise<void> {
-    await this.#persist(e);
-    this.#record(e);
+    this.#widen(e);
+    if (e.from < e.seq) {
+      // A squash: it takes the place of the run's envelopes held here (in
+      // the store, in one batch, and in the log), unless it leaves out a
+      // delta one of them carries (then they stay, beside it).
+      const drop = this.#inside(e.author, e.from, e.seq).filter((i) => !this.#log[i].env.items.some((it) => e.redacted.includes(it.variable)));
+      const st = this.#o.store;
+      if (st) {
+        if (st.replaceEnvelopes) await st.replaceEnvelopes(drop.map((i) => this.#log[i].bytes), e.bytes);
+        else await st.putEnvelope(e.bytes);
+      }
+      this.#record(e, drop);
+    } else {
+      await this.#persist(e);
+      this.#record(e);
+    }
     this.#join(e, src?.peer);
     for (const rep of this.#reps) rep._offer(e, src);
   }
@@ -417,19 +595,42 @@ export class TrustHub {
     await Promise.all([st.putEnvelope(e.bytes), own && st.setOwnSeq ? st.setOwnSeq(e.seq) : undefined]);
   }
 
-  #record(e: Envelope): void {
+  // Records an admitted envelope in the log. A squash takes the slot of the
+  // last entry it replaces (`drop`: its links were all admitted before that
+  // one), the others die; every sequence it stands for maps to it.
+  #record(e: Envelope, drop: number[] = []): void {
+    this.#logVersion++;
     let idx = this.#bySeq.get(e.author);
     if (!idx) this.#bySeq.set(e.author, (idx = []));
-    idx[e.seq - 1] = this.#log.length;
-    this.#byDigest.set(digestKey(e.cid.multihash.digest), this.#log.length);
-    this.#log.push({ bytes: e.bytes, author: e.author, seq: e.seq, variables: e.items.map((it) => it.variable) });
+    const live = this.#live.get(e.author) ?? { n: 0, bytes: 0 };
+    this.#live.set(e.author, live);
+    const slot = drop.length ? Math.max(...drop) : this.#log.length;
+    for (const i of drop) {
+      const x = this.#log[i];
+      this.#byDigest.delete(digestKey(x.env.cid.multihash.digest));
+      live.n--; live.bytes -= x.bytes.length;
+      x.dead = true; x.bytes = new Uint8Array(0); x.variables = [];
+      this.#stats.squashed++;
+    }
+    const entry: LogEntry = { env: e, bytes: e.bytes, author: e.author, from: e.from, seq: e.seq, variables: e.header.map((h) => h.variable) };
+    if (slot === this.#log.length) this.#log.push(entry); else this.#log[slot] = entry;
+    for (const i of drop) if (i !== slot) (this.#log[i] as { env: Envelope | null }).env = null;
+    for (let s = e.from; s <= e.seq; s++) {
+      const cur = idx[s - 1];
+      if (cur === undefined || this.#log[cur].dead || cur === slot || e.from < e.seq) idx[s - 1] = slot;
+    }
+    this.#byDigest.set(digestKey(e.cid.multihash.digest), slot);
+    live.n++; live.bytes += e.bytes.length;
   }
 
-  #join(e: Envelope, peer?: string): void {
+  // Joins the envelope's carried deltas (only `only`'s, if given): a
+  // redacted item is never joined.
+  #join(e: Envelope, peer?: string, only?: string[]): void {
     const auto = this.#o.autoDeclare ?? true;
     this.#applying = true;
     try {
       for (const it of e.items) {
+        if (only && !only.includes(it.variable)) continue;
         try {
           if (!this.runtime.has(it.variable)) {
             if (!auto) continue;
@@ -537,10 +738,8 @@ export class TrustHub {
     const chunks: EnvelopeItem[][] = [];
     let cur: EnvelopeItem[] = [], size = 0;
     for (const it of items) {
-      // With read gating, one variable per envelope: a peer is served an
-      // envelope only if it may read all it carries.
-      const split = this.#o.readGate !== undefined;
-      if (cur.length > 0 && (split || cur.length >= lim.maxItems || size + it.delta.length > lim.maxBytes / 2)) { chunks.push(cur); cur = []; size = 0; }
+      // (Read gating needs no split: a reader is sent the deltas it may read.)
+      if (cur.length > 0 && (cur.length >= lim.maxItems || size + it.delta.length > lim.maxBytes / 2)) { chunks.push(cur); cur = []; size = 0; }
       cur.push(it); size += it.delta.length;
     }
     if (cur.length) chunks.push(cur);
@@ -585,6 +784,77 @@ export class TrustHub {
     }
     this.#stats.signed++;
     await this.#accept(env, null).catch((e) => this._report(e));
+    const every = this.#o.squashEvery ?? 256;
+    const mine = this.#live.get(me)?.n ?? 0;
+    if (every > 0 && mine >= Math.max(every, this.#squashAt)) await this.#squashOwn().catch((e) => this._report(e));
+  }
+
+  // Signs a squash of a run of this node's own live envelopes, checks it as
+  // any peer would, and puts it in their place. The run is the longest one
+  // (oldest first) whose links outside it all lie before it: a link to an
+  // envelope that has seen the run would make the squash its own ancestor at
+  // a node that learns the run from it, and dropping that link would let
+  // links to the run grant less than they did. With none (an author whose
+  // every envelope links to another's that saw its previous one), the next
+  // try waits for squashEvery more envelopes.
+  async #squashOwn(): Promise<void> {
+    const me = this.identity.did;
+    const every = this.#o.squashEvery ?? 256;
+    const lim = { ...DEFAULT_LIMITS, ...this.#o.admit?.envelopeLimits };
+    const last = this.ledger.lastSeq(me);
+    const all = this.#inside(me, 1, last).map((i) => this.#log[i]);
+    const wait = (why?: string) => {
+      this.#squashAt = (this.#live.get(me)?.n ?? 0) + every;
+      if (why) this._report(new Error(`this node's envelopes were not squashed: ${why}`));
+    };
+    // Own entries carried whole and contiguous (own envelopes read back from peers may be redacted).
+    const whole = (x: LogEntry, prev?: LogEntry) => !x.env.redacted.length && (!prev || x.from === prev.seq + 1);
+    let run: LogEntry[] = [];
+    let links = new Map<string, CID>();
+    for (let j = 0; j < all.length && run.length < 2; j++) {
+      const from = all[j].from;
+      const mine = new Set<string>(), ext = new Map<string, CID>();
+      const cand: LogEntry[] = [];
+      for (let k = j; k < all.length; k++) {
+        const x = all[k];
+        if (!whole(x, cand[cand.length - 1]) || x.seq - from + 1 > lim.maxCovers) break;
+        const add = new Map<string, CID>();
+        let ok = true;
+        for (const l of x.env.links) {
+          const c = l.toString();
+          if (mine.has(c) || ext.has(c)) continue;
+          if ((this.ledger._envelope(c)?.vc.get(me) ?? 0) >= from) { ok = false; break; }
+          add.set(c, l);
+        }
+        if (!ok || ext.size + add.size > lim.maxLinks) break;
+        for (const [c, l] of add) ext.set(c, l);
+        for (let s = x.from; s <= x.seq; s++) mine.add(this.ledger.cidAt(me, s)!.toString());
+        mine.add(x.env.cid.toString());
+        cand.push(x);
+      }
+      // Links to envelopes of the run found later are inside it.
+      for (const c of mine) ext.delete(c);
+      if (cand.length >= 2) { run = cand; links = ext; }
+    }
+    if (run.length < 2) return wait();
+    const from = run[0].from, to = run[run.length - 1].seq;
+    const covers: CID[] = [];
+    for (let s = from; s <= to; s++) covers.push(this.ledger.cidAt(me, s)!);
+    let env: Envelope;
+    try {
+      const cap = await this._proof();
+      env = await signEnvelope(this.identity, {
+        author: me, seq: to, from, covers, links: sortLinks(links.values()), items: joinItems(run.map((x) => x.env), this.runtime.kernel), ...(cap ? { cap } : {}),
+      }, this.#o.admit?.envelopeLimits);
+    } catch (e) { return wait((e as Error).message); }
+    const o: AdmitOptions = {
+      ...this.#o.admit, kernel: this.runtime.kernel, verify: () => Promise.resolve(true), authorize: this.#o.authorize, squash: (e, to) => this.#checkSquash(e, to),
+    };
+    const r = await admit(this.ledger, env, o);
+    if (r.status !== "admitted") return wait(r.status === "rejected" ? r.error.message : r.status);
+    this.#stats.squashes++;
+    this.#squashAt = 0;
+    await this.#accept(env, null);
   }
 
   async #restore(): Promise<void> {
@@ -595,28 +865,78 @@ export class TrustHub {
       if (st) {
         const stored = [...await st.envelopes()];
         const check = this.#o.admit?.verify ?? verifySignature;
+        const handle = async (r: AdmitResult | { status: "duplicate" }): Promise<void> => {
+          if (r.status === "filled") {
+            // A fuller copy appended after a redacted one (a store without replaceEnvelopes).
+            this.#stats.restored++;
+            await this.#refill(r.envelope, r.filled);
+            return;
+          }
+          if (r.status !== "admitted") {
+            this.#stats.restoreSkipped++;
+            this._report(new Error(`a stored envelope was skipped: ${r.status === "rejected" ? r.error.message : r.status}`));
+            return;
+          }
+          this.#stats.restored++;
+          const e = r.envelope;
+          this.#widen(e);
+          // A squash read back beside the envelopes it covers (appended by a store without replaceEnvelopes).
+          this.#record(e, e.from < e.seq ? this.#inside(e.author, e.from, e.seq).filter((i) => !this.#log[i].env.items.some((it) => e.redacted.includes(it.variable))) : []);
+          this.#join(e);
+          for (const it of e.items) {
+            const c = covered.get(it.variable);
+            try { if (c) c.merge(it.delta); else covered.set(it.variable, decodeState(it.delta, undefined, this.runtime.kernel)); } catch { /* joined above or reported */ }
+          }
+        };
+        // A squash is stored after envelopes that link to what it covers:
+        // an envelope whose links are not here yet waits for the rest of
+        // the log; what still waits at the end is admitted with its links
+        // settled (they were settled when it was admitted first).
+        let parked: (Uint8Array | Envelope)[] = [];
+        const sigAll = new Map<Uint8Array, Promise<boolean>>();
+        const opts = (settledLinks: boolean): AdmitOptions => ({
+          ...this.#o.admit, kernel: this.runtime.kernel, now: () => Number.MAX_SAFE_INTEGER, settledLinks,
+          verify: (did, data, sig) => sigAll.get(sig) ?? check(did, data, sig), squash: (e, to) => this.#checkSquash(e, to),
+        });
         // Decoded and signature-checked in parallel batches, admitted in order.
         for (let at = 0; at < stored.length; at += 256) {
           const { items, sigs } = await this._precheck(stored.slice(at, at + 256));
+          for (const [k, v] of sigs) sigAll.set(k, v);
+          let progress = false;
           for (const input of items) {
             // The clock rule held when it was admitted; time since does not undo it.
-            const r = CID.asCID(input) ? { status: "duplicate" as const } : await admit(this.ledger, input as Uint8Array | Envelope, {
-              ...this.#o.admit, kernel: this.runtime.kernel, now: () => Number.MAX_SAFE_INTEGER, settledLinks: true,
-              verify: (did, data, sig) => sigs.get(sig) ?? check(did, data, sig),
-            });
-            if (r.status !== "admitted") {
-              this.#stats.restoreSkipped++;
-              this._report(new Error(`a stored envelope was skipped: ${r.status === "rejected" ? r.error.message : r.status}`));
-              continue;
-            }
-            this.#stats.restored++;
-            this.#record(r.envelope);
-            this.#join(r.envelope);
-            for (const it of r.envelope.items) {
-              const c = covered.get(it.variable);
-              try { if (c) c.merge(it.delta); else covered.set(it.variable, decodeState(it.delta, undefined, this.runtime.kernel)); } catch { /* joined above or reported */ }
-            }
+            if (CID.asCID(input)) { await handle({ status: "duplicate" }); continue; }
+            const r = await admit(this.ledger, input as Uint8Array | Envelope, opts(false));
+            if (r.status === "pending") { parked.push(input as Uint8Array | Envelope); continue; }
+            progress ||= r.status === "admitted";
+            await handle(r);
           }
+          while (progress && parked.length) {
+            progress = false;
+            const still: (Uint8Array | Envelope)[] = [];
+            for (const input of parked) {
+              const r = await admit(this.ledger, input, opts(false));
+              if (r.status === "pending") { still.push(input); continue; }
+              progress ||= r.status === "admitted";
+              await handle(r);
+            }
+            parked = still;
+          }
+        }
+        // In chain order per author: one whose author's chain does not reach
+        // it yet waits for the others (a squash parked behind it).
+        for (let progress = true; parked.length;) {
+          const still: (Uint8Array | Envelope)[] = [];
+          for (const input of parked) {
+            if (progress && !(input instanceof Uint8Array) && input.from - 1 > this.ledger.lastSeq(input.author)) { still.push(input); continue; }
+            const later = input instanceof Uint8Array ? [] : input.links.map(String).filter((l) => !this.ledger.settled(l));
+            const r = await admit(this.ledger, input, opts(true));
+            if (r.status === "admitted" && r.envelope.from < r.envelope.seq) this.#defer(later, r.envelope.cid.toString());
+            await handle(r);
+          }
+          // No envelope moved a chain on: the rest go in as they are (and are refused or skipped).
+          progress = still.length < parked.length;
+          parked = still;
         }
       }
       // What the runtime holds beyond the envelopes: local changes of an
@@ -862,10 +1182,11 @@ export class EnvelopeReplicator {
       const e = this.hub._envelopeAt(i);
       // Pushed or sent by it since the session's set was taken.
       if ((p.known.get(e.author) ?? 0) >= e.seq) continue;
-      // The gate may have changed since (a revocation).
-      if (!this.hub._mayServe(did, e.variables)) continue;
-      if (out.length > 0 && size + e.bytes.length > cap) break;
-      out.push(e.bytes); size += e.bytes.length;
+      // Redacted to what the peer may read now (the gate may have changed
+      // since the session began: a revocation).
+      const b = this.hub._serve(e.env, did);
+      if (out.length > 0 && size + b.length > cap) break;
+      out.push(b); size += b.length;
       p.known.set(e.author, e.seq);
       p.sentAt.set(e.author, now);
     }
@@ -940,7 +1261,7 @@ export class EnvelopeReplicator {
       this.#dropped++;
       return;
     }
-    p.pending.set(c, { bytes: e.bytes, missing });
+    p.pending.set(c, { bytes: e.bytes, missing, squash: e.from < e.seq });
     p.pendingBytes += e.bytes.length;
   }
 
@@ -961,6 +1282,19 @@ export class EnvelopeReplicator {
     return out;
   }
 
+  // Pending squashes (for the hub's cycle break), left in place.
+  /** @internal */ _pendingSquashes(): [string, string, Waiting][] {
+    const out: [string, string, Waiting][] = [];
+    for (const [peer, p] of this.#peers) for (const [c, w] of p.pending) if (w.squash) out.push([peer, c, w]);
+    return out;
+  }
+  /** @internal */ _unwait(peer: string, c: string): void {
+    const p = this.#peers.get(peer), w = p?.pending.get(c);
+    if (!p || !w) return;
+    p.pending.delete(c);
+    p.pendingBytes -= w.bytes.length;
+  }
+
   /** @internal */ _pendingCount(): number {
     let n = 0;
     for (const p of this.#peers.values()) n += p.pending.size;
@@ -971,24 +1305,24 @@ export class EnvelopeReplicator {
   // except the one it came from (BP). Sent when the hub's queue drains.
   /** @internal */ _offer(e: Envelope, src: Source | null): void {
     if (this.#closed) return;
-    let vars: string[] | undefined; // made once, for the read gate
     for (const j of this.transport.neighbours()) {
       if (src && src.rep === this && src.peer === j) continue;
       const p = this.#peer(j);
       const k = p.known.get(e.author) ?? 0;
-      if (k >= e.seq) continue;
-      if (!this.hub._mayServe(this.#didOf(j), (vars ??= e.items.map((it) => it.variable)))) continue;
+      // A squash goes even to a peer holding its run: it replaces them there too.
+      if (e.from === e.seq && k >= e.seq) continue;
+      const b = this.hub._serve(e, this.#didOf(j));
       // Counted as held (and in flight, see #onFrontier) only if the peer
-      // holds the author's envelope before it: else the peer may lack that
-      // one (it came up after it was pushed), and the frontier it sends when
-      // this one waits for its links must be answered with it at once,
-      // not a round later.
-      if (k === e.seq - 1) {
+      // holds the author's envelope before it (before a squash's run): else
+      // the peer may lack that one (it came up after it was pushed), and the
+      // frontier it sends when this one waits for its links must be answered
+      // with it at once, not a round later.
+      if (k >= e.from - 1 && k < e.seq) {
         p.known.set(e.author, e.seq);
         p.sentAt.set(e.author, this.#clock.now());
       }
-      p.outbox.push(e.bytes);
-      p.outboxBytes += e.bytes.length;
+      p.outbox.push(b);
+      p.outboxBytes += b.length;
       if (p.outboxBytes >= (this.hub._option("maxMessageBytes") ?? 1 << 20)) this.#flushPeer(j, p);
     }
   }
@@ -1067,7 +1401,12 @@ export class EnvelopeReplicator {
       const gate = this.hub._option("readGate"), did = this.#didOf(from), proof = m.proof;
       if (!gate || !did) return;
       this.hub._enqueue(async () => {
+        const could = this.hub._readable(did);
         try { await gate.present(did, proof); } catch (e) { this.hub._report(e, from); }
+        // What it may read now and could not: it holds those envelopes
+        // redacted (or not yet), so they go again with their deltas.
+        const more = new Set([...this.hub._readable(did)].filter((v) => !could.has(v)));
+        if (more.size > 0) this.#resend(from, this.hub._carrying(more));
       });
       return;
     }
@@ -1088,6 +1427,20 @@ export class EnvelopeReplicator {
       const authors = m.authors;
       this.hub._enqueue(() => this.#onFrontier(from, authors));
     }
+  }
+
+  // Sends the peer these log entries as it may read them, up to maxCatchUpBytes.
+  #resend(peer: string, idx: number[]): void {
+    if (this.#closed || idx.length === 0 || !this.transport.neighbours().includes(peer)) return;
+    const cap = this.hub._option("maxCatchUpBytes") ?? 8 << 20;
+    const did = this.#didOf(peer), out: Uint8Array[] = [];
+    let size = 0;
+    for (const i of idx) {
+      const b = this.hub._serve(this.hub._envelopeAt(i).env, did);
+      if (out.length > 0 && size + b.length > cap) break;
+      out.push(b); size += b.length;
+    }
+    this.#sendEnvelopes(peer, out);
   }
 
   // A peer's frontier: what it holds replaces what we thought (it may have
@@ -1124,13 +1477,11 @@ export class EnvelopeReplicator {
     const out: Uint8Array[] = [];
     let size = 0;
     const did = this.#didOf(from);
-    const gated = new Set<string>(); // authors with an envelope this peer may not read: their later ones would wait for it
     for (const i of idx) {
       const e = this.hub._envelopeAt(i);
-      if (gated.has(e.author)) continue;
-      if (!this.hub._mayServe(did, e.variables)) { gated.add(e.author); continue; }
-      if (out.length > 0 && size + e.bytes.length > cap) break;
-      out.push(e.bytes); size += e.bytes.length;
+      const b = this.hub._serve(e.env, did);
+      if (out.length > 0 && size + b.length > cap) break;
+      out.push(b); size += b.length;
       // Not sent again by a push, nor by the next round if its frontier crosses this answer.
       if ((p.known.get(e.author) ?? 0) < e.seq) p.known.set(e.author, e.seq);
       p.sentAt.set(e.author, this.#clock.now());

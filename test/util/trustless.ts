@@ -9,7 +9,7 @@ import { AWSet, GCounter, Runtime } from "../../dist/host/index.node.js";
 import type { Crdt } from "../../dist/host/index.node.js";
 import { SimNetwork } from "../../dist/host/transport/sim.js";
 import { Identity } from "../../dist/host/identity/index.js";
-import { TrustHub, type EnvelopeReplicator, type EnvelopeStore } from "../../dist/host/trust/index.js";
+import { TrustHub, type EnvelopeReplicator, type EnvelopeStore, type TrustHubOptions } from "../../dist/host/trust/index.js";
 import { VARS, INTERVAL, References, eq, type Schedule, type Outcome } from "./replication.js";
 
 void AWSet; void GCounter;
@@ -19,6 +19,12 @@ export class MemoryEnvelopeStore implements EnvelopeStore {
   seq = 0;
   envelopes(): Uint8Array[] { return this.log.slice(); }
   putEnvelope(b: Uint8Array): Promise<void> { this.log.push(b); return Promise.resolve(); }
+  // A fuller copy or a squash in place of what it replaces (host/trust/sync.ts).
+  replaceEnvelopes(drop: Uint8Array[], b: Uint8Array): Promise<void> {
+    this.log = this.log.filter((x) => !drop.includes(x));
+    this.log.push(b);
+    return Promise.resolve();
+  }
   ownSeq(): number { return this.seq; }
   setOwnSeq(s: number): Promise<void> { this.seq = Math.max(this.seq, s); return Promise.resolve(); }
 }
@@ -28,8 +34,11 @@ interface Node { rt: Runtime; hub: TrustHub; rep: EnvelopeReplicator; up: boolea
 const HORIZON = 1500;
 const STEP = 5; // virtual ms between drains
 
-// `catchUp`: the replicators' catch-up (sync.ts; default theirs, "auto").
-export async function runTrustless(s: Schedule, ids: Identity[], o: { catchUp?: "auto" | "reconcile" | "frontier" } = {}): Promise<Outcome & { rejected: number }> {
+// `extra`: more TrustHub options (e.g. squashEvery, to run the schedules
+// with compaction); `catchUp`: the replicators' catch-up (sync.ts; default
+// theirs, "auto").
+export async function runTrustless(s: Schedule, ids: Identity[], extra: Partial<TrustHubOptions> & { catchUp?: "auto" | "reconcile" | "frontier" } = {}): Promise<Outcome & { rejected: number; squashed: number }> {
+  const { catchUp, ...hubOptions } = extra;
   const net = new SimNetwork({ seed: s.seed, loss: 0.1, duplicate: 0.1, reorder: 0.1, latency: [1, 10] });
   const names = Array.from({ length: s.n }, (_, i) => `n${i}`);
   net.topology(s.topology, names, { degree: 3 });
@@ -40,11 +49,11 @@ export async function runTrustless(s: Schedule, ids: Identity[], o: { catchUp?: 
     if (inc === 0) for (const v of s.declared[i]) rt.declare(VARS[v].id, VARS[v].spec);
     const tr = net.transport(names[i]);
     const hub = await TrustHub.open(rt, {
-      identity: ids[i], store: disks[i],
+      ...hubOptions, identity: ids[i], store: disks[i],
       // The schedules' LWW timestamps are virtual times, far below Date.now().
       onError: (e) => errors.push(e), onReject: (e) => errors.push(e),
     });
-    const rep = hub.attach(tr, { interval: INTERVAL, clock: tr.clock, catchUp: o.catchUp }).start();
+    const rep = hub.attach(tr, { interval: INTERVAL, clock: tr.clock, catchUp }).start();
     return { rt, hub, rep, up: true, inc };
   };
   const nodes: Node[] = [];
@@ -98,8 +107,8 @@ export async function runTrustless(s: Schedule, ids: Identity[], o: { catchUp?: 
     if (same()) { converged = true; break; }
   }
   const sent = { messages: 0, bytes: 0, entries: 0 };
-  let rejected = 0;
-  for (const nd of nodes) { const st = nd.hub.stats(); sent.messages += st.messages; sent.bytes += st.bytes; rejected += st.rejected; }
+  let rejected = 0, squashed = 0;
+  for (const nd of nodes) { const st = nd.hub.stats(); sent.messages += st.messages; sent.bytes += st.bytes; rejected += st.rejected; squashed += st.squashed; }
   const states = nodes.map((nd) => {
     const m = new Map<string, Uint8Array>();
     for (const v of VARS) if (nd.rt.has(v.id)) m.set(v.id, nd.rt.encode(v.id));
@@ -108,7 +117,7 @@ export async function runTrustless(s: Schedule, ids: Identity[], o: { catchUp?: 
   const enc = (m: Map<string, Crdt<unknown>>) => new Map([...m].map(([k, v]) => [k, v.encode()]));
   const out = {
     seed: s.seed, config: "trustless", states, refAll: enc(refAll), refSafe: enc(refSafe), converged, convergedAt: net.now, quiet: false,
-    errors: errors as never[], sent, rejected,
+    errors: errors as never[], sent, rejected, squashed,
   };
   for (const nd of nodes) { nd.hub.close(); nd.rt.close(); }
   refs.dispose();
