@@ -9,7 +9,7 @@ import { EWFlag } from "../types/ewflag";
 
 const OP_SET: u8 = 0, OP_CLEAR: u8 = 1, OP_ENABLE: u8 = 0; // the types' op codes, as bytes
 import { takeError, E_OUT_OF_MEMORY } from "../errors";
-import { setCapPages } from "../data/index";
+import { ByteTable, setCapPages } from "../data/index";
 import { enc, op, spec } from "./helpers";
 
 function mv(): MVRegister { return new MVRegister(spec(7)); }
@@ -120,5 +120,25 @@ describe("CausalFun join", () => {
     expect(a.join(y)).toBe(true); // with room, the same join succeeds
     expect(a.size()).toBe(1);
     expect(enc(a)).toBe(enc(y));
+  });
+});
+
+describe("ByteTable find on few keys", () => {
+  it("finds every key and no other below, at and above the scan threshold", () => {
+    const t = new ByteTable();
+    const buf = memory.data(8);
+    for (let n = 0; n < 12; n++) {
+      // key i: i + 1 bytes of value i (so lengths differ and contents differ)
+      for (let k = 0; k <= n; k++) store<u8>(buf + <usize>k, <u8>n);
+      expect(t.add(buf, <usize>n + 1)).toBe(n);
+      for (let i = 0; i <= n; i++) {
+        for (let k = 0; k <= i; k++) store<u8>(buf + <usize>k, <u8>i);
+        expect(t.find(buf, <usize>i + 1)).toBe(i);
+        store<u8>(buf + <usize>i, <u8>(i + 100)); // same length, last byte differs
+        expect(t.find(buf, <usize>i + 1)).toBe(-1);
+      }
+      expect(t.find(buf, 0)).toBe(-1);
+    }
+    t.free();
   });
 });
