@@ -13,7 +13,7 @@
 // produced when encoding. A join builds the new store whole and swaps it in,
 // so running out of memory leaves the state as it was.
 import { Reader, Writer, keyBytes } from "./codec";
-import { E_INVALID, E_NONCANONICAL, E_OUT_OF_MEMORY, E_TOO_LARGE, MAX_PARTS, setError } from "./errors";
+import { E_INVALID, E_NONCANONICAL, E_OUT_OF_MEMORY, E_TOO_LARGE, E_TRAILING, MAX_PARTS, setError, takeError } from "./errors";
 import { Lattice, Spec } from "./lattice";
 import { CausalContext, canMintRaw, decodeContext, encodeContext, honestRaw, missingInto, writeRep } from "./dots";
 import { DotFun, DotVec, Vec, compareBytes } from "./data/index";
@@ -27,6 +27,9 @@ const fresh = new Vec<u32>(); // scratch: indices of the other's entries a join 
 // the state that holds it).
 const scratch = new DotFun();
 const SCRATCH_KEEP: usize = 4096;
+// Scratch states joinBody decodes into (EWFlag's kind, MVRegister's kind).
+let tmpFlag: CausalFun | null = null;
+let tmpValued: CausalFun | null = null;
 
 function trimScratch(): void {
   scratch.clear();
@@ -127,6 +130,32 @@ export abstract class CausalFun extends Lattice {
   @inline private seenGone(x: CausalFun, ri: u32, c: u64): bool {
     const xb = back.get(<i32>ri);
     return xb != NONE && x.cc.has(<i32>xb, c) && x.store.find(xb, c) < 0;
+  }
+
+  // this := this ⊔ body: decoded into a scratch state of this kind, reused
+  // across calls (a single-op delta would otherwise allocate a whole state,
+  // about 14 structures, per apply), then joined; bad bytes change nothing.
+  joinBody(r: Reader): i32 {
+    let v = this.valued ? tmpValued : tmpFlag;
+    if (v === null) {
+      v = changetype<CausalFun>(this.bottom());
+      if (this.valued) tmpValued = v; else tmpFlag = v;
+    }
+    const big = r.end - r.p > SCRATCH_KEEP;
+    v.decode(r, 0);
+    const e = takeError();
+    if (e != 0) r.fail(e);
+    if (r.ok && !r.done) r.fail(E_TRAILING);
+    let res: i32;
+    if (!r.ok) res = -r.err;
+    else {
+      const grew = this.join(v);
+      const e2 = takeError();
+      res = e2 != 0 ? -e2 : grew ? 1 : 0;
+    }
+    // Emptied for the next call; a large body's memory is given back now.
+    if (big) v.free(); else { v.cc.clear(); v.store.clear(); }
+    return res;
   }
 
   // a ⊑ b iff b's context covers a's and b keeps no dot a has seen removed.

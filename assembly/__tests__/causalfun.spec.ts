@@ -8,9 +8,10 @@ import { MVRegister } from "../types/mvregister";
 import { EWFlag } from "../types/ewflag";
 
 const OP_SET: u8 = 0, OP_CLEAR: u8 = 1, OP_ENABLE: u8 = 0; // the types' op codes, as bytes
-import { takeError, E_OUT_OF_MEMORY } from "../errors";
+import { takeError, E_OUT_OF_MEMORY, E_TRAILING } from "../errors";
+import { Reader, Writer } from "../codec";
 import { ByteTable, setCapPages } from "../data/index";
-import { enc, op, spec } from "./helpers";
+import { enc, op, spec, readerOf } from "./helpers";
 
 function mv(): MVRegister { return new MVRegister(spec(7)); }
 
@@ -140,5 +141,38 @@ describe("ByteTable find on few keys", () => {
       expect(t.find(buf, 0)).toBe(-1);
     }
     t.free();
+  });
+});
+
+// The body (no header) of s's encoding, as a reader over a copy.
+function bodyOf(s: Lattice): Writer {
+  const w = new Writer();
+  s.encode(w);
+  return w;
+}
+
+describe("CausalFun joinBody (scratch state reused across calls)", () => {
+  it("equals join of the decoded state, across good, bad and trailing bodies", () => {
+    const a = mv(), want = mv();
+    for (let i = 0; i < 6; i++) {
+      const x = concurrent("j" + i.toString() + "-", (i % 2) + 1);
+      const w = bodyOf(x);
+      expect(a.joinBody(readerOf(w))).toBe(1);
+      want.join(x);
+      expect(enc(a)).toBe(enc(want));
+      expect(a.joinBody(readerOf(w))).toBe(0, "idempotent");
+      // the same body cut short, then with a byte after it: refused, nothing changed
+      const before = enc(a);
+      const cut = new Reader(w.ptr, w.ptr + <usize>(w.pos - 1));
+      expect(a.joinBody(cut)).toBeLessThan(0);
+      w.u8(0);
+      expect(a.joinBody(readerOf(w))).toBe(-E_TRAILING);
+      expect(enc(a)).toBe(before);
+    }
+    // a flag's body beside a register's: each kind has its own scratch
+    const f = new EWFlag(spec(4)), g = new EWFlag(spec(4));
+    op(g, "A", OP_ENABLE);
+    expect(f.joinBody(readerOf(bodyOf(g)))).toBe(1);
+    expect(enc(f)).toBe(enc(g));
   });
 });
