@@ -13,7 +13,7 @@
 // produced when encoding. A join builds the new store whole and swaps it in,
 // so running out of memory leaves the state as it was.
 import { Reader, Writer, keyBytes } from "./codec";
-import { E_INVALID, E_NONCANONICAL, E_OUT_OF_MEMORY, E_TOO_LARGE, MAX_PARTS, setError } from "./errors";
+import { E_INVALID, E_NONCANONICAL, E_OUT_OF_MEMORY, E_TOO_LARGE, E_TRAILING, MAX_PARTS, setError, takeError } from "./errors";
 import { Lattice, Spec } from "./lattice";
 import { CausalContext, canMintRaw, decodeContext, encodeContext, honestRaw, missingInto, writeRep } from "./dots";
 import { DotFun, DotVec, Vec, compareBytes } from "./data/index";
@@ -21,6 +21,39 @@ import { DotFun, DotVec, Vec, compareBytes } from "./data/index";
 const NONE: u32 = 0xffff_ffff;
 const map = new Vec<u32>();  // scratch: replica index maps between two states
 const back = new Vec<u32>();
+const fresh = new Vec<u32>(); // scratch: indices of the other's entries a join adds
+// Scratch store a join builds into, then swaps with the state's store. It
+// keeps at most SCRATCH_KEEP bytes between joins (memory otherwise goes with
+// the state that holds it).
+const scratch = new DotFun();
+const SCRATCH_KEEP: usize = 4096;
+// Scratch states joinBody decodes into (EWFlag's kind, MVRegister's kind).
+let tmpFlag: CausalFun | null = null;
+let tmpValued: CausalFun | null = null;
+
+function trimScratch(): void {
+  scratch.clear();
+  if (scratch.held > SCRATCH_KEEP) scratch.free();
+  if (<usize>fresh.cap << 2 > SCRATCH_KEEP) fresh.free();
+}
+
+// Sorts fresh (indices into b, a few) by their dots mapped into this's
+// replica indices (map): insertion sort.
+function sortFresh(b: DotFun): void {
+  for (let k = 1; k < fresh.len; k++) {
+    const v = fresh.get(k);
+    const rv = map.get(<i32>b.rep(<i32>v)), cv = b.ctr(<i32>v);
+    let m = k;
+    while (m > 0) {
+      const u = fresh.get(m - 1);
+      const ru = map.get(<i32>b.rep(<i32>u)), cu = b.ctr(<i32>u);
+      if (ru < rv || (ru == rv && cu < cv)) break;
+      fresh.set(m, u);
+      m--;
+    }
+    fresh.set(m, v);
+  }
+}
 
 export abstract class CausalFun extends Lattice {
   cc: CausalContext = new CausalContext();
@@ -43,27 +76,86 @@ export abstract class CausalFun extends Lattice {
 
   join(o: Lattice): bool {
     const x = changetype<CausalFun>(o);
-    if (!this.cc.mapFrom(x.cc, map) || !this.cc.mapTo(x.cc, back) || !this.cc.reserveJoin(x.cc)) { setError(E_OUT_OF_MEMORY); return false; }
+    fresh.clear();
+    if (!this.cc.mapFrom(x.cc, map) || !this.cc.mapTo(x.cc, back) || !this.cc.reserveJoin(x.cc) ||
+        !fresh.reserve(x.store.count)) { setError(E_OUT_OF_MEMORY); return false; }
     const a = this.store, b = x.store;
-    const kept = new DotFun();
-    if (!kept.reserve(a.count + b.count, a.vals.len + b.vals.len)) { kept.free(); setError(E_OUT_OF_MEMORY); return false; }
-    let dropped = false, added = false;
+    // x's entries not seen here are the ones the join adds (the others are
+    // kept below or were removed here); their value bytes, for the reserve.
+    let freshBytes: usize = 0;
+    for (let j = 0; j < b.count; j++) {
+      if (this.cc.has(<i32>map.get(<i32>b.rep(j)), b.ctr(j))) continue;
+      fresh.pushReserved(<u32>j);
+      freshBytes += b.valLen(j);
+    }
+    let dropped = false;
+    for (let i = 0; i < a.count && !dropped; i++) dropped = this.seenGone(x, a.rep(i), a.ctr(i));
+    if (!dropped && fresh.len == 0) return this.cc.joinMapped(x.cc, map); // the store stays as it is
+    // The new store is built in a scratch DotFun and swapped in: no store is
+    // allocated per join, and running out of memory changes nothing.
+    const kept = scratch;
+    kept.clear();
+    if (<u64>a.vals.len + <u64>freshBytes > 0x3fff_0000 ||
+        !kept.reserve(a.count + fresh.len, a.vals.len + <i32>freshBytes)) { trimScratch(); setError(E_OUT_OF_MEMORY); return false; }
+    // Fresh entries in this's dot order (x's order mapped may differ): a few
+    // by insertion sort, so the usual join (one or two fresh dots) is a
+    // merge of two sorted runs with no sort after it.
+    const ordered = fresh.len <= 32;
+    if (ordered) sortFresh(b);
+    let j = 0;
     for (let i = 0; i < a.count; i++) {
       const ri = a.rep(i), c = a.ctr(i);
-      const xb = back.get(<i32>ri);
-      if (xb != NONE && x.cc.has(<i32>xb, c) && b.find(xb, c) < 0) { dropped = true; continue; } // x saw it go
-      kept.append(ri, c, a.valPtr(i), a.valLen(i));
+      if (ordered) {
+        for (; j < fresh.len; j++) {
+          const bj = <i32>fresh.get(j), rj = map.get(<i32>b.rep(bj)), cj = b.ctr(bj);
+          if (rj > ri || (rj == ri && cj > c)) break;
+          kept.append(rj, cj, b.valPtr(bj), b.valLen(bj));
+        }
+      }
+      if (!this.seenGone(x, ri, c)) kept.append(ri, c, a.valPtr(i), a.valLen(i));
     }
-    for (let j = 0; j < b.count; j++) {
-      const ri = map.get(<i32>b.rep(j)), c = b.ctr(j);
-      if (this.cc.has(<i32>ri, c)) continue; // seen here: kept above or removed here
-      kept.append(ri, c, b.valPtr(j), b.valLen(j));
-      added = true;
+    for (; j < fresh.len; j++) {
+      const bj = <i32>fresh.get(j);
+      kept.append(map.get(<i32>b.rep(bj)), b.ctr(bj), b.valPtr(bj), b.valLen(bj));
     }
-    if (added && !kept.sort()) { kept.free(); setError(E_OUT_OF_MEMORY); return false; }
-    if (dropped || added) this.store.take(kept); else kept.free();
-    const grew = this.cc.joinMapped(x.cc, map);
-    return dropped || added || grew;
+    if (!ordered && !kept.sort()) { trimScratch(); setError(E_OUT_OF_MEMORY); return false; }
+    this.store.swap(kept);
+    trimScratch();
+    this.cc.joinMapped(x.cc, map);
+    return true;
+  }
+
+  // Whether x has seen this's dot (ri, c) and no longer holds it (so the join
+  // drops it). Needs back (this.cc.mapTo(x.cc)).
+  @inline private seenGone(x: CausalFun, ri: u32, c: u64): bool {
+    const xb = back.get(<i32>ri);
+    return xb != NONE && x.cc.has(<i32>xb, c) && x.store.find(xb, c) < 0;
+  }
+
+  // this := this ⊔ body: decoded into a scratch state of this kind, reused
+  // across calls (a single-op delta would otherwise allocate a whole state,
+  // about 14 structures, per apply), then joined; bad bytes change nothing.
+  joinBody(r: Reader): i32 {
+    let v = this.valued ? tmpValued : tmpFlag;
+    if (v === null) {
+      v = changetype<CausalFun>(this.bottom());
+      if (this.valued) tmpValued = v; else tmpFlag = v;
+    }
+    const big = r.end - r.p > SCRATCH_KEEP;
+    v.decode(r, 0);
+    const e = takeError();
+    if (e != 0) r.fail(e);
+    if (r.ok && !r.done) r.fail(E_TRAILING);
+    let res: i32;
+    if (!r.ok) res = -r.err;
+    else {
+      const grew = this.join(v);
+      const e2 = takeError();
+      res = e2 != 0 ? -e2 : grew ? 1 : 0;
+    }
+    // Emptied for the next call; a large body's memory is given back now.
+    if (big) v.free(); else { v.cc.clear(); v.store.clear(); }
+    return res;
   }
 
   // a ⊑ b iff b's context covers a's and b keeps no dot a has seen removed.

@@ -39,6 +39,11 @@ const CASES = {
     const m = new t.GMap("A", t.LWWRegister); m.batch((s) => { for (let i = 0; i < N; i++) s.update("k" + i, t.LWWRegister.ops.set(i, 1000 + i)); });
     const b = m.encode(); const s = performance.now(); for (let i = 0; i < 10; i++) t.GMap.decode(b).dispose(); console.log("  10 decodes:", (performance.now() - s).toFixed(0), "ms");
   },
+  // Joins of n small states into one (bench/kernels.ts "join n replicas into
+  // one"): each state is the next enable / write of one of two replicas.
+  "ewflag-join": async (t) => manyCase(t, t.EWFlag, (f, j) => f.enable()),
+  "mvregister-join": async (t) => manyCase(t, t.MVRegister, (f, j) => f.set("v" + j)),
+  "maxint-join": async (t) => { const bs = Array.from({ length: 2e4 }, (_, j) => { const m = new t.MaxInt("A"); m.set(j + 1); return m; }); return joinAll(t.MaxInt, bs); },
   // Boundary cost (bench/boundary.ts): 1e6 small-state calls each.
   "maxint-decode": async (t) => { const b = (() => { const m = new t.MaxInt("A"); m.set(123456); const e = m.encode(); m.dispose(); return e; })(); for (let i = 0; i < 10 * N; i++) t.MaxInt.decode(b).dispose(); },
   "lww-decode": async (t) => { const m = new t.LWWRegister("A"); m.set("hello", 1000); const b = m.encode(); m.dispose(); for (let i = 0; i < 10 * N; i++) t.LWWRegister.decode(b).dispose(); },
@@ -83,6 +88,27 @@ function joinCase(t, T, a, b, times) {
       if (!kas) ka.dispose();
     }
     console.log(`  ${times} merges: ${ms.toFixed(1)} ms (${(ms / times).toFixed(3)} ms each)`);
+  };
+}
+
+// n = 2e4 small states, the next op of replica B or C each, joined 10 times
+// into a fresh bottom (the part profiled).
+function manyCase(t, T, op) {
+  const src = [new T("B"), new T("C")];
+  const bs = Array.from({ length: 2e4 }, (_, j) => { const s = src[j % 2]; op(s, j); return T.decode(s.encode(), "p"); });
+  return joinAll(T, bs);
+}
+function joinAll(T, bs) {
+  return () => {
+    let ms = 0;
+    for (let i = 0; i < 10; i++) {
+      const a = new T("A");
+      const s = performance.now();
+      for (const b of bs) a.merge(b);
+      ms += performance.now() - s;
+      a.dispose();
+    }
+    console.log(`  10 × ${bs.length} merges: ${ms.toFixed(1)} ms (${(1000 * ms / 10 / bs.length).toFixed(2)} µs each)`);
   };
 }
 

@@ -183,6 +183,7 @@ export class Context {
       this.compact(i);
     }
     const cl = o.cloud;
+    if (cl.count == 0) return changed;
     for (let s: u32 = 0; s < cl.capacity; s++) {
       if (!cl.usedAt(s)) continue;
       if (this.addReserved(<i32>map.get(cl.repAt(s)), cl.ctrAt(s))) changed = true;

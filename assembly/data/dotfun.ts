@@ -61,11 +61,26 @@ import { alloc, release } from "./mem";
     return this.dots.v.copyTo(into.dots.v) && this.vals.copyTo(into.vals) && this.voff.copyTo(into.voff);
   }
 
+  // Exchanges contents (and memory) with o: a join builds into a scratch
+  // DotFun and swaps it in, so no store is allocated per join.
+  swap(o: DotFun): void { swapVec(this.dots.v, o.dots.v); swapVec(this.vals, o.vals); swapVec(this.voff, o.voff); }
+
+  // Bytes of memory held (for bounding what a scratch DotFun keeps).
+  @inline get held(): usize {
+    return (<usize>this.dots.v.cap << 3) + <usize>this.vals.cap + (<usize>this.voff.cap << 2);
+  }
+
   // Takes o's memory (o is left empty), freeing this one's.
   take(o: DotFun): void { this.dots.v.take(o.dots.v); this.vals.take(o.vals); this.voff.take(o.voff); }
 
   clear(): void { this.dots.clear(); this.vals.clear(); this.voff.clear(); }
   free(): void { this.dots.free(); this.vals.free(); this.voff.free(); }
+}
+
+function swapVec<T>(a: Vec<T>, b: Vec<T>): void {
+  const p = a.ptr, l = a.len, c = a.cap;
+  a.ptr = b.ptr; a.len = b.len; a.cap = b.cap;
+  b.ptr = p; b.len = l; b.cap = c;
 }
 
 @inline function less(f: DotFun, a: i32, b: i32): bool {

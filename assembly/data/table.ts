@@ -15,6 +15,7 @@ import { LARGE, alloc, release } from "./mem";
 import { Vec } from "./vec";
 
 const MIN_SLOTS: u32 = 16;
+const SCAN_MAX: i32 = 4; // find() scans up to this many keys instead of hashing
 
 @final export class ByteTable {
   slots: usize = 0;        // u64 per slot: hash << 32 | (index + 1)
@@ -31,6 +32,12 @@ const MIN_SLOTS: u32 = 16;
   // Index of the key p[0..n), or -1.
   find(p: usize, n: usize): i32 {
     if (this.count == 0) return -1;
+    // A few keys (a small state's replica ids): comparing them costs less
+    // than hashing the probe.
+    if (this.count <= SCAN_MAX) {
+      for (let k = 0; k < this.count; k++) if (equalBytes(this.keyPtr(k), this.keyLen(k), p, n)) return k;
+      return -1;
+    }
     const h = <u32>hashBytes(p, n);
     const mask = this.mask;
     let i = h & mask;

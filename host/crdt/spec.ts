@@ -47,6 +47,13 @@ export function specName(s: TypeSpec): string {
   return name;
 }
 
+// Equal exactly when specName(a) === specName(b), without building the names:
+// merge checks it on every call (issue 10, boundary cost).
 export function sameSpec(a: TypeSpec, b: TypeSpec): boolean {
-  return specName(a) === specName(b);
+  if (a === b) return true;
+  if (a.tag !== b.tag) return false;
+  if (a.tag === Tag.TopK) return String(a.k) === String(b.k);
+  if (a.value || b.value) return !!a.value && !!b.value && sameSpec(a.value, b.value);
+  if (a.a || b.a) return !!a.a && !!b.a && sameSpec(a.a, b.a) && sameSpec(a.b!, b.b!);
+  return true;
 }
