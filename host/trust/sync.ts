@@ -396,7 +396,9 @@ export class TrustHub {
     }
     const r = await admit(this.ledger, input as Uint8Array | Envelope, {
       ...this.#o.admit, ...(verify ? { verify } : {}), kernel: this.runtime.kernel, authorize: (e) => this.#authorize(e), squash: (e, to) => this.#checkSquash(e, to),
-      deferred: () => [...this.#deferred.keys()],
+      // Only links still to come: an envelope parked on a settled link
+      // would be ready again at once, and _retryPending would spin on it.
+      deferred: () => [...this.#deferred.keys()].filter((l) => !this.ledger.settled(l)),
     });
     switch (r.status) {
       case "duplicate":
@@ -426,14 +428,23 @@ export class TrustHub {
   }
 
   // An envelope a squash was admitted without: what it saw is the squash's too.
+  // A squash settles every CID it covers (each resolves to it in the
+  // ledger): a squash waiting for one of those links is widened too, or the
+  // link would stay deferred forever.
   #widen(e: Envelope): void {
-    const c = e.cid.toString(), t = this.#deferred.get(c);
-    if (!t) { if (this.#deferred.size > 0 && this.#tainted.length < 65536) this.#tainted.push(c); return; }
-    this.#deferred.delete(c);
-    for (const s of t) this.ledger._widen(s, c);
-    // Envelopes admitted meanwhile took what they saw through the squash as
-    // it was then: what the link saw is theirs too (a little more than some saw).
-    for (const x of this.#tainted) this.ledger._widen(x, c);
+    const c = e.cid.toString();
+    let hit = false;
+    for (const l of e.from < e.seq ? [c, ...e.covers.map(String)] : [c]) {
+      const t = this.#deferred.get(l);
+      if (!t) continue;
+      hit = true;
+      this.#deferred.delete(l);
+      for (const s of t) this.ledger._widen(s, l);
+      // Envelopes admitted meanwhile took what they saw through the squash as
+      // it was then: what the link saw is theirs too (a little more than some saw).
+      for (const x of this.#tainted) this.ledger._widen(x, l);
+    }
+    if (!hit) { if (this.#deferred.size > 0 && this.#tainted.length < 65536) this.#tainted.push(c); return; }
     if (this.#deferred.size === 0) this.#tainted = [];
   }
   #tainted: string[] = []; // envelopes admitted while a squash waited for links
@@ -894,9 +905,14 @@ export class TrustHub {
         // settled (they were settled when it was admitted first).
         let parked: (Uint8Array | Envelope)[] = [];
         const sigAll = new Map<Uint8Array, Promise<boolean>>();
-        const opts = (settledLinks: boolean): AdmitOptions => ({
+        // An envelope admitted at run time after a squash it links to was
+        // widened (the squash's missing link, or a squash covering it, came
+        // later) is read back before that widening: while links are
+        // deferred, it waits (pending) instead of being refused.
+        const opts = (settledLinks: boolean, wait = true): AdmitOptions => ({
           ...this.#o.admit, kernel: this.runtime.kernel, now: () => Number.MAX_SAFE_INTEGER, settledLinks,
           verify: (did, data, sig) => sigAll.get(sig) ?? check(did, data, sig), squash: (e, to) => this.#checkSquash(e, to),
+          ...(wait ? { deferred: () => [...this.#deferred.keys()].filter((l) => !this.ledger.settled(l)) } : {}),
         });
         // Decoded and signature-checked in parallel batches, admitted in order.
         for (let at = 0; at < stored.length; at += 256) {
@@ -923,19 +939,36 @@ export class TrustHub {
             parked = still;
           }
         }
-        // In chain order per author: one whose author's chain does not reach
-        // it yet waits for the others (a squash parked behind it).
-        for (let progress = true; parked.length;) {
+        // What is still parked goes in with its links taken as settled (they
+        // were when it was admitted first), in rounds. Each round relaxes
+        // one wait more when the last moved nothing, and tightens again
+        // when one did: (2) one linking to an envelope parked here, or to
+        // one a parked squash covers, waits (admitted without it, it would
+        // miss what that link saw); (1) one whose author's chain does not
+        // reach it yet waits (a squash parked behind it); (0) the rest go in
+        // as they are (and are refused or skipped). Deferred links make an
+        // envelope wait (pending) above level 0. A relaxed round takes one
+        // envelope (a squash first, as the cycle break at run time does)
+        // and tightens again.
+        for (let level = 2; parked.length;) {
           const still: (Uint8Array | Envelope)[] = [];
+          const here = new Set<string>();
+          if (level >= 2) for (const x of parked) if (!(x instanceof Uint8Array)) for (const c of [x.cid, ...x.covers]) here.add(c.toString());
+          const isSquash = (x: Uint8Array | Envelope) => !(x instanceof Uint8Array) && x.from < x.seq;
+          if (level < 2) parked = [...parked.filter(isSquash), ...parked.filter((x) => !isSquash(x))];
+          let took = false;
           for (const input of parked) {
-            if (progress && !(input instanceof Uint8Array) && input.from - 1 > this.ledger.lastSeq(input.author)) { still.push(input); continue; }
+            if (took) { still.push(input); continue; }
+            if (level >= 1 && !(input instanceof Uint8Array) && (input.from - 1 > this.ledger.lastSeq(input.author) ||
+              input.links.some((l) => { const c = l.toString(); return here.has(c) && !this.ledger.settled(c); }))) { still.push(input); continue; }
             const later = input instanceof Uint8Array ? [] : input.links.map(String).filter((l) => !this.ledger.settled(l));
-            const r = await admit(this.ledger, input, opts(true));
+            const r = await admit(this.ledger, input, opts(true, level >= 1));
+            if (r.status === "pending") { still.push(input); continue; }
             if (r.status === "admitted" && r.envelope.from < r.envelope.seq) this.#defer(later, r.envelope.cid.toString());
             await handle(r);
+            took = level < 2;
           }
-          // No envelope moved a chain on: the rest go in as they are (and are refused or skipped).
-          progress = still.length < parked.length;
+          level = still.length < parked.length ? 2 : level - 1;
           parked = still;
         }
       }
