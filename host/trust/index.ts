@@ -22,6 +22,8 @@ export type { Revocation } from "./revocation.js";
 export { authorityFor } from "./authority.js";
 export type { ProofSource, AuthorityOptions } from "./authority.js";
 export { TrustHub, EnvelopeReplicator, replicateTrustless } from "./sync.js";
+export { splitDelta } from "./split.js";
+export type { SplitBounds } from "./split.js";
 export type { TrustHubOptions, TrustStats, EnvelopeStore, CatchUp } from "./sync.js";
 export { encodeTrustMessage, decodeTrustMessage, TWIRE_VERSION } from "./wire.js";
 export type { TrustMessage, FrontierEntry } from "./wire.js";

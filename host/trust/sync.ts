@@ -30,13 +30,14 @@ import { admitEntries } from "../replication/admission.js";
 import { headerSpec, joinStates } from "../replication/lattice.js";
 import { decodeState, type Crdt } from "../crdt/base.js";
 import type { PeerIdentity } from "../identity/identity.js";
-import { admit, TrustLedger, type AdmitOptions, type AdmitResult, type Equivocation } from "./admit.js";
-import { verifySignature } from "../identity/identity.js";
+import { admit, TrustLedger, DEFAULT_MINT_LIMITS, type AdmitOptions, type AdmitResult, type Equivocation } from "./admit.js";
+import { didOfReplica, verifySignature } from "../identity/identity.js";
 import { decodeEnvelope, envelopeCid, redactEnvelope, signEnvelope, sortLinks, DEFAULT_LIMITS, CID, type Envelope, type EnvelopeItem } from "./envelope.js";
 import { TrustError, type TrustErrorCode } from "./errors.js";
 import { decodeTrustMessage, encodeTrustMessage, HEAD_BYTES, type FrontierEntry } from "./wire.js";
 import type { ReadGate, RevocationRelay, Signable } from "./gate.js";
 import { checkSquash, joinItems } from "./squash.js";
+import { splitDelta, type SplitBounds } from "./split.js";
 import { MAX_ENVELOPES_PER_MESSAGE, MAX_REVOCATIONS_PER_MESSAGE } from "./wire.js";
 import { ReconcileError, ReconcileSet, Reconciler, type ReconcileOptions } from "../replication/reconcile.js";
 import { sha256 } from "../replication/reconcile-hash.js";
@@ -756,11 +757,25 @@ export class TrustHub {
     if (cur.length) chunks.push(cur);
     for (const c of chunks) {
       c.sort((a, b) => (a.variable < b.variable ? -1 : a.variable > b.variable ? 1 : 0));
-      await this.#signOne(c, lim.maxLinks);
+      // Too large for one envelope, or moving our counter further than one
+      // may: each item is cut into pieces within both (split.ts), signed in
+      // order. Nothing acknowledged stays behind for want of room.
+      if ((await this.#signOne(c, lim.maxLinks, true)) !== null) continue;
+      const mint = { ...DEFAULT_MINT_LIMITS, ...this.#o.admit?.limits };
+      const bounds: SplitBounds = { maxBytes: Math.floor(lim.maxBytes / 2), maxAdvance: mint.maxDotAdvance, replica: (r) => didOfReplica(r) === me };
+      for (const it of c) {
+        let pieces: Uint8Array[];
+        try { pieces = splitDelta(it.delta, bounds, this.runtime.kernel); } catch { pieces = [it.delta]; }
+        // A piece that fails is reported; the rest would only fail after it.
+        for (const d of pieces) if (!await this.#signOne([{ variable: it.variable, delta: d }], lim.maxLinks)) break;
+      }
     }
   }
 
-  async #signOne(items: EnvelopeItem[], maxLinks: number): Promise<void> {
+  // Signs and admits one envelope of `items`: true if it did, false if not
+  // (reported), null if `quiet` and the items are too large or advance our
+  // counter too far for one envelope (the caller cuts them and tries again).
+  async #signOne(items: EnvelopeItem[], maxLinks: number, quiet = false): Promise<boolean | null> {
     const me = this.identity.did;
     const last = this.ledger.lastSeq(me);
     const prev = last > 0 ? this.ledger.cidAt(me, last)! : undefined;
@@ -776,8 +791,9 @@ export class TrustHub {
       const cap = await this._proof();
       env = await signEnvelope(this.identity, { author: me, seq: last + 1, links: sortLinks(links), items, ...(cap ? { cap } : {}) }, this.#o.admit?.envelopeLimits);
     } catch (e) {
+      if (quiet && e instanceof TrustError && e.code === "TOO_LARGE") return null;
       this._report(new Error(`signing local changes to ${items.map((i) => JSON.stringify(i.variable)).join(", ")}: ${(e as Error).message}`, { cause: e }));
-      return;
+      return false;
     }
     // Our own envelope passes the same rules as anyone's (no signature check:
     // we just made it). One that fails (e.g. a bind of another replica's
@@ -787,17 +803,19 @@ export class TrustHub {
     });
     if (r.status !== "admitted") {
       const why = r.status === "rejected" ? r.error : new TrustError("BAD_SEQUENCE", `own envelope ${r.status}`);
+      if (quiet && why.code === "COUNTER_JUMP") return null;
       const s = this.#stats;
       s.rejected++;
       s.rejectedBy[why.code] = (s.rejectedBy[why.code] ?? 0) + 1;
       this._report(new Error(`a local change was not signed into the chain (it stays on this node): ${why.message}`, { cause: why }));
-      return;
+      return false;
     }
     this.#stats.signed++;
     await this.#accept(env, null).catch((e) => this._report(e));
     const every = this.#o.squashEvery ?? 256;
     const mine = this.#live.get(me)?.n ?? 0;
     if (every > 0 && mine >= Math.max(every, this.#squashAt)) await this.#squashOwn().catch((e) => this._report(e));
+    return true;
   }
 
   // Signs a squash of a run of this node's own live envelopes, checks it as
