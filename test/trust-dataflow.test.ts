@@ -9,8 +9,9 @@ import * as dagCbor from "@ipld/dag-cbor";
 import { init, Runtime, TrellisError, AWSet, GCounter, GSet } from "../dist/host/index.node.js";
 import { Identity } from "../dist/host/identity/index.js";
 import {
-  COMMANDS, Capabilities, TrustError, authorityFor, delegate, encodeProof, signRevocation,
+  COMMANDS, Capabilities, TrustError, TrustHub, authorityFor, delegate, encodeProof, encodeTrustMessage, signEnvelope, signRevocation,
 } from "../dist/host/trust/index.js";
+import { MemoryEnvelopeStore } from "./util/trustless.js";
 import type { EnforceRefusal } from "../dist/host/dataflow/index.js";
 
 let owner: Identity, server: Identity, tab: Identity, mallory: Identity;
@@ -213,6 +214,34 @@ describe("derived variables are local-only", () => {
     expect(() => rt.bind("seen", peer.encode())).toThrow(expect.objectContaining({ code: "PRECONDITION" }));
     expect(rt.query("seen")).toEqual(["a"]);
     rt.close();
+  });
+});
+
+describe("a trust hub refuses envelopes naming a derived variable", () => {
+  it("a peer's signed delta for a derived id is BAD_DELTA at admission: not joined, not stored, the chain goes on for other variables", async () => {
+    const rt = new Runtime({ replica: server.replicaId() });
+    rt.declare("ads", GSet);
+    rt.fold("seen", "ads", GSet, (x: string) => ({ add: x }));
+    const store = new MemoryEnvelopeStore();
+    const hub = await TrustHub.open(rt, { identity: server, store });
+    let h: (from: string, m: Uint8Array) => void = () => {};
+    hub.attach({ self: "s", neighbours: () => [], send: () => {}, onMessage: (f: typeof h) => { h = f; return () => {}; }, onNeighbour: () => () => {} });
+    await hub.flushed();
+    const held = store.log.length; // this node's own declaration of "ads"
+    const forged = new GSet("m"); forged.add("forged");
+    const bad = await signEnvelope(mallory, { author: mallory.did, seq: 1, links: [], items: [{ variable: "seen", delta: forged.encode() }] });
+    h("p", encodeTrustMessage({ kind: "envelopes", envelopes: [bad.bytes] }));
+    await hub.flushed();
+    expect(hub.stats().rejectedBy.BAD_DELTA).toBe(1);
+    expect(rt.query("seen")).toEqual([]);
+    expect(store.log).toHaveLength(held);
+    // The same author's honest first envelope, for a replicated variable, is admitted and drives the derived one.
+    const ok = new GSet("m"); ok.add("a");
+    const good = await signEnvelope(mallory, { author: mallory.did, seq: 1, links: [], items: [{ variable: "ads", delta: ok.encode() }] });
+    h("p", encodeTrustMessage({ kind: "envelopes", envelopes: [good.bytes] }));
+    await hub.flushed();
+    expect(rt.query("seen")).toEqual(["a"]);
+    hub.close(); rt.close();
   });
 });
 
