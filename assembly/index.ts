@@ -12,6 +12,7 @@ import { readSpec, writeSpec, newBottom, specOfTag } from "./registry";
 import { readState, readHeader, writeState } from "./state";
 import { setCapPages, alloc, release, resize, spanFreeBytes, LARGE } from "./data/index";
 import { listMints } from "./mint";
+import { sweptBytes, resetSwept } from "./data/finalize";
 import { walk, joinMissing as walkJoinMissing, selected, MODE_COUNT, MODE_PARTS, MODE_HASH } from "./parts";
 
 
@@ -542,7 +543,14 @@ export function liveHandles(): i32 { return handles.length - free.length; }
 
 // Runs a full garbage collection. Call it only between calls: under the
 // minimal runtime it is the only collection there is (docs/abi.md, "Runtime").
-export function collect(): void { __collect(); }
+export function collect(): void { resetSwept(); __collect(); }
+
+// Bytes of managed objects the last collect() freed: the garbage made since
+// the collection before it (data/finalize.ts counts them). The host paces its
+// collections by it (a MaxInt decode + dispose makes ~50 bytes, a 3-part
+// decomposition ~600) instead of assuming the worst for every call
+// (docs/abi.md, "Runtime").
+export function swept(): f64 { return <f64>sweptBytes(); }
 
 // 1 when garbage is collected only by collect() (the minimal runtime, which
 // the release build uses: docs/abi.md, "Runtime"), 0 when the kernel also

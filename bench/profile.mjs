@@ -46,6 +46,17 @@ const CASES = {
   "maxint-join": async (t) => { const bs = Array.from({ length: 2e4 }, (_, j) => { const m = new t.MaxInt("A"); m.set(j + 1); return m; }); return joinAll(t.MaxInt, bs); },
   // Boundary cost (bench/boundary.ts): 1e6 small-state calls each.
   "maxint-decode": async (t) => { const b = (() => { const m = new t.MaxInt("A"); m.set(123456); const e = m.encode(); m.dispose(); return e; })(); for (let i = 0; i < 10 * N; i++) t.MaxInt.decode(b).dispose(); },
+  // The same loop beside much live kernel state (6,000 small states and a GMap
+  // of 20k GCounters, one managed object per key), as when bench/boundary.ts
+  // runs after bench/kernels.ts: collections cost what is live, so their pace
+  // matters (host/wasm/kernel.ts), and the Crdt constructor sees many classes.
+  "maxint-decode-busy": async (t) => {
+    const live = [];
+    for (let i = 0; i < 6000; i++) { const T = [t.MaxInt, t.IVar, t.LWWRegister][i % 3]; live.push(new T("A")); }
+    const g = new t.GMap("A", t.GCounter); g.batch((s) => { for (let i = 0; i < 2e4; i++) s.update("k" + i, t.GCounter.ops.increment(1)); });
+    const m = new t.MaxInt("A"); m.set(123456); const b = m.encode(); m.dispose();
+    return () => { for (let i = 0; i < 10 * N; i++) t.MaxInt.decode(b).dispose(); void live; void g; };
+  },
   "lww-decode": async (t) => { const m = new t.LWWRegister("A"); m.set("hello", 1000); const b = m.encode(); m.dispose(); for (let i = 0; i < 10 * N; i++) t.LWWRegister.decode(b).dispose(); },
   "lww-query": async (t) => { const m = new t.LWWRegister("A"); m.set("hello", 1000); let n = 0; for (let i = 0; i < 10 * N; i++) n += m.value.length; m.dispose(); },
   "lww-set": async (t) => { const m = new t.LWWRegister("A"); for (let i = 0; i < 10 * N; i++) m.set("v", 1000 + i); m.dispose(); },

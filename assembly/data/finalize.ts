@@ -21,9 +21,17 @@ export function ownsRaw(id: u32, offset: usize): void {
   rawCount++;
 }
 
+// Bytes of the objects the collector freed since resetSwept(): the host paces
+// its collections by it (index.ts, swept()).
+let swept: usize = 0;
+export function sweptBytes(): usize { return swept; }
+export function resetSwept(): void { swept = 0; }
+
 // @ts-ignore: decorator
 @global export function __finalize(ptr: usize): void {
-  const id = changetype<OBJECT>(ptr - TOTAL_OVERHEAD).rtId;
+  const o = changetype<OBJECT>(ptr - TOTAL_OVERHEAD);
+  swept += <usize>o.rtSize + TOTAL_OVERHEAD;
+  const id = o.rtId;
   // Only the objects that own raw memory directly: Vec; the others own Vecs.
   if (id == idof<Vec<u8>>()) changetype<Vec<u8>>(ptr).free();
   else if (id == idof<Vec<u32>>()) changetype<Vec<u32>>(ptr).free();

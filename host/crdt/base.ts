@@ -94,28 +94,43 @@ export function adoptOn<T>(k: Kernel, make: () => T): T {
   try { return make(); } finally { adoptedKernel = undefined; }
 }
 
-export abstract class Crdt<Q> {
-  readonly spec: TypeSpec;
-  readonly replica: string;
+// A state's own fields, in one object of one shape. Each subclass gives its
+// instances their own hidden class, so once a program uses a few types,
+// every field the Crdt constructor defines on `this` is a megamorphic store,
+// and V8 takes its slow path for class-field definitions: 8 fields cost
+// 0.8-1.5 µs a state (bench/boundary.ts after bench/kernels.ts: MaxInt
+// decode + dispose 1.7 µs instead of 0.4). Here the constructor makes three
+// plain stores on `this`; the rest are monomorphic stores into Fields.
+class Fields {
   // The kernel this state lives in: the current one when it was made. States
   // on different kernels (say Node's and WASI's) meet only through bytes.
-  readonly #k: Kernel;
-  #h: number;
+  readonly k: Kernel;
+  h: number;
   // The op queue and open batch() levels, made on first use: a state that is
   // only decoded, merged and read never needs them.
-  #ops: ByteWriter | null = null;
-  #count = 0;
-  #levels: { savepoint: number }[] | null = null;
+  ops: ByteWriter | null = null;
+  count = 0;
+  levels: { savepoint: number }[] | null = null;
   // 1 once registered with the kernel's FinalizationRegistry (see #watchLater).
-  #watched = 0;
+  watched = 0;
+  constructor(k: Kernel, h: number) { this.k = k; this.h = h; }
+}
+
+export abstract class Crdt<Q> {
+  // TS declarations only: assigned in the constructor, never defined as class
+  // fields (see Fields). _s is private to TypeScript, not a #private field: a
+  // megamorphic #private definition costs ~0.1 µs more than a plain store.
+  declare readonly spec: TypeSpec;
+  declare readonly replica: string;
+  private declare readonly _s: Fields;
 
   protected constructor(spec: TypeSpec, replica: string | undefined) {
     this.spec = spec;
     this.replica = replica ?? randomReplica();
     const h = adopted;
     adopted = undefined;
-    this.#k = h !== undefined && adoptedKernel !== undefined ? adoptedKernel : kernel();
-    this.#h = h ?? createHandle(spec, this.replica, this.#k);
+    const k = h !== undefined && adoptedKernel !== undefined ? adoptedKernel : kernel();
+    this._s = new Fields(k, h ?? createHandle(spec, this.replica, k));
     Crdt.#watchLater(this);
   }
 
@@ -138,26 +153,28 @@ export abstract class Crdt<Q> {
     const f = Crdt.#fresh;
     for (let i = 0; i < f.length; i++) {
       const c = f[i];
-      if (c.#h !== 0 && c.#watched === 0) { c.#watched = 1; c.#k.watch(c, c.#h); }
+      const s = c._s;
+      if (s.h !== 0 && s.watched === 0) { s.watched = 1; s.k.watch(c, s.h); }
     }
     f.length = 0;
   }
 
-  protected get wasm(): Kernel { return this.#k; }
+  protected get wasm(): Kernel { return this._s.k; }
 
   protected get handle(): number {
-    if (this.#h === 0) throw new TrellisError("DISPOSED", `${specName(this.spec)} was disposed`);
-    return this.#h;
+    const h = this._s.h;
+    if (h === 0) throw new TrellisError("DISPOSED", `${specName(this.spec)} was disposed`);
+    return h;
   }
 
   // Queues one encoded op; applies at once unless inside batch().
   protected op(write: (w: ByteWriter) => void): void {
     this.handle;
-    const ops = this.#ops ??= new ByteWriter(64);
+    const ops = this._s.ops ??= new ByteWriter(64);
     const mark = ops.pos;
     try { write(ops); } catch (e) { ops.pos = mark; throw e; }
-    this.#count++;
-    if (this.#levels === null || this.#levels.length === 0) this.flush();
+    this._s.count++;
+    if (this._s.levels === null || this._s.levels.length === 0) this.flush();
   }
 
   // Applies queued ops in one boundary crossing. The kernel validates the whole
@@ -165,19 +182,19 @@ export abstract class Crdt<Q> {
   // batch() (a read flushed early), each open level first takes a savepoint,
   // so a level that fails can still roll back what was applied.
   protected flush(): void {
-    if (this.#count === 0) return;
-    if (this.#levels !== null) for (const level of this.#levels) if (level.savepoint === 0) level.savepoint = this.#k.int("savepoint", this.handle);
+    if (this._s.count === 0) return;
+    if (this._s.levels !== null) for (const level of this._s.levels) if (level.savepoint === 0) level.savepoint = this._s.k.int("savepoint", this.handle);
     this.#applyQueued();
   }
 
   #applyQueued(): void {
-    if (this.#count === 0) return;
-    const count = this.#count;
-    this.#count = 0;
-    const w = this.#ops!;
+    if (this._s.count === 0) return;
+    const count = this._s.count;
+    this._s.count = 0;
+    const w = this._s.ops!;
     const n = w.pos;
     w.reset();
-    this.#k.apply(this.handle, count, w.buf, n);
+    this._s.k.apply(this.handle, count, w.buf, n);
   }
 
   // Runs fn with ops queued, then applies them all in one crossing. All or
@@ -187,7 +204,7 @@ export abstract class Crdt<Q> {
   batch(fn: (self: this) => void): this {
     this.flush(); // ops queued so far belong to the enclosing level
     const level = { savepoint: 0 };
-    const levels = this.#levels ??= [];
+    const levels = this._s.levels ??= [];
     levels.push(level);
     try {
       fn(this);
@@ -195,14 +212,14 @@ export abstract class Crdt<Q> {
       // savepoint is needed only if a read inside fn applied ops early.
       if (levels.length === 1) this.#applyQueued();
     } catch (e) {
-      this.#ops?.reset();
-      this.#count = 0;
-      if (level.savepoint !== 0) this.#k.int("restore", this.handle, level.savepoint);
+      this._s.ops?.reset();
+      this._s.count = 0;
+      if (level.savepoint !== 0) this._s.k.int("restore", this.handle, level.savepoint);
       level.savepoint = 0;
       throw e;
     } finally {
       levels.pop();
-      if (level.savepoint !== 0) this.#k.int("dispose", level.savepoint);
+      if (level.savepoint !== 0) this._s.k.int("dispose", level.savepoint);
     }
     return this;
   }
@@ -220,30 +237,30 @@ export abstract class Crdt<Q> {
   // this := this ⊔ other (an instance or an encoded state / delta-group).
   // Returns true if this grew. Bad bytes throw and change nothing.
   merge(other: Crdt<Q> | Uint8Array): boolean {
-    if (other instanceof Uint8Array) return this.#k.joinBytes(this.h, other) === 1;
+    if (other instanceof Uint8Array) return this._s.k.joinBytes(this.h, other) === 1;
     this.checkSame(other);
-    if (other.#k !== this.#k) return this.#k.call("joinBytes", other.encode(), this.h) === 1;
-    return this.#k.int("join", this.h, other.h) === 1;
+    if (other._s.k !== this._s.k) return this._s.k.call("joinBytes", other.encode(), this.h) === 1;
+    return this._s.k.int("join", this.h, other.h) === 1;
   }
 
   // Runs f with a handle in this state's kernel holding other's state: other's
   // own, or a temporary decoded copy when other lives in another kernel.
   #local<R>(other: Crdt<Q>, f: (h: number) => R): R {
     this.checkSame(other);
-    if (other.#k === this.#k) return f(other.h);
-    const copy = decodeState(other.encode(), other.replica, this.#k);
-    try { return f(copy.#h); } finally { copy.dispose(); }
+    if (other._s.k === this._s.k) return f(other.h);
+    const copy = decodeState(other.encode(), other.replica, this._s.k);
+    try { return f(copy._s.h); } finally { copy.dispose(); }
   }
 
   // The delta-group of local ops since the last call (a state: merge it anywhere).
-  takeDelta(): Uint8Array { return this.#k.bytes("takeDelta", this.h); }
+  takeDelta(): Uint8Array { return this._s.k.bytes("takeDelta", this.h); }
 
   // Canonical encoding: equal states give equal bytes.
-  encode(): Uint8Array { return this.#k.bytes("encode", this.h); }
+  encode(): Uint8Array { return this._s.k.bytes("encode", this.h); }
 
   // this ⊑ other in the lattice order.
   leq(other: Crdt<Q>): boolean {
-    return this.#local(other, (h) => this.#k.int("leq", this.h, h) === 1);
+    return this.#local(other, (h) => this._s.k.int("leq", this.h, h) === 1);
   }
 
   equals(other: Crdt<Q>): boolean {
@@ -251,50 +268,51 @@ export abstract class Crdt<Q> {
     return equalBytes(this.encode(), other.encode());
   }
 
-  get isBottom(): boolean { return this.#k.int("isBottom", this.h) === 1; }
+  get isBottom(): boolean { return this._s.k.int("isBottom", this.h) === 1; }
 
   // The part of this that inflates other: delta(this, other) ⊔ other = this ⊔ other.
   delta(other: Crdt<Q>): this {
-    return this.wrap(this.#local(other, (h) => this.#k.int("delta", this.h, h)));
+    return this.wrap(this.#local(other, (h) => this._s.k.int("delta", this.h, h)));
   }
 
   // The join-irreducible parts of this.
   decompose(): this[] {
-    const r = new ByteReader(this.#k.bytes("decompose", this.h));
+    const r = new ByteReader(this._s.k.bytes("decompose", this.h));
     const n = r.varint();
     const out: this[] = [];
-    for (let i = 0; i < n; i++) out.push(decodeState(r.bytes(), this.replica, this.#k) as this);
+    for (let i = 0; i < n; i++) out.push(decodeState(r.bytes(), this.replica, this._s.k) as this);
     return out;
   }
 
   clone(replica: string = this.replica): this {
-    const h = this.#k.int("clone", this.h);
+    const h = this._s.k.int("clone", this.h);
     if (replica === this.replica) return this.wrap(h);
     // A clone for another replica: re-decode under the new id.
-    const bytes = this.#k.bytes("encode", h);
-    this.#k.int("dispose", h);
-    return decodeState(bytes, replica, this.#k) as this;
+    const bytes = this._s.k.bytes("encode", h);
+    this._s.k.int("dispose", h);
+    return decodeState(bytes, replica, this._s.k) as this;
   }
 
   // Frees the kernel state. Further use throws DISPOSED.
   dispose(): void {
-    if (this.#h === 0) return;
-    if (this.#watched === 1) { this.#watched = 0; this.#k.unwatch(this); }
-    this.#k.int("dispose", this.#h);
-    this.#h = 0;
+    const s = this._s;
+    if (s.h === 0) return;
+    if (s.watched === 1) { s.watched = 0; s.k.unwatch(this); }
+    s.k.int("dispose", s.h);
+    s.h = 0;
   }
 
   [Symbol.dispose](): void { this.dispose(); }
 
-  get disposed(): boolean { return this.#h === 0; }
+  get disposed(): boolean { return this._s.h === 0; }
 
   // The user-visible value.
   abstract get value(): Q;
 
-  protected queryReader(): ByteReader { return new ByteReader(this.#k.bytes("query", this.h)); }
+  protected queryReader(): ByteReader { return new ByteReader(this._s.k.bytes("query", this.h)); }
 
   protected wrap(h: number): this {
-    return adoptOn(this.#k, () => (this.constructor as unknown as CrdtClass).fromHandle(h, this.spec, this.replica) as this);
+    return adoptOn(this._s.k, () => (this.constructor as unknown as CrdtClass).fromHandle(h, this.spec, this.replica) as this);
   }
 
   toJSON(): unknown { return this.value; }
