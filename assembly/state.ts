@@ -27,6 +27,7 @@ export function readHeader(r: Reader): Spec | null {
   const ver = r.u8();
   if (!r.ok) return null;
   if (ver != FORMAT_VERSION) { r.fail(E_BAD_VERSION); return null; }
+  r.version = ver;
   const spec = readSpec(r, 0);
   if (!r.ok) return null;
   return spec;
