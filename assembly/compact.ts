@@ -118,7 +118,7 @@ function expandTs(r: Reader, w: Writer): void {
   const d = r.varint();
   if (!r.ok) return;
   // A timestamp of 2^64 − 1 (or one past it) is refused like v1's: OVERFLOW.
-  if (d > U64.MAX_VALUE - tsBase) { r.fail(E_OVERFLOW); return; }
+  if (d >= U64.MAX_VALUE - tsBase) { r.fail(E_OVERFLOW); return; }
   tsSeen = true;
   if (d == 0) tsMinSeen = true;
   w.varint(tsBase + d);
@@ -273,6 +273,7 @@ export function compactInto(p: usize, len: i32, w: Writer): bool {
   minTs = U64.MAX_VALUE;
   collecting = true;
   compactBody(r, w, spec);
+  if (!r.ok) return false; // a replica could not be interned: setError was called
   rank.clear();
   if (!sortedIndex(reps, order) || !rank.reserve(reps.count)) { setError(E_OUT_OF_MEMORY); return false; }
   rank.len = reps.count;
@@ -295,6 +296,9 @@ export function compactInto(p: usize, len: i32, w: Writer): bool {
   r.p = bodyAt;
   compactBody(r, w, spec);
   if (!r.ok) unreachable(); // the expanded form is the kernel's own
+  // clear() costs the table's slot count: a decomposition compacts each of
+  // millions of parts, so a table grown by one state of many replicas goes.
+  if (reps.mask > 1023) { reps.free(); order.free(); rank.free(); }
   return !w.failed;
 }
 
