@@ -21,7 +21,7 @@ import {
   E_BAD_MAGIC, E_BAD_VERSION, E_INVALID, E_NONCANONICAL, E_OUT_OF_MEMORY, E_OVERFLOW, E_TOO_LARGE,
   E_TRAILING, E_TRUNCATED, MAX_KEY, MAX_REPLICA, setError,
 } from "./errors";
-import { ByteTable, Vec, compareBytes, sortedIndex } from "./data/index";
+import { ByteTable, Vec, canAlloc, compareBytes, sortedIndex } from "./data/index";
 import {
   Lattice, Spec, T_GCOUNTER, T_PNCOUNTER, T_MAXINT, T_EWFLAG, T_IVAR, T_LWWREGISTER,
   T_MVREGISTER, T_GSET, T_TWOPSET, T_AWSET, T_ORSET, T_GMAP, T_AWMAP, T_PAIR, T_TOPK,
@@ -309,15 +309,28 @@ export function writeCompact(w: Writer, v: Lattice): void {
   writeState(scratch, v);
   if (scratch.failed) return; // setError was called
   compactInto(scratch.ptr, scratch.pos, w);
-  shrink(scratch);
+  shrink(scratch, KEEP_EXPANDED);
 }
 
-// A large scratch buffer goes back to the allocator after use, so one large
-// state does not hold its expanded size for the life of the instance.
-export function shrink(w: Writer): void {
-  if (w.buf.byteLength > (1 << 20)) w.buf = new ArrayBuffer(1024);
+// A scratch buffer above `keep` bytes goes back to the allocator after use, so
+// one large state does not hold its expanded size for the life of the instance.
+export function shrink(w: Writer, keep: i32 = 1 << 20): void {
+  if (w.buf.byteLength > keep) w.buf = new ArrayBuffer(1024);
   w.reset();
 }
+
+// Gives w room for n bytes in one allocation: growing by doubling from small
+// leaves a chain of dead buffers for the collector (twice the final size).
+function presize(w: Writer, n: i32): void {
+  w.reset();
+  if (n > w.buf.byteLength && n > 0 && canAlloc(<usize>n)) w.buf = new ArrayBuffer(n);
+}
+
+// The expanded form is usually 1.5-3 × the compact one (replica ids and
+// shared key prefixes written out); its buffer is kept for the next call
+// while at most this large.
+const KEEP_EXPANDED: i32 = 8 << 20;
+@inline function expandedGuess(n: i32): i32 { return n > 0x1000_0000 ? n : max(n * 3, 1024); }
 
 function passBytes(r: Reader, w: Writer): void {
   const n = <i32>r.varint();
@@ -475,6 +488,7 @@ export function openState(r: Reader): Reader {
     const v = load<u8>(r.p + 2);
     if (v == EXPANDED) { r.fail(E_BAD_VERSION); return r; }
     if (v == FORMAT_VERSION) {
+      presize(expanded, expandedGuess(r.left));
       expand(r, expanded);
       if (r.ok && !r.done) r.fail(E_TRAILING);
       if (!r.ok) return r;
@@ -493,6 +507,7 @@ export function readAnyState(r: Reader): Lattice | null {
     const v = load<u8>(r.p + 2);
     if (v == EXPANDED) { r.fail(E_BAD_VERSION); return null; }
     if (v == FORMAT_VERSION) {
+      presize(expanded, expandedGuess(r.left));
       expand(r, expanded);
       if (!r.ok) return null;
       const x = new Reader(expanded.ptr, expanded.ptr + <usize>expanded.pos);
@@ -506,4 +521,4 @@ export function readAnyState(r: Reader): Lattice | null {
 }
 
 // Frees the expanded copy of a large input once the call is done.
-export function doneWithInput(): void { shrink(expanded); }
+export function doneWithInput(): void { shrink(expanded, KEEP_EXPANDED); }
