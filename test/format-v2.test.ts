@@ -6,6 +6,7 @@ import { beforeAll, describe, expect, it } from "vitest";
 import fc from "fast-check";
 import { init, decodeState, TrellisError } from "../dist/host/index.node.js";
 import { encodeValue } from "../dist/host/crdt/value.js";
+import { v1Layout } from "../dist/host/crdt/layout.js";
 import { encodeModel, encodeModelV1 } from "./model/common.js";
 import { compactV1 } from "./model/compact.js";
 import { fixtures } from "./util/fixtures.js";
@@ -162,6 +163,8 @@ describe.each(fixtures.map((f) => [f.name, f] as const))("%s: v1 → v2", (_name
       for (const [op, at] of ops) ms[at] = f.model.apply(ms[at], op, names[at]);
       const m = ms.reduce((x, y) => f.model.join(x, y));
       const v1 = encodeModelV1(f.model, m), v2 = encodeModel(f.model, m);
+      // the host's reader of the v1 layout (dataflow sources, trust checks)
+      expect(hex(v1Layout(v2).subarray(3))).toBe(hex(v1.subarray(3)));
       const a = decodeState(v1, "me"), b = decodeState(v2, "me");
       try {
         expect(hex(a.encode())).toBe(hex(v2));
