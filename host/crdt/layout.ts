@@ -16,11 +16,9 @@ export function v1Layout(state: Uint8Array): Uint8Array {
   if (state.length < 3 || state[2] !== 2) return state;
   const r = new ByteReader(state);
   r.raw(3);
-  const specAt = r.pos;
   const spec = readSpec(r);
   const w = new ByteWriter(state.length * 2 + 16);
   w.raw(state.subarray(0, r.pos));
-  void specAt;
   const table: Uint8Array[] = [];
   for (let n = r.varint(); n > 0; n--) table.push(r.bytes());
   const base = hasTs(spec) ? r.bigVarint() : 0n;
