@@ -77,6 +77,11 @@ export class Reader {
   end: usize;
   err: i32 = 0;
   dry: bool = false; // a validating pass over an op batch (see value())
+  // The format version of the state being read (state.ts readHeader sets it):
+  // 1 for stored v1 bytes, whose user values predate the current encoding;
+  // 2 for everything else, the expanded form of v2 included (compact.ts).
+  // Readers made for second passes over a body must copy it from the first.
+  version: u8 = 2;
 
   constructor(p: usize, end: usize) { this.p = p; this.end = end; }
 

@@ -10,6 +10,7 @@ import {
 import { Lattice, Spec, beginBatch, T_MAXINT } from "./lattice";
 import { readSpec, writeSpec, newBottom, specOfTag } from "./registry";
 import { readState, readHeader, writeState } from "./state";
+import { openState, writeCompact, doneWithInput } from "./compact";
 import { setCapPages, alloc, release, resize, spanFreeBytes, LARGE } from "./data/index";
 import { listMints } from "./mint";
 import { walk, joinMissing as walkJoinMissing, selected, MODE_COUNT, MODE_PARTS, MODE_HASH } from "./parts";
@@ -185,11 +186,13 @@ export function decode(len: i32): i32 {
   const r = reader(len);
   const rp = readReplica(r), rn = r.rawLen;
   if (!r.ok) return -r.err;
-  const v = readState(r);
-  if (r.ok && !r.done) r.fail(E_TRAILING);
-  if (!r.ok || v === null) {
+  const s = openState(r);
+  const v = s.ok ? readState(s) : null;
+  if (s.ok && !s.done) s.fail(E_TRAILING);
+  doneWithInput();
+  if (!s.ok || v === null) {
     if (v !== null) v.free(); // decoded, but with bytes left over
-    return -r.err;
+    return -s.err;
   }
   const h = put(v, rp, rn, null, null);
   if (h < 0) v.free();
@@ -249,7 +252,7 @@ export function encode(h: i32): i32 {
   const x = handle(h);
   if (x === null) return -E_BAD_HANDLE;
   out.reset();
-  writeState(out, x.state);
+  writeCompact(out, x.state);
   const e = takeError(); // a data-layer type could not get memory to order itself
   return e != 0 ? -e : out.pos;
 }
@@ -289,11 +292,14 @@ export function join(a: i32, b: i32): i32 {
 export function joinBytes(h: i32, len: i32): i32 {
   const x = handle(h);
   if (x === null) return -E_BAD_HANDLE;
-  const r = reader(len);
+  const r = openState(reader(len));
+  if (!r.ok) return -r.err;
   const spec = readHeader(r);
   if (spec === null) return -r.err;
   if (spec.id != x.state.spec.id) return -E_TYPE_MISMATCH;
-  return x.state.joinBody(r);
+  const g = x.state.joinBody(r);
+  doneWithInput();
+  return g;
 }
 
 export function leq(a: i32, b: i32): i32 {
@@ -408,7 +414,7 @@ export function joinMissing(h: i32, len: i32): i32 {
   if (e != 0) return -e;
   out.reset();
   out.varint(selected);
-  if (j !== null) writeState(out, j);
+  if (j !== null) { writeCompact(out, j); j.free(); }
   return out.pos;
 }
 
@@ -419,16 +425,20 @@ export function joinMissing(h: i32, len: i32): i32 {
 // and per causal context what it covers of each replica (docs/abi.md, "Mint
 // lists"). The state is decoded (validated) first. Returns length.
 export function mints(len: i32): i32 {
-  const r = reader(len);
+  const r = openState(reader(len));
+  if (!r.ok) return -r.err;
+  // the state as the parsers read it: the input (v1) or its expanded form (v2)
+  const p = r.p, n = <i32>(r.end - r.p);
   const v = readState(r);
   if (r.ok && !r.done) r.fail(E_TRAILING);
-  if (!r.ok || v === null) return -r.err;
+  if (!r.ok || v === null) { if (v !== null) v.free(); doneWithInput(); return -r.err; }
   // the body starts after 'T' 'R' version spec
-  const p = inPtr;
-  const h = new Reader(p + 3, p + <usize>len);
+  const h = new Reader(p + 3, p + <usize>n);
   readSpec(h, 0);
   out.reset();
-  listMints(out, p, len, h.p, v.spec);
+  listMints(out, p, n, h.p, v.spec);
+  v.free();
+  doneWithInput();
   return out.pos;
 }
 
@@ -469,12 +479,12 @@ export function takeDelta(h: i32): i32 {
   const p = x.pending;
   if (p === null) { // no local op since the last take: an empty delta-group
     const b = x.state.bottom();
-    writeState(out, b);
+    writeCompact(out, b);
     b.free();
     const e = takeError();
     return e != 0 ? -e : out.pos;
   }
-  writeState(out, p);
+  writeCompact(out, p);
   const e = takeError();
   if (e != 0) return -e; // the delta-group stays pending
   p.free();
