@@ -422,3 +422,19 @@ describe("decompose of a tiny state that names millions of dots", () => {
     }, 30_000);
   }
 });
+
+// Decode checks that no dot sits on two elements with a bitmap per replica,
+// within a budget of one bit per input bit. Charging whole words once made
+// that budget wrap below zero, and this 25-byte AWSet (vv {a: 1, b2: 2^30})
+// claimed a 128 MiB bitmap (found by seed 199936044).
+describe("a tiny causal state with a huge version vector", () => {
+  it("decodes without claiming memory for its counters", () => {
+    const bytes = Uint8Array.from([0x54, 0x52, 1, 10, 2, 1, 0x61, 1, 2, 0x62, 0x32, 0x80, 0x80, 0x80, 0x80, 4, 0, 1, 2, 3, 6, 1, 1, 0x61, 1]);
+    const before = kernel().memoryBytes();
+    const x = decodeState(bytes, "h");
+    try {
+      expect(x.encode()).toEqual(bytes);
+      expect(kernel().memoryBytes() - before).toBeLessThan(MiB);
+    } finally { x.dispose(); }
+  });
+});

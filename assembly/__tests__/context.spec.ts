@@ -137,12 +137,17 @@ let seed: u32 = 0x9e3779b9;
 function rnd(n: u32): u32 { seed ^= seed << 13; seed ^= seed >> 17; seed ^= seed << 5; return seed % n; }
 const REPS = ["a", "b", "c"];
 
-// A context and its model (a set of "r:c" strings) built from random dots.
-function randomPair(c: Context, m: Set<string>, n: i32): void {
+// A context and its model built from random dots: a flag per (replica
+// index into REPS, counter), counters 1..24 (the test reads up to 26).
+const SLOTS: i32 = 32;
+@inline function slot(ri: i32, k: u64): i32 { return ri * SLOTS + <i32>k; }
+function count(m: StaticArray<u8>): i32 { let n = 0; for (let i = 0; i < m.length; i++) n += m[i]; return n; }
+
+function randomPair(c: Context, m: StaticArray<u8>, n: i32): void {
   for (let i = 0; i < n; i++) {
-    const r = REPS[rnd(3)], k = <u64>(1 + rnd(24));
-    c.addDot(rep(c, r), k);
-    m.add(r + ":" + k.toString());
+    const ri = rnd(3), k = <u64>(1 + rnd(24));
+    c.addDot(rep(c, REPS[ri]), k);
+    m[slot(ri, k)] = 1;
   }
 }
 
@@ -151,31 +156,25 @@ describe("Context against a set-of-dots model", () => {
     let bad = 0;
     for (let t = 0; t < 300; t++) {
       const x = new Context(), y = new Context();
-      const mx = new Set<string>(), my = new Set<string>();
+      const mx = new StaticArray<u8>(3 * SLOTS), my = new StaticArray<u8>(3 * SLOTS);
       randomPair(x, mx, <i32>rnd(30)); randomPair(y, my, <i32>rnd(30));
       let yCoveredByX = true;
-      const mys = my.values();
-      for (let i = 0; i < mys.length; i++) if (!mx.has(mys[i])) yCoveredByX = false;
+      for (let i = 0; i < my.length; i++) if (my[i] != 0 && mx[i] == 0) yCoveredByX = false;
       if (x.covers(y) != yCoveredByX) bad++;
       const grew = x.join(y);
-      const before = mx.size;
-      const ys = my.values();
-      for (let i = 0; i < ys.length; i++) mx.add(ys[i]);
-      if ((grew == 1) != (mx.size > before)) bad++;
-      if (x.size() != <u64>mx.size) bad++;
+      const before = count(mx);
+      for (let i = 0; i < my.length; i++) if (my[i] != 0) mx[i] = 1;
+      if ((grew == 1) != (count(mx) > before)) bad++;
+      if (x.size() != <u64>count(mx)) bad++;
       for (let ri = 0; ri < 3; ri++) {
         for (let k: u64 = 1; k <= 26; k++) {
           const i = x.findRep(b(REPS[ri]), 1);
-          if (x.has(i, k) != mx.has(REPS[ri] + ":" + k.toString())) bad++;
+          if (x.has(i, k) != (mx[slot(ri, k)] != 0)) bad++;
         }
       }
-      // The same dots added in another order give the same bytes.
+      // The same dots added in another order (highest replica and counter first) give the same bytes.
       const z = new Context();
-      const all = mx.values();
-      for (let i = all.length - 1; i >= 0; i--) {
-        const parts = all[i].split(":");
-        z.addDot(rep(z, parts[0]), U64.parseInt(parts[1]));
-      }
+      for (let ri = 2; ri >= 0; ri--) for (let k: u64 = 24; k >= 1; k--) if (mx[slot(ri, k)] != 0) z.addDot(rep(z, REPS[ri]), k);
       if (hexContext(z) != hexContext(x)) bad++;
       x.free(); y.free(); z.free();
     }

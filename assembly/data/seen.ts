@@ -23,10 +23,13 @@ import { Context } from "./context";
     let used: u64 = 0;
     for (let i = 0; i < n; i++) {
       const v = ctx.vvOf(i);
-      if (v != 0 && v <= budgetBits - used) {
+      // Whole words are charged, so used never passes budgetBits (a
+      // subtraction that wrapped once let a 25-byte input claim 128 MiB).
+      const w = (v + 63) & ~<u64>63;
+      if (v != 0 && v < (<u64>1 << 62) && w <= budgetBits - used) {
         this.base.pushReserved(used + 1);
         this.lim.pushReserved(v);
-        used += (v + 63) & ~<u64>63;
+        used += w;
       } else {
         this.base.pushReserved(0);
         this.lim.pushReserved(0);

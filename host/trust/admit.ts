@@ -255,6 +255,27 @@ function keyOf(variable: string, path: PathSegment[], replica: string, kind: "d"
 
 // Checks one envelope (bytes or decoded) and, if it is admitted, records it
 // in the ledger. Never throws: every refusal is a result.
+// What a receiver whose links saw `vc` (a clock by author) had seen of a key
+// (`seen`), and how many envelopes' worth of minting (own keys) or of unseen
+// minting (another's keys) lie beyond it (`slack`): redacted copies minted
+// what it never saw, and a squash stands for its range. Shared by admission
+// and by filling in a redacted copy.
+function allowance(ledger: TrustLedger, env: Envelope, vc: Map<string, number>) {
+  const steps = env.seq - env.from + 1;
+  const seen = (key: string, replica: string): bigint => {
+    const did = didOfReplica(replica);
+    return did ? ledger._seen(did, key, vc.get(did) ?? 0) : 0n;
+  };
+  const slack = (variable: string, key: string, replica: string, own: boolean): bigint => {
+    const did = didOfReplica(replica);
+    if (!did) return own ? BigInt(steps) : 0n;
+    const upTo = vc.get(did) ?? 0;
+    const at = ledger._seenAt(did, key, upTo)[1];
+    return BigInt(ledger._redactedIn(did, variable, at, upTo) + (own ? steps : 0));
+  };
+  return { seen, slack };
+}
+
 export async function admit(ledger: TrustLedger, input: Uint8Array | Envelope, o: AdmitOptions = {}): Promise<AdmitResult> {
   const reject = (error: TrustError, evidence?: Equivocation): AdmitResult => { if (!o.quiet) ledger._reject(error); return { status: "rejected", error, evidence }; };
   let env: Envelope;
@@ -318,21 +339,7 @@ export async function admit(ledger: TrustLedger, input: Uint8Array | Envelope, o
   // learnt the range from another squash resolves such links to that one,
   // which over-approximates what they saw.)
   if (squash && (vc.get(env.author) ?? 0) > before) vc.set(env.author, before);
-  const seen = (key: string, replica: string): bigint => {
-    const did = didOfReplica(replica);
-    return did ? ledger._seen(did, key, vc.get(did) ?? 0) : 0n;
-  };
-  const steps = env.seq - env.from + 1;
-  // How many envelopes' worth of minting (own keys) or of unseen minting
-  // (another's keys) lie beyond what this receiver saw of `key`: redacted
-  // copies minted what it never saw, and a squash stands for its range.
-  const slack = (variable: string, key: string, replica: string, own: boolean): bigint => {
-    const did = didOfReplica(replica);
-    if (!did) return own ? BigInt(steps) : 0n;
-    const upTo = vc.get(did) ?? 0;
-    const at = ledger._seenAt(did, key, upTo)[1];
-    return BigInt(ledger._redactedIn(did, variable, at, upTo) + (own ? steps : 0));
-  };
+  const { seen, slack } = allowance(ledger, env, vc);
   const raised = new Map<string, bigint>();
   const now = (o.now ?? Date.now)();
   const k = o.kernel ?? kernel();
@@ -381,18 +388,7 @@ async function fill(ledger: TrustLedger, env: Envelope, items: EnvelopeItem[], o
   // What the links had seen: the entry's clock, the author's own entry set back before the envelope.
   const vc = new Map(known.vc);
   vc.set(env.author, env.from - 1);
-  const seen = (key: string, replica: string): bigint => {
-    const did = didOfReplica(replica);
-    return did ? ledger._seen(did, key, vc.get(did) ?? 0) : 0n;
-  };
-  const steps = env.seq - env.from + 1;
-  const slack = (variable: string, key: string, replica: string, own: boolean): bigint => {
-    const did = didOfReplica(replica);
-    if (!did) return own ? BigInt(steps) : 0n;
-    const upTo = vc.get(did) ?? 0;
-    const at = ledger._seenAt(did, key, upTo)[1];
-    return BigInt(ledger._redactedIn(did, variable, at, upTo) + (own ? steps : 0));
-  };
+  const { seen, slack } = allowance(ledger, env, vc);
   const raised = new Map<string, bigint>();
   const now = (o.now ?? Date.now)();
   const k = o.kernel ?? kernel();
