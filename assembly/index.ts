@@ -159,6 +159,16 @@ export function input(len: i32): usize {
   return inPtr;
 }
 
+// Gives a large input buffer back once a v2 input is expanded (nothing then
+// points into it): the join's new arrays may reuse its pages instead of
+// growing memory beside it. The next call's input() allocates it again.
+function dropInput(): void {
+  if (<usize>inCap >= LARGE) { release(inPtr); inPtr = 0; inCap = 0; }
+}
+
+// The decoded state's replica id while the input it came in is dropped.
+const repCopy: usize = memory.data(MAX_REPLICA);
+
 // The output of the last call that returned a length.
 export function output(): usize { return out.ptr; }
 
@@ -184,9 +194,11 @@ export function create(len: i32): i32 {
 // input := replica state. Returns a handle to the decoded state.
 export function decode(len: i32): i32 {
   const r = reader(len);
-  const rp = readReplica(r), rn = r.rawLen;
+  let rp = readReplica(r);
+  const rn = r.rawLen;
   if (!r.ok) return -r.err;
   const s = openState(r);
+  if (s !== r && s.ok) { memory.copy(repCopy, rp, <usize>rn); rp = repCopy; dropInput(); }
   const v = s.ok ? readState(s) : null;
   if (s.ok && !s.done) s.fail(E_TRAILING);
   doneWithInput();
@@ -293,10 +305,11 @@ export function joinBytes(h: i32, len: i32): i32 {
   const x = handle(h);
   if (x === null) return -E_BAD_HANDLE;
   const r = openState(reader(len));
-  if (!r.ok) return -r.err;
+  if (!r.ok) { doneWithInput(); return -r.err; }
+  if (r !== rd) dropInput();
   const spec = readHeader(r);
-  if (spec === null) return -r.err;
-  if (spec.id != x.state.spec.id) return -E_TYPE_MISMATCH;
+  if (spec === null) { doneWithInput(); return -r.err; }
+  if (spec.id != x.state.spec.id) { doneWithInput(); return -E_TYPE_MISMATCH; }
   const g = x.state.joinBody(r);
   doneWithInput();
   return g;
