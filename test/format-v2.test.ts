@@ -135,6 +135,51 @@ describe("front-coded keys", () => {
   });
 });
 
+// Inputs from 16 KiB up are expanded in two passes (assembly/compact.ts): one
+// that only measures, then one that writes into a block of exactly that size
+// and checks what needs the key before (maximal prefixes). Both passes must
+// refuse what the one-pass path refuses, and agree with it on good input.
+describe("large inputs (measured, then expanded)", () => {
+  const lcp = (x: number[], y: number[]) => { let l = 0; while (l < x.length && l < y.length && x[l] === y[l]) l++; return l; };
+  const keys = Array.from({ length: 6000 }, (_, i) => val("item-" + String((i * 7919) % 100_000).padStart(6, "0") + "x".repeat(i % 5)));
+  keys.sort((x, y) => Buffer.compare(Buffer.from(x), Buffer.from(y)));
+  // the GSet of those keys in v2, the key at index `cut` with one byte too few shared
+  const gsetV2 = (cut = -1) => [...HEAD, 8, 0, ...varint(keys.length), ...keys.flatMap((k, i) => {
+    const l = (i > 0 ? lcp(keys[i - 1], k) : 0) - (i === cut ? 1 : 0);
+    return [...varint(l), ...bytes(k.slice(l))];
+  })];
+  const good = gsetV2();
+  const v1 = Uint8Array.from([0x54, 0x52, 1, 8, ...varint(keys.length), ...keys.flatMap((k) => bytes(k))]);
+
+  it("decode and re-encode byte for byte, as the v1 bytes of the same state", () => {
+    expect(good.length).toBeGreaterThan(16 << 10);
+    expect(hex(compactV1(v1))).toBe(hex(Uint8Array.from(good)));
+    expect(roundTrips(good)).toBe(true);
+    const s = decodeState(v1, "me");
+    try {
+      expect(s.merge(Uint8Array.from(good))).toBe(false);
+      expect(hex(s.encode())).toBe(hex(Uint8Array.from(good)));
+    } finally { s.dispose(); }
+  });
+  it("refuse a non-maximal prefix anywhere, a truncation and trailing bytes", () => {
+    expect(codeOf(gsetV2(keys.length - 1))).toBe("NONCANONICAL");
+    expect(codeOf(gsetV2(3000))).toBe("NONCANONICAL");
+    expect(codeOf(good.slice(0, -1))).toBe("TRUNCATED");
+    expect(codeOf([...good, 0])).toBe("TRAILING");
+  });
+  it("a refused merge leaves the state as it was", () => {
+    const half = [0x54, 0x52, 1, 8, ...varint(3000), ...keys.filter((_, i) => i % 2 === 0).flatMap((k) => bytes(k))];
+    const s = decodeState(Uint8Array.from(half), "me");
+    try {
+      const before = hex(s.encode());
+      expect(() => s.merge(Uint8Array.from(gsetV2(5999)))).toThrow(TrellisError);
+      expect(hex(s.encode())).toBe(before);
+      expect(s.merge(Uint8Array.from(good))).toBe(true);
+      expect(hex(s.encode())).toBe(hex(Uint8Array.from(good)));
+    } finally { s.dispose(); }
+  });
+});
+
 describe("versions", () => {
   it("refuses an unknown version, naming it", () => {
     let err: unknown;
