@@ -433,7 +433,8 @@ describe("a tiny causal state with a huge version vector", () => {
     const before = kernel().memoryBytes();
     const x = decodeState(bytes, "h");
     try {
-      expect(x.encode()).toEqual(bytes);
+      // the same state, written as v2 (a v1 input re-encodes as v2)
+      expect(x.encode()).toEqual(compactV1(bytes));
       expect(kernel().memoryBytes() - before).toBeLessThan(MiB);
     } finally { x.dispose(); }
   });
