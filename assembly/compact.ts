@@ -406,7 +406,7 @@ export function compactInto(p: usize, len: i32, w: Writer): bool {
 }
 
 // The compact encoding of a state, appended to w (writeState's v2).
-const scratch = new Writer();
+const scratch = new Writer(true);
 export function writeCompact(w: Writer, v: Lattice): void {
   scratch.reset();
   writeState(scratch, v);
@@ -417,15 +417,13 @@ export function writeCompact(w: Writer, v: Lattice): void {
 
 // A scratch buffer above `keep` bytes goes back to the allocator after use, so
 // one large state does not hold its expanded size for the life of the instance.
-export function shrink(w: Writer, keep: i32 = 1 << 20): void {
-  if (w.buf.byteLength > keep) w.buf = new ArrayBuffer(1024);
-  w.reset();
-}
+export function shrink(w: Writer, keep: i32 = 1 << 20): void { w.shrink(keep); }
 
 // The expanded form of a state being encoded is usually 1.5-3 × its compact
-// one (replica ids and shared key prefixes written out); its buffer is kept
-// for the next call while at most this large.
-const KEEP_EXPANDED: i32 = 8 << 20;
+// one (replica ids and shared key prefixes written out). Its buffer is kept
+// for the next call while small; a larger one (a span) goes back, so the
+// pages serve the next state or encoding instead of staying reserved.
+const KEEP_EXPANDED: i32 = 64 << 10;
 
 function passBytes(r: Reader, w: Writer): void {
   const n = <i32>r.varint();

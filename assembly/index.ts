@@ -62,7 +62,8 @@ const POOL = 1024;
 // non-zero mutable global beside the stack pointer: test/wasi.test.ts).
 let inPtr: usize = 0;
 let inCap: i32 = 0;
-const out = new Writer();
+// The output buffer grows to the largest output, in page spans (codec.ts).
+const out = new Writer(true);
 // What a free slot's state points at, so a disposed state (a large managed
 // one included) is not kept reachable until its slot is reused.
 let deadState: Lattice | null = null;
