@@ -2,7 +2,7 @@
 // Byte strings are held as AS strings with one byte per UTF-16 code unit, so
 // Map<string, _> hashes them and `<` orders them exactly as bytes compare.
 import { E_TRUNCATED, E_NONCANONICAL, E_TOO_LARGE, E_BAD_VALUE, E_OUT_OF_MEMORY, MAX_KEY, MAX_REPLICA, setError } from "./errors";
-import { canAlloc, resize, release } from "./data/mem";
+import { allocSpan, canAlloc, resize, release } from "./data/mem";
 
 export class Writer {
   buf: ArrayBuffer;
@@ -41,10 +41,10 @@ export class Writer {
     let cap = max(this.cap, 512) << 1;
     while (cap < this.pos + n) cap <<= 1;
     if (this.spans) {
-      let q = cap > 0 ? resize(this.base, <usize>cap) : 0;
+      let q = cap > 0 ? this.spanResize(<usize>cap) : 0;
       if (q == 0) {
         cap = this.pos + n;
-        q = n < 0 || cap < 0 ? 0 : resize(this.base, <usize>cap);
+        q = n < 0 || cap < 0 ? 0 : this.spanResize(<usize>cap);
         if (q == 0) { this.failed = true; setError(E_OUT_OF_MEMORY); return false; }
       }
       this.base = q; this.cap = cap;
@@ -58,6 +58,11 @@ export class Writer {
     memory.copy(changetype<usize>(nb), this.base, this.pos);
     this.buf = nb; this.base = changetype<usize>(nb); this.cap = cap;
     return true;
+  }
+
+  // The span grown to n bytes (its contents kept), or 0 (then unchanged).
+  private spanResize(n: usize): usize {
+    return this.base == 0 ? allocSpan(n) : resize(this.base, n);
   }
 
   // Gives the buffer back when it holds more than `keep` bytes (a large

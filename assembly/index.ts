@@ -62,8 +62,12 @@ const POOL = 1024;
 // non-zero mutable global beside the stack pointer: test/wasi.test.ts).
 let inPtr: usize = 0;
 let inCap: i32 = 0;
-// The output buffer grows to the largest output, in page spans (codec.ts).
-const out = new Writer(true);
+// The output buffer: a managed one (TLSF). In page spans it would not double
+// memory when a large encode grows it, but TLSF would then lose the room a
+// freed large output leaves it, and TLSF grows by doubling all of memory when
+// a small allocation finds none (test/data-layer.test.ts, TopK evictions:
+// 156 MiB → 312 MiB). Until small blocks stop doubling memory, it stays here.
+const out = new Writer();
 // What a free slot's state points at, so a disposed state (a large managed
 // one included) is not kept reachable until its slot is reused.
 let deadState: Lattice | null = null;
