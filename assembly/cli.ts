@@ -8,7 +8,7 @@
 // lattice work is the same kernel code the reactor exports.
 import { Reader, Writer } from "./codec";
 import { Lattice } from "./lattice";
-import { readState, writeState } from "./state";
+import { readAnyState, writeCompact } from "./compact";
 import { takeError } from "./errors";
 import { proc_exit } from "~lib/bindings/wasi_snapshot_preview1";
 import { readAll, readFile, writeAll, writeText, describe, STDIN, STDOUT, STDERR } from "./cli/io";
@@ -72,7 +72,7 @@ function load(name: string): Input {
   let n = 0;
   while (!r.done) {
     const at = <i32>(r.p - w.ptr);
-    const v = readState(r);
+    const v = readAnyState(r);
     if (!r.ok || v === null) {
       die(EXIT_DATA, label(name) + ": state " + (n + 1).toString() + " at byte " + at.toString() + ": " + reason(r.err));
       break;
@@ -88,7 +88,7 @@ function load(name: string): Input {
 
 function emit(v: Lattice): void {
   const w = new Writer();
-  writeState(w, v);
+  writeCompact(w, v);
   const e = writeAll(STDOUT, w.ptr, w.pos);
   if (e != 0) die(EXIT_IO, "<stdout>: " + describe(e));
 }
@@ -128,7 +128,7 @@ function inspect(files: string[]): void {
     const x = load(files[i]);
     const v = x.state;
     const enc = new Writer();
-    writeState(enc, v);
+    writeCompact(enc, v);
     const q = new Writer();
     v.query(q);
     const lines = new Array<string>();

@@ -10,6 +10,7 @@ import {
 import { Lattice, Spec, beginBatch, T_MAXINT } from "./lattice";
 import { readSpec, writeSpec, newBottom, specOfTag } from "./registry";
 import { readState, readHeader, writeState } from "./state";
+import { openState, writeCompact, doneWithInput } from "./compact";
 import { setCapPages, alloc, release, resize, spanFreeBytes, LARGE } from "./data/index";
 import { listMints } from "./mint";
 import { sweptBytes, resetSwept } from "./data/finalize";
@@ -62,6 +63,11 @@ const POOL = 1024;
 // non-zero mutable global beside the stack pointer: test/wasi.test.ts).
 let inPtr: usize = 0;
 let inCap: i32 = 0;
+// The output buffer: a managed one (TLSF). In page spans it would not double
+// memory when a large encode grows it, but TLSF would then lose the room a
+// freed large output leaves it, and TLSF grows by doubling all of memory when
+// a small allocation finds none (test/data-layer.test.ts, TopK evictions:
+// 156 MiB → 312 MiB). Until small blocks stop doubling memory, it stays here.
 const out = new Writer();
 // What a free slot's state points at, so a disposed state (a large managed
 // one included) is not kept reachable until its slot is reused.
@@ -159,6 +165,16 @@ export function input(len: i32): usize {
   return inPtr;
 }
 
+// Gives a large input buffer back once a v2 input is expanded (nothing then
+// points into it): the join's new arrays may reuse its pages instead of
+// growing memory beside it. The next call's input() allocates it again.
+function dropInput(): void {
+  if (<usize>inCap >= LARGE) { release(inPtr); inPtr = 0; inCap = 0; }
+}
+
+// The decoded state's replica id while the input it came in is dropped.
+const repCopy: usize = memory.data(MAX_REPLICA);
+
 // The output of the last call that returned a length.
 export function output(): usize { return out.ptr; }
 
@@ -184,13 +200,17 @@ export function create(len: i32): i32 {
 // input := replica state. Returns a handle to the decoded state.
 export function decode(len: i32): i32 {
   const r = reader(len);
-  const rp = readReplica(r), rn = r.rawLen;
+  let rp = readReplica(r);
+  const rn = r.rawLen;
   if (!r.ok) return -r.err;
-  const v = readState(r);
-  if (r.ok && !r.done) r.fail(E_TRAILING);
-  if (!r.ok || v === null) {
+  const s = openState(r);
+  if (s !== r && s.ok) { memory.copy(repCopy, rp, <usize>rn); rp = repCopy; dropInput(); }
+  const v = s.ok ? readState(s) : null;
+  if (s.ok && !s.done) s.fail(E_TRAILING);
+  doneWithInput();
+  if (!s.ok || v === null) {
     if (v !== null) v.free(); // decoded, but with bytes left over
-    return -r.err;
+    return -s.err;
   }
   const h = put(v, rp, rn, null, null);
   if (h < 0) v.free();
@@ -250,7 +270,7 @@ export function encode(h: i32): i32 {
   const x = handle(h);
   if (x === null) return -E_BAD_HANDLE;
   out.reset();
-  writeState(out, x.state);
+  writeCompact(out, x.state);
   const e = takeError(); // a data-layer type could not get memory to order itself
   return e != 0 ? -e : out.pos;
 }
@@ -290,11 +310,15 @@ export function join(a: i32, b: i32): i32 {
 export function joinBytes(h: i32, len: i32): i32 {
   const x = handle(h);
   if (x === null) return -E_BAD_HANDLE;
-  const r = reader(len);
+  const r = openState(reader(len));
+  if (!r.ok) { doneWithInput(); return -r.err; }
+  if (r !== rd) dropInput();
   const spec = readHeader(r);
-  if (spec === null) return -r.err;
-  if (spec.id != x.state.spec.id) return -E_TYPE_MISMATCH;
-  return x.state.joinBody(r);
+  if (spec === null) { doneWithInput(); return -r.err; }
+  if (spec.id != x.state.spec.id) { doneWithInput(); return -E_TYPE_MISMATCH; }
+  const g = x.state.joinBody(r);
+  doneWithInput();
+  return g;
 }
 
 export function leq(a: i32, b: i32): i32 {
@@ -409,7 +433,7 @@ export function joinMissing(h: i32, len: i32): i32 {
   if (e != 0) return -e;
   out.reset();
   out.varint(selected);
-  if (j !== null) writeState(out, j);
+  if (j !== null) { writeCompact(out, j); j.free(); }
   return out.pos;
 }
 
@@ -420,16 +444,20 @@ export function joinMissing(h: i32, len: i32): i32 {
 // and per causal context what it covers of each replica (docs/abi.md, "Mint
 // lists"). The state is decoded (validated) first. Returns length.
 export function mints(len: i32): i32 {
-  const r = reader(len);
+  const r = openState(reader(len));
+  if (!r.ok) return -r.err;
+  // the state as the parsers read it: the input (v1) or its expanded form (v2)
+  const p = r.p, n = <i32>(r.end - r.p);
   const v = readState(r);
   if (r.ok && !r.done) r.fail(E_TRAILING);
-  if (!r.ok || v === null) return -r.err;
+  if (!r.ok || v === null) { if (v !== null) v.free(); doneWithInput(); return -r.err; }
   // the body starts after 'T' 'R' version spec
-  const p = inPtr;
-  const h = new Reader(p + 3, p + <usize>len);
+  const h = new Reader(p + 3, p + <usize>n);
   readSpec(h, 0);
   out.reset();
-  listMints(out, p, len, h.p, v.spec);
+  listMints(out, p, n, h.p, v.spec);
+  v.free();
+  doneWithInput();
   return out.pos;
 }
 
@@ -470,12 +498,12 @@ export function takeDelta(h: i32): i32 {
   const p = x.pending;
   if (p === null) { // no local op since the last take: an empty delta-group
     const b = x.state.bottom();
-    writeState(out, b);
+    writeCompact(out, b);
     b.free();
     const e = takeError();
     return e != 0 ? -e : out.pos;
   }
-  writeState(out, p);
+  writeCompact(out, p);
   const e = takeError();
   if (e != 0) return -e; // the delta-group stays pending
   p.free();

@@ -1,5 +1,5 @@
 // Streaming decomposition: the join-irreducible parts of a state, produced
-// one at a time from its canonical (v1) bytes, never as an array of states.
+// one at a time from its canonical expanded bytes (compact.ts), never as an array of states.
 // It reads only the encoding (docs/format.md), so it serves every type
 // whatever its in-memory layout, and its cost is one pass with no object per
 // part: a part is built in one reused writer and handed to a sink that counts
@@ -21,6 +21,7 @@ import {
   T_MVREGISTER, T_GSET, T_TWOPSET, T_AWSET, T_ORSET, T_GMAP, T_AWMAP, T_PAIR, T_TOPK,
 } from "./lattice";
 import { readState } from "./state";
+import { compactInto } from "./compact";
 
 export const MODE_COUNT: i32 = 0;  // count the parts
 export const MODE_PARTS: i32 = 1;  // write parts [start, end) as (length, bytes)
@@ -34,6 +35,7 @@ export const MODE_SELECT: i32 = 3; // join the parts whose hash64 is not in a so
 export const MAX_WALK_PARTS: u64 = 1 << 26;
 
 const part = new Writer();
+const cpart = new Writer(); // a part in its compact form
 const suffixes = new Array<Spec>();
 let mode: i32 = 0;
 let emitted: u64 = 0;
@@ -104,13 +106,19 @@ function countParts(ptr: usize, len: i32): u64 {
 function emit(leafMark: i32): void {
   for (let i = suffixes.length - 1; i >= 0; i--) bottomBody(suffixes[i], part);
   const idx = emitted++;
+  // Parts leave the kernel, and are hashed, in their compact (v2) encoding.
   if (mode == MODE_PARTS) {
-    if (idx >= rangeStart && idx < rangeEnd) { sink.varint(<u64>part.pos); sink.raw(part.ptr, part.pos); }
+    if (idx >= rangeStart && idx < rangeEnd) {
+      cpart.reset(); compactInto(part.ptr, part.pos, cpart);
+      sink.varint(<u64>cpart.pos); sink.raw(cpart.ptr, cpart.pos);
+    }
     if (idx + 1 >= rangeEnd) stop = true;
   } else if (mode == MODE_HASH) {
-    writeHash(sink, part.ptr, part.pos);
+    cpart.reset(); compactInto(part.ptr, part.pos, cpart);
+    writeHash(sink, cpart.ptr, cpart.pos);
   } else if (mode == MODE_SELECT) {
-    hashInto(part.ptr, part.pos);
+    cpart.reset(); compactInto(part.ptr, part.pos, cpart);
+    hashInto(cpart.ptr, cpart.pos);
     if (!haveHash()) {
       const r = new Reader(part.ptr, part.ptr + <usize>part.pos);
       const v = readState(r);

@@ -1,4 +1,5 @@
-// Framing of a whole state: header (magic, format version, type spec) + body.
+// Framing of a whole state: header (magic, format version, type spec) + body,
+// in the expanded form (compact.ts turns it into v2 at the kernel's edge).
 import { Reader, Writer } from "./codec";
 import { E_BAD_MAGIC, E_BAD_VERSION, takeError } from "./errors";
 import { Lattice, Spec } from "./lattice";
@@ -6,11 +7,16 @@ import { readSpec, writeSpec, newBottom } from "./registry";
 
 export const MAGIC0: u8 = 0x54; // 'T'
 export const MAGIC1: u8 = 0x52; // 'R'
-export const FORMAT_VERSION: u8 = 1;
+// The version encode writes (compact.ts): 2. Version 1 still decodes.
+export const FORMAT_VERSION: u8 = 2;
+export const V1: u8 = 1;
+// The version byte of the expanded form the kernels parse and write inside
+// (compact.ts): never accepted from outside, never written out.
+export const EXPANDED: u8 = 0x82;
 
 
 export function writeHeader(w: Writer, s: Spec): void {
-  w.u8(MAGIC0); w.u8(MAGIC1); w.u8(FORMAT_VERSION);
+  w.u8(MAGIC0); w.u8(MAGIC1); w.u8(EXPANDED);
   writeSpec(w, s);
 }
 
@@ -26,7 +32,9 @@ export function readHeader(r: Reader): Spec | null {
   if (m0 != MAGIC0 || m1 != MAGIC1) { r.fail(E_BAD_MAGIC); return null; }
   const ver = r.u8();
   if (!r.ok) return null;
-  if (ver != FORMAT_VERSION) { r.fail(E_BAD_VERSION); return null; }
+  // v1 bytes parse as they are; v2 arrives here expanded (compact.ts openState).
+  if (ver != V1 && ver != EXPANDED) { r.fail(E_BAD_VERSION); return null; }
+  r.version = ver == V1 ? V1 : FORMAT_VERSION;
   const spec = readSpec(r, 0);
   if (!r.ok) return null;
   return spec;

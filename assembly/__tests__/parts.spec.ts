@@ -7,7 +7,8 @@ import { AWSet, OP_ADD, OP_REMOVE, OP_CLEAR } from "../types/awset";
 import { ORSet } from "../types/orset";
 import { writeState } from "../state";
 import { walk, MODE_PARTS, MODE_COUNT } from "../parts";
-import { hexOf, spec, enc, op } from "./helpers";
+import { writeCompact } from "../compact";
+import { hexOf, spec, op } from "./helpers";
 
 function walked(v: Lattice): Array<string> {
   const s = new Writer();
@@ -36,7 +37,8 @@ function objectParts(v: Lattice): Array<string> {
   const parts = new Array<Lattice>();
   v.decompose(parts);
   const out = new Array<string>();
-  for (let i = 0; i < parts.length; i++) out.push(enc(parts[i]));
+  // parts leave the walk compact (v2), as encode writes them
+  for (let i = 0; i < parts.length; i++) { const w = new Writer(); writeCompact(w, parts[i]); out.push(hexOf(w)); }
   return out;
 }
 

@@ -24,7 +24,7 @@ export const STDERR: u32 = 2;
 export function readAll(fd: u32, w: Writer): u16 {
   while (true) {
     w.ensure(64 << 10);
-    const room = w.buf.byteLength - w.pos;
+    const room = w.cap - w.pos;
     store<u32>(scratch, <u32>(w.ptr + w.pos));
     store<u32>(scratch, <u32>room, 4);
     const e = fd_read(fd, scratch, 1, scratch + 8);

@@ -71,6 +71,11 @@ export function resize(p: usize, n: usize): usize {
   return heap.realloc(p, n);
 }
 
+// A block of at least n bytes from the page spans whatever its size (4 KiB
+// units), or 0: for buffers that grow to a state's size from small, so their
+// growth never asks TLSF, which grows memory by doubling all of it.
+export function allocSpan(n: usize): usize { return spanAlloc(n); }
+
 export function release(p: usize): void {
   if (p == 0) return;
   if (isSpan(p)) spanFree(p - HEAD);

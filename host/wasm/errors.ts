@@ -45,9 +45,14 @@ const KERNEL_MESSAGES: Partial<Record<ErrorCode, string>> = {
 };
 
 // A message for users first; the kernel call and number stay for bug reports.
-export function kernelError(result: number, what: string): TrellisError {
+// `state`, when given, is the encoding the call read: a BAD_VERSION names the
+// version byte it carries.
+export function kernelError(result: number, what: string, state?: Uint8Array): TrellisError {
   const code = KERNEL_CODES[-result] ?? "INVALID";
-  const text = KERNEL_MESSAGES[code] ?? "invalid input";
+  let text = KERNEL_MESSAGES[code] ?? "invalid input";
+  if (code === "BAD_VERSION" && state !== undefined && state.length >= 3 && state[0] === 0x54 && state[1] === 0x52) {
+    text = `written in trellis format version ${state[2]}; this build reads versions 1 and 2`;
+  }
   return new TrellisError(code, `${text} [${what}, kernel error ${-result}]`);
 }
 

@@ -54,9 +54,19 @@ function rethrow(e: unknown, what: string): never {
   throw e;
 }
 
-function check(r: number, what: string): number {
-  if (r < 0) throw kernelError(r, what);
+function check(r: number, what: string, state?: Uint8Array): number {
+  if (r < 0) throw kernelError(r, what, state);
   return r;
+}
+
+// The state in a decode input (replica:bytes state), for error messages.
+function afterReplica(input: Uint8Array): Uint8Array {
+  let i = 0, n = 0, shift = 0;
+  for (; i < input.length && i < 2; i++) {
+    n += (input[i] & 0x7f) << shift; shift += 7;
+    if ((input[i] & 0x80) === 0) { i++; break; }
+  }
+  return input.subarray(Math.min(input.length, i + n));
 }
 
 // A decomposition costs far more per byte than a copy: measured here, 8-18 µs
@@ -244,7 +254,7 @@ export class Kernel {
         }
       } else { mem.set(replica, i); i += rn; }
       mem.set(rest, i);
-      return check(name === "decode" ? this.exports.decode(len) : this.exports.create(len), name);
+      return check(name === "decode" ? this.exports.decode(len) : this.exports.create(len), name, rest);
     } catch (e) { return rethrow(e, name); }
   }
 
@@ -257,7 +267,7 @@ export class Kernel {
       const p = this.#input(len);
       this.work += len;
       this.#mem().set(state, p);
-      return check(this.exports.joinBytes(h, len), "joinBytes");
+      return check(this.exports.joinBytes(h, len), "joinBytes", state);
     } catch (e) { return rethrow(e, "joinBytes"); }
   }
 
@@ -269,7 +279,8 @@ export class Kernel {
       this.#tick(input.length);
       const len = this.#put(input);
       const f = this.exports[name] as (...a: number[]) => number;
-      return check(h === undefined ? f(len) : f(h, len), name);
+      const state = name === "decode" ? afterReplica(input) : name === "joinBytes" ? input : undefined;
+      return check(h === undefined ? f(len) : f(h, len), name, state);
     } catch (e) { return rethrow(e, name); }
   }
 
@@ -349,7 +360,7 @@ export class Kernel {
   mints(state: Uint8Array): Uint8Array {
     try {
       this.#tick(state.length);
-      return this.#out(check(this.exports.mints(this.#put(state)), "mints"));
+      return this.#out(check(this.exports.mints(this.#put(state)), "mints", state));
     } catch (e) { return rethrow(e, "mints"); }
   }
 

@@ -4,6 +4,7 @@
 // benchmarks can use them as the kernels' plain-TS twins.
 import { ByteWriter } from "../../host/crdt/bytes.js";
 import { TypeSpec, writeSpec } from "../../host/crdt/spec.js";
+import { compactV1 } from "./compact.js";
 
 export { ByteWriter };
 
@@ -23,6 +24,9 @@ export function writeBin(w: ByteWriter, s: string): void {
   for (let i = 0; i < s.length; i++) w.buf[w.pos++] = s.charCodeAt(i);
 }
 
+// The v1 header: models write the v1 layout (replica ids inline, timestamps
+// whole, keys whole), which kernels still decode; encodeModel turns it into
+// the v2 the kernels write (compact.ts).
 export function header(w: ByteWriter, spec: TypeSpec): void {
   w.u8(0x54); w.u8(0x52); w.u8(1);
   writeSpec(w, spec);
@@ -43,7 +47,13 @@ export interface Model<S, O> {
   value(s: S): unknown;
 }
 
+// The canonical (v2) encoding, as the kernels write it.
 export function encodeModel<S>(m: Model<S, unknown>, s: S): Uint8Array {
+  return compactV1(encodeModelV1(m, s));
+}
+
+// The v1 encoding of the same state (stored data from older builds).
+export function encodeModelV1<S>(m: Model<S, unknown>, s: S): Uint8Array {
   const w = new ByteWriter();
   header(w, m.spec);
   m.encodeBody(w, s);

@@ -1,0 +1,616 @@
+// Format v2's compact form (docs/format.md): what every state leaves the
+// kernel as, and the form peers and storage exchange. Inside, the kernels
+// parse and write the *expanded* form: v2 with each replica id inline, each
+// LWW timestamp absolute and each sorted key whole, which is v1's layout (so
+// v1 bytes, whose only other difference is their user values, decode through
+// the same parsers). This file is the one place that knows the difference:
+//
+//   expand:  compact v2 → expanded, checking what only the compact form can
+//            get wrong (table order, unreferenced entries, out-of-range
+//            indices, the timestamp base, non-maximal shared prefixes); the
+//            type parsers then check everything else, as for v1.
+//   compact: expanded → compact v2, in two passes over the expanded bytes:
+//            collect the replicas referenced and the least timestamp, then
+//            write the table, the base and the body.
+//
+// The expanded form carries the header version byte EXPANDED, which no
+// external input may carry (openState refuses it), so it never leaves the
+// kernel and never needs to be canonical against anything but itself.
+import { Reader, Writer } from "./codec";
+import {
+  E_BAD_MAGIC, E_BAD_VERSION, E_INVALID, E_NONCANONICAL, E_OUT_OF_MEMORY, E_OVERFLOW, E_TOO_LARGE,
+  E_TRAILING, E_TRUNCATED, MAX_KEY, MAX_REPLICA, setError,
+} from "./errors";
+import { ByteTable, Vec, LARGE, alloc, canAlloc, compareBytes, release, resize, sortedIndex } from "./data/index";
+import {
+  Lattice, Spec, T_GCOUNTER, T_PNCOUNTER, T_MAXINT, T_EWFLAG, T_IVAR, T_LWWREGISTER,
+  T_MVREGISTER, T_GSET, T_TWOPSET, T_AWSET, T_ORSET, T_GMAP, T_AWMAP, T_PAIR, T_TOPK,
+} from "./lattice";
+import { readSpec } from "./registry";
+import { MAGIC0, MAGIC1, FORMAT_VERSION, EXPANDED, readState, writeState } from "./state";
+
+// A shared prefix is the longest common one, but at most this long: a key of
+// a few bytes can then expand to at most 255 more, which bounds what a hostile
+// list of short entries costs to expand (about 85 × its size) instead of
+// letting each reuse a megabyte of the key before it.
+export const MAX_PREFIX: i32 = 255;
+
+// Whether a spec has an LWWRegister anywhere (then the state has a timestamp base).
+export function hasTimestamps(s: Spec): bool {
+  if (s.tag == T_LWWREGISTER) return true;
+  if (s.a !== null && hasTimestamps(s.a!)) return true;
+  return s.b !== null && hasTimestamps(s.b!);
+}
+
+// ---- expand: compact v2 → expanded ---------------------------------------------
+
+// Where a v2 input is expanded. A large input is expanded twice: a first pass
+// only counts the bytes (and stops at the first error), then the second writes
+// them into a block of exactly that size from the page spans, which the call
+// gives back when it ends (doneWithInput). A merge then holds the expansion
+// once, at its size, beside the join: a managed buffer presized to 3 × the
+// input, kept up to 8 MiB between calls, came from TLSF, which grows memory
+// by doubling and whose pages the spans (where states live) never reuse; it
+// took a 100k-element AWSet merge to 10.3 MiB against a 5.5 MiB budget.
+// Small inputs take one pass into a small buffer kept between calls.
+class XBuf {
+  ptr: usize = 0;
+  cap: i32 = 0;
+  pos: i32 = 0;
+  failed: bool = false;
+  sizing: bool = false; // counting pass: size grows, nothing is written
+  size: u64 = 0;
+
+  start(sizing: bool): void { this.pos = 0; this.failed = false; this.sizing = sizing; this.size = 0; }
+
+  // Room for exactly n bytes (contents not kept); false when out of memory.
+  reserve(n: u64): bool {
+    if (n <= <u64>this.cap) return true;
+    if (n > 0x7000_0000) return false;
+    release(this.ptr);
+    this.ptr = alloc(<usize>n);
+    this.cap = this.ptr == 0 ? 0 : <i32>n;
+    return this.ptr != 0;
+  }
+
+  @inline ensure(n: i32): bool {
+    if (this.pos + n > this.cap) return this.grow(n);
+    return !this.failed;
+  }
+
+  grow(n: i32): bool {
+    if (this.failed) return false;
+    const want = <u64>this.pos + <u64>n;
+    let cap = max(<u64>this.cap << 1, <u64>256);
+    if (cap < want) cap = want;
+    const q: usize = cap > 0x7000_0000 ? <usize>0 : resize(this.ptr, <usize>cap);
+    if (q == 0) { this.failed = true; return false; }
+    this.ptr = q; this.cap = <i32>cap;
+    return true;
+  }
+
+  u8(v: u32): void {
+    if (this.sizing) { this.size++; return; }
+    if (!this.ensure(1)) return;
+    store<u8>(this.ptr + <usize>this.pos, <u8>v);
+    this.pos++;
+  }
+
+  varint(v: u64): void {
+    if (this.sizing) { this.size += <u64>varintLen(v); return; }
+    if (!this.ensure(10)) return;
+    let p = this.ptr + <usize>this.pos;
+    const start = p;
+    while (v >= 0x80) { store<u8>(p++, <u8>(v | 0x80)); v >>= 7; }
+    store<u8>(p++, <u8>v);
+    this.pos += <i32>(p - start);
+  }
+
+  raw(src: usize, n: i32): void {
+    if (this.sizing) { this.size += <u64>n; return; }
+    if (!this.ensure(n)) return;
+    memory.copy(this.ptr + <usize>this.pos, src, <usize>n);
+    this.pos += n;
+  }
+
+  // After the call: a span goes back, a small buffer stays for the next one.
+  done(): void {
+    if (<usize>this.cap >= LARGE) { release(this.ptr); this.ptr = 0; this.cap = 0; }
+    this.pos = 0;
+  }
+}
+
+@inline function varintLen(v: u64): i32 {
+  let n = 1;
+  while (v >= 0x80) { v >>= 7; n++; }
+  return n;
+}
+
+// Inputs from this size up are measured before they are expanded.
+const MEASURE_FROM: i32 = 16 << 10;
+
+const tabPtr = new Vec<u32>();  // table entry i: where its bytes start in the input
+const tabLen = new Vec<u32>();  // and how many
+const tabUsed = new Vec<u8>();  // referenced by the body
+let tsBase: u64 = 0;
+let tsSeen = false;             // a timestamp was read
+let tsMinSeen = false;          // one of them was the base
+
+// Reads one compact v2 state at r (its header included) and writes its
+// expanded form to w, from its start (measured first when large). r ends
+// after the state; on bad input r.err is set (w is then garbage).
+export function expand(r: Reader, w: XBuf): void {
+  if (r.left >= MEASURE_FROM) {
+    const at = r.p;
+    w.start(true);
+    expandPass(r, w);
+    if (!r.ok) return;
+    if (!w.reserve(w.size)) { r.fail(E_OUT_OF_MEMORY); return; }
+    r.p = at;
+  }
+  w.start(false);
+  expandPass(r, w);
+}
+
+function expandPass(r: Reader, w: XBuf): void {
+  const m0 = r.u8(), m1 = r.u8();
+  if (!r.ok) return;
+  if (m0 != MAGIC0 || m1 != MAGIC1) { r.fail(E_BAD_MAGIC); return; }
+  if (r.u8() != FORMAT_VERSION) { r.fail(E_BAD_VERSION); return; }
+  const specAt = r.p;
+  const spec = readSpec(r, 0);
+  if (!r.ok) return;
+  w.u8(MAGIC0); w.u8(MAGIC1); w.u8(EXPANDED);
+  w.raw(specAt, <i32>(r.p - specAt));
+
+  // table := count replica:bytes*, strictly increasing
+  const n = r.count(1);
+  tabPtr.clear(); tabLen.clear(); tabUsed.clear();
+  if (!tabPtr.reserve(n) || !tabLen.reserve(n) || !tabUsed.reserve(n)) { r.fail(E_OUT_OF_MEMORY); return; }
+  for (let i = 0; i < n && r.ok; i++) {
+    const p = r.replicaRaw(), len = r.rawLen;
+    if (!r.ok) return;
+    if (i > 0 && compareBytes(<usize>tabPtr.get(i - 1), <usize>tabLen.get(i - 1), p, <usize>len) >= 0) { r.fail(E_NONCANONICAL); return; }
+    tabPtr.pushReserved(<u32>p); tabLen.pushReserved(<u32>len); tabUsed.pushReserved(0);
+  }
+  const timed = hasTimestamps(spec);
+  tsBase = timed ? r.varint() : 0;
+  tsSeen = false; tsMinSeen = false;
+  if (!r.ok) return;
+
+  expandBody(r, w, spec);
+  if (!r.ok) return;
+  for (let i = 0; i < n; i++) if (tabUsed.get(i) == 0) { r.fail(E_NONCANONICAL); return; }
+  // The base is the least timestamp, or 0 when there is none.
+  if (timed && (tsSeen ? !tsMinSeen : tsBase != 0)) { r.fail(E_NONCANONICAL); return; }
+  if (w.failed) r.fail(E_OUT_OF_MEMORY);
+}
+
+@inline function copyVarint(r: Reader, w: XBuf): void { w.varint(r.varint()); }
+
+// bytes, copied as they are (a value: the type parser checks it).
+function copyBytes(r: Reader, w: XBuf): void {
+  const n = r.varint();
+  if (!r.ok) return;
+  if (n > <u64>MAX_KEY) { r.fail(E_TOO_LARGE); return; }
+  if (n > <u64>r.left) { r.fail(E_TRUNCATED); return; }
+  w.varint(n);
+  w.raw(r.p, <i32>n);
+  r.p += <usize>n;
+}
+
+// replica:varint, an index into the table → replica:bytes.
+function expandRep(r: Reader, w: XBuf): void {
+  const i = r.varint();
+  if (!r.ok) return;
+  if (i >= <u64>tabPtr.len) { r.fail(E_INVALID); return; }
+  const k = <i32>i;
+  tabUsed.set(k, 1);
+  const n = tabLen.get(k);
+  w.varint(<u64>n);
+  w.raw(<usize>tabPtr.get(k), <i32>n);
+}
+
+function expandTs(r: Reader, w: XBuf): void {
+  const d = r.varint();
+  if (!r.ok) return;
+  // A timestamp of 2^64 − 1 (or one past it) is refused like v1's: OVERFLOW.
+  if (d >= U64.MAX_VALUE - tsBase) { r.fail(E_OVERFLOW); return; }
+  tsSeen = true;
+  if (d == 0) tsMinSeen = true;
+  w.varint(tsBase + d);
+}
+
+// The keys of one sorted list: shared-prefix-len:varint suffix:bytes, against
+// the key before (written whole in w; its offset there, since w may move).
+class KeyCursor { off: i32 = 0; len: i32 = 0; }
+
+function expandKey(r: Reader, w: XBuf, prev: KeyCursor): void {
+  const lcp = r.varint();
+  if (!r.ok) return;
+  const sn = r.varint();
+  if (!r.ok) return;
+  if (lcp > <u64>prev.len || lcp > <u64>MAX_PREFIX) { r.fail(E_NONCANONICAL); return; }
+  if (sn > <u64>r.left) { r.fail(E_TRUNCATED); return; }
+  const l = <i32>lcp, s = <i32>sn;
+  if (l + s > MAX_KEY) { r.fail(E_TOO_LARGE); return; }
+  // Maximal: the suffix may not start with the byte the previous key has next
+  // (unless the cap stopped the prefix). A suffix that is empty, or smaller
+  // there, makes the key not greater: the type parser refuses the order.
+  w.varint(<u64>(l + s));
+  if (w.sizing) { // the writing pass checks the prefix: it has the key before
+    w.size += <u64>(l + s);
+    r.p += <usize>s;
+    prev.len = l + s;
+    return;
+  }
+  if (l < MAX_PREFIX && l < prev.len && s > 0 && load<u8>(r.p) == load<u8>(w.ptr + <usize>(prev.off + l))) {
+    r.fail(E_NONCANONICAL); return;
+  }
+  if (!w.ensure(l + s)) { r.fail(E_OUT_OF_MEMORY); return; }
+  const at = w.pos;
+  memory.copy(w.ptr + <usize>at, w.ptr + <usize>prev.off, <usize>l);
+  memory.copy(w.ptr + <usize>(at + l), r.p, <usize>s);
+  w.pos += l + s;
+  r.p += <usize>s;
+  prev.off = at; prev.len = l + s;
+}
+
+function expandContext(r: Reader, w: XBuf): void {
+  const n = r.count(2);
+  w.varint(<u64>n);
+  for (let i = 0; i < n && r.ok; i++) { expandRep(r, w); copyVarint(r, w); }
+  const m = r.count(2);
+  w.varint(<u64>m);
+  for (let i = 0; i < m && r.ok; i++) { expandRep(r, w); copyVarint(r, w); }
+}
+
+function expandBody(r: Reader, w: XBuf, s: Spec): void {
+  switch (s.tag) {
+    case T_GCOUNTER: {
+      const n = r.count(2);
+      w.varint(<u64>n);
+      for (let i = 0; i < n && r.ok; i++) { expandRep(r, w); copyVarint(r, w); }
+      break;
+    }
+    case T_PNCOUNTER: expandBody(r, w, GCOUNTER); expandBody(r, w, GCOUNTER); break;
+    case T_MAXINT: copyVarint(r, w); break;
+    case T_IVAR: {
+      const f = r.u8();
+      if (!r.ok) return;
+      if (f > 1) { r.fail(E_INVALID); return; }
+      w.u8(f);
+      if (f == 1) copyBytes(r, w);
+      break;
+    }
+    case T_LWWREGISTER: {
+      const f = r.u8();
+      if (!r.ok) return;
+      if (f > 1) { r.fail(E_INVALID); return; }
+      w.u8(f);
+      if (f == 1) { expandTs(r, w); expandRep(r, w); copyBytes(r, w); }
+      break;
+    }
+    case T_GSET: {
+      const n = r.count(2);
+      w.varint(<u64>n);
+      const prev = new KeyCursor();
+      for (let i = 0; i < n && r.ok; i++) expandKey(r, w, prev);
+      break;
+    }
+    case T_TWOPSET: expandBody(r, w, GSET); expandBody(r, w, GSET); break;
+    case T_EWFLAG: case T_MVREGISTER: case T_AWSET: {
+      expandContext(r, w);
+      const n = r.count(2);
+      w.varint(<u64>n);
+      const prev = new KeyCursor();
+      for (let i = 0; i < n && r.ok; i++) {
+        if (s.tag == T_AWSET) {
+          expandKey(r, w, prev);
+          const m = r.count(2);
+          w.varint(<u64>m);
+          for (let j = 0; j < m && r.ok; j++) { expandRep(r, w); copyVarint(r, w); }
+        } else {
+          expandRep(r, w); copyVarint(r, w);
+          if (s.tag == T_MVREGISTER) copyBytes(r, w);
+        }
+      }
+      break;
+    }
+    case T_ORSET: {
+      const n = r.count(3);
+      w.varint(<u64>n);
+      const prev = new KeyCursor();
+      for (let i = 0; i < n && r.ok; i++) {
+        expandKey(r, w, prev);
+        const m = r.count(3);
+        w.varint(<u64>m);
+        for (let j = 0; j < m && r.ok; j++) { expandRep(r, w); copyVarint(r, w); w.u8(r.u8()); }
+      }
+      break;
+    }
+    case T_GMAP: {
+      const n = r.count(3);
+      w.varint(<u64>n);
+      const prev = new KeyCursor();
+      for (let i = 0; i < n && r.ok; i++) { expandKey(r, w, prev); expandBody(r, w, s.a!); }
+      break;
+    }
+    case T_AWMAP: {
+      expandBody(r, w, AWSET);
+      const n = r.count(3);
+      w.varint(<u64>n);
+      const prev = new KeyCursor();
+      for (let i = 0; i < n && r.ok; i++) { expandKey(r, w, prev); expandBody(r, w, s.a!); }
+      break;
+    }
+    case T_PAIR: expandBody(r, w, s.a!); expandBody(r, w, s.b!); break;
+    case T_TOPK: {
+      const n = r.count(3);
+      w.varint(<u64>n);
+      const prev = new KeyCursor();
+      for (let i = 0; i < n && r.ok; i++) { expandKey(r, w, prev); copyVarint(r, w); }
+      break;
+    }
+  }
+}
+
+// ---- compact: expanded → compact v2 ---------------------------------------------
+
+const reps = new ByteTable();    // the replicas the body references (pass 1)
+const order = new Vec<u32>();    // their indices in byte order
+const rank = new Vec<u32>();     // index → position in the table
+let minTs: u64 = 0;
+let collecting = true;
+
+// Appends the compact form of the expanded state at [p, p + len) to w.
+// False after setError (OUT_OF_MEMORY) when tables could not grow.
+export function compactInto(p: usize, len: i32, w: Writer): bool {
+  const r = new Reader(p, p + <usize>len);
+  r.u8(); r.u8(); r.u8(); // 'T' 'R' EXPANDED
+  const specAt = r.p;
+  const spec = readSpec(r, 0);
+  const bodyAt = r.p;
+
+  reps.clear();
+  minTs = U64.MAX_VALUE;
+  collecting = true;
+  compactBody(r, w, spec);
+  if (!r.ok) return false; // a replica could not be interned: setError was called
+  rank.clear();
+  if (!sortedIndex(reps, order) || !rank.reserve(reps.count)) { setError(E_OUT_OF_MEMORY); return false; }
+  rank.len = reps.count;
+  for (let k = 0; k < order.len; k++) rank.set(<i32>order.get(k), <u32>k);
+
+  w.u8(MAGIC0); w.u8(MAGIC1); w.u8(FORMAT_VERSION);
+  w.raw(specAt, <i32>(bodyAt - specAt));
+  w.varint(<u64>reps.count);
+  for (let k = 0; k < order.len; k++) {
+    const i = <i32>order.get(k);
+    const n = reps.keyLen(i);
+    w.varint(<u64>n);
+    w.raw(reps.keyPtr(i), <i32>n);
+  }
+  if (hasTimestamps(spec)) {
+    if (minTs == U64.MAX_VALUE) minTs = 0; // no timestamp
+    w.varint(minTs);
+  }
+  collecting = false;
+  r.p = bodyAt;
+  compactBody(r, w, spec);
+  if (!r.ok) unreachable(); // the expanded form is the kernel's own
+  // clear() costs the table's slot count: a decomposition compacts each of
+  // millions of parts, so a table grown by one state of many replicas goes.
+  if (reps.mask > 1023) { reps.free(); order.free(); rank.free(); }
+  return !w.failed;
+}
+
+// The compact encoding of a state, appended to w (writeState's v2).
+const scratch = new Writer(true);
+export function writeCompact(w: Writer, v: Lattice): void {
+  scratch.reset();
+  writeState(scratch, v);
+  if (scratch.failed) return; // setError was called
+  compactInto(scratch.ptr, scratch.pos, w);
+  shrink(scratch, KEEP_EXPANDED);
+}
+
+// A scratch buffer above `keep` bytes goes back to the allocator after use, so
+// one large state does not hold its expanded size for the life of the instance.
+export function shrink(w: Writer, keep: i32 = 1 << 20): void { w.shrink(keep); }
+
+// The expanded form of a state being encoded is usually 1.5-3 × its compact
+// one (replica ids and shared key prefixes written out). Its buffer is kept
+// for the next call while small; a larger one (a span) goes back, so the
+// pages serve the next state or encoding instead of staying reserved.
+const KEEP_EXPANDED: i32 = 64 << 10;
+
+function passBytes(r: Reader, w: Writer): void {
+  const n = <i32>r.varint();
+  if (!collecting) { w.varint(<u64>n); w.raw(r.p, n); }
+  r.p += <usize>n;
+}
+
+@inline function passVarint(r: Reader, w: Writer): void {
+  const v = r.varint();
+  if (!collecting) w.varint(v);
+}
+
+function compactRep(r: Reader, w: Writer): void {
+  const n = <i32>r.varint();
+  const p = r.p;
+  r.p += <usize>n;
+  if (collecting) {
+    if (reps.add(p, <usize>n) < 0) { setError(E_OUT_OF_MEMORY); r.fail(E_OUT_OF_MEMORY); }
+  } else w.varint(<u64>rank.get(reps.find(p, <usize>n)));
+}
+
+function compactTs(r: Reader, w: Writer): void {
+  const t = r.varint();
+  if (collecting) { if (t < minTs) minTs = t; }
+  else w.varint(t - minTs);
+}
+
+class PrevKey { p: usize = 0; len: i32 = 0; }
+
+function compactKey(r: Reader, w: Writer, prev: PrevKey): void {
+  const n = <i32>r.varint();
+  const p = r.p;
+  r.p += <usize>n;
+  if (collecting) return;
+  const most = min(min(n, prev.len), MAX_PREFIX);
+  let l = 0;
+  while (l < most && load<u8>(p + <usize>l) == load<u8>(prev.p + <usize>l)) l++;
+  w.varint(<u64>l);
+  w.varint(<u64>(n - l));
+  w.raw(p + <usize>l, n - l);
+  prev.p = p; prev.len = n;
+}
+
+function compactContext(r: Reader, w: Writer): void {
+  const n = <i32>r.varint();
+  if (!collecting) w.varint(<u64>n);
+  for (let i = 0; i < n; i++) { compactRep(r, w); passVarint(r, w); }
+  const m = <i32>r.varint();
+  if (!collecting) w.varint(<u64>m);
+  for (let i = 0; i < m; i++) { compactRep(r, w); passVarint(r, w); }
+}
+
+@inline function count(r: Reader, w: Writer): i32 {
+  const n = r.varint();
+  if (!collecting) w.varint(n);
+  return <i32>n;
+}
+
+function compactBody(r: Reader, w: Writer, s: Spec): void {
+  switch (s.tag) {
+    case T_GCOUNTER: {
+      const n = count(r, w);
+      for (let i = 0; i < n; i++) { compactRep(r, w); passVarint(r, w); }
+      break;
+    }
+    case T_PNCOUNTER: compactBody(r, w, GCOUNTER); compactBody(r, w, GCOUNTER); break;
+    case T_MAXINT: passVarint(r, w); break;
+    case T_IVAR: {
+      const f = r.u8();
+      if (!collecting) w.u8(f);
+      if (f == 1) passBytes(r, w);
+      break;
+    }
+    case T_LWWREGISTER: {
+      const f = r.u8();
+      if (!collecting) w.u8(f);
+      if (f == 1) { compactTs(r, w); compactRep(r, w); passBytes(r, w); }
+      break;
+    }
+    case T_GSET: {
+      const n = count(r, w);
+      const prev = new PrevKey();
+      for (let i = 0; i < n; i++) compactKey(r, w, prev);
+      break;
+    }
+    case T_TWOPSET: compactBody(r, w, GSET); compactBody(r, w, GSET); break;
+    case T_EWFLAG: case T_MVREGISTER: case T_AWSET: {
+      compactContext(r, w);
+      const n = count(r, w);
+      const prev = new PrevKey();
+      for (let i = 0; i < n; i++) {
+        if (s.tag == T_AWSET) {
+          compactKey(r, w, prev);
+          const m = count(r, w);
+          for (let j = 0; j < m; j++) { compactRep(r, w); passVarint(r, w); }
+        } else {
+          compactRep(r, w); passVarint(r, w);
+          if (s.tag == T_MVREGISTER) passBytes(r, w);
+        }
+      }
+      break;
+    }
+    case T_ORSET: {
+      const n = count(r, w);
+      const prev = new PrevKey();
+      for (let i = 0; i < n; i++) {
+        compactKey(r, w, prev);
+        const m = count(r, w);
+        for (let j = 0; j < m; j++) {
+          compactRep(r, w); passVarint(r, w);
+          const f = r.u8();
+          if (!collecting) w.u8(f);
+        }
+      }
+      break;
+    }
+    case T_GMAP: {
+      const n = count(r, w);
+      const prev = new PrevKey();
+      for (let i = 0; i < n; i++) { compactKey(r, w, prev); compactBody(r, w, s.a!); }
+      break;
+    }
+    case T_AWMAP: {
+      compactBody(r, w, AWSET);
+      const n = count(r, w);
+      const prev = new PrevKey();
+      for (let i = 0; i < n; i++) { compactKey(r, w, prev); compactBody(r, w, s.a!); }
+      break;
+    }
+    case T_PAIR: compactBody(r, w, s.a!); compactBody(r, w, s.b!); break;
+    case T_TOPK: {
+      const n = count(r, w);
+      const prev = new PrevKey();
+      for (let i = 0; i < n; i++) { compactKey(r, w, prev); passVarint(r, w); }
+      break;
+    }
+  }
+}
+
+const GCOUNTER = new Spec(T_GCOUNTER);
+const GSET = new Spec(T_GSET);
+const AWSET = new Spec(T_AWSET);
+
+// ---- reading states from outside -------------------------------------------------
+
+const expanded = new XBuf();
+const xr = new Reader(0, 0);
+
+// A reader over the one state r holds from r.p to r.end: r itself for v1
+// (the parsers read it as it is), or one over its expanded form for v2.
+// The expanded version byte is refused here: only the kernel writes it.
+// On failure the returned reader has err set.
+export function openState(r: Reader): Reader {
+  if (r.left >= 3 && load<u8>(r.p) == MAGIC0 && load<u8>(r.p + 1) == MAGIC1) {
+    const v = load<u8>(r.p + 2);
+    if (v == EXPANDED) { r.fail(E_BAD_VERSION); return r; }
+    if (v == FORMAT_VERSION) {
+      expand(r, expanded);
+      if (r.ok && !r.done) r.fail(E_TRAILING);
+      if (!r.ok) return r;
+      xr.p = expanded.ptr; xr.end = expanded.ptr + <usize>expanded.pos;
+      xr.err = 0; xr.dry = false; xr.rawLen = 0; xr.version = FORMAT_VERSION;
+      return xr;
+    }
+  }
+  return r;
+}
+
+// Reads one state (v1 or v2) at r, which may hold more after it: r ends after
+// it. Returns null with r.err set on bad input.
+export function readAnyState(r: Reader): Lattice | null {
+  if (r.left >= 3 && load<u8>(r.p) == MAGIC0 && load<u8>(r.p + 1) == MAGIC1) {
+    const v = load<u8>(r.p + 2);
+    if (v == EXPANDED) { r.fail(E_BAD_VERSION); return null; }
+    if (v == FORMAT_VERSION) {
+      expand(r, expanded);
+      if (!r.ok) { expanded.done(); return null; }
+      const x = new Reader(expanded.ptr, expanded.ptr + <usize>expanded.pos);
+      const s = readState(x);
+      if (x.ok && !x.done) x.fail(E_TRAILING);
+      expanded.done();
+      if (!x.ok) { if (s !== null) s.free(); r.fail(x.err); return null; }
+      return s;
+    }
+  }
+  return readState(r);
+}
+
+// Frees the expanded copy of a large input once the call is done.
+export function doneWithInput(): void { expanded.done(); }

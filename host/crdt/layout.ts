@@ -1,0 +1,71 @@
+// The v1 body layout of a state the kernel has already validated, for the few
+// host readers that walk a body themselves (dataflow sources, trust checks).
+// Format v2 (docs/format.md) writes replicas as indices into a table, LWW
+// timestamps above a base and sorted keys front-coded; this writes them out
+// again (assembly/compact.ts does the same inside the kernel). The header
+// keeps its version byte and spec; the table and base are dropped, so the body
+// follows the spec at once, as in v1. Input that is already v1 is returned.
+import { ByteReader, ByteWriter } from "./bytes.js";
+import { Tag, TypeSpec, readSpec } from "./spec.js";
+
+const hasTs = (s: TypeSpec): boolean =>
+  s.tag === Tag.LWWRegister || (s.value !== undefined && hasTs(s.value)) ||
+  (s.a !== undefined && hasTs(s.a)) || (s.b !== undefined && hasTs(s.b));
+
+export function v1Layout(state: Uint8Array): Uint8Array {
+  if (state.length < 3 || state[2] !== 2) return state;
+  const r = new ByteReader(state);
+  r.raw(3);
+  const spec = readSpec(r);
+  const w = new ByteWriter(state.length * 2 + 16);
+  w.raw(state.subarray(0, r.pos));
+  const table: Uint8Array[] = [];
+  for (let n = r.varint(); n > 0; n--) table.push(r.bytes());
+  const base = hasTs(spec) ? r.bigVarint() : 0n;
+
+  const v = () => w.varint(r.bigVarint());
+  const rep = () => w.bytes(table[r.varint()]);
+  const count = () => { const n = r.varint(); w.varint(n); return n; };
+  const keys = (n: number, each: () => void) => {
+    let prev = new Uint8Array(0);
+    for (let i = 0; i < n; i++) {
+      const shared = r.varint(), suffix = r.bytes();
+      const k = new Uint8Array(shared + suffix.length);
+      k.set(prev.subarray(0, shared)); k.set(suffix, shared);
+      w.bytes(k);
+      prev = k;
+      each();
+    }
+  };
+  const context = () => {
+    for (let i = count(); i > 0; i--) { rep(); v(); }
+    for (let i = count(); i > 0; i--) { rep(); v(); }
+  };
+  const body = (s: TypeSpec): void => {
+    switch (s.tag) {
+      case Tag.GCounter: for (let i = count(); i > 0; i--) { rep(); v(); } break;
+      case Tag.PNCounter: body({ tag: Tag.GCounter }); body({ tag: Tag.GCounter }); break;
+      case Tag.MaxInt: v(); break;
+      case Tag.IVar: { const f = r.u8(); w.u8(f); if (f === 1) w.bytes(r.bytes()); break; }
+      case Tag.LWWRegister: {
+        const f = r.u8(); w.u8(f);
+        if (f === 1) { w.varint(base + r.bigVarint()); rep(); w.bytes(r.bytes()); }
+        break;
+      }
+      case Tag.GSet: keys(count(), () => {}); break;
+      case Tag.TwoPSet: body({ tag: Tag.GSet }); body({ tag: Tag.GSet }); break;
+      case Tag.EWFlag: case Tag.MVRegister:
+        context();
+        for (let i = count(); i > 0; i--) { rep(); v(); if (s.tag === Tag.MVRegister) w.bytes(r.bytes()); }
+        break;
+      case Tag.AWSet: context(); keys(count(), () => { for (let j = count(); j > 0; j--) { rep(); v(); } }); break;
+      case Tag.ORSet: keys(count(), () => { for (let j = count(); j > 0; j--) { rep(); v(); w.u8(r.u8()); } }); break;
+      case Tag.GMap: keys(count(), () => body(s.value!)); break;
+      case Tag.AWMap: body({ tag: Tag.AWSet }); keys(count(), () => body(s.value!)); break;
+      case Tag.Pair: body(s.a!); body(s.b!); break;
+      case Tag.TopK: keys(count(), v); break;
+    }
+  };
+  body(spec);
+  return w.finish();
+}
