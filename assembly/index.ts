@@ -12,6 +12,7 @@ import { readSpec, writeSpec, newBottom, specOfTag } from "./registry";
 import { readState, readHeader, writeState } from "./state";
 import { openState, writeCompact, doneWithInput } from "./compact";
 import { setCapPages, alloc, release, resize, spanFreeBytes, LARGE } from "./data/index";
+import { realPass } from "./data/mem";
 import { listMints } from "./mint";
 import { sweptBytes, resetSwept } from "./data/finalize";
 import { walk, joinMissing as walkJoinMissing, selected, MODE_COUNT, MODE_PARTS, MODE_HASH } from "./parts";
@@ -481,9 +482,11 @@ export function apply(h: i32, len: i32): i32 {
   r = reader(len);
   r.count(1);
   let changed = false;
+  realPass(true);
   for (let i = 0; i < n; i++) {
     if (x.state.applyOp(r, rep, pending, 0)) changed = true;
   }
+  realPass(false);
   // The dry pass accepted this batch, so the real pass cannot fail; if it
   // did, that is a kernel bug: trap (KERNEL_TRAP) rather than go on quietly.
   if (!r.ok) unreachable();

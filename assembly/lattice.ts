@@ -3,6 +3,7 @@
 // implements them directly, and applyOp has a generic default.
 import { Reader, Writer } from "./codec";
 import { E_TRAILING, takeError } from "./errors";
+import { canAlloc } from "./data/mem";
 
 // Key strings hold one byte per UTF-16 unit (codec.ts).
 function keyString(p: usize, n: i32): string {
@@ -20,6 +21,20 @@ export function beginBatch(pending: Lattice): void { epoch++; batchPending = pen
 export function batchEpoch(): u32 { return epoch; }
 // The top-level state's pending delta-group during a dry pass (depth 0 only).
 export function pendingOfBatch(): Lattice | null { return batchPending; }
+
+// Managed objects the real pass will take from the runtime's allocator
+// (TLSF, which traps when memory cannot grow): a new map key's value states
+// in the state and in the pending delta-group, the op's delta, and the
+// doubling of the arrays holding values. A dry op charges them to the batch;
+// once the sum (plus `extra`, a block that is not summed) could not be had
+// under the cap, the batch fails with OUT_OF_MEMORY before anything changed.
+let charged: usize = 0;
+let chargedEpoch: u32 = 0;
+export function chargeBatch(n: usize, extra: usize): bool {
+  if (chargedEpoch != epoch) { chargedEpoch = epoch; charged = 0; }
+  charged += n;
+  return canAlloc(charged + extra);
+}
 
 // Type tags, as written in the binary format (docs/format.md).
 export const T_GCOUNTER: u8 = 1;

@@ -2,7 +2,7 @@
 // the engine enforce the cap, and a call that would need more fails with
 // OUT_OF_MEMORY, changes nothing, and leaves the kernel usable.
 import { beforeEach, describe, expect, it } from "vitest";
-import { init, kernel, AWSet, GCounter, GSet, TrellisError } from "../dist/host/index.node.js";
+import { init, kernel, AWSet, GCounter, GMap, GSet, TrellisError } from "../dist/host/index.node.js";
 import { encodeValue } from "../host/crdt/value.js";
 import { hex, varint } from "./util/bytes.js";
 
@@ -141,6 +141,30 @@ describe("a kernel capped at 8 MiB", () => {
       s.add("second");
       expect(s.size).toBe(2);
     } finally { s.dispose(); }
+  });
+
+  // A GMap of non-LWW values holds one value state per key (managed objects
+  // from the runtime's allocator, which traps when it cannot grow): the dry
+  // pass charges each new key's objects (lattice.ts chargeBatch). Before,
+  // this loop ended in KERNEL_TRAP at about 7.4 MiB.
+  it("one write per new key of a GMap<GCounter> until the cap: OUT_OF_MEMORY, not a trap, and the failed write changes nothing", () => {
+    const m = new GMap("a", GCounter);
+    try {
+      let err: unknown, i = 0;
+      for (; i < 400_000; i++) {
+        // (Writes are queued by the host until the next read: size applies each.)
+        try { m.update("key-number-" + i, GCounter.ops.increment(1)); void m.size; } catch (e) { err = e; break; }
+      }
+      expect(err).toBeInstanceOf(TrellisError);
+      expect((err as TrellisError).code).toBe("OUT_OF_MEMORY");
+      expect(i).toBeGreaterThan(1000);
+      // Every write before the failed one is there; the failed key is not.
+      expect(m.size).toBe(i);
+      expect(m.has("key-number-" + i)).toBe(false);
+      expect(m.has("key-number-" + (i - 1))).toBe(true);
+      // (After dispose, the freed value states sit in the runtime's allocator,
+      // which the cap guard cannot see: docs/abi.md, "Limits".)
+    } finally { if (!m.disposed) m.dispose(); }
   });
 
   it("merging a GCounter with too many replicas fails with OUT_OF_MEMORY and changes nothing", () => {

@@ -47,7 +47,7 @@ describe("runtime: the host collects the kernel's garbage between calls", () => 
     ex.collect();
   });
 
-  it("through the host, 100k decode + dispose and 100k decomposes keep kernel memory within 1 MiB", async () => {
+  it("through the host, 100k decode + dispose and 100k decomposes keep kernel memory within two doublings", async () => {
     await init();
     const k = kernel();
     const state = maxInt();
@@ -59,7 +59,12 @@ describe("runtime: the host collects the kernel's garbage between calls", () => 
     for (let i = 0; i < 100_000; i++) k.bytes("decompose", h);
     k.int("dispose", h);
     // Without collections these loops took the kernel from 1 to 8 and 64 MiB.
-    expect(k.memoryBytes() - before).toBeLessThanOrEqual(MiB);
+    // Collections are paced so that garbage stays within about the memory in
+    // use (docs/abi.md, "Runtime"), and TLSF grows memory by doubling it: the
+    // switch from a loop with almost no garbage (a long pace) to one with
+    // more may take two doublings (measured after the v2 merge: 1.06 to
+    // 4.25 MiB; before it, one).
+    expect(k.memoryBytes() - before).toBeLessThanOrEqual(Math.max(MiB, 3 * before));
   });
 
   it("collects first at COLLECT_EVERY crossings, then paces by the garbage the kernel reports", async () => {

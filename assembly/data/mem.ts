@@ -38,8 +38,15 @@ const HEADROOM: usize = 8;
 @inline function fits(n: usize): bool {
   if (n > 0x7000_0000) return false;
   const need = ((n + (n >>> 4) + 256 + 0xffff) >>> 16) + 1;
-  return <usize>memory.size() + need + HEADROOM <= <usize>capPages;
+  return <usize>memory.size() + need + (inRealPass ? 1 : HEADROOM) <= <usize>capPages;
 }
+
+// The real pass of an op batch its dry pass accepted (index.ts apply) must
+// not fail: the dry pass charged what it takes (lattice.ts chargeBatch)
+// within the headroom, so the data layer's blocks may use the headroom then
+// (nested values' first blocks are made only in that pass).
+let inRealPass = false;
+export function realPass(on: bool): void { inRealPass = on; }
 
 // For managed buffers (the ABI's output, from TLSF): whether n bytes fit.
 export function canAlloc(n: usize): bool { return fits(n); }

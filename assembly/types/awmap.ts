@@ -134,11 +134,14 @@ export class AWMap extends Lattice {
       const pd = sr.ok ? this.presence.op(sr, replica, dry, depth) : null;
       if (!sr.ok) { r.fail(sr.err); return null; }
       const cur = this.values.valueOf(kp, kn);
-      if (dry && depth == 0 && cur === null) {
+      if (dry && cur === null) {
         // The real pass adds the key to the values here and in pending.
-        const pend = pendingOfBatch();
-        const pv = pend !== null && pend !== this && pend instanceof AWMap ? changetype<AWMap>(pend).values : null;
-        if (!this.values.reserveKey(<i32>kn, pv)) { r.fail(E_OUT_OF_MEMORY); return null; }
+        if (depth == 0) {
+          const pend = pendingOfBatch();
+          const pv = pend !== null && pend !== this && pend instanceof AWMap ? changetype<AWMap>(pend).values : null;
+          if (!this.values.reserveKey(<i32>kn, pv)) { r.fail(E_OUT_OF_MEMORY); return null; }
+        } else if (!this.values.keys.reserve(1, <i32>kn)) { r.fail(E_OUT_OF_MEMORY); return null; }
+        if (!this.values.chargeKey(kn, depth == 0 ? this.values.dryKeys : 1, depth)) { r.fail(E_OUT_OF_MEMORY); return null; }
       }
       const nd = nestedOp(cur, this.spec, r, replica, dry, depth);
       if (nd === null || pd === null) {

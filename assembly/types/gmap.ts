@@ -9,7 +9,7 @@
 // since the last encode. Nested states are freed with the map.
 import { Reader, Writer, keyBytes } from "../codec";
 import { E_BAD_TAG, E_NONCANONICAL, E_OUT_OF_MEMORY, E_TOO_DEEP, E_TOO_LARGE, E_TRAILING, MAX_DEPTH, MAX_PARTS, setError, takeError } from "../errors";
-import { Lattice, Spec, batchEpoch, pendingOfBatch } from "../lattice";
+import { Lattice, Spec, batchEpoch, chargeBatch, pendingOfBatch } from "../lattice";
 import { newBottom, readBody } from "../registry";
 import { ByteTable, Vec, compareBytes } from "../data/index";
 import { KeyOrder } from "../data/order";
@@ -147,7 +147,10 @@ export class GMap extends Lattice {
     const kn = <usize>r.rawLen;
     if (!r.ok) return null;
     const cur = this.valueOf(kp, kn);
-    if (dry && depth == 0 && cur === null && !this.reserveDry(<i32>kn)) { r.fail(E_OUT_OF_MEMORY); return null; }
+    if (dry && cur === null) {
+      if (depth == 0 ? !this.reserveDry(<i32>kn) : !this.keys.reserve(1, <i32>kn)) { r.fail(E_OUT_OF_MEMORY); return null; }
+      if (!this.chargeKey(kn, depth == 0 ? this.dryKeys : 1, depth)) { r.fail(E_OUT_OF_MEMORY); return null; }
+    }
     const nd = nestedOp(cur, this.spec, r, replica, dry, depth);
     if (nd === null) return null;
     const d = new GMap(this.spec);
@@ -173,6 +176,21 @@ export class GMap extends Lattice {
     this.dryBytes += n;
     if (!this.keys.reserve(this.dryKeys, this.dryBytes)) return false;
     return pend === null || pend.keys.reserve(this.dryKeys, this.dryBytes);
+  }
+
+  // Charges a new key's managed objects to the op batch (lattice.ts
+  // chargeBatch), with the doubling of this map's value array and the
+  // pending one's (no larger) once `more` keys are pushed. Below the top,
+  // the dry pass reserves room for the key in this map but cannot reach the
+  // pending map's counterpart (no larger than this one): its growth is
+  // charged as this table's size.
+  chargeKey(n: usize, more: i32, depth: i32): bool {
+    let extra = pushBlock(this.vals, more) << 1;
+    if (depth > 0) {
+      const t = this.keys;
+      extra += ((<usize>t.mask + 1) << 4) + (<usize>t.offs.cap << 3) + (<usize>t.keys.cap << 1) + (n << 1);
+    }
+    return chargeBatch(KEY_OBJECTS + n, extra);
   }
 
   // Key p[0..n)'s value here and in pending (bottoms added if absent), for
@@ -298,6 +316,19 @@ export class GMap extends Lattice {
     const e = takeError(); // a nested join could not get memory
     return e != 0 ? -e : changed ? 1 : 0;
   }
+}
+
+// A new key's managed objects: its value state here and in the pending
+// delta-group, and the op's delta map and value (a GMap<GCounter> value
+// state with its vectors is a few hundred bytes).
+const KEY_OBJECTS: usize = 1024;
+
+// The block a push reallocates to hold `more` values past `a`'s length (an
+// AssemblyScript array doubles its buffer); 0 when they fit.
+function pushBlock(a: Array<Lattice>, more: i32): usize {
+  const cap = <usize>changetype<ArrayBufferView>(a).byteLength;
+  const need = <usize>(a.length + more) << alignof<usize>();
+  return need <= cap ? 0 : max(cap << 1, need);
 }
 
 // The pending index slot() found (module state: no object per op).

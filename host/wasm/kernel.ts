@@ -154,6 +154,17 @@ export class Kernel {
     if ((this.#debt += 1 + (bytes >>> 10)) >= this.#every || this.#grew) this.collect();
   }
 
+  // A call that ran out of memory changed nothing (docs/abi.md). With the
+  // minimal runtime, garbage of earlier calls may hold that memory until the
+  // host collects: collect, and make the same call once more.
+  #retrying = false;
+  #again<T>(e: unknown, what: string, call: () => T): T {
+    if (this.#retrying || this.#every === Infinity || this.#debt <= 1 || !(e instanceof TrellisError) || e.code !== "OUT_OF_MEMORY") return rethrow(e, what);
+    this.collect();
+    this.#retrying = true;
+    try { return call(); } finally { this.#retrying = false; }
+  }
+
   // Runs a full collection now (any runtime). Safe only between kernel calls.
   collect(): void {
     const debt = this.#debt;
@@ -226,7 +237,7 @@ export class Kernel {
       if (opsLen <= 64) for (let j = 0; j < opsLen; j++) mem[i + j] = ops[j];
       else mem.set(opsLen === ops.length ? ops : ops.subarray(0, opsLen), i);
       return check(this.exports.apply(h, len), "apply");
-    } catch (e) { return rethrow(e, "apply"); }
+    } catch (e) { return this.#again(e, "apply", () => this.apply(h, count, ops, opsLen)); }
   }
 
   // create(input) or decode(input) where input := replica:bytes rest, written
@@ -255,7 +266,7 @@ export class Kernel {
       } else { mem.set(replica, i); i += rn; }
       mem.set(rest, i);
       return check(name === "decode" ? this.exports.decode(len) : this.exports.create(len), name, rest);
-    } catch (e) { return rethrow(e, name); }
+    } catch (e) { return this.#again(e, name, () => this.withReplica(name, replica, rest)); }
   }
 
   // joinBytes(h, state): the hot path of merge(bytes), without the generic
@@ -268,7 +279,7 @@ export class Kernel {
       this.work += len;
       this.#mem().set(state, p);
       return check(this.exports.joinBytes(h, len), "joinBytes", state);
-    } catch (e) { return rethrow(e, "joinBytes"); }
+    } catch (e) { return this.#again(e, "joinBytes", () => this.joinBytes(h, state)); }
   }
 
   // A call whose input is bytes: create(input), decode(input), or name(h, input).
@@ -281,7 +292,7 @@ export class Kernel {
       const f = this.exports[name] as (...a: number[]) => number;
       const state = name === "decode" ? afterReplica(input) : name === "joinBytes" ? input : undefined;
       return check(h === undefined ? f(len) : f(h, len), name, state);
-    } catch (e) { return rethrow(e, name); }
+    } catch (e) { return this.#again(e, name, () => (this.call as (n: InputCall, i: Uint8Array, h?: number) => number)(name, input, h)); }
   }
 
   // A call on handles that returns an int.
@@ -290,7 +301,7 @@ export class Kernel {
       this.#tick();
       const f = this.exports[name] as (...a: number[]) => number;
       return check(b === undefined ? f(a) : f(a, b), name);
-    } catch (e) { return rethrow(e, name); }
+    } catch (e) { return this.#again(e, name, () => this.int(name, a, b)); }
   }
 
   // A call that writes to the output buffer; returns a copy of the output.
@@ -303,7 +314,7 @@ export class Kernel {
       if (name === "decompose") this.#charge(leadingCount(out), name);
       else if (name === "partHashes") this.#charge(out.length >> 3, name);
       return out;
-    } catch (e) { return rethrow(e, name); }
+    } catch (e) { return this.#again(e, name, () => this.bytes(name, h)); }
   }
 
   // Charges `parts` decomposed parts to `work`. The calls that charge are
