@@ -52,7 +52,7 @@ describe("a large local change in trustless mode", () => {
     const { nodes: [A, B], settle, errors } = await pair();
     A.rt.declare("g", GSet);
     const big = "x".repeat(200);
-    A.rt.update("g", Array.from({ length: 7_500 }, (_, i) => ({ add: `${i}:${big}` })));
+    A.rt.update("g", Array.from({ length: 8_000 }, (_, i) => ({ add: `${i}:${big}` })));
     expect(A.rt.encode("g").length).toBeGreaterThan(1.5 * 2 ** 20);
     await settle(400);
     expect(errors.map((e) => e.message)).toEqual([]);
