@@ -31,7 +31,8 @@ import { headerSpec, joinStates } from "../replication/lattice.js";
 import { decodeState, type Crdt } from "../crdt/base.js";
 import type { PeerIdentity } from "../identity/identity.js";
 import { admit, TrustLedger, type AdmitOptions, type AdmitResult, type Equivocation } from "./admit.js";
-import { verifySignature } from "../identity/identity.js";
+// The default check: identity's verifySignature with did:keys decoded once.
+import { verifyAuthor as verifySignature } from "./envelope.js";
 import { decodeEnvelope, envelopeCid, redactEnvelope, signEnvelope, sortLinks, DEFAULT_LIMITS, CID, type Envelope, type EnvelopeItem } from "./envelope.js";
 import { TrustError, type TrustErrorCode } from "./errors.js";
 import { decodeTrustMessage, encodeTrustMessage, HEAD_BYTES, type FrontierEntry } from "./wire.js";
@@ -355,7 +356,7 @@ export class TrustHub {
       let cid: CID;
       try { cid = await envelopeCid(b); } catch { return b; }
       // Held already: nothing to decode, unless the copy held is redacted (this one may fill it).
-      if (this.ledger.has(cid) && !this.ledger._envelope(cid.toString())?.redacted) return cid;
+      if (this.ledger.has(cid) && !this.ledger._envelope(cid)?.redacted) return cid;
       try {
         const e = await decodeEnvelope(b, this.#o.admit?.envelopeLimits);
         sigs.set(e.sig, check(e.author, e.signed, e.sig).catch(() => false));
@@ -371,7 +372,7 @@ export class TrustHub {
     const cid = input instanceof Uint8Array ? null : CID.asCID(input);
     if (cid) {
       // Found by its CID: a duplicate (admitted envelopes stay admitted).
-      const known = this.ledger._envelope(cid.toString());
+      const known = this.ledger._envelope(cid);
       if (known) { this.#stats.duplicates++; src.rep._holds(src.peer, known.author, known.seq); }
       return;
     }
@@ -427,6 +428,7 @@ export class TrustHub {
 
   // An envelope a squash was admitted without: what it saw is the squash's too.
   #widen(e: Envelope): void {
+    if (this.#deferred.size === 0) return; // nothing waits (the usual case): no CID string made
     const c = e.cid.toString(), t = this.#deferred.get(c);
     if (!t) { if (this.#deferred.size > 0 && this.#tainted.length < 65536) this.#tainted.push(c); return; }
     this.#deferred.delete(c);
