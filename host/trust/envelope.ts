@@ -276,18 +276,21 @@ function splitCarrier(bytes: Uint8Array): { head: Uint8Array; deltas: unknown[] 
 }
 
 // The CID of an envelope's bytes (its header's), without checking the rest:
-// enough to find one already admitted. The split and the CID are kept (by
-// the bytes' identity) for a decodeEnvelope of the same bytes that follows,
-// so a received envelope is split and hashed once.
-const splitOf = new WeakMap<Uint8Array, { head: Uint8Array; deltas: unknown[]; cid: CID }>();
+// enough to find one already admitted.
 export async function envelopeCid(bytes: Uint8Array): Promise<CID> {
   if (!(bytes instanceof Uint8Array)) throw new TrustError("MALFORMED", "an envelope is bytes");
-  const known = splitOf.get(bytes);
-  if (known) return known.cid;
+  return cidNow(split(bytes).head);
+}
+
+// A received envelope, split and hashed once: its CID if `held` says it is
+// held already (nothing more is decoded), else the envelope, decoded as by
+// decodeEnvelope (throwing its TrustErrors).
+/** @internal */ export async function _decodeUnlessHeld(bytes: Uint8Array, held: (cid: CID) => boolean, limits?: Partial<EnvelopeLimits>): Promise<Envelope | CID> {
+  if (!(bytes instanceof Uint8Array)) throw new TrustError("MALFORMED", "an envelope is bytes");
   const s = split(bytes);
   const cid = await cidNow(s.head);
-  splitOf.set(bytes, { ...s, cid });
-  return cid;
+  if (held(cid)) return cid;
+  return decodeSplit(bytes, s, cid, limits);
 }
 
 // A carried slot: [salt, delta] from the reference decoder, or the fast reader's pair.
@@ -301,11 +304,14 @@ function slotOf(d: unknown): { salt: Uint8Array; delta: Uint8Array } | undefined
 // envelope has one CID). Each carried delta must match its digest and length
 // in the header (BAD_DIGEST). The signature is checked by verifyEnvelope / admit.
 export async function decodeEnvelope(bytes: Uint8Array, limits?: Partial<EnvelopeLimits>): Promise<Envelope> {
+  return decodeSplit(bytes, null, null, limits);
+}
+
+async function decodeSplit(bytes: Uint8Array, parts: { head: Uint8Array; deltas: unknown[] } | null, cid: CID | null, limits?: Partial<EnvelopeLimits>): Promise<Envelope> {
   const l = limitsOf(limits);
   if (!(bytes instanceof Uint8Array)) throw new TrustError("MALFORMED", "an envelope is bytes");
   if (bytes.length > l.maxBytes) throw new TrustError("TOO_LARGE", `envelope of ${bytes.length} bytes, at most ${l.maxBytes}`);
-  const known = splitOf.get(bytes);
-  const { head, deltas } = known ?? split(bytes);
+  const { head, deltas } = parts ?? split(bytes);
   let f: Omit<UnsignedEnvelope, "items">, header: ItemHeader[], sig: Uint8Array, signed: Uint8Array;
   const p = parseHeader(head);
   if (p) {
@@ -360,7 +366,7 @@ export async function decodeEnvelope(bytes: Uint8Array, limits?: Partial<Envelop
   }
   return sealed({
     author: f.author, seq: f.seq, from: f.from ?? f.seq, covers: f.covers ?? [], links: f.links, cap: f.cap ?? EMPTY, header, items, redacted,
-    sig, head, bytes, cid: known?.cid ?? await cidNow(head), signed,
+    sig, head, bytes, cid: cid ?? await cidNow(head), signed,
   }, l);
 }
 

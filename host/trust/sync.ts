@@ -33,7 +33,7 @@ import type { PeerIdentity } from "../identity/identity.js";
 import { admit, TrustLedger, type AdmitOptions, type AdmitResult, type Equivocation } from "./admit.js";
 // The default check: identity's verifySignature with did:keys decoded once.
 import { verifyAuthor as verifySignature } from "./envelope.js";
-import { decodeEnvelope, envelopeCid, redactEnvelope, signEnvelope, sortLinks, DEFAULT_LIMITS, CID, type Envelope, type EnvelopeItem } from "./envelope.js";
+import { _decodeUnlessHeld, redactEnvelope, signEnvelope, sortLinks, DEFAULT_LIMITS, CID, type Envelope, type EnvelopeItem } from "./envelope.js";
 import { TrustError, type TrustErrorCode } from "./errors.js";
 import { decodeTrustMessage, encodeTrustMessage, HEAD_BYTES, type FrontierEntry } from "./wire.js";
 import type { ReadGate, RevocationRelay, Signable } from "./gate.js";
@@ -353,12 +353,10 @@ export class TrustHub {
     const check = this.#o.admit?.verify ?? verifySignature;
     const items = await Promise.all(envs.map(async (b): Promise<Uint8Array | Envelope | CID> => {
       if (!(b instanceof Uint8Array)) return b;
-      let cid: CID;
-      try { cid = await envelopeCid(b); } catch { return b; }
-      // Held already: nothing to decode, unless the copy held is redacted (this one may fill it).
-      if (this.ledger.has(cid) && !this.ledger._envelope(cid)?.redacted) return cid;
       try {
-        const e = await decodeEnvelope(b, this.#o.admit?.envelopeLimits);
+        // Held already: nothing to decode, unless the copy held is redacted (this one may fill it).
+        const e = await _decodeUnlessHeld(b, (cid) => this.ledger.has(cid) && !this.ledger._envelope(cid)?.redacted, this.#o.admit?.envelopeLimits);
+        if (e instanceof CID) return e;
         sigs.set(e.sig, check(e.author, e.signed, e.sig).catch(() => false));
         return e;
       } catch { return b; }
