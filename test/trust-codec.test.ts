@@ -110,6 +110,13 @@ describe("the fast reader takes exactly what dag-cbor writes", () => {
         expect(d.header.map((h) => h.variable)).toEqual(sorted);
         expect(d.items.map((it) => hex(it.delta))).toEqual(items.map((it) => hex(it.delta)));
         expect(d.from).toBe(isSquash ? seq - 1 : seq);
+        // Links built from their parts are the CIDs CID.decode makes of their bytes.
+        for (const l of [...d.links, ...d.covers]) {
+          const r = CID.decode(l.bytes);
+          expect(l.equals(r) && r.equals(l)).toBe(true);
+          expect([l.version, l.code, l.multihash.code, l.multihash.size, hex(l.multihash.digest), hex(l.multihash.bytes), l.toString()])
+            .toEqual([r.version, r.code, r.multihash.code, r.multihash.size, hex(r.multihash.digest), hex(r.multihash.bytes), r.toString()]);
+        }
         expect(await verifyEnvelope(d)).toBe(true);
       }), { numRuns: 60 });
   });

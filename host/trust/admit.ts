@@ -96,13 +96,18 @@ interface Admitted { author: string; seq: number; vc: Map<string, number>; redac
 // for an envelope's), not its base32 form, which costs an encoding per new
 // CID object (every link of every envelope decoded). A string is taken too
 // (a base32 CID, parsed; an unparsable one matches nothing).
+// Kept per CID object: the same link is looked up several times while it
+// is admitted, and a held envelope's CID at every duplicate.
+const keys = new WeakMap<CID, string>();
 function cidKey(c: CID | string): string {
   if (typeof c === "string") {
     let x: CID;
     try { x = CID.parse(c); } catch { return ""; }
     c = x;
   }
-  return String.fromCharCode.apply(null, c.bytes as unknown as number[]);
+  let k = keys.get(c);
+  if (k === undefined) keys.set(c, (k = String.fromCharCode.apply(null, c.bytes as unknown as number[])));
+  return k;
 }
 
 const MAX_EVIDENCE = 1024;
@@ -339,7 +344,8 @@ export async function admit(ledger: TrustLedger, input: Uint8Array | Envelope, o
   // The envelope before this one (before a squash's range) must be held and linked.
   const before = env.from - 1;
   if (before > last || (!squash && env.seq !== last + 1)) return refuse(new TrustError("BAD_SEQUENCE", `${env.author}'s next sequence is ${last + 1}, got ${env.from}`));
-  if (before > 0 && !env.links.some((l) => l.equals(author!.bySeq[before - 1]))) {
+  const prev = before > 0 ? cidKey(author!.bySeq[before - 1]) : "";
+  if (before > 0 && !env.links.some((l) => cidKey(l) === prev)) {
     return refuse(new TrustError("BAD_SEQUENCE", `envelope ${env.from} of ${env.author} does not link to its envelope ${before}`));
   }
 

@@ -12,6 +12,9 @@
 // refusal gets; it only skips work for canonical input. The semantic checks
 // (sizes, sorting, did:key, limits) run on its output as on the reference's.
 import { CID } from "multiformats/cid";
+import { Digest } from "multiformats/hashes/digest";
+
+const DAG_CBOR = 0x71, SHA2_256 = 0x12;
 
 // Text decoding for the fast path: a string that is not valid UTF-8 is not
 // canonical (the reference path refuses it); ignoreBOM keeps a leading
@@ -99,7 +102,10 @@ class Reader {
     const at = this.pos;
     this.need(32);
     this.pos += 32;
-    return CID.decode(this.b.subarray(at - 4, at + 32));
+    // Made from its parts (the head above fixed version, codec and hash):
+    // what CID.decode would build, without reading the varints again.
+    const b = this.b, bytes = b.subarray(at - 4, at + 32);
+    return new CID(1, DAG_CBOR, new Digest(SHA2_256, 32, b.subarray(at, at + 32), bytes.subarray(2)), bytes);
   }
   cids(): CID[] {
     const n = this.head(4);
