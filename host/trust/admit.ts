@@ -83,14 +83,32 @@ export type AdmitResult =
   | { status: "pending"; envelope: Envelope; missing: CID[] }    // signed, but links not admitted yet: retry later
   | { status: "rejected"; error: TrustError; evidence?: Equivocation };
 
-// bySeq[s - 1] = CID string of the envelope with sequence s; keys: per key,
+// bySeq[s - 1] = the CID of the envelope with sequence s; keys: per key,
 // the sequences that raised it and the running maximum after each.
 // redacted: per variable, the sequences at which an admitted copy left its
 // delta out, and the running count of envelopes they stand for (a squash
 // stands for its whole range).
-interface AuthorState { seq: number; bySeq: string[]; keys: Map<string, { seqs: number[]; maxes: bigint[] }>; redacted: Map<string, { seqs: number[]; total: number[] }> }
+interface AuthorState { seq: number; bySeq: CID[]; keys: Map<string, { seqs: number[]; maxes: bigint[] }>; redacted: Map<string, { seqs: number[]; total: number[] }> }
 // redacted: the variables whose deltas the admitted copy left out (until a fuller copy fills them).
 interface Admitted { author: string; seq: number; vc: Map<string, number>; redacted?: string[] }
+
+// The ledger's key for a CID: its bytes as a latin1 string (36 characters
+// for an envelope's), not its base32 form, which costs an encoding per new
+// CID object (every link of every envelope decoded). A string is taken too
+// (a base32 CID, parsed; an unparsable one matches nothing).
+// Kept per CID object: the same link is looked up several times while it
+// is admitted, and a held envelope's CID at every duplicate.
+const keys = new WeakMap<CID, string>();
+function cidKey(c: CID | string): string {
+  if (typeof c === "string") {
+    let x: CID;
+    try { x = CID.parse(c); } catch { return ""; }
+    c = x;
+  }
+  let k = keys.get(c);
+  if (k === undefined) keys.set(c, (k = String.fromCharCode.apply(null, c.bytes as unknown as number[])));
+  return k;
+}
 
 const MAX_EVIDENCE = 1024;
 const MAX_REFUSED = 4096;
@@ -102,23 +120,24 @@ const MAX_EVIDENCE_PER_AUTHOR = 16;
 export class TrustLedger {
   #authors = new Map<string, AuthorState>();
   #envelopes = new Map<string, Admitted>();
-  #heads = new Set<string>();
+  #heads = new Map<string, CID>();
   #evidence: Equivocation[] = [];
   #evidenceBy = new Map<string, number>();
   readonly rejected: Partial<Record<TrustErrorCode, number>> = {};
   admitted = 0;
 
-  has(cid: CID | string): boolean { return this.#envelopes.has(String(cid)); }
+  has(cid: CID | string): boolean { return this.#envelopes.has(cidKey(cid)); }
   // Signed envelopes this ledger refused (the most recent 4,096). A link to
   // one counts as settled: an honest author may have admitted what this
   // receiver refused (the other fork of an equivocation, or an envelope of
   // the equivocator's that builds on it), and its envelopes must not wait
   // for it forever. Such a link adds nothing to what the author has seen.
-  refused(cid: CID | string): boolean { return this.#refused.has(String(cid)); }
+  refused(cid: CID | string): boolean { return this.#refused.has(cidKey(cid)); }
   // Admitted or refused: nothing to wait for.
-  settled(cid: CID | string): boolean { const c = String(cid); return this.#envelopes.has(c) || this.#refused.has(c); }
+  settled(cid: CID | string): boolean { const c = cidKey(cid); return this.#envelopes.has(c) || this.#refused.has(c); }
   #refused = new Map<string, true>();
-  /** @internal */ _refuse(c: string): void {
+  /** @internal */ _refuse(cid: CID | string): void {
+    const c = cidKey(cid);
     if (this.#refused.has(c) || this.#envelopes.has(c)) return;
     this.#refused.set(c, true);
     if (this.#refused.size > MAX_REFUSED) this.#refused.delete(this.#refused.keys().next().value!);
@@ -127,12 +146,11 @@ export class TrustLedger {
   lastSeq(author: string): number { return this.#authors.get(author)?.seq ?? 0; }
   // The CID of the author's envelope with that sequence number, if admitted.
   cidAt(author: string, seq: number): CID | undefined {
-    const s = this.#authors.get(author)?.bySeq[seq - 1];
-    return s === undefined ? undefined : CID.parse(s);
+    return this.#authors.get(author)?.bySeq[seq - 1];
   }
   // Admitted envelopes no admitted envelope links to: what a new envelope of
   // this node links to, so that it depends on everything seen.
-  heads(): CID[] { return [...this.#heads].map((s) => CID.parse(s)); }
+  heads(): CID[] { return [...this.#heads.values()]; }
   // The highest dot or counter entry admitted for (variable, path, replica).
   high(variable: string, replica: string, path: PathSegment[] = [], kind: "dot" | "increment" | "decrement" = "dot"): bigint {
     const did = didOfReplica(replica);
@@ -143,7 +161,7 @@ export class TrustLedger {
   get size(): number { return this.#envelopes.size; }
 
   /** @internal */ _author(a: string) { return this.#authors.get(a); }
-  /** @internal */ _envelope(c: string) { return this.#envelopes.get(c); }
+  /** @internal */ _envelope(c: CID | string) { return this.#envelopes.get(cidKey(c)); }
   /** @internal */ _reject(e: TrustError): void { this.rejected[e.code] = (this.rejected[e.code] ?? 0) + 1; }
   /** @internal */ _evidence(ev: Equivocation): boolean {
     const n = this.#evidenceBy.get(ev.author) ?? 0;
@@ -197,19 +215,19 @@ export class TrustLedger {
       r.seqs.splice(i, 1); r.total.splice(i, 1);
       for (let j = i; j < r.total.length; j++) r.total[j] -= w;
     }
-    const entry = this.#envelopes.get(e.cid.toString())!;
+    const entry = this.#envelopes.get(cidKey(e.cid))!;
     entry.redacted = entry.redacted!.filter((v) => !variables.includes(v));
     if (entry.redacted.length === 0) delete entry.redacted;
   }
   // What `src` had seen is added to what `target` (and every CID resolving
   // to it) had seen: a squash admitted before one of its links arrived.
-  /** @internal */ _widen(target: string, src: string): void {
-    const t = this.#envelopes.get(target), f = this.#envelopes.get(src);
+  /** @internal */ _widen(target: CID | string, src: CID | string): void {
+    const t = this.#envelopes.get(cidKey(target)), f = this.#envelopes.get(cidKey(src));
     if (!t || !f) return;
     for (const [a, s] of f.vc) if (a !== t.author && s > (t.vc.get(a) ?? 0)) t.vc.set(a, s);
   }
   /** @internal */ _commit(e: Envelope, vc: Map<string, number>, raised: Map<string, bigint>): void {
-    const c = e.cid.toString();
+    const c = cidKey(e.cid);
     const a: AuthorState = this.#authors.get(e.author) ?? { seq: 0, bySeq: [], keys: new Map(), redacted: new Map() };
     const last = a.seq;
     const entry: Admitted = { author: e.author, seq: e.seq, vc, ...(e.redacted.length ? { redacted: [...e.redacted] } : {}) };
@@ -217,9 +235,9 @@ export class TrustLedger {
     this.admitted++;
     if (e.seq <= last) return; // a squash of what is held: an alias, nothing new
     for (let s = last + 1; s <= e.seq; s++) {
-      const cs = e.from < e.seq ? e.covers[s - e.from].toString() : c;
+      const cs = e.from < e.seq ? e.covers[s - e.from] : e.cid;
       a.bySeq[s - 1] = cs;
-      this.#envelopes.set(cs, entry);
+      this.#envelopes.set(e.from < e.seq ? cidKey(cs) : c, entry);
     }
     a.seq = e.seq;
     for (const [k, v] of raised) {
@@ -233,8 +251,9 @@ export class TrustLedger {
       r.seqs.push(e.seq); r.total.push((r.total[r.total.length - 1] ?? 0) + e.seq - e.from + 1);
     }
     this.#authors.set(e.author, a);
-    for (const l of e.links) this.#heads.delete(l.toString());
-    this.#heads.add(a.bySeq[e.seq - 1]);
+    for (const l of e.links) this.#heads.delete(cidKey(l));
+    const head = a.bySeq[e.seq - 1];
+    this.#heads.set(cidKey(head), head);
   }
 }
 
@@ -287,7 +306,7 @@ export async function admit(ledger: TrustLedger, input: Uint8Array | Envelope, o
   } catch (e) {
     return reject(e instanceof TrustError ? e : new TrustError("MALFORMED", String((e as Error)?.message ?? e), e));
   }
-  const cid = env.cid.toString();
+  const cid = env.cid;
   const fills = (): EnvelopeItem[] => {
     const r = ledger._envelope(cid)?.redacted;
     return r ? env.items.filter((it) => r.includes(it.variable)) : [];
@@ -310,7 +329,7 @@ export async function admit(ledger: TrustLedger, input: Uint8Array | Envelope, o
   const last = author?.seq ?? 0;
   const squash = env.from < env.seq;
   const equivocation = (s: number, other: CID): AdmitResult => {
-    const admitted = CID.parse(author!.bySeq[s - 1]);
+    const admitted = author!.bySeq[s - 1];
     const ev: Equivocation = { author: env.author, seq: s, admitted, conflicting: other, conflictingBytes: env.bytes };
     if (!o.quiet) ledger._evidence(ev);
     return refuse(new TrustError("EQUIVOCATION", `${env.author} signed ${other} and ${admitted} with sequence ${s}`), ev);
@@ -318,20 +337,21 @@ export async function admit(ledger: TrustLedger, input: Uint8Array | Envelope, o
   if (!squash && env.seq <= last) return equivocation(env.seq, env.cid);
   // A squash must name, for every sequence of its range held here, the envelope held.
   if (squash) for (let s = env.from; s <= Math.min(last, env.seq); s++) {
-    if (author!.bySeq[s - 1] !== env.covers[s - env.from].toString()) return equivocation(s, env.cid);
+    if (!author!.bySeq[s - 1].equals(env.covers[s - env.from])) return equivocation(s, env.cid);
   }
   const missing = o.settledLinks ? [] : env.links.filter((l) => !ledger.settled(l));
   if (missing.length > 0) return { status: "pending", envelope: env, missing };
   // The envelope before this one (before a squash's range) must be held and linked.
   const before = env.from - 1;
   if (before > last || (!squash && env.seq !== last + 1)) return refuse(new TrustError("BAD_SEQUENCE", `${env.author}'s next sequence is ${last + 1}, got ${env.from}`));
-  if (before > 0 && !env.links.some((l) => l.toString() === author!.bySeq[before - 1])) {
+  const prev = before > 0 ? cidKey(author!.bySeq[before - 1]) : "";
+  if (before > 0 && !env.links.some((l) => cidKey(l) === prev)) {
     return refuse(new TrustError("BAD_SEQUENCE", `envelope ${env.from} of ${env.author} does not link to its envelope ${before}`));
   }
 
   // What the author has seen: per author, the highest sequence its links reach.
   const vc = new Map<string, number>();
-  for (const l of env.links) for (const [a, s] of ledger._envelope(l.toString())?.vc ?? []) if (s > (vc.get(a) ?? 0)) vc.set(a, s);
+  for (const l of env.links) for (const [a, s] of ledger._envelope(l)?.vc ?? []) if (s > (vc.get(a) ?? 0)) vc.set(a, s);
   // A squash is checked as one envelope standing where its range starts:
   // what its links saw, its author's own history before the range, and the
   // range's worth of steps. (A link to an envelope of the range, or to one
@@ -358,7 +378,7 @@ export async function admit(ledger: TrustLedger, input: Uint8Array | Envelope, o
     const unsure = err.code === "UNSEEN_CONTEXT" ? o.deferred?.() ?? [] : [];
     if (unsure.length) return { status: "pending", envelope: env, missing: unsure.slice(0, 64).map((c) => CID.parse(c)) };
     if (err.code === "BAD_SQUASH" && last >= env.from) {
-      const ev: Equivocation = { author: env.author, seq: env.seq, admitted: CID.parse(author!.bySeq[Math.min(last, env.seq) - 1]), conflicting: env.cid, conflictingBytes: env.bytes };
+      const ev: Equivocation = { author: env.author, seq: env.seq, admitted: author!.bySeq[Math.min(last, env.seq) - 1], conflicting: env.cid, conflictingBytes: env.bytes };
       if (!o.quiet) ledger._evidence(ev);
       return refuse(err, ev);
     }
@@ -381,7 +401,7 @@ async function fill(ledger: TrustLedger, env: Envelope, items: EnvelopeItem[], o
       return reject(e instanceof TrustError ? e : new TrustError("UNAUTHORIZED", String((e as Error)?.message ?? e), e));
     }
   }
-  const known = ledger._envelope(env.cid.toString());
+  const known = ledger._envelope(env.cid);
   const still = known?.redacted?.filter((v) => items.some((it) => it.variable === v)) ?? [];
   if (!known || still.length === 0) return { status: "duplicate", envelope: env }; // filled meanwhile
   items = items.filter((it) => still.includes(it.variable));

@@ -31,8 +31,10 @@ import { headerSpec, joinStates } from "../replication/lattice.js";
 import { decodeState, type Crdt } from "../crdt/base.js";
 import type { PeerIdentity } from "../identity/identity.js";
 import { admit, TrustLedger, DEFAULT_MINT_LIMITS, type AdmitOptions, type AdmitResult, type Equivocation } from "./admit.js";
-import { didOfReplica, verifySignature } from "../identity/identity.js";
-import { decodeEnvelope, envelopeCid, redactEnvelope, signEnvelope, sortLinks, DEFAULT_LIMITS, CID, type Envelope, type EnvelopeItem } from "./envelope.js";
+import { didOfReplica } from "../identity/identity.js";
+// The default check: identity's verifySignature with did:keys decoded once.
+import { verifyAuthor as verifySignature } from "./envelope.js";
+import { _decodeUnlessHeld, redactEnvelope, signEnvelope, sortLinks, DEFAULT_LIMITS, CID, type Envelope, type EnvelopeItem } from "./envelope.js";
 import { TrustError, type TrustErrorCode } from "./errors.js";
 import { decodeTrustMessage, encodeTrustMessage, HEAD_BYTES, type FrontierEntry } from "./wire.js";
 import type { ReadGate, RevocationRelay, Signable } from "./gate.js";
@@ -353,12 +355,10 @@ export class TrustHub {
     const check = this.#o.admit?.verify ?? verifySignature;
     const items = await Promise.all(envs.map(async (b): Promise<Uint8Array | Envelope | CID> => {
       if (!(b instanceof Uint8Array)) return b;
-      let cid: CID;
-      try { cid = await envelopeCid(b); } catch { return b; }
-      // Held already: nothing to decode, unless the copy held is redacted (this one may fill it).
-      if (this.ledger.has(cid) && !this.ledger._envelope(cid.toString())?.redacted) return cid;
       try {
-        const e = await decodeEnvelope(b, this.#o.admit?.envelopeLimits);
+        // Held already: nothing to decode, unless the copy held is redacted (this one may fill it).
+        const e = await _decodeUnlessHeld(b, (cid) => this.ledger.has(cid) && !this.ledger._envelope(cid)?.redacted, this.#o.admit?.envelopeLimits);
+        if (e instanceof CID) return e;
         sigs.set(e.sig, check(e.author, e.signed, e.sig).catch(() => false));
         return e;
       } catch { return b; }
@@ -372,7 +372,7 @@ export class TrustHub {
     const cid = input instanceof Uint8Array ? null : CID.asCID(input);
     if (cid) {
       // Found by its CID: a duplicate (admitted envelopes stay admitted).
-      const known = this.ledger._envelope(cid.toString());
+      const known = this.ledger._envelope(cid);
       if (known) { this.#stats.duplicates++; src.rep._holds(src.peer, known.author, known.seq); }
       return;
     }
@@ -433,6 +433,7 @@ export class TrustHub {
   // ledger): a squash waiting for one of those links is widened too, or the
   // link would stay deferred forever.
   #widen(e: Envelope): void {
+    if (this.#deferred.size === 0) return; // nothing waits (the usual case): no CID string made
     const c = e.cid.toString();
     let hit = false;
     for (const l of e.from < e.seq ? [c, ...e.covers.map(String)] : [c]) {
