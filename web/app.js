@@ -103,10 +103,13 @@ $("new-campaign-2").addEventListener("click", newCampaign);
 
 // Who counted what: a GCounter's state holds one entry per replica (its own
 // increments; the value is their sum). Read from the canonical bytes
-// (docs/format.md: 'T' 'R' version spec=1, then count (replica:bytes n:varint)*),
-// grouped by tab: by its key's did (a reload is a new incarnation of the same key).
+// (docs/format.md: 'T' 'R' version 2, spec 1, the replica table count
+// (replica:bytes)*, then count (replica-index n:varint)*; version 1 had no
+// table and the replica's bytes in each entry), grouped by tab: by its key's
+// did (a reload is a new incarnation of the same key).
 function counted(ids) {
   const by = new Map();
+  const utf8 = new TextDecoder();
   for (const id of ids) {
     if (!rt.has(id)) continue;
     const b = rt.encode(id);
@@ -121,11 +124,13 @@ function counted(ids) {
         m *= 128;
       }
     };
-    if (b[0] !== 0x54 || b[1] !== 0x52 || b[3] !== 1) continue;
+    const bytes = () => { const len = varint(); return utf8.decode(b.subarray(i, (i += len))); };
+    if (b[0] !== 0x54 || b[1] !== 0x52 || b[3] !== 1 || (b[2] !== 1 && b[2] !== 2)) continue;
+    const table = [];
+    if (b[2] === 2) for (let k = varint(); k > 0; k--) table.push(bytes());
     for (let k = varint(); k > 0; k--) {
-      const len = varint();
-      const replica = new TextDecoder().decode(b.subarray(i, (i += len)));
-      const who = replica.replace(/\..*$/, "");
+      const replica = b[2] === 2 ? table[varint()] : bytes();
+      const who = String(replica).replace(/\..*$/, "");
       by.set(who, (by.get(who) ?? 0) + varint());
     }
   }

@@ -1,6 +1,6 @@
 // GCounter twin = test/model/gcounter.ts plus decode and an in-place join.
 import { gcounterModel, GCounterState } from "../../test/model/gcounter.js";
-import { encodeModel } from "../../test/model/common.js";
+import { encodeModelV1 } from "../../test/model/common.js";
 import { ByteReader, done, readBin, readHeader } from "./read.js";
 
 export const model = gcounterModel;
@@ -34,4 +34,4 @@ export function joinInto(a: GCounterState, b: GCounterState): boolean {
   return changed;
 }
 
-export const encode = (s: GCounterState): Uint8Array => encodeModel(model, s);
+export const encode = (s: GCounterState): Uint8Array => encodeModelV1(model, s);

@@ -2,7 +2,7 @@
 // plus decode and an in-place join.
 import { gmapModel, GMapState } from "../../test/model/gmap.js";
 import { lwwregisterModel, LWWRegisterState, Write } from "../../test/model/lwwregister.js";
-import { encodeModel } from "../../test/model/common.js";
+import { encodeModelV1 } from "../../test/model/common.js";
 import { ByteReader, done, readBin, readHeader } from "./read.js";
 
 export const model = gmapModel(lwwregisterModel);
@@ -40,4 +40,4 @@ export function joinInto(a: State, b: State): boolean {
   return changed;
 }
 
-export const encode = (s: State): Uint8Array => encodeModel(model, s);
+export const encode = (s: State): Uint8Array => encodeModelV1(model, s);

@@ -1,6 +1,6 @@
 // GSet twin = test/model/gset.ts plus decode and an in-place join.
 import { gsetModel, GSetState } from "../../test/model/gset.js";
-import { encodeModel } from "../../test/model/common.js";
+import { encodeModelV1 } from "../../test/model/common.js";
 import { ByteReader, done, readBin, readHeader } from "./read.js";
 
 export const model = gsetModel;
@@ -32,4 +32,4 @@ export function joinInto(a: GSetState, b: GSetState): boolean {
   return a.size !== n;
 }
 
-export const encode = (s: GSetState): Uint8Array => encodeModel(model, s);
+export const encode = (s: GSetState): Uint8Array => encodeModelV1(model, s);

@@ -3,7 +3,7 @@
 import { pairModel } from "../../test/model/pair.js";
 import { GCounterState } from "../../test/model/gcounter.js";
 import { GSetState } from "../../test/model/gset.js";
-import { encodeModel } from "../../test/model/common.js";
+import { encodeModelV1 } from "../../test/model/common.js";
 import { ByteReader, done, readHeader } from "./read.js";
 import * as gc from "./gcounter.js";
 import * as gs from "./gset.js";
@@ -25,4 +25,4 @@ export function joinInto(a: State, b: State): boolean {
   return gs.joinInto(a[1], b[1]) || x;
 }
 
-export const encode = (s: State): Uint8Array => encodeModel(model as never, s);
+export const encode = (s: State): Uint8Array => encodeModelV1(model as never, s);

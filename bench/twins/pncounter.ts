@@ -1,7 +1,7 @@
 // PNCounter twin = test/model/pncounter.ts (two maps of per-replica totals)
 // plus decode and an in-place join (reusing the GCounter twin's).
 import { pncounterModel, PNCounterState } from "../../test/model/pncounter.js";
-import { encodeModel } from "../../test/model/common.js";
+import { encodeModelV1 } from "../../test/model/common.js";
 import { ByteReader, done, readHeader } from "./read.js";
 import * as gc from "./gcounter.js";
 
@@ -21,4 +21,4 @@ export function joinInto(a: PNCounterState, b: PNCounterState): boolean {
   return gc.joinInto(a.n, b.n) || x;
 }
 
-export const encode = (s: PNCounterState): Uint8Array => encodeModel(model, s);
+export const encode = (s: PNCounterState): Uint8Array => encodeModelV1(model, s);

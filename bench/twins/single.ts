@@ -4,7 +4,7 @@
 import { maxintModel } from "../../test/model/maxint.js";
 import { ivarModel, IVarState } from "../../test/model/ivar.js";
 import { lwwregisterModel, LWWRegisterState } from "../../test/model/lwwregister.js";
-import { Model, encodeModel } from "../../test/model/common.js";
+import { Model, encodeModelV1 } from "../../test/model/common.js";
 import { ByteReader, done, readBin, readHeader } from "./read.js";
 
 export interface Box<S> { v: S }
@@ -20,7 +20,7 @@ function boxed<S>(m: Model<S, unknown>, body: (r: ByteReader) => S) {
       done(r);
       return { v };
     },
-    encode: (s: Box<S>): Uint8Array => encodeModel(m, s.v),
+    encode: (s: Box<S>): Uint8Array => encodeModelV1(m, s.v),
     joinInto(a: Box<S>, b: Box<S>): boolean {
       const v = m.join(a.v, b.v);
       if (v === a.v) return false;
