@@ -61,6 +61,8 @@ class BatchVerifier {
   #inflight = new Map<number, Req[]>();
   #next = 0;
   #dead = false;
+  /** Messages sent to the worker and checks they carried (a bench's batching measure). */
+  readonly stats = { batches: 0, checks: 0 };
 
   constructor(private readonly worker: WorkerLike, private readonly fallback: Fallback, private readonly later: (f: () => void) => void) {
     worker.unref();
@@ -106,6 +108,7 @@ class BatchVerifier {
         bytes.set(r.pub, p); bytes.set(r.sig, p + 32); dv.setUint32(p + 96, r.data.length, true); bytes.set(r.data, p + 100);
         p += 100 + r.data.length;
       }
+      this.stats.batches++; this.stats.checks += reqs.length;
       this.worker.ref(); // held open while checks are unanswered
       this.worker.postMessage({ id, buf }, [buf]);
     } catch { this.#fail(); }
