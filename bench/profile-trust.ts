@@ -8,6 +8,7 @@ import { Session } from "node:inspector/promises";
 import { writeFileSync } from "node:fs";
 import { init } from "trellis";
 import { wsThroughput } from "./trust.js";
+import { _verifyWorker } from "../dist/host/identity/verify-worker.js";
 
 const [mode = "trustless", clients = "10", updates = "10000"] = process.argv.slice(2);
 await init();
@@ -27,6 +28,8 @@ const thr = await wsThroughput(mode as "trusted" | "trustless", Number(clients),
 const { profile } = await session.post("Profiler.stop");
 if (process.env.PROFILE_OUT) writeFileSync(process.env.PROFILE_OUT, JSON.stringify(profile));
 console.log(`${mode}, ${clients} clients, ${updates} updates: ${Math.round(thr)} updates/s`);
+const vw = _verifyWorker();
+if (vw) console.log("verify worker (warm-up included):", JSON.stringify(vw.stats));
 
 function category(name: string, url: string): string {
   if (url.startsWith("wasm")) return "kernel (Wasm)";

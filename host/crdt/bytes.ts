@@ -80,9 +80,19 @@ export class ByteReader {
     throw new TrellisError("TOO_LARGE", "varint longer than 10 bytes");
   }
 
+  // Exact to 70 bits. The first seven bytes (49 bits) sum as a Number, exact
+  // below 2^53; only longer varints (rare: counters and timestamps above 2^49)
+  // build a BigInt, once for the low part and once per further byte.
   bigVarint(): bigint {
-    let v = 0n, shift = 0n;
-    for (let i = 0; i < 10; i++) {
+    let lo = 0, mul = 1;
+    for (let i = 0; i < 7; i++) {
+      const b = this.u8();
+      lo += (b & 0x7f) * mul;
+      if ((b & 0x80) === 0) return BigInt(lo);
+      mul *= 128;
+    }
+    let v = BigInt(lo), shift = 49n;
+    for (let i = 7; i < 10; i++) {
       const b = this.u8();
       v |= BigInt(b & 0x7f) << shift;
       if ((b & 0x80) === 0) return v;

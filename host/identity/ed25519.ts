@@ -3,6 +3,7 @@
 // keeps a private key non-extractable; the fallback holds a 32-byte secret in
 // memory, so it can only be stored as bytes (docs/security.md says so).
 import * as noble from "@noble/ed25519";
+import { batchVerifier } from "./verify-worker.js";
 
 export type Backend = "webcrypto" | "noble";
 
@@ -54,12 +55,24 @@ const verifyKeys = new Map<string, Promise<CryptoKey>>();
 const verifyKeysReady = new Map<string, CryptoKey>();
 const MAX_CACHED = 256;
 
-// Never throws for bad input: a malformed signature or key is false.
+// Never throws for bad input: a malformed signature or key is false. In Node
+// (unless a backend is named) the check goes to the batch worker
+// (verify-worker.ts), which runs the same OpenSSL Ed25519 off the main thread.
 export async function verifyRaw(publicKey: Uint8Array, data: Uint8Array, sig: Uint8Array, backend?: Backend): Promise<boolean> {
   if (!(sig instanceof Uint8Array) || sig.length !== 64 || !(publicKey instanceof Uint8Array) || publicKey.length !== 32) return false;
   const use = backend ?? (probed === undefined ? await defaultBackend() : probed ? "webcrypto" : "noble");
+  if (use === "noble") {
+    try { return await noble.verifyAsync(sig, data, publicKey); } catch { return false; }
+  }
+  if (backend === undefined && data instanceof Uint8Array) {
+    const w = batchVerifier(verifyWebCrypto);
+    if (w) return w.verify(publicKey, data, sig);
+  }
+  return verifyWebCrypto(publicKey, data, sig);
+}
+
+async function verifyWebCrypto(publicKey: Uint8Array, data: Uint8Array, sig: Uint8Array): Promise<boolean> {
   try {
-    if (use === "noble") return await noble.verifyAsync(sig, data, publicKey);
     const k = String.fromCharCode(...publicKey);
     const ready = verifyKeysReady.get(k);
     if (ready) return await subtle()!.verify({ name: "Ed25519" }, ready, buf(sig), buf(data));

@@ -514,6 +514,8 @@ export class TrustHub {
   // Pending envelopes whose links have all been admitted since: admit them now.
   /** @internal */ async _retryPending(): Promise<void> {
     for (let progress = true; progress && !this.#closed;) {
+      // Nothing waits (after most messages): no walk and no cycle break.
+      if (![...this.#reps].some((r) => r._pendingCount() > 0)) return;
       progress = false;
       for (const rep of this.#reps) {
         for (const [peer, w] of rep._ready((c) => this.ledger.settled(c))) {
