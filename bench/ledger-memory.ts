@@ -32,6 +32,8 @@ function retained(): number {
 
 await init();
 const ids = await Promise.all(Array.from({ length: A }, () => Identity.generate()));
+// One replica per author (replicaId() draws a new incarnation at each call).
+const reps = ids.map((id) => id.replicaId());
 const signer = (i: number) => ({ did: ids[i].did, sign: async () => new Uint8Array(64) });
 const verify = async () => true;
 const accept = { verify, now: () => Date.now() };
@@ -55,7 +57,7 @@ const sorted = (links: Iterable<CID>): CID[] => {
 };
 
 const items = (i: number, n: number, from = n): EnvelopeItem[] => {
-  const rep = ids[i].replicaId();
+  const rep = reps[i];
   const adds: [string, [string, number][]][] = [];
   for (let c = from; c <= n; c++) adds.push([`x${c}`, [[rep, c]]]);
   return [
