@@ -14,7 +14,8 @@
 // another replica's dots may be covered (by a causal context or an ORSet
 // removal) only up to what the envelopes the author links to had seen (after
 // Kleppmann, "Making CRDTs Byzantine Fault Tolerant", PaPoC 2022). Memory:
-// one entry per author in each envelope's past, and one per raised key.
+// 4 bytes per author in each envelope's past (a frozen Clock), and one entry
+// per raised key (docs/security.md, "Memory" and "The ledger's bound").
 import { didOfReplica } from "../identity/identity.js";
 import { mintsOf, type Mint, type PathSegment } from "../replication/mint.js";
 import type { Kernel } from "../wasm/kernel.js";
@@ -104,43 +105,64 @@ class Authors {
 }
 
 // What an admitted envelope's causal past holds of each author: the highest
-// sequence, by the ledger's author index (0: none). One dense Uint32Array
-// (4 bytes an author) instead of a Map per envelope (about 50 bytes an
-// author): a clock spans every author the envelope's past reaches, and most
-// do reach almost all of them. Sequences past 2^32 - 1 are refused at commit
-// (an author would need that many envelopes first).
+// sequence, by the ledger's author index (0: none). While a clock is built
+// (joining its links' clocks) it is a Uint32Array; once committed it is
+// frozen into a string of two UTF-16 units per author (high, low 16 bits):
+// 4 bytes an author plus a 16-byte header, instead of a Map per envelope
+// (about 50 bytes an author) or a typed array (about 180 bytes of headers).
+// Sequences past 2^32 - 1 are refused before commit (an author would need
+// that many envelopes first).
 export class Clock {
-  #a: Uint32Array;
+  #a: Uint32Array | undefined;
+  #s = "";
   readonly #authors: Authors;
-  /** @internal */ constructor(authors: Authors, size = 0) { this.#authors = authors; this.#a = new Uint32Array(size); }
+  /** @internal */ constructor(authors: Authors) { this.#authors = authors; this.#a = new Uint32Array(0); }
+  #len(): number { return this.#a ? this.#a.length : this.#s.length >> 1; }
+  #at(i: number): number { return this.#a ? this.#a[i] : this.#s.charCodeAt(2 * i) * 0x10000 + this.#s.charCodeAt(2 * i + 1); }
+  // Back to an array, at least n long, to change it.
+  #thaw(n: number): Uint32Array {
+    const len = this.#len();
+    if (this.#a && n <= len) return this.#a;
+    const b = new Uint32Array(Math.max(n, len));
+    for (let i = 0; i < len; i++) b[i] = this.#at(i);
+    this.#a = b; this.#s = "";
+    return b;
+  }
   get(author: string): number | undefined {
     const i = this.#authors.index.get(author);
-    const s = i === undefined || i >= this.#a.length ? 0 : this.#a[i];
+    const s = i === undefined || i >= this.#len() ? 0 : this.#at(i);
     return s === 0 ? undefined : s;
   }
   set(author: string, seq: number): this {
     if (!(Number.isInteger(seq) && seq >= 0 && seq <= 0xffffffff)) throw new RangeError(`sequence ${seq} out of range`);
     const i = this.#authors.of(author);
-    if (i >= this.#a.length) { const b = new Uint32Array(this.#authors.names.length); b.set(this.#a); this.#a = b; }
-    this.#a[i] = seq;
+    this.#thaw(i + 1)[i] = seq;
     return this;
   }
-  // Raises each author's entry to at least `o`'s.
+  // Raises each author's entry (but `except`'s) to at least `o`'s.
   /** @internal */ _join(o: Clock, except = -1): void {
-    const b = o.#a;
-    if (b.length > this.#a.length) { const c = new Uint32Array(b.length); c.set(this.#a); this.#a = c; }
-    const a = this.#a;
-    for (let i = 0; i < b.length; i++) if (b[i] > a[i] && i !== except) a[i] = b[i];
+    const n = o.#len();
+    const a = this.#thaw(n);
+    for (let i = 0; i < n; i++) { const x = o.#at(i); if (x > a[i] && i !== except) a[i] = x; }
   }
-  /** @internal */ _copy(): Clock { const c = new Clock(this.#authors); c.#a = this.#a.slice(); return c; }
-  // Trailing zeros dropped: what is kept.
-  /** @internal */ _trim(): void {
-    let n = this.#a.length;
-    while (n > 0 && this.#a[n - 1] === 0) n--;
-    if (n < this.#a.length) this.#a = this.#a.slice(0, n);
+  /** @internal */ _copy(): Clock { const c = new Clock(this.#authors); c._join(this); return c; }
+  // Frozen as it is kept: trailing zeros dropped, in a string.
+  /** @internal */ _freeze(): void {
+    const a = this.#a;
+    if (!a) return;
+    let n = a.length;
+    while (n > 0 && a[n - 1] === 0) n--;
+    const units = new Uint16Array(2 * n);
+    for (let i = 0; i < n; i++) { units[2 * i] = a[i] >>> 16; units[2 * i + 1] = a[i] & 0xffff; }
+    let s = "";
+    for (let i = 0; i < units.length; i += 8192) s += String.fromCharCode.apply(null, units.subarray(i, i + 8192) as unknown as number[]);
+    // A flat string (a concatenation of chunks is a tree of strings).
+    this.#s = n > 4096 ? s.split("").join("") : s;
+    this.#a = undefined;
   }
   *[Symbol.iterator](): IterableIterator<[string, number]> {
-    for (let i = 0; i < this.#a.length; i++) if (this.#a[i] > 0) yield [this.#authors.names[i], this.#a[i]];
+    const n = this.#len();
+    for (let i = 0; i < n; i++) { const x = this.#at(i); if (x > 0) yield [this.#authors.names[i], x]; }
   }
 }
 
@@ -174,9 +196,10 @@ const MAX_EVIDENCE = 1024;
 const MAX_REFUSED = 4096;
 const MAX_EVIDENCE_PER_AUTHOR = 16;
 
-// What one receiver has admitted. Grows with every admitted envelope (its
-// version vector is kept so later links can be checked); compaction comes with
-// the store's (docs/security.md, "Planned").
+// What one receiver has admitted. Grows with every admitted envelope, the
+// envelopes a squash replaced included: a link into a squashed run may still
+// arrive, and must be granted what that envelope saw, no more
+// (docs/security.md, "The ledger's bound").
 export class TrustLedger {
   #authors = new Map<string, AuthorState>();
   #envelopes = new Map<string, Admitted>();
@@ -289,12 +312,13 @@ export class TrustLedger {
     const t = this.#envelopes.get(cidKey(target)), f = this.#envelopes.get(cidKey(src));
     if (!t || !f) return;
     t.vc._join(f.vc, this.#names.of(t.author));
+    t.vc._freeze();
   }
   /** @internal */ _commit(e: Envelope, vc: Clock, raised: Map<string, bigint>): void {
     const c = cidKey(e.cid);
     const a: AuthorState = this.#authors.get(e.author) ?? { seq: 0, bySeq: [], keys: new Map(), redacted: new Map() };
     const last = a.seq;
-    vc._trim();
+    vc._freeze();
     const entry: Admitted = { author: e.author, seq: e.seq, vc, ...(e.redacted.length ? { redacted: [...e.redacted] } : {}) };
     this.#envelopes.set(c, entry);
     this.admitted++;
