@@ -203,7 +203,7 @@ const MAX_EVIDENCE_PER_AUTHOR = 16;
 export class TrustLedger {
   #authors = new Map<string, AuthorState>();
   #envelopes = new Map<string, Admitted>();
-  #heads = new Set<string>();
+  #heads = new Map<string, CID | undefined>();
   readonly #names = new Authors();
   #evidence: Equivocation[] = [];
   #evidenceBy = new Map<string, number>();
@@ -231,13 +231,19 @@ export class TrustLedger {
   // The CID of the author's envelope with that sequence number, if admitted.
   cidAt(author: string, seq: number): CID | undefined {
     const k = this.#authors.get(author)?.bySeq[seq - 1];
-    return k === undefined ? undefined : cidOfKey(k);
+    return k === undefined ? undefined : this.#heads.has(k) ? this.#head(k) : cidOfKey(k);
   }
-  /** @internal */ _keyAt(author: string, seq: number): string | undefined { return this.#authors.get(author)?.bySeq[seq - 1]; }
   /** @internal */ _clock(): Clock { return new Clock(this.#names); }
   // Admitted envelopes no admitted envelope links to: what a new envelope of
   // this node links to, so that it depends on everything seen.
-  heads(): CID[] { return [...this.#heads].map(cidOfKey); }
+  // (Heads keep a CID object, decoded once: they are asked for at every
+  // envelope signed here, and there are at most as many as authors.)
+  heads(): CID[] { return [...this.#heads.keys()].map((k) => this.#head(k)); }
+  #head(k: string): CID {
+    let c = this.#heads.get(k);
+    if (c === undefined) this.#heads.set(k, (c = cidOfKey(k)));
+    return c;
+  }
   // The highest dot or counter entry admitted for (variable, path, replica).
   high(variable: string, replica: string, path: PathSegment[] = [], kind: "dot" | "increment" | "decrement" = "dot"): bigint {
     const did = didOfReplica(replica);
@@ -341,7 +347,7 @@ export class TrustLedger {
     }
     this.#authors.set(e.author, a);
     for (const l of e.links) this.#heads.delete(cidKey(l));
-    this.#heads.add(a.bySeq[e.seq - 1]);
+    if (!this.#heads.has(a.bySeq[e.seq - 1])) this.#heads.set(a.bySeq[e.seq - 1], undefined);
   }
 }
 
