@@ -3,7 +3,7 @@
 // bench/ledger-memory.ts admits envelopes from many authors, every clock
 // spanning all of them, and reports retained heap bytes after a full gc, in a
 // child process run with --expose-gc. The budgets are about 1.4 times what
-// was measured here (489, 660 and 759 bytes per envelope: 10,000 envelopes
+// was measured here (453, 629 and 699 bytes per envelope: 10,000 envelopes
 // from 10 authors, from 100, and from 100 with squashes); the ledger with a
 // Map per clock and CID objects took 1,650 to 4,950, so it fails here.
 import { execFile } from "node:child_process";
@@ -19,24 +19,24 @@ async function measure(...args: string[]): Promise<{ envelopes: number; authors:
 }
 
 describe("trust ledger memory", () => {
-  it("stays under 700 bytes per envelope with 10 authors", async () => {
+  it("stays under 650 bytes per envelope with 10 authors", async () => {
     const r = await measure("10000", "10");
     expect(r.entries).toBe(10000);
     expect(r.bytesPerEnvelope).toBeGreaterThan(0);
-    expect(r.bytesPerEnvelope).toBeLessThan(700);
+    expect(r.bytesPerEnvelope).toBeLessThan(650);
   }, 120_000);
 
-  it("grows by bytes, not by a Map entry, per author: under 950 bytes per envelope with 100 authors", async () => {
+  it("grows by bytes, not by a Map entry, per author: under 900 bytes per envelope with 100 authors", async () => {
     const r = await measure("10000", "100");
     expect(r.entries).toBe(10000);
-    expect(r.bytesPerEnvelope).toBeLessThan(950);
+    expect(r.bytesPerEnvelope).toBeLessThan(900);
   }, 120_000);
 
-  it("with squashes (every 10 envelopes) admitted after their runs, under 1,100 bytes per envelope with 100 authors", async () => {
+  it("with squashes (every 10 envelopes) admitted after their runs, under 1,000 bytes per envelope with 100 authors", async () => {
     const r = await measure("10000", "100", "--squash", "10");
     expect(r.squashes).toBe(1000);
     expect(r.entries).toBe(11000); // each squash is one more entry: its run's CIDs keep theirs (see docs/security.md)
-    expect(r.bytesPerEnvelope).toBeLessThan(1100);
+    expect(r.bytesPerEnvelope).toBeLessThan(1000);
   }, 120_000);
 });
 

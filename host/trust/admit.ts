@@ -91,7 +91,6 @@ export type AdmitResult =
 // stands for its whole range).
 interface AuthorState { seq: number; bySeq: string[]; keys: Map<string, { seqs: number[]; maxes: bigint[] }>; redacted: Map<string, { seqs: number[]; total: number[] }> }
 // redacted: the variables whose deltas the admitted copy left out (until a fuller copy fills them).
-interface Admitted { author: string; seq: number; vc: Clock; redacted?: string[] }
 
 // Authors by index, per ledger: clocks are indexed by it.
 class Authors {
@@ -164,6 +163,21 @@ export class Clock {
     const n = this.#len();
     for (let i = 0; i < n; i++) { const x = this.#at(i); if (x > 0) yield [this.#authors.names[i], x]; }
   }
+  // o's entries, moved here (o is not used after).
+  /** @internal */ _take(o: Clock): void { this.#a = o.#a; this.#s = o.#s; }
+}
+
+// An admitted envelope: its author, sequence and clock (one object, the
+// clock's own: `vc` is itself). redacted: the variables whose deltas the
+// admitted copy left out (until a fuller copy fills them).
+class Admitted extends Clock {
+  redacted: string[] | undefined;
+  constructor(authors: Authors, readonly author: string, readonly seq: number, vc: Clock, redacted: string[]) {
+    super(authors);
+    this._take(vc);
+    this.redacted = redacted.length ? [...redacted] : undefined;
+  }
+  get vc(): Clock { return this; }
 }
 
 // The ledger's key for a CID: its bytes as a latin1 string (36 characters
@@ -310,7 +324,7 @@ export class TrustLedger {
     }
     const entry = this.#envelopes.get(cidKey(e.cid))!;
     entry.redacted = entry.redacted!.filter((v) => !variables.includes(v));
-    if (entry.redacted.length === 0) delete entry.redacted;
+    if (entry.redacted.length === 0) entry.redacted = undefined;
   }
   // What `src` had seen is added to what `target` (and every CID resolving
   // to it) had seen: a squash admitted before one of its links arrived.
@@ -325,7 +339,7 @@ export class TrustLedger {
     const a: AuthorState = this.#authors.get(e.author) ?? { seq: 0, bySeq: [], keys: new Map(), redacted: new Map() };
     const last = a.seq;
     vc._freeze();
-    const entry: Admitted = { author: e.author, seq: e.seq, vc, ...(e.redacted.length ? { redacted: [...e.redacted] } : {}) };
+    const entry = new Admitted(this.#names, e.author, e.seq, vc, e.redacted);
     this.#envelopes.set(c, entry);
     this.admitted++;
     if (e.seq <= last) return; // a squash of what is held: an alias, nothing new
