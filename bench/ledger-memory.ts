@@ -8,7 +8,7 @@
 // Reports retained bytes per envelope: heapUsed + arrayBuffers after a full
 // gc, minus the same before the ledger existed (what the bench keeps, the
 // envelopes' CIDs aside, is dropped before measuring).
-// Usage: npx tsc-free: node --expose-gc --import tsx bench/ledger-memory.ts [N] [A] [--squash S] [--json]
+// Usage: node --expose-gc --import tsx bench/ledger-memory.ts [N] [A] [--squash S] [--json]
 // Signatures are not what is measured: envelopes are signed with a dummy
 // signer and admitted with a verify that accepts (admission checks everything else).
 import { init } from "../dist/host/index.node.js";
