@@ -14,7 +14,8 @@
 // another replica's dots may be covered (by a causal context or an ORSet
 // removal) only up to what the envelopes the author links to had seen (after
 // Kleppmann, "Making CRDTs Byzantine Fault Tolerant", PaPoC 2022). Memory:
-// one entry per author in each envelope's past, and one per raised key.
+// 4 bytes per author in each envelope's past (a frozen Clock), and one entry
+// per raised key (docs/security.md, "Memory" and "The ledger's bound").
 import { didOfReplica } from "../identity/identity.js";
 import { mintsOf, type Mint, type PathSegment } from "../replication/mint.js";
 import type { Kernel } from "../wasm/kernel.js";
@@ -83,14 +84,101 @@ export type AdmitResult =
   | { status: "pending"; envelope: Envelope; missing: CID[] }    // signed, but links not admitted yet: retry later
   | { status: "rejected"; error: TrustError; evidence?: Equivocation };
 
-// bySeq[s - 1] = the CID of the envelope with sequence s; keys: per key,
+// bySeq[s - 1] = the key (cidKey) of the envelope with sequence s; keys: per key,
 // the sequences that raised it and the running maximum after each.
 // redacted: per variable, the sequences at which an admitted copy left its
 // delta out, and the running count of envelopes they stand for (a squash
 // stands for its whole range).
-interface AuthorState { seq: number; bySeq: CID[]; keys: Map<string, { seqs: number[]; maxes: bigint[] }>; redacted: Map<string, { seqs: number[]; total: number[] }> }
+interface AuthorState { seq: number; bySeq: string[]; keys: Map<string, { seqs: number[]; maxes: bigint[] }>; redacted: Map<string, { seqs: number[]; total: number[] }> }
 // redacted: the variables whose deltas the admitted copy left out (until a fuller copy fills them).
-interface Admitted { author: string; seq: number; vc: Map<string, number>; redacted?: string[] }
+
+// Authors by index, per ledger: clocks are indexed by it.
+class Authors {
+  readonly names: string[] = [];
+  readonly index = new Map<string, number>();
+  of(a: string): number {
+    let i = this.index.get(a);
+    if (i === undefined) { i = this.names.length; this.names.push(a); this.index.set(a, i); }
+    return i;
+  }
+}
+
+// What an admitted envelope's causal past holds of each author: the highest
+// sequence, by the ledger's author index (0: none). While a clock is built
+// (joining its links' clocks) it is a Uint32Array; once committed it is
+// frozen into a string of two UTF-16 units per author (high, low 16 bits):
+// 4 bytes an author plus a 16-byte header, instead of a Map per envelope
+// (about 50 bytes an author) or a typed array (about 180 bytes of headers).
+// Sequences past 2^32 - 1 are refused before commit (an author would need
+// that many envelopes first).
+export class Clock {
+  #a: Uint32Array | undefined;
+  #s = "";
+  readonly #authors: Authors;
+  /** @internal */ constructor(authors: Authors) { this.#authors = authors; this.#a = new Uint32Array(0); }
+  #len(): number { return this.#a ? this.#a.length : this.#s.length >> 1; }
+  #at(i: number): number { return this.#a ? this.#a[i] : this.#s.charCodeAt(2 * i) * 0x10000 + this.#s.charCodeAt(2 * i + 1); }
+  // Back to an array, at least n long, to change it.
+  #thaw(n: number): Uint32Array {
+    const len = this.#len();
+    if (this.#a && n <= len) return this.#a;
+    const b = new Uint32Array(Math.max(n, len));
+    for (let i = 0; i < len; i++) b[i] = this.#at(i);
+    this.#a = b; this.#s = "";
+    return b;
+  }
+  get(author: string): number | undefined {
+    const i = this.#authors.index.get(author);
+    const s = i === undefined || i >= this.#len() ? 0 : this.#at(i);
+    return s === 0 ? undefined : s;
+  }
+  set(author: string, seq: number): this {
+    if (!(Number.isInteger(seq) && seq >= 0 && seq <= 0xffffffff)) throw new RangeError(`sequence ${seq} out of range`);
+    const i = this.#authors.of(author);
+    this.#thaw(i + 1)[i] = seq;
+    return this;
+  }
+  // Raises each author's entry (but `except`'s) to at least `o`'s.
+  /** @internal */ _join(o: Clock, except = -1): void {
+    const n = o.#len();
+    const a = this.#thaw(n);
+    for (let i = 0; i < n; i++) { const x = o.#at(i); if (x > a[i] && i !== except) a[i] = x; }
+  }
+  /** @internal */ _copy(): Clock { const c = new Clock(this.#authors); c._join(this); return c; }
+  // Frozen as it is kept: trailing zeros dropped, in a string.
+  /** @internal */ _freeze(): void {
+    const a = this.#a;
+    if (!a) return;
+    let n = a.length;
+    while (n > 0 && a[n - 1] === 0) n--;
+    const units = new Uint16Array(2 * n);
+    for (let i = 0; i < n; i++) { units[2 * i] = a[i] >>> 16; units[2 * i + 1] = a[i] & 0xffff; }
+    let s = "";
+    for (let i = 0; i < units.length; i += 8192) s += String.fromCharCode.apply(null, units.subarray(i, i + 8192) as unknown as number[]);
+    // A flat string (a concatenation of chunks is a tree of strings).
+    this.#s = n > 4096 ? s.split("").join("") : s;
+    this.#a = undefined;
+  }
+  *[Symbol.iterator](): IterableIterator<[string, number]> {
+    const n = this.#len();
+    for (let i = 0; i < n; i++) { const x = this.#at(i); if (x > 0) yield [this.#authors.names[i], x]; }
+  }
+  // o's entries, moved here (o is not used after).
+  /** @internal */ _take(o: Clock): void { this.#a = o.#a; this.#s = o.#s; }
+}
+
+// An admitted envelope: its author, sequence and clock (one object, the
+// clock's own: `vc` is itself). redacted: the variables whose deltas the
+// admitted copy left out (until a fuller copy fills them).
+class Admitted extends Clock {
+  redacted: string[] | undefined;
+  constructor(authors: Authors, readonly author: string, readonly seq: number, vc: Clock, redacted: string[]) {
+    super(authors);
+    this._take(vc);
+    this.redacted = redacted.length ? [...redacted] : undefined;
+  }
+  get vc(): Clock { return this; }
+}
 
 // The ledger's key for a CID: its bytes as a latin1 string (36 characters
 // for an envelope's), not its base32 form, which costs an encoding per new
@@ -110,17 +198,27 @@ function cidKey(c: CID | string): string {
   return k;
 }
 
+// The CID a key stands for (a new object: the ledger keeps keys, not CID
+// objects, which cost about 1 KiB each with their byte views).
+function cidOfKey(k: string): CID {
+  const b = new Uint8Array(k.length);
+  for (let i = 0; i < k.length; i++) b[i] = k.charCodeAt(i);
+  return CID.decode(b);
+}
+
 const MAX_EVIDENCE = 1024;
 const MAX_REFUSED = 4096;
 const MAX_EVIDENCE_PER_AUTHOR = 16;
 
-// What one receiver has admitted. Grows with every admitted envelope (its
-// version vector is kept so later links can be checked); compaction comes with
-// the store's (docs/security.md, "Planned").
+// What one receiver has admitted. Grows with every admitted envelope, the
+// envelopes a squash replaced included: a link into a squashed run may still
+// arrive, and must be granted what that envelope saw, no more
+// (docs/security.md, "The ledger's bound").
 export class TrustLedger {
   #authors = new Map<string, AuthorState>();
   #envelopes = new Map<string, Admitted>();
-  #heads = new Map<string, CID>();
+  #heads = new Map<string, CID | undefined>();
+  readonly #names = new Authors();
   #evidence: Equivocation[] = [];
   #evidenceBy = new Map<string, number>();
   readonly rejected: Partial<Record<TrustErrorCode, number>> = {};
@@ -146,11 +244,20 @@ export class TrustLedger {
   lastSeq(author: string): number { return this.#authors.get(author)?.seq ?? 0; }
   // The CID of the author's envelope with that sequence number, if admitted.
   cidAt(author: string, seq: number): CID | undefined {
-    return this.#authors.get(author)?.bySeq[seq - 1];
+    const k = this.#authors.get(author)?.bySeq[seq - 1];
+    return k === undefined ? undefined : this.#heads.has(k) ? this.#head(k) : cidOfKey(k);
   }
+  /** @internal */ _clock(): Clock { return new Clock(this.#names); }
   // Admitted envelopes no admitted envelope links to: what a new envelope of
   // this node links to, so that it depends on everything seen.
-  heads(): CID[] { return [...this.#heads.values()]; }
+  // (Heads keep a CID object, decoded once: they are asked for at every
+  // envelope signed here, and there are at most as many as authors.)
+  heads(): CID[] { return [...this.#heads.keys()].map((k) => this.#head(k)); }
+  #head(k: string): CID {
+    let c = this.#heads.get(k);
+    if (c === undefined) this.#heads.set(k, (c = cidOfKey(k)));
+    return c;
+  }
   // The highest dot or counter entry admitted for (variable, path, replica).
   high(variable: string, replica: string, path: PathSegment[] = [], kind: "dot" | "increment" | "decrement" = "dot"): bigint {
     const did = didOfReplica(replica);
@@ -217,27 +324,29 @@ export class TrustLedger {
     }
     const entry = this.#envelopes.get(cidKey(e.cid))!;
     entry.redacted = entry.redacted!.filter((v) => !variables.includes(v));
-    if (entry.redacted.length === 0) delete entry.redacted;
+    if (entry.redacted.length === 0) entry.redacted = undefined;
   }
   // What `src` had seen is added to what `target` (and every CID resolving
   // to it) had seen: a squash admitted before one of its links arrived.
   /** @internal */ _widen(target: CID | string, src: CID | string): void {
     const t = this.#envelopes.get(cidKey(target)), f = this.#envelopes.get(cidKey(src));
     if (!t || !f) return;
-    for (const [a, s] of f.vc) if (a !== t.author && s > (t.vc.get(a) ?? 0)) t.vc.set(a, s);
+    t.vc._join(f.vc, this.#names.of(t.author));
+    t.vc._freeze();
   }
-  /** @internal */ _commit(e: Envelope, vc: Map<string, number>, raised: Map<string, bigint>): void {
+  /** @internal */ _commit(e: Envelope, vc: Clock, raised: Map<string, bigint>): void {
     const c = cidKey(e.cid);
     const a: AuthorState = this.#authors.get(e.author) ?? { seq: 0, bySeq: [], keys: new Map(), redacted: new Map() };
     const last = a.seq;
-    const entry: Admitted = { author: e.author, seq: e.seq, vc, ...(e.redacted.length ? { redacted: [...e.redacted] } : {}) };
+    vc._freeze();
+    const entry = new Admitted(this.#names, e.author, e.seq, vc, e.redacted);
     this.#envelopes.set(c, entry);
     this.admitted++;
     if (e.seq <= last) return; // a squash of what is held: an alias, nothing new
     for (let s = last + 1; s <= e.seq; s++) {
-      const cs = e.from < e.seq ? e.covers[s - e.from] : e.cid;
+      const cs = e.from < e.seq ? cidKey(e.covers[s - e.from]) : c;
       a.bySeq[s - 1] = cs;
-      this.#envelopes.set(e.from < e.seq ? cidKey(cs) : c, entry);
+      this.#envelopes.set(cs, entry);
     }
     a.seq = e.seq;
     for (const [k, v] of raised) {
@@ -252,8 +361,7 @@ export class TrustLedger {
     }
     this.#authors.set(e.author, a);
     for (const l of e.links) this.#heads.delete(cidKey(l));
-    const head = a.bySeq[e.seq - 1];
-    this.#heads.set(cidKey(head), head);
+    if (!this.#heads.has(a.bySeq[e.seq - 1])) this.#heads.set(a.bySeq[e.seq - 1], undefined);
   }
 }
 
@@ -279,7 +387,7 @@ function keyOf(variable: string, path: PathSegment[], replica: string, kind: "d"
 // minting (another's keys) lie beyond it (`slack`): redacted copies minted
 // what it never saw, and a squash stands for its range. Shared by admission
 // and by filling in a redacted copy.
-function allowance(ledger: TrustLedger, env: Envelope, vc: Map<string, number>) {
+function allowance(ledger: TrustLedger, env: Envelope, vc: Clock) {
   const steps = env.seq - env.from + 1;
   const seen = (key: string, replica: string): bigint => {
     const did = didOfReplica(replica);
@@ -329,7 +437,7 @@ export async function admit(ledger: TrustLedger, input: Uint8Array | Envelope, o
   const last = author?.seq ?? 0;
   const squash = env.from < env.seq;
   const equivocation = (s: number, other: CID): AdmitResult => {
-    const admitted = author!.bySeq[s - 1];
+    const admitted = cidOfKey(author!.bySeq[s - 1]);
     const ev: Equivocation = { author: env.author, seq: s, admitted, conflicting: other, conflictingBytes: env.bytes };
     if (!o.quiet) ledger._evidence(ev);
     return refuse(new TrustError("EQUIVOCATION", `${env.author} signed ${other} and ${admitted} with sequence ${s}`), ev);
@@ -337,21 +445,23 @@ export async function admit(ledger: TrustLedger, input: Uint8Array | Envelope, o
   if (!squash && env.seq <= last) return equivocation(env.seq, env.cid);
   // A squash must name, for every sequence of its range held here, the envelope held.
   if (squash) for (let s = env.from; s <= Math.min(last, env.seq); s++) {
-    if (!author!.bySeq[s - 1].equals(env.covers[s - env.from])) return equivocation(s, env.cid);
+    if (author!.bySeq[s - 1] !== cidKey(env.covers[s - env.from])) return equivocation(s, env.cid);
   }
   const missing = o.settledLinks ? [] : env.links.filter((l) => !ledger.settled(l));
   if (missing.length > 0) return { status: "pending", envelope: env, missing };
   // The envelope before this one (before a squash's range) must be held and linked.
   const before = env.from - 1;
   if (before > last || (!squash && env.seq !== last + 1)) return refuse(new TrustError("BAD_SEQUENCE", `${env.author}'s next sequence is ${last + 1}, got ${env.from}`));
-  const prev = before > 0 ? cidKey(author!.bySeq[before - 1]) : "";
+  // Clocks keep sequences in 32 bits: a chain that long is refused, not wrapped.
+  if (env.seq > 0xffffffff) return refuse(new TrustError("BAD_SEQUENCE", `sequence ${env.seq} of ${env.author} is past 2^32 - 1`));
+  const prev = before > 0 ? author!.bySeq[before - 1] : "";
   if (before > 0 && !env.links.some((l) => cidKey(l) === prev)) {
     return refuse(new TrustError("BAD_SEQUENCE", `envelope ${env.from} of ${env.author} does not link to its envelope ${before}`));
   }
 
   // What the author has seen: per author, the highest sequence its links reach.
-  const vc = new Map<string, number>();
-  for (const l of env.links) for (const [a, s] of ledger._envelope(l)?.vc ?? []) if (s > (vc.get(a) ?? 0)) vc.set(a, s);
+  const vc = ledger._clock();
+  for (const l of env.links) { const x = ledger._envelope(l); if (x) vc._join(x.vc); }
   // A squash is checked as one envelope standing where its range starts:
   // what its links saw, its author's own history before the range, and the
   // range's worth of steps. (A link to an envelope of the range, or to one
@@ -378,7 +488,7 @@ export async function admit(ledger: TrustLedger, input: Uint8Array | Envelope, o
     const unsure = err.code === "UNSEEN_CONTEXT" ? o.deferred?.() ?? [] : [];
     if (unsure.length) return { status: "pending", envelope: env, missing: unsure.slice(0, 64).map((c) => CID.parse(c)) };
     if (err.code === "BAD_SQUASH" && last >= env.from) {
-      const ev: Equivocation = { author: env.author, seq: env.seq, admitted: author!.bySeq[Math.min(last, env.seq) - 1], conflicting: env.cid, conflictingBytes: env.bytes };
+      const ev: Equivocation = { author: env.author, seq: env.seq, admitted: cidOfKey(author!.bySeq[Math.min(last, env.seq) - 1]), conflicting: env.cid, conflictingBytes: env.bytes };
       if (!o.quiet) ledger._evidence(ev);
       return refuse(err, ev);
     }
@@ -406,7 +516,7 @@ async function fill(ledger: TrustLedger, env: Envelope, items: EnvelopeItem[], o
   if (!known || still.length === 0) return { status: "duplicate", envelope: env }; // filled meanwhile
   items = items.filter((it) => still.includes(it.variable));
   // What the links had seen: the entry's clock, the author's own entry set back before the envelope.
-  const vc = new Map(known.vc);
+  const vc = known.vc._copy();
   vc.set(env.author, env.from - 1);
   const { seen, slack } = allowance(ledger, env, vc);
   const raised = new Map<string, bigint>();
