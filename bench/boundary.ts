@@ -7,7 +7,7 @@
 import { LWWRegister, MaxInt } from "trellis";
 import { Table, table } from "./lib/harness.js";
 import * as one from "./twins/single.js";
-import { v1Layout } from "../host/crdt/layout.js";
+import { asV1 } from "./lib/v1.js";
 import { maxintModel } from "../test/model/maxint.js";
 import { lwwregisterModel } from "../test/model/lwwregister.js";
 
@@ -57,7 +57,6 @@ export function boundaryBench(o: BoundaryOptions): Table {
   // The twins read and write format v1's layout; the kernel writes v2. Each
   // side decodes the same state in its own layout (v1Layout expands v2's
   // replica table and timestamp base), and results are compared in v1.
-  const asV1 = (b: Uint8Array): Uint8Array => { const x = v1Layout(b); if (x === b) return b; const c = x.slice(); c[2] = 1; return c; };
   const agree = (what: string, k: Uint8Array, w: Uint8Array) => {
     if (Buffer.compare(Buffer.from(asV1(k)), Buffer.from(w)) !== 0) t.notes.push(`${what}: trellis and the twin DISAGREE`);
   };

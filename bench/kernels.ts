@@ -13,7 +13,7 @@ import * as trellis from "trellis";
 import type { Crdt } from "trellis";
 import { bin } from "../test/model/common.js";
 import { encodeValue } from "../host/crdt/value.js";
-import { v1Layout } from "../host/crdt/layout.js";
+import { asV1 } from "./lib/v1.js";
 import { compactV1 } from "../test/model/compact.js";
 import { Budget, Case, Table, count, mark, mbps, measure, ms, once, ratio, table } from "./lib/harness.js";
 import * as gc from "./twins/gcounter.js";
@@ -276,7 +276,6 @@ export async function kernelBenches(o: KernelOptions): Promise<Table> {
   // The twins write format v1's layout; the kernel writes v2: compared in
   // v1 layout (v1Layout expands v2's table, timestamp base and front-coded
   // keys; the header's version byte is the only other difference).
-  const asV1 = (b: Uint8Array): Uint8Array => { const x = v1Layout(b); if (x === b) return b; const c = x.slice(); c[2] = 1; return c; };
   const same = (k: Crdt<unknown>, twinBytes: Uint8Array) => Buffer.compare(Buffer.from(asV1(k.encode())), Buffer.from(twinBytes)) === 0;
   // join two replicas, in place on both sides
   async function joinTwo(ty: TypeBench<any>) {
