@@ -218,6 +218,28 @@ export function decode(len: i32): i32 {
   return h;
 }
 
+// input := replica. Names the replica whose ops h makes from now on. The
+// host decodes and creates states without one when the caller names none,
+// and picks a random id only when the state is first written (or its id
+// read): most decoded states are never written, and the id cost a third of
+// a small decode (bench/boundary.ts).
+export function setReplica(h: i32, len: i32): i32 {
+  const x = handle(h);
+  if (x === null) return -E_BAD_HANDLE;
+  const r = reader(len);
+  const rp = readReplica(r), rn = r.rawLen;
+  if (r.ok && !r.done) r.fail(E_TRAILING);
+  if (!r.ok) return -r.err;
+  if (rn > x.repCap) {
+    const q = resize(x.rep, <usize>rn);
+    if (q == 0) return -E_OUT_OF_MEMORY;
+    x.rep = q; x.repCap = rn;
+  }
+  memory.copy(x.rep, rp, <usize>rn);
+  x.repLen = rn; x.repStr = null;
+  return 0;
+}
+
 export function dispose(h: i32): i32 {
   const x = handle(h);
   if (x === null) return -E_BAD_HANDLE;

@@ -42,6 +42,6 @@ export class AWMap<V = unknown> extends MapCrdt<V> {
 
   // get, has, keys, entries, size and value show present keys only.
   static decode<V = unknown>(bytes: Uint8Array, replica?: string): AWMap<V> { return decodeAs(bytes, Tag.AWMap, replica); }
-  static fromHandle(h: number, spec: TypeSpec, replica: string): AWMap { return adopt(h, () => new AWMap(replica, spec.value!)); }
+  static fromHandle(h: number, spec: TypeSpec, replica?: string): AWMap { return adopt(h, () => new AWMap(replica, spec.value!)); }
 }
 register(Tag.AWMap, AWMap);

@@ -24,6 +24,6 @@ export class AWSet<T extends Value = Value> extends SetCrdt<T> {
   clear(): this { this.op(AWSet.ops.clear()); return this; }
 
   static decode<T extends Value = Value>(bytes: Uint8Array, replica?: string): AWSet<T> { return decodeAs(bytes, Tag.AWSet, replica); }
-  static fromHandle(h: number, _spec: TypeSpec, replica: string): AWSet { return adopt(h, () => new AWSet(replica)); }
+  static fromHandle(h: number, _spec: TypeSpec, replica?: string): AWSet { return adopt(h, () => new AWSet(replica)); }
 }
 register(Tag.AWSet, AWSet);

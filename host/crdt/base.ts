@@ -45,6 +45,7 @@ function replicaArg(replica: string): string | Uint8Array {
 }
 
 const specBytes = new ByteWriter(32);
+const EMPTY = new Uint8Array(0);
 
 export function createHandle(spec: TypeSpec, replica: string, k: Kernel = kernel()): number {
   const rep = replicaArg(replica);
@@ -65,9 +66,11 @@ function specOf(k: Kernel, h: number): TypeSpec {
 }
 
 // Decodes any encoded state into an instance of its class.
-export function decodeState(bytes: Uint8Array, replica: string = randomReplica(), k: Kernel = kernel()): Crdt<unknown> {
+// Without a replica the state gets none until it is first written or its id
+// read (Crdt's replica getter): then a random one.
+export function decodeState(bytes: Uint8Array, replica?: string, k: Kernel = kernel()): Crdt<unknown> {
   if (!(bytes instanceof Uint8Array)) throw new TypeError("decode expects a Uint8Array");
-  const h = k.withReplica("decode", replicaArg(replica), bytes);
+  const h = k.withReplica("decode", replica === undefined ? "" : replicaArg(replica), bytes);
   adoptedKernel = k;
   try {
     const spec = specOf(k, h);
@@ -113,6 +116,8 @@ class Fields {
   levels: { savepoint: number }[] | null = null;
   // 1 once registered with the kernel's FinalizationRegistry (see #watchLater).
   watched = 0;
+  // The replica id; null until one is needed (Crdt's replica getter).
+  rep: string | null = null;
   constructor(k: Kernel, h: number) { this.k = k; this.h = h; }
 }
 
@@ -121,16 +126,16 @@ export abstract class Crdt<Q> {
   // fields (see Fields). _s is private to TypeScript, not a #private field: a
   // megamorphic #private definition costs ~0.1 µs more than a plain store.
   declare readonly spec: TypeSpec;
-  declare readonly replica: string;
   private declare readonly _s: Fields;
 
   protected constructor(spec: TypeSpec, replica: string | undefined) {
     this.spec = spec;
-    this.replica = replica ?? randomReplica();
     const h = adopted;
     adopted = undefined;
     const k = h !== undefined && adoptedKernel !== undefined ? adoptedKernel : kernel();
-    this._s = new Fields(k, h ?? createHandle(spec, this.replica, k));
+    // The kernel holds the same id as _s.rep: none ("") while that is null.
+    this._s = new Fields(k, h ?? createHandle(spec, replica ?? "", k));
+    if (replica !== undefined) this._s.rep = replica;
     Crdt.#watchLater(this);
   }
 
@@ -161,6 +166,19 @@ export abstract class Crdt<Q> {
 
   protected get wasm(): Kernel { return this._s.k; }
 
+  // The replica whose writes this state makes: the one it was made or decoded
+  // with, else a random id chosen now (and given to the kernel), on the first
+  // write or the first read of this getter. A random id costs a third of a
+  // small decode, and most decoded states are only read.
+  get replica(): string {
+    const s = this._s;
+    if (s.rep !== null) return s.rep;
+    const r = randomReplica();
+    if (s.h !== 0) s.k.withReplica("setReplica", r, EMPTY, s.h);
+    s.rep = r;
+    return r;
+  }
+
   protected get handle(): number {
     const h = this._s.h;
     if (h === 0) throw new TrellisError("DISPOSED", `${specName(this.spec)} was disposed`);
@@ -170,6 +188,7 @@ export abstract class Crdt<Q> {
   // Queues one encoded op; applies at once unless inside batch().
   protected op(write: (w: ByteWriter) => void): void {
     this.handle;
+    if (this._s.rep === null) this.replica; // the kernel needs an id to write with
     const ops = this._s.ops ??= new ByteWriter(64);
     const mark = ops.pos;
     try { write(ops); } catch (e) { ops.pos = mark; throw e; }
@@ -280,7 +299,8 @@ export abstract class Crdt<Q> {
     const r = new ByteReader(this._s.k.bytes("decompose", this.h));
     const n = r.varint();
     const out: this[] = [];
-    for (let i = 0; i < n; i++) out.push(decodeState(r.bytes(), this.replica, this._s.k) as this);
+    const rep = this._s.rep ?? undefined;
+    for (let i = 0; i < n; i++) out.push(decodeState(r.bytes(), rep, this._s.k) as this);
     return out;
   }
 
@@ -312,7 +332,7 @@ export abstract class Crdt<Q> {
   protected queryReader(): ByteReader { return new ByteReader(this._s.k.bytes("query", this.h)); }
 
   protected wrap(h: number): this {
-    return adoptOn(this._s.k, () => (this.constructor as unknown as CrdtClass).fromHandle(h, this.spec, this.replica) as this);
+    return adoptOn(this._s.k, () => (this.constructor as unknown as CrdtClass).fromHandle(h, this.spec, this._s.rep ?? undefined) as this);
   }
 
   toJSON(): unknown { return this.value; }

@@ -24,6 +24,6 @@ export class EWFlag extends Crdt<boolean> {
   // query := 1 byte, 1 when enabled
   static readQuery(r: ByteReader): boolean { return r.u8() === 1; }
   static decode(bytes: Uint8Array, replica?: string): EWFlag { return decodeAs(bytes, Tag.EWFlag, replica); }
-  static fromHandle(h: number, _spec: TypeSpec, replica: string): EWFlag { return adopt(h, () => new EWFlag(replica)); }
+  static fromHandle(h: number, _spec: TypeSpec, replica?: string): EWFlag { return adopt(h, () => new EWFlag(replica)); }
 }
 register(Tag.EWFlag, EWFlag);

@@ -22,7 +22,7 @@ export class GCounter extends Crdt<number> {
 
   static readQuery(r: ByteReader): number { return r.varint(); }
   static decode(bytes: Uint8Array, replica?: string): GCounter { return decodeAs(bytes, Tag.GCounter, replica); }
-  static fromHandle(h: number, _spec: TypeSpec, replica: string): GCounter { return adopt(h, () => new GCounter(replica)); }
+  static fromHandle(h: number, _spec: TypeSpec, replica?: string): GCounter { return adopt(h, () => new GCounter(replica)); }
 }
 register(Tag.GCounter, GCounter);
 

@@ -26,6 +26,6 @@ export class GMap<V = unknown> extends MapCrdt<V> {
   update(key: Value, op: Op): this { this.op(GMap.ops.update(key, op)); return this; }
 
   static decode<V = unknown>(bytes: Uint8Array, replica?: string): GMap<V> { return decodeAs(bytes, Tag.GMap, replica); }
-  static fromHandle(h: number, spec: TypeSpec, replica: string): GMap { return adopt(h, () => new GMap(replica, spec.value!)); }
+  static fromHandle(h: number, spec: TypeSpec, replica?: string): GMap { return adopt(h, () => new GMap(replica, spec.value!)); }
 }
 register(Tag.GMap, GMap);

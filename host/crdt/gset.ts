@@ -18,6 +18,6 @@ export class GSet<T extends Value = Value> extends SetCrdt<T> {
   add(v: T): this { this.op(GSet.ops.add(v)); return this; }
 
   static decode<T extends Value = Value>(bytes: Uint8Array, replica?: string): GSet<T> { return decodeAs(bytes, Tag.GSet, replica); }
-  static fromHandle(h: number, _spec: TypeSpec, replica: string): GSet { return adopt(h, () => new GSet(replica)); }
+  static fromHandle(h: number, _spec: TypeSpec, replica?: string): GSet { return adopt(h, () => new GSet(replica)); }
 }
 register(Tag.GSet, GSet);

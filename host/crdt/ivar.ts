@@ -41,6 +41,6 @@ export class IVar<T extends Value = Value> extends Crdt<T | undefined> {
     return r.u8() === 1 ? decodeValue(r.bytes()) : undefined;
   }
   static decode<T extends Value = Value>(bytes: Uint8Array, replica?: string): IVar<T> { return decodeAs(bytes, Tag.IVar, replica); }
-  static fromHandle(h: number, _spec: TypeSpec, replica: string): IVar { return adopt(h, () => new IVar(replica)); }
+  static fromHandle(h: number, _spec: TypeSpec, replica?: string): IVar { return adopt(h, () => new IVar(replica)); }
 }
 register(Tag.IVar, IVar);

@@ -75,6 +75,6 @@ export class LWWRegister<T extends Value = Value> extends Crdt<T | undefined> {
     return v;
   }
   static decode<T extends Value = Value>(bytes: Uint8Array, replica?: string): LWWRegister<T> { return decodeAs(bytes, Tag.LWWRegister, replica); }
-  static fromHandle(h: number, _spec: TypeSpec, replica: string): LWWRegister { return adopt(h, () => new LWWRegister(replica)); }
+  static fromHandle(h: number, _spec: TypeSpec, replica?: string): LWWRegister { return adopt(h, () => new LWWRegister(replica)); }
 }
 register(Tag.LWWRegister, LWWRegister);

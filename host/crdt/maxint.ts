@@ -22,6 +22,6 @@ export class MaxInt extends Crdt<number> {
 
   static readQuery(r: ByteReader): number { return r.varint(); }
   static decode(bytes: Uint8Array, replica?: string): MaxInt { return decodeAs(bytes, Tag.MaxInt, replica); }
-  static fromHandle(h: number, _spec: TypeSpec, replica: string): MaxInt { return adopt(h, () => new MaxInt(replica)); }
+  static fromHandle(h: number, _spec: TypeSpec, replica?: string): MaxInt { return adopt(h, () => new MaxInt(replica)); }
 }
 register(Tag.MaxInt, MaxInt);

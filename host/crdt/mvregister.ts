@@ -29,6 +29,6 @@ export class MVRegister<T extends Value = Value> extends Crdt<T[]> {
   // query := count value*  (distinct, sorted by bytes)
   static readQuery(r: ByteReader): Value[] { return readElements(r); }
   static decode<T extends Value = Value>(bytes: Uint8Array, replica?: string): MVRegister<T> { return decodeAs(bytes, Tag.MVRegister, replica); }
-  static fromHandle(h: number, _spec: TypeSpec, replica: string): MVRegister { return adopt(h, () => new MVRegister(replica)); }
+  static fromHandle(h: number, _spec: TypeSpec, replica?: string): MVRegister { return adopt(h, () => new MVRegister(replica)); }
 }
 register(Tag.MVRegister, MVRegister);

@@ -25,6 +25,6 @@ export class ORSet<T extends Value = Value> extends SetCrdt<T> {
   // Elements with an active token, in canonical (byte) order.
 
   static decode<T extends Value = Value>(bytes: Uint8Array, replica?: string): ORSet<T> { return decodeAs(bytes, Tag.ORSet, replica); }
-  static fromHandle(h: number, _spec: TypeSpec, replica: string): ORSet { return adopt(h, () => new ORSet(replica)); }
+  static fromHandle(h: number, _spec: TypeSpec, replica?: string): ORSet { return adopt(h, () => new ORSet(replica)); }
 }
 register(Tag.ORSet, ORSet);

@@ -33,6 +33,6 @@ export class Pair<A = unknown, B = unknown> extends Crdt<[A, B]> {
     return [a, readQuery(r, spec.b!)];
   }
   static decode<A = unknown, B = unknown>(bytes: Uint8Array, replica?: string): Pair<A, B> { return decodeAs(bytes, Tag.Pair, replica); }
-  static fromHandle(h: number, spec: TypeSpec, replica: string): Pair { return adopt(h, () => new Pair(replica, spec.a!, spec.b!)); }
+  static fromHandle(h: number, spec: TypeSpec, replica?: string): Pair { return adopt(h, () => new Pair(replica, spec.a!, spec.b!)); }
 }
 register(Tag.Pair, Pair);

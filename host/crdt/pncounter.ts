@@ -34,6 +34,6 @@ export class PNCounter extends Crdt<number> {
     return Number(b & 1n ? -((b + 1n) >> 1n) : b >> 1n);
   }
   static decode(bytes: Uint8Array, replica?: string): PNCounter { return decodeAs(bytes, Tag.PNCounter, replica); }
-  static fromHandle(h: number, _spec: TypeSpec, replica: string): PNCounter { return adopt(h, () => new PNCounter(replica)); }
+  static fromHandle(h: number, _spec: TypeSpec, replica?: string): PNCounter { return adopt(h, () => new PNCounter(replica)); }
 }
 register(Tag.PNCounter, PNCounter);

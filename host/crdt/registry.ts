@@ -10,7 +10,7 @@ export interface CrdtClass {
   // Decodes the type's query encoding (docs/format.md) into a JS value.
   readQuery(r: ByteReader, spec: TypeSpec): unknown;
   // Wraps a kernel handle holding a state of this type.
-  fromHandle(handle: number, spec: TypeSpec, replica: string): Crdt<unknown>;
+  fromHandle(handle: number, spec: TypeSpec, replica: string | undefined): Crdt<unknown>;
 }
 
 const classes = new Map<number, CrdtClass>();

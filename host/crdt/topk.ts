@@ -52,6 +52,6 @@ export class TopK<T extends Value = Value> extends Crdt<Ranked<T>[]> {
     return out;
   }
   static decode<T extends Value = Value>(bytes: Uint8Array, replica?: string): TopK<T> { return decodeAs(bytes, Tag.TopK, replica); }
-  static fromHandle(h: number, spec: TypeSpec, replica: string): TopK { return adopt(h, () => new TopK(replica, spec.k)); }
+  static fromHandle(h: number, spec: TypeSpec, replica?: string): TopK { return adopt(h, () => new TopK(replica, spec.k)); }
 }
 register(Tag.TopK, TopK);

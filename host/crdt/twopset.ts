@@ -31,6 +31,6 @@ export class TwoPSet<T extends Value = Value> extends SetCrdt<T> {
   }
 
   static decode<T extends Value = Value>(bytes: Uint8Array, replica?: string): TwoPSet<T> { return decodeAs(bytes, Tag.TwoPSet, replica); }
-  static fromHandle(h: number, _spec: TypeSpec, replica: string): TwoPSet { return adopt(h, () => new TwoPSet(replica)); }
+  static fromHandle(h: number, _spec: TypeSpec, replica?: string): TwoPSet { return adopt(h, () => new TwoPSet(replica)); }
 }
 register(Tag.TwoPSet, TwoPSet);

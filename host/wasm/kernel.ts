@@ -11,6 +11,7 @@ export interface KernelExports {
   output(): number;
   create(len: number): number;
   decode(len: number): number;
+  setReplica(h: number, len: number): number;
   dispose(h: number): number;
   clone(h: number): number;
   encode(h: number): number;
@@ -248,7 +249,7 @@ export class Kernel {
   // straight into the input buffer (no intermediate copy). replica is either
   // its UTF-8 bytes or a string the caller checked is ASCII and shorter than
   // 128 characters (so its length is one varint byte).
-  withReplica(name: "create" | "decode", replica: string | Uint8Array, rest: Uint8Array): number {
+  withReplica(name: "create" | "decode" | "setReplica", replica: string | Uint8Array, rest: Uint8Array, h = 0): number {
     try {
       this.#tick(rest.length);
       const rn = replica.length;
@@ -269,8 +270,8 @@ export class Kernel {
         }
       } else { mem.set(replica, i); i += rn; }
       mem.set(rest, i);
-      return check(name === "decode" ? this.exports.decode(len) : this.exports.create(len), name, rest);
-    } catch (e) { return this.#again(e, name, () => this.withReplica(name, replica, rest)); }
+      return check(name === "decode" ? this.exports.decode(len) : name === "create" ? this.exports.create(len) : this.exports.setReplica(h, len), name, rest);
+    } catch (e) { return this.#again(e, name, () => this.withReplica(name, replica, rest, h)); }
   }
 
   // joinBytes(h, state): the hot path of merge(bytes), without the generic
