@@ -83,6 +83,10 @@ export abstract class Lattice {
 
   // Canonical body encoding (no header): equal states give equal bytes.
   abstract encode(w: Writer): void;
+  // The compact (format v2) table and body, written straight from the state
+  // by a type that can do it faster than compact.ts's generic two passes
+  // over encode()'s expanded bytes; false (nothing written) where it cannot.
+  encodeCompact(w: Writer): bool { return false; }
   // Reads a body into this (a fresh bottom). On bad input sets r.err; the caller
   // then discards this object, so a half-filled state is never observed.
   abstract decode(r: Reader, depth: i32): void;
