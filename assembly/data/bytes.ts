@@ -28,9 +28,23 @@ export function compareBytes(a: usize, alen: usize, b: usize, blen: usize): i32 
     }
     i += 8;
   }
-  for (; i < n; i++) {
-    const x = <i32>load<u8>(a + i), y = <i32>load<u8>(b + i);
-    if (x != y) return x - y;
+  if (i < n) {
+    // The last 1-7 bytes as one masked word when both words lie inside
+    // memory (short ids and elements: the byte loop was most of a merge).
+    const top = <usize>memory.size() << 16;
+    if (a + i + 8 <= top && b + i + 8 <= top) {
+      const m = (<u64>1 << (<u64>(n - i) << 3)) - 1;
+      const x = load<u64>(a + i) & m, y = load<u64>(b + i) & m;
+      if (x != y) {
+        const sh = ctz<u64>(x ^ y) & ~(<u64>7);
+        return (<u32>(x >> sh) & 0xff) < (<u32>(y >> sh) & 0xff) ? -1 : 1;
+      }
+    } else {
+      for (; i < n; i++) {
+        const x = <i32>load<u8>(a + i), y = <i32>load<u8>(b + i);
+        if (x != y) return x - y;
+      }
+    }
   }
   return alen < blen ? -1 : alen > blen ? 1 : 0;
 }
