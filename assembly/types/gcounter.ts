@@ -17,7 +17,7 @@ import { Reader, Writer, keyBytes } from "../codec";
 import { E_BAD_TAG, E_INVALID, E_NONCANONICAL, E_OUT_OF_MEMORY, E_OVERFLOW, E_TRAILING, E_TRUNCATED, setError } from "../errors";
 import { Lattice, Spec, batchEpoch, pendingOfBatch } from "../lattice";
 import { ByteTable, Vec, compareBytes, sortedIndex } from "../data/index";
-import { compareFast, copyBytes, isAscii, putVarint, varintSize } from "../data/bytes";
+import { compareFast, copyBytes, equalBytes, isAscii, putVarint, varintSize } from "../data/bytes";
 
 export const OP_INCREMENT: u32 = 0; // op := 0 n:varint
 
@@ -40,6 +40,9 @@ export class GCounter extends Lattice {
   stagedStart: usize = 0;
   stagedEnd: usize = 0;
   stagedN: i32 = -1;
+  // The index findRep found last (checked by its bytes before use, so any
+  // change to the table leaves it merely useless, never wrong).
+  lastRep: i32 = 0;
 
   bottom(): Lattice { return new GCounter(this.spec); }
   isBottom(): bool { return this.reps.count == 0; }
@@ -58,6 +61,17 @@ export class GCounter extends Lattice {
   findRep(p: usize, n: usize): i32 {
     const t = this.reps;
     if (t.count == 0) return -1;
+    // A replica's ops look its own entry up again and again: checking the
+    // last hit's bytes costs less than hashing a long id (a did is ~70 bytes).
+    const last = this.lastRep;
+    if (<u32>last < <u32>t.count && equalBytes(t.keyPtr(last), t.keyLen(last), p, n)) return last;
+    const i = this.findRepSlow(p, n);
+    if (i >= 0) this.lastRep = i;
+    return i;
+  }
+
+  findRepSlow(p: usize, n: usize): i32 {
+    const t = this.reps;
     if (t.indexed) return t.find(p, n);
     let lo = 0, hi = t.count;
     while (lo < hi) {
@@ -78,7 +92,14 @@ export class GCounter extends Lattice {
   // count(replica) := max(count, v) for room made by reserve(); returns whether it grew.
   @inline raise(p: usize, n: usize, v: u64): bool {
     const t = this.reps;
+    const last = this.lastRep;
+    if (<u32>last < <u32>t.count && equalBytes(t.keyPtr(last), t.keyLen(last), p, n)) {
+      if (v <= this.vals.get(last)) return false;
+      this.vals.set(last, v);
+      return true;
+    }
     const i = t.add(p, n);
+    this.lastRep = i;
     if (t.added) {
       // Appended: still in order only if it sorts after the previous last id.
       if (this.sorted && i > 0 && compareBytes(t.keyPtr(i - 1), t.keyLen(i - 1), p, n) > 0) this.sorted = false;
