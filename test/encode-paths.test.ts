@@ -4,7 +4,8 @@
 // generic pass with a sorted table. Each must give the bytes the models'
 // independent v2 writer (test/model/common.ts encodeModel) gives.
 import { describe, expect, it, beforeAll } from "vitest";
-import { init, GCounter, GMap, LWWRegister } from "../dist/host/index.node.js";
+import { init, AWSet, GCounter, GMap, LWWRegister } from "../dist/host/index.node.js";
+import { encodeValue } from "../host/crdt/value.js";
 import { encodeModel } from "./model/common.js";
 import { gcounterModel } from "./model/gcounter.js";
 import { gmapModel } from "./model/gmap.js";
@@ -78,5 +79,42 @@ describe("v2 encodings written by every path agree with the model's", () => {
     const { g, m } = mapOf([...w, ...w]);
     expect(g.encode()).toEqual(encodeModel(model, m));
     g.dispose();
+  });
+
+  // AWSet keeps its elements' byte order incrementally (data/order.ts): each
+  // encode sorts only what was added since. Every encoding below must be the
+  // canonical one: decode refuses elements out of order (NONCANONICAL), and
+  // a state decoded from it must list exactly what a plain Set holds.
+  it("AWSet encodes in canonical order after adds, removes, joins and a compaction, encode after encode", () => {
+    const s = new AWSet<string>("a");
+    const want = new Set<string>();
+    const check = () => {
+      const bytes = s.encode();
+      const back = AWSet.decode<string>(bytes); // throws on a non-canonical order
+      const byBytes = [...want].sort((x, y) => Buffer.compare(Buffer.from(encodeValue(x)), Buffer.from(encodeValue(y))));
+      expect(back.values()).toEqual(byBytes);
+      expect(back.encode()).toEqual(bytes);
+      back.dispose();
+    };
+    const words = shuffled(ids(6000, "e"), 11);
+    s.batch(() => { for (const w of words.slice(0, 3000)) { s.add(w); want.add(w); } });
+    check(); // the first encode sorts everything
+    s.batch(() => { for (const w of words.slice(3000, 3500)) { s.add(w); want.add(w); } });
+    for (const w of words.slice(0, 200)) { s.remove(w); want.delete(w); }
+    check(); // only the 500 new ones are sorted and merged in
+    const other = new AWSet<string>("b");
+    other.batch(() => { for (const w of words.slice(3500, 4500)) { other.add(w); want.add(w); } });
+    s.merge(other.encode());
+    check(); // elements interned by a join
+    // Remove most: once dead elements outnumber the live ones, the next join
+    // moves the live ones to a new table (new indices).
+    s.batch(() => { for (const w of words.slice(200, 4200)) { s.remove(w); want.delete(w); } });
+    const late = new AWSet<string>("c");
+    late.batch(() => { for (const w of words.slice(4500, 4600)) { late.add(w); want.add(w); } });
+    s.merge(late.encode());
+    check();
+    s.batch(() => { for (const w of words.slice(4600, 4700)) { s.add(w); want.add(w); } });
+    check();
+    for (const x of [s, other, late]) x.dispose();
   });
 });

@@ -14,7 +14,8 @@ import { Reader, Writer, keyBytes } from "../codec";
 import { E_BAD_TAG, E_INVALID, E_NONCANONICAL, E_OUT_OF_MEMORY, E_TOO_LARGE, E_TRAILING, MAX_PARTS, setError } from "../errors";
 import { Lattice, batchEpoch, pendingOfBatch } from "../lattice";
 import { CausalContext, Dot, canMintRaw, decodeContext, encodeContext, writeRep, honestRaw, missingInto } from "../dots";
-import { ByteTable, Context, DotMap, DotVec, SeenDots, Vec, compareBytes, sortByKey } from "../data/index";
+import { ByteTable, Context, DotMap, DotVec, SeenDots, Vec, compareBytes } from "../data/index";
+import { KeyOrder } from "../data/order";
 
 export const OP_ADD: u32 = 0;    // op := 0 element:bytes
 export const OP_REMOVE: u32 = 1; // op := 1 element:bytes
@@ -60,6 +61,9 @@ export class AWSet extends Lattice {
   // in the context, each element with at least one dot, no dot on two elements.
   cc: CausalContext = new CausalContext();
   elems: ByteTable = new ByteTable();
+  // The elements' byte order, kept incrementally (data/order.ts): encode,
+  // query and decompose sorted every element each time.
+  order: KeyOrder = new KeyOrder();
   // Per element: one dot inline, packed (counter << 24 | replica + 1; 0:
   // none), as most elements have one dot with a small counter; the others
   // (more dots, or one too wide to pack) in a list in the pool.
@@ -82,7 +86,7 @@ export class AWSet extends Lattice {
   size(): i32 { return this.live; }
 
   free(): void {
-    this.cc.free(); this.elems.free(); this.first.free(); this.more.free(); this.pool.free();
+    this.cc.free(); this.elems.free(); this.first.free(); this.more.free(); this.pool.free(); this.order.free();
     this.freeDot = 0; this.nfree = 0; this.live = 0; this.ndots = 0;
     if (this.index !== null) { this.index!.free(); this.index = null; }
   }
@@ -194,6 +198,7 @@ export class AWSet extends Lattice {
     }
     this.elems.free();
     this.elems = t;
+    this.order.clear(); // element indices moved: the next encode sorts again
     this.first.take(f);
     this.more.take(m);
     if (this.index !== null) { this.index!.free(); this.index = null; } // element indices moved
@@ -221,6 +226,7 @@ export class AWSet extends Lattice {
     const c = new AWSet(this.spec);
     if (!this.cc.copyTo(c.cc) || !this.elems.copyTo(c.elems) || !this.first.copyTo(c.first) || !this.more.copyTo(c.more) ||
         !this.pool.copyTo(c.pool)) { c.free(); setError(E_OUT_OF_MEMORY); return c; }
+    if (!this.order.copyTo(c.order)) c.order.clear(); // then it sorts on its first encode
     c.freeDot = this.freeDot; c.nfree = this.nfree; c.live = this.live; c.ndots = this.ndots;
     return c;
   }
@@ -687,9 +693,13 @@ export class AWSet extends Lattice {
   // The live elements' indices in byte order of their bytes.
   private sortedLive(order: Vec<u32>): bool {
     order.clear();
-    if (!order.reserve(this.live)) return false;
-    for (let ei = 0; ei < this.elems.count; ei++) if (this.present(ei)) order.pushReserved(<u32>ei);
-    return sortByKey(this.elems, order);
+    if (!order.reserve(this.live) || !this.order.update(this.elems)) return false;
+    const n = this.elems.count;
+    for (let i = 0; i < n; i++) {
+      const ei = this.order.at(i);
+      if (this.present(ei)) order.pushReserved(<u32>ei);
+    }
+    return true;
   }
 
   // ei's dots as (rank of replica, counter), sorted: canonical order.
