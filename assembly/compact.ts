@@ -21,7 +21,7 @@ import {
   E_BAD_MAGIC, E_BAD_VERSION, E_INVALID, E_NONCANONICAL, E_OUT_OF_MEMORY, E_OVERFLOW, E_TOO_LARGE,
   E_TRAILING, E_TRUNCATED, MAX_KEY, MAX_REPLICA, setError,
 } from "./errors";
-import { ByteTable, Vec, LARGE, alloc, canAlloc, compareBytes, release, resize, sortedIndex } from "./data/index";
+import { ByteTable, Vec, LARGE, alloc, canAlloc, compareBytes, equalBytes, release, resize, sortedIndex } from "./data/index";
 import {
   Lattice, Spec, T_GCOUNTER, T_PNCOUNTER, T_MAXINT, T_EWFLAG, T_IVAR, T_LWWREGISTER,
   T_MVREGISTER, T_GSET, T_TWOPSET, T_AWSET, T_ORSET, T_GMAP, T_AWMAP, T_PAIR, T_TOPK,
@@ -370,6 +370,10 @@ let collecting = true;
 let mono = true;
 let monoP: usize = 0, monoN: usize = 0;
 let monoNext: u32 = 0;
+// The previous reference (lastN −1: none yet in this pass) and, in the
+// second pass, the index written for it.
+let lastP: usize = 0, lastN: i32 = -1;
+let lastRank: u32 = 0;
 
 // Appends the compact form of the expanded state at [p, p + len) to w.
 // False after setError (OUT_OF_MEMORY) when tables could not grow.
@@ -383,7 +387,7 @@ export function compactInto(p: usize, len: i32, w: Writer): bool {
   reps.clear();
   minTs = U64.MAX_VALUE;
   collecting = true;
-  mono = true; monoNext = 0;
+  mono = true; monoNext = 0; lastN = -1;
   compactBody(r, w, spec);
   if (!r.ok) return false; // a replica could not be interned: setError was called
   if (!mono) {
@@ -407,6 +411,7 @@ export function compactInto(p: usize, len: i32, w: Writer): bool {
     w.varint(minTs);
   }
   collecting = false;
+  lastN = -1;
   r.p = bodyAt;
   compactBody(r, w, spec);
   if (!r.ok) unreachable(); // the expanded form is the kernel's own
@@ -456,6 +461,13 @@ function compactRep(r: Reader, w: Writer): void {
   const n = <i32>r.varint();
   const p = r.p;
   r.p += <usize>n;
+  // The same replica as the reference before (a single writer's map, a
+  // replica's run of dots): nothing to add, and the same index to write.
+  if (lastN >= 0 && equalBytes(lastP, <usize>lastN, p, <usize>n)) {
+    if (!collecting) w.varint(<u64>lastRank);
+    return;
+  }
+  lastP = p; lastN = n;
   if (collecting) {
     if (mono && (reps.count == 0 || compareBytes(monoP, monoN, p, <usize>n) < 0)) {
       monoP = p; monoN = <usize>n;
@@ -468,7 +480,10 @@ function compactRep(r: Reader, w: Writer): void {
     }
     if (mono) { mono = false; if (!reps.buildIndex()) { setError(E_OUT_OF_MEMORY); r.fail(E_OUT_OF_MEMORY); return; } }
     if (reps.add(p, <usize>n) < 0) { setError(E_OUT_OF_MEMORY); r.fail(E_OUT_OF_MEMORY); }
-  } else w.varint(mono ? <u64>(monoNext++) : <u64>rank.get(reps.find(p, <usize>n)));
+  } else {
+    lastRank = mono ? monoNext++ : rank.get(reps.find(p, <usize>n));
+    w.varint(<u64>lastRank);
+  }
 }
 
 function compactTs(r: Reader, w: Writer): void {
