@@ -56,6 +56,15 @@ const SCAN_MAX: i32 = 4; // find() scans up to this many keys instead of hashing
   // Makes room for `keys` more keys totalling `bytes` bytes, so the next adds
   // within that budget cannot fail. False (nothing changed) on exhaustion.
   reserve(keys: i32, bytes: i32): bool {
+    // Room already there (the index exists, below its load factor, and both
+    // arrays have the space): the usual case for a point op.
+    if (this.slots != 0 && keys >= 0 && keys <= 0x1fff_ffff - this.count &&
+        <u64>(this.count + keys) * 8 <= (<u64>this.mask + 1) * 7 &&
+        <u32>(keys + 1) <= <u32>(this.offs.cap - this.offs.len) && <u32>bytes <= <u32>(this.keys.cap - this.keys.len)) return true;
+    return this.reserveSlow(keys, bytes);
+  }
+
+  reserveSlow(keys: i32, bytes: i32): bool {
     if (keys < 0 || bytes < 0 || keys > 0x1fff_ffff - this.count) return false;
     const want = this.count + keys;
     // Load factor at most 7/8: the stored hash rejects almost every

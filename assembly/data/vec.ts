@@ -10,7 +10,13 @@ import { LARGE, resize, release } from "./mem";
 
   // Makes room for `extra` more elements; false (and nothing changed) when
   // memory is exhausted. Pushes are amortised O(1).
-  reserve(extra: i32): bool {
+  // The common case, room already there, inline: ops reserve before every
+  // write, and the call was a tenth of a map write (profile).
+  @inline reserve(extra: i32): bool {
+    return <u32>extra <= <u32>(this.cap - this.len) || this.grow(extra);
+  }
+
+  grow(extra: i32): bool {
     if (extra < 0 || extra > 0x3fff_ffff - this.len) return false;
     const want = this.len + extra;
     if (want <= this.cap) return true;
