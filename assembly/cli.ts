@@ -10,7 +10,8 @@ import { Reader, Writer } from "./codec";
 import { Lattice } from "./lattice";
 import { readAnyState, writeCompact } from "./compact";
 import { takeError } from "./errors";
-import { proc_exit } from "~lib/bindings/wasi_snapshot_preview1";
+import { proc_exit, random_get } from "~lib/bindings/wasi_snapshot_preview1";
+import { setHashSeed } from "./data/hash";
 import { readAll, readFile, writeAll, writeText, describe, STDIN, STDOUT, STDERR } from "./cli/io";
 import { specName, queryText, hex } from "./cli/render";
 
@@ -149,6 +150,10 @@ function inspect(files: string[]): void {
 }
 
 function main(): void {
+  // Seed the tables' hash from the runtime's randomness (data/hash.ts): the
+  // inputs may come from anyone. Without it (no random_get), seed 0.
+  const buf = memory.data(8);
+  if (random_get(buf, 8) == 0) setHashSeed(<u64>i64.load(buf));
   const argv = process.argv;
   if (argv.length < 2) { die(EXIT_USAGE, "no command\n" + USAGE); return; }
   const cmd = argv[1];

@@ -4,7 +4,7 @@
 // (errors.ts). docs/abi.md documents every export.
 import { Reader, Writer } from "./codec";
 import {
-  E_BAD_HANDLE, E_TRAILING, E_TYPE_MISMATCH, E_TOO_LARGE, E_TRUNCATED,
+  E_BAD_HANDLE, E_INVALID, E_TRAILING, E_TYPE_MISMATCH, E_TOO_LARGE, E_TRUNCATED,
   E_UNSUPPORTED, E_NOT_FOUND, E_OUT_OF_MEMORY, MAX_REPLICA, MAX_PARTS, MAX_KEY, takeError,
 } from "./errors";
 import { Lattice, Spec, beginBatch, T_MAXINT } from "./lattice";
@@ -13,6 +13,7 @@ import { readState, readHeader, writeState } from "./state";
 import { openState, writeCompact, doneWithInput } from "./compact";
 import { setCapPages, alloc, release, resize, spanFreeBytes, LARGE } from "./data/index";
 import { realPass } from "./data/mem";
+import { setHashSeed as setSeed } from "./data/hash";
 import { listMints } from "./mint";
 import { sweptBytes, resetSwept } from "./data/finalize";
 import { walk, joinMissing as walkJoinMissing, selected, MODE_COUNT, MODE_PARTS, MODE_HASH } from "./parts";
@@ -585,6 +586,16 @@ export function get(h: i32, len: i32): i32 {
 // data layer refuses, with OUT_OF_MEMORY, any allocation that could make memory
 // grow past it (docs/abi.md, "Memory"). The JS host sets it from init's maxMemory.
 export function setMemoryCap(pages: i32): void { setCapPages(pages); }
+
+// Seeds the hash of every table (data/hash.ts): the host passes 64 random
+// bits once, before the first state is made, so a peer cannot search for
+// keys that collide in this instance's tables. Changing it while states are
+// live would lose their keys.
+export function setHashSeed(lo: u32, hi: u32): i32 {
+  if (liveHandles() > 0) return -E_INVALID;
+  setSeed((<u64>hi << 32) | <u64>lo);
+  return 0;
+}
 
 // Bytes of kernel memory the large-block allocator holds free for reuse
 // (docs/abi.md, "Memory"): memory.buffer.byteLength minus this bounds what

@@ -5,6 +5,7 @@ import {
   Vec, ByteTable, Run, DotVec, hashBytes, compareBytes, compareFast, copyBytes, isAscii, equalBytes, sortedIndex,
   setCapPages, alloc, resize, release, entrySize, spanFreeBytes, LARGE,
 } from "../data/index";
+import { setHashSeed } from "../data/hash";
 
 // A scratch string's bytes: ASCII only, one byte per char.
 let scratch: usize = 0;
@@ -422,3 +423,49 @@ describe("ByteTable without its index", () => {
     t.free(); c.free();
   });
 });
+
+// "x" + decimal i at p; returns the length.
+function xkey(p: usize, i: i32): usize {
+  store<u8>(p, 0x78);
+  let n: usize = 1, d = 1;
+  while (d * 10 <= i) { d *= 10; n++; }
+  for (let j = n; j >= 1; j--) { store<u8>(p + j, <u8>(48 + i % 10)); i /= 10; }
+  return n + 1;
+}
+// The longest run of occupied slots: what an insert or a miss may probe.
+function longestRun(t: ByteTable): i32 {
+  let best = 0, run = 0;
+  for (let i: u32 = 0; i <= t.mask; i++) {
+    if (load<u64>(t.slots + (<usize>i << 3)) != 0) { run++; if (run > best) best = run; } else run = 0;
+  }
+  return best;
+}
+
+describe("hash seed", () => {
+  it("keys searched to share one slot under one seed spread out under another", () => {
+    // What a peer could do against a fixed hash: search offline for keys
+    // whose hashes share their low 12 bits (so every table up to 4096 slots
+    // puts them in one probe run).
+    setHashSeed(0);
+    const buf = heap.alloc(16);
+    const keys = heap.alloc(300 * 16);
+    const lens = new Array<usize>();
+    for (let i = 0; lens.length < 300; i++) {
+      const n = xkey(buf, i);
+      if ((<u32>hashBytes(buf, n) & 0xfff) == 0) { memory.copy(keys + <usize>lens.length * 16, buf, n); lens.push(n); }
+    }
+    const a = new ByteTable();
+    for (let k = 0; k < 300; k++) a.add(keys + <usize>k * 16, lens[k]);
+    expect<i32>(longestRun(a)).toBeGreaterThanOrEqual(300);
+    // Another seed (the host draws one per instance): the same keys scatter.
+    setHashSeed(0x9d3a_61f2_0c47_b85e);
+    const b = new ByteTable();
+    for (let k = 0; k < 300; k++) b.add(keys + <usize>k * 16, lens[k]);
+    expect<i32>(b.count).toBe(300);
+    expect<i32>(longestRun(b)).toBeLessThan(60);
+    for (let k = 0; k < 300; k++) expect<i32>(b.find(keys + <usize>k * 16, lens[k])).toBe(k);
+    setHashSeed(0);
+    a.free(); b.free(); heap.free(buf); heap.free(keys);
+  });
+});
+

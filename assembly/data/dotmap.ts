@@ -5,13 +5,15 @@
 // so a cloud that fills and empties never degrades its probes).
 // Slot: counter u64, replica u32, value + 1 u32 (0 = empty).
 import { LARGE, alloc, release } from "./mem";
+import { hashSeed } from "./hash";
 
 const MIN_SLOTS: u32 = 16;
 const K0: u64 = 0x9e3779b97f4a7c15;
 const K1: u64 = 0xbf58476d1ce4e5b9;
 
+// Seeded like hashBytes (data/hash.ts): counters come from peers.
 @inline function dotHash(rep: u32, ctr: u64): u32 {
-  let h = (ctr * K0) ^ (<u64>rep * K1);
+  let h = ((ctr ^ hashSeed()) * K0) ^ (<u64>rep * K1);
   h ^= h >>> 29; h *= K1;
   return <u32>(h ^ (h >>> 32));
 }

@@ -41,6 +41,7 @@ export interface KernelExports {
   hostCollects?(): number;
   swept?(): number;
   setMemoryCap?(pages: number): void;
+  setHashSeed?(lo: number, hi: number): number;
 }
 
 type IntCall = "dispose" | "clone" | "isBottom" | "size" | "leq" | "join" | "delta" | "savepoint" | "restore";
@@ -153,6 +154,12 @@ export class Kernel {
     this.exports = exports;
     this.#view = new Uint8Array(exports.memory.buffer);
     if (exports.hostCollects?.() === 1) this.#every = COLLECT_EVERY;
+    // 64 random bits for the kernel's hash tables, so peers cannot aim keys
+    // at one slot (docs/abi.md, "Hash seed").
+    if (typeof exports.setHashSeed === "function") {
+      const r = globalThis.crypto.getRandomValues(new Uint32Array(2));
+      exports.setHashSeed(r[0], r[1]);
+    }
   }
 
   #tick(bytes = 0): void {
