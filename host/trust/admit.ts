@@ -314,7 +314,8 @@ export class TrustLedger {
   #get(k: string): Admitted | undefined {
     return this.#envelopes.get(k) ?? this.#covered.find(k)?.[0].run.entry;
   }
-  has(cid: CID | string): boolean { const k = cidKey(cid); return this.#envelopes.has(k) || this.#covered.find(k) !== undefined; }
+  has(cid: CID | string): boolean { return this.#has(cidKey(cid)); }
+  #has(k: string): boolean { return this.#envelopes.has(k) || this.#covered.find(k) !== undefined; }
   // Signed envelopes this ledger refused (the most recent 4,096). A link to
   // one counts as settled: an honest author may have admitted what this
   // receiver refused (the other fork of an equivocation, or an envelope of
@@ -326,7 +327,7 @@ export class TrustLedger {
   #refused = new Map<string, true>();
   /** @internal */ _refuse(cid: CID | string): void {
     const c = cidKey(cid);
-    if (this.#refused.has(c) || this.has(c)) return;
+    if (this.#refused.has(c) || this.#has(c)) return;
     this.#refused.set(c, true);
     if (this.#refused.size > MAX_REFUSED) this.#refused.delete(this.#refused.keys().next().value!);
   }
@@ -565,7 +566,8 @@ export class TrustLedger {
     let hi = lo;
     while (hi < runs.length && runs[hi].from <= e.seq) hi++;
     const inner = runs.slice(lo, hi);
-    if (inner.some((r) => r.from < e.from || r.to > e.seq)) return false;
+    // (A run of exactly this range is collapsed already, by this squash or another.)
+    if (inner.some((r) => r.from < e.from || r.to > e.seq || (r.from === e.from && r.to === e.seq))) return false;
     const keyOfSeq = (s: number) => cidKey(e.covers[s - e.from]);
     // Outside the runs it contains, every sequence must be held as its cover.
     for (let s = e.from, i = 0; s <= e.seq; s++) {
@@ -722,7 +724,7 @@ export async function admit(ledger: TrustLedger, input: Uint8Array | Envelope, o
     const named = new Set<string>();
     for (let s = env.from; s <= env.seq; s++) {
       const k = cidKey(env.covers[s - env.from]);
-      if (named.has(k) || (s > last && ledger.has(k))) return refuse(new TrustError("BAD_SQUASH", `squash ${env.cid} of ${env.author} names ${env.covers[s - env.from]} twice, or as its envelope ${s} though it is another envelope`));
+      if (named.has(k) || (s > last && ledger.has(env.covers[s - env.from]))) return refuse(new TrustError("BAD_SQUASH", `squash ${env.cid} of ${env.author} names ${env.covers[s - env.from]} twice, or as its envelope ${s} though it is another envelope`));
       named.add(k);
     }
   }
