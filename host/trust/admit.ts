@@ -15,7 +15,9 @@
 // removal) only up to what the envelopes the author links to had seen (after
 // Kleppmann, "Making CRDTs Byzantine Fault Tolerant", PaPoC 2022). Memory:
 // 4 bytes per author in each envelope's past (a frozen Clock), and one entry
-// per raised key (docs/security.md, "Memory" and "The ledger's bound").
+// per raised key; a run a squash replaced at this node, once collapsed, 32
+// bytes of digest per envelope (docs/security.md, "Memory" and "The
+// ledger's bound").
 import { didOfReplica } from "../identity/identity.js";
 import { mintsOf, type Mint, type PathSegment } from "../replication/mint.js";
 import type { Kernel } from "../wasm/kernel.js";
