@@ -878,7 +878,7 @@ export class TrustHub {
         for (const l of x.env.links) {
           const c = l.toString();
           if (mine.has(c) || ext.has(c)) continue;
-          if (this.ledger._saw(c, me) >= from) { ok = false; break; }
+          if (this.ledger._saw(l, me) >= from) { ok = false; break; }
           add.set(c, l);
         }
         if (!ok || ext.size + add.size > lim.maxLinks) break;
