@@ -15,7 +15,9 @@
 // removal) only up to what the envelopes the author links to had seen (after
 // Kleppmann, "Making CRDTs Byzantine Fault Tolerant", PaPoC 2022). Memory:
 // 4 bytes per author in each envelope's past (a frozen Clock), and one entry
-// per raised key (docs/security.md, "Memory" and "The ledger's bound").
+// per raised key; a run a squash replaced at this node, once collapsed, 32
+// bytes of digest per envelope (docs/security.md, "Memory" and "The
+// ledger's bound").
 import { didOfReplica } from "../identity/identity.js";
 import { mintsOf, type Mint, type PathSegment } from "../replication/mint.js";
 import type { Kernel } from "../wasm/kernel.js";
@@ -84,13 +86,96 @@ export type AdmitResult =
   | { status: "pending"; envelope: Envelope; missing: CID[] }    // signed, but links not admitted yet: retry later
   | { status: "rejected"; error: TrustError; evidence?: Equivocation };
 
-// bySeq[s - 1] = the key (cidKey) of the envelope with sequence s; keys: per key,
-// the sequences that raised it and the running maximum after each.
-// redacted: per variable, the sequences at which an admitted copy left its
-// delta out, and the running count of envelopes they stand for (a squash
-// stands for its whole range).
-interface AuthorState { seq: number; bySeq: string[]; keys: Map<string, { seqs: number[]; maxes: bigint[] }>; redacted: Map<string, { seqs: number[]; total: number[] }> }
-// redacted: the variables whose deltas the admitted copy left out (until a fuller copy fills them).
+// Per key, the sequences that raised it and the running maximum after each;
+// histories are also a list in order of their last sequence (prev, next), so
+// that a collapse visits only those raised in or after its run.
+interface History { seqs: number[]; maxes: bigint[]; prev: History | undefined; next: History | undefined }
+// bySeq[i] = the key (cidKey) of the envelope with sequence base + 1 + i;
+// below base, a sequence is in a collapsed run (runs, by `from`) or, for the
+// few envelopes left live before one, in `older`. keys: histories by key;
+// last: the list's tail. redacted: per variable, the sequences at which an
+// admitted copy left its delta out, and the running count of envelopes they
+// stand for (a squash stands for its whole range).
+interface AuthorState {
+  seq: number; base: number; bySeq: string[]; older: Map<number, string> | undefined; runs: Run[];
+  keys: Map<string, History>; last: History | undefined; redacted: Map<string, { seqs: number[]; total: number[] }>;
+}
+const newAuthor = (): AuthorState => ({ seq: 0, base: 0, bySeq: [], older: undefined, runs: [], keys: new Map(), last: undefined, redacted: new Map() });
+
+// A run of an author's envelopes that a squash replaced here (collapse()):
+// its sequences from..to resolve to the squash's entry; `key` is the
+// squash's own CID key. Its covered CIDs are kept as digests, in segments.
+interface Run { from: number; to: number; entry: Admitted; key: string; segs: Segment[] }
+// The digests of covered CIDs from..from + n - 1, 32 bytes each in sequence
+// order; `base` is the first one's ordinal in the ledger's digest table.
+interface Segment { from: number; n: number; digests: Uint8Array; base: number; run: Run }
+
+// Every envelope CID is v1, dag-cbor, sha-256 (envelope.ts checkCid): its
+// bytes are these four, then the 32-byte digest.
+const CID_PREFIX = "\x01\x71\x12\x20";
+
+// The digests of every collapsed run, found by an open-addressing table of
+// 4-byte ordinals, at most 3/4 full and grown by a quarter (so at least 3/5
+// full after growing): 32 + 5 to 7 bytes a covered CID, against a Map entry
+// and a 36-character key string. The slot mixes two digest words with a
+// per-ledger random key, so an author grinding CIDs cannot line them up on
+// one probe chain.
+class Digests {
+  readonly segs: Segment[] = [];   // by base
+  count = 0;
+  #slots = new Uint32Array(256);   // ordinal + 1 (0: empty)
+  readonly #k = globalThis.crypto.getRandomValues(new Uint32Array(2));
+  // A slot: the mixed hash scaled to the table's size (any size, not only powers of two).
+  #slot(w0: number, w1: number): number {
+    let h = Math.imul(w0 ^ this.#k[0], 0x9e3779b1) ^ Math.imul(w1 ^ this.#k[1], 0x85ebca77);
+    h ^= h >>> 15; h = Math.imul(h, 0x2c1b3c6d); h ^= h >>> 12;
+    return Math.floor((h >>> 0) / 0x100000000 * this.#slots.length);
+  }
+  #put(o: number, d: Uint8Array, at: number): void {
+    const n = this.#slots.length;
+    let j = this.#slot(word(d, at), word(d, at + 4));
+    while (this.#slots[j] !== 0) if (++j === n) j = 0;
+    this.#slots[j] = o + 1;
+  }
+  add(seg: Segment): void {
+    seg.base = this.count;
+    this.segs.push(seg);
+    this.count += seg.n;
+    if (this.count * 4 > this.#slots.length * 3) {
+      let n = this.#slots.length;
+      while (this.count * 4 > n * 3) n = Math.ceil(n * 1.25);
+      this.#slots = new Uint32Array(n);
+      for (const s of this.segs) for (let i = 0; i < s.n; i++) this.#put(s.base + i, s.digests, 32 * i);
+    } else for (let i = 0; i < seg.n; i++) this.#put(seg.base + i, seg.digests, 32 * i);
+  }
+  // The segment and index holding the CID whose key is `k`.
+  find(k: string): [Segment, number] | undefined {
+    if (this.count === 0 || k.length !== 36 || !k.startsWith(CID_PREFIX)) return undefined;
+    const n = this.#slots.length;
+    for (let j = this.#slot(keyWord(k, 4), keyWord(k, 8)); ; j = j + 1 === n ? 0 : j + 1) {
+      const v = this.#slots[j];
+      if (v === 0) return undefined;
+      const o = v - 1;
+      let lo = 0, hi = this.segs.length - 1;
+      while (lo < hi) { const mid = (lo + hi + 1) >>> 1; if (this.segs[mid].base <= o) lo = mid; else hi = mid - 1; }
+      const s = this.segs[lo], i = o - s.base, at = 32 * i;
+      let eq = true;
+      for (let b = 0; b < 32 && eq; b++) eq = s.digests[at + b] === k.charCodeAt(4 + b);
+      if (eq) return [s, i];
+    }
+  }
+}
+const word = (d: Uint8Array, at: number) => (d[at] << 24 | d[at + 1] << 16 | d[at + 2] << 8 | d[at + 3]) >>> 0;
+const keyWord = (k: string, at: number) => (k.charCodeAt(at) << 24 | k.charCodeAt(at + 1) << 16 | k.charCodeAt(at + 2) << 8 | k.charCodeAt(at + 3)) >>> 0;
+// The key of the CID at index i of a segment.
+const segKey = (s: Segment, i: number) => CID_PREFIX + String.fromCharCode.apply(null, s.digests.subarray(32 * i, 32 * i + 32) as unknown as number[]);
+// The author's run holding sequence s, if any.
+function runAt(runs: Run[], s: number): Run | undefined {
+  let lo = 0, hi = runs.length;
+  while (lo < hi) { const mid = (lo + hi) >>> 1; if (runs[mid].from <= s) lo = mid + 1; else hi = mid; }
+  const r = runs[lo - 1];
+  return r && s <= r.to ? r : undefined;
+}
 
 // Authors by index, per ledger: clocks are indexed by it.
 class Authors {
@@ -159,6 +244,8 @@ export class Clock {
     this.#s = n > 4096 ? s.split("").join("") : s;
     this.#a = undefined;
   }
+  // The entry of the author with index i (0: none).
+  /** @internal */ _at(i: number): number { return i < this.#len() ? this.#at(i) : 0; }
   *[Symbol.iterator](): IterableIterator<[string, number]> {
     const n = this.#len();
     for (let i = 0; i < n; i++) { const x = this.#at(i); if (x > 0) yield [this.#authors.names[i], x]; }
@@ -167,12 +254,12 @@ export class Clock {
   /** @internal */ _take(o: Clock): void { this.#a = o.#a; this.#s = o.#s; }
 }
 
-// An admitted envelope: its author, sequence and clock (one object, the
-// clock's own: `vc` is itself). redacted: the variables whose deltas the
+// An admitted envelope: its author, range (from = seq but for a squash) and
+// clock (one object, the clock's own: `vc` is itself). redacted: the variables whose deltas the
 // admitted copy left out (until a fuller copy fills them).
 class Admitted extends Clock {
   redacted: string[] | undefined;
-  constructor(authors: Authors, readonly author: string, readonly seq: number, vc: Clock, redacted: string[]) {
+  constructor(authors: Authors, readonly author: string, readonly from: number, readonly seq: number, vc: Clock, redacted: string[]) {
     super(authors);
     this._take(vc);
     this.redacted = redacted.length ? [...redacted] : undefined;
@@ -210,13 +297,14 @@ const MAX_EVIDENCE = 1024;
 const MAX_REFUSED = 4096;
 const MAX_EVIDENCE_PER_AUTHOR = 16;
 
-// What one receiver has admitted. Grows with every admitted envelope, the
-// envelopes a squash replaced included: a link into a squashed run may still
-// arrive, and must be granted what that envelope saw, no more
-// (docs/security.md, "The ledger's bound").
+// What one receiver has admitted. Grows with every admitted envelope; a run
+// a squash replaced at this node shrinks to the squash's entry and 32 bytes
+// of digest per envelope (collapse(); docs/security.md, "The ledger's bound").
 export class TrustLedger {
   #authors = new Map<string, AuthorState>();
   #envelopes = new Map<string, Admitted>();
+  #covered = new Digests();
+  #collapsedTo: number[] = [];            // by author index: the end of its last collapsed run
   #heads = new Map<string, CID | undefined>();
   readonly #names = new Authors();
   #evidence: Equivocation[] = [];
@@ -224,7 +312,12 @@ export class TrustLedger {
   readonly rejected: Partial<Record<TrustErrorCode, number>> = {};
   admitted = 0;
 
-  has(cid: CID | string): boolean { return this.#envelopes.has(cidKey(cid)); }
+  // The entry a CID key resolves to: its own, or the squash's whose run holds it.
+  #get(k: string): Admitted | undefined {
+    return this.#envelopes.get(k) ?? this.#covered.find(k)?.[0].run.entry;
+  }
+  has(cid: CID | string): boolean { return this.#has(cidKey(cid)); }
+  #has(k: string): boolean { return this.#envelopes.has(k) || this.#covered.find(k) !== undefined; }
   // Signed envelopes this ledger refused (the most recent 4,096). A link to
   // one counts as settled: an honest author may have admitted what this
   // receiver refused (the other fork of an equivocation, or an envelope of
@@ -232,11 +325,11 @@ export class TrustLedger {
   // for it forever. Such a link adds nothing to what the author has seen.
   refused(cid: CID | string): boolean { return this.#refused.has(cidKey(cid)); }
   // Admitted or refused: nothing to wait for.
-  settled(cid: CID | string): boolean { const c = cidKey(cid); return this.#envelopes.has(c) || this.#refused.has(c); }
+  settled(cid: CID | string): boolean { return this.has(cid) || this.#refused.has(cidKey(cid)); }
   #refused = new Map<string, true>();
   /** @internal */ _refuse(cid: CID | string): void {
     const c = cidKey(cid);
-    if (this.#refused.has(c) || this.#envelopes.has(c)) return;
+    if (this.#refused.has(c) || this.#has(c)) return;
     this.#refused.set(c, true);
     if (this.#refused.size > MAX_REFUSED) this.#refused.delete(this.#refused.keys().next().value!);
   }
@@ -244,8 +337,61 @@ export class TrustLedger {
   lastSeq(author: string): number { return this.#authors.get(author)?.seq ?? 0; }
   // The CID of the author's envelope with that sequence number, if admitted.
   cidAt(author: string, seq: number): CID | undefined {
-    const k = this.#authors.get(author)?.bySeq[seq - 1];
+    const k = this._keyAt(author, seq);
     return k === undefined ? undefined : this.#heads.has(k) ? this.#head(k) : cidOfKey(k);
+  }
+  // A clock whose entry for an author lies inside one of its collapsed runs
+  // (joined from an envelope that linked into the run before it collapsed)
+  // takes the squash's clock, as it would at a node that resolved that link
+  // to the squash; again for what that brings (at most 64 rounds: past
+  // them, _seenAt still answers inside a run with the squash's values).
+  /** @internal */ _close(vc: Clock): void {
+    for (let round = 0; round < 64; round++) {
+      let changed = false;
+      const n = this.#collapsedTo.length;
+      for (let i = 0; i < n; i++) {
+        const to = this.#collapsedTo[i], v = vc._at(i);
+        if (!to || v === 0 || v >= to) continue;
+        const r = runAt(this.#authors.get(this.#names.names[i])!.runs, v);
+        if (!r || v === r.to) continue;
+        vc._join(r.entry);
+        changed = true;
+      }
+      if (!changed) return;
+    }
+  }
+  // The highest sequence of `author` in the causal past of the envelope
+  // `cid` names (closed over collapsed runs, as _close).
+  /** @internal */ _saw(cid: CID | string, author: string): number {
+    const x = this.#get(cidKey(cid));
+    if (!x) return 0;
+    const c = x._copy();
+    this._close(c);
+    return c.get(author) ?? 0;
+  }
+  // The key of the author's envelope with sequence s.
+  /** @internal */ _keyAt(author: string, s: number): string | undefined {
+    const a = this.#authors.get(author);
+    return a && this.#keyAt(a, s);
+  }
+  #keyAt(a: AuthorState, s: number): string | undefined {
+    if (s > a.base) return a.bySeq[s - a.base - 1];
+    if (s < 1) return undefined;
+    const k = a.older?.get(s);
+    if (k !== undefined) return k;
+    const r = runAt(a.runs, s);
+    if (!r) return undefined;
+    const g = r.segs.find((x) => x.from <= s && s < x.from + x.n)!;
+    return segKey(g, s - g.from);
+  }
+  // The sequence of the envelope a CID names (for one in a collapsed run,
+  // its own, not the squash's).
+  /** @internal */ _seqOf(cid: CID | string): number | undefined {
+    const k = cidKey(cid);
+    const e = this.#envelopes.get(k);
+    if (e) return e.seq;
+    const f = this.#covered.find(k);
+    return f && f[0].from + f[1];
   }
   /** @internal */ _clock(): Clock { return new Clock(this.#names); }
   // Admitted envelopes no admitted envelope links to: what a new envelope of
@@ -265,10 +411,11 @@ export class TrustLedger {
     return this._seen(did, keyOf(variable, path, replica, kind === "dot" ? "d" : kind === "increment" ? "i" : "n"), this.lastSeq(did));
   }
   get evidence(): readonly Equivocation[] { return this.#evidence; }
-  get size(): number { return this.#envelopes.size; }
+  // CIDs admitted (a squash's and each it covers count one each).
+  get size(): number { return this.#envelopes.size + this.#covered.count; }
 
   /** @internal */ _author(a: string) { return this.#authors.get(a); }
-  /** @internal */ _envelope(c: CID | string) { return this.#envelopes.get(cidKey(c)); }
+  /** @internal */ _envelope(c: CID | string) { return this.#get(cidKey(c)); }
   /** @internal */ _reject(e: TrustError): void { this.rejected[e.code] = (this.rejected[e.code] ?? 0) + 1; }
   /** @internal */ _evidence(ev: Equivocation): boolean {
     const n = this.#evidenceBy.get(ev.author) ?? 0;
@@ -279,11 +426,19 @@ export class TrustLedger {
     return true;
   }
   // The highest dot or counter entry of `key` that `did` had minted up to its envelope `upTo`.
-  /** @internal */ _seen(did: string, key: string, upTo: number): bigint { return this._seenAt(did, key, upTo)[0]; }
+  /** @internal */ _seen(did: string, key: string, upTo: number, inRun = true): bigint { return this._seenAt(did, key, upTo, inRun)[0]; }
   // ...and the sequence of the envelope that raised it to that (0: none).
-  /** @internal */ _seenAt(did: string, key: string, upTo: number): [bigint, number] {
-    const h = this.#authors.get(did)?.keys.get(key);
+  // A collapsed run keeps one entry per key, at its end. Asked inside it (a
+  // clock kept from before the collapse, of an envelope that linked into
+  // the run), it answers with the run's last values: the squash's, which a
+  // link into the run now grants. With `inRun` false (the author's own
+  // history before a squash that starts inside a collapsed run), it answers
+  // with what was minted before the run, as a node that only ever saw the
+  // squash does.
+  /** @internal */ _seenAt(did: string, key: string, upTo: number, inRun = true): [bigint, number] {
+    const a = this.#authors.get(did), h = a?.keys.get(key);
     if (!h || upTo <= 0) return [0n, 0];
+    if (inRun && upTo < a!.seq && a!.runs.length) { const r = runAt(a!.runs, upTo); if (r) upTo = r.to; }
     const i = lastAtMost(h.seqs, upTo);
     return i < 0 ? [0n, 0] : [h.maxes[i], h.seqs[i]];
   }
@@ -295,6 +450,33 @@ export class TrustLedger {
     const hi = lastAtMost(r.seqs, upTo), lo = lastAtMost(r.seqs, after);
     return (hi < 0 ? 0 : r.total[hi]) - (lo < 0 ? 0 : r.total[lo]);
   }
+  // Key `k` of author `a` raised to at least `v` at sequence `seq` (later
+  // running maxima include it).
+  #raiseAt(a: AuthorState, k: string, seq: number, v: bigint): void {
+    let h = a.keys.get(k);
+    if (!h) a.keys.set(k, (h = { seqs: [], maxes: [], prev: undefined, next: undefined }));
+    const n = h.seqs.length;
+    if (n === 0 || h.seqs[n - 1] < seq) {
+      // Appended (every commit): the history's last sequence moves up.
+      h.seqs.push(seq); h.maxes.push(n > 0 && h.maxes[n - 1] > v ? h.maxes[n - 1] : v);
+    } else {
+      const i = lastAtMost(h.seqs, seq);
+      if (i >= 0 && h.seqs[i] === seq) { if (v > h.maxes[i]) h.maxes[i] = v; }
+      else { h.seqs.splice(i + 1, 0, seq); h.maxes.splice(i + 1, 0, i >= 0 && h.maxes[i] > v ? h.maxes[i] : v); }
+      for (let j = i + 1; j < h.seqs.length; j++) if (h.maxes[j] < v) h.maxes[j] = v;
+      return; // its last sequence, and so its place in the list, is unchanged
+    }
+    // Into the list, after the last history whose last sequence is at most its own.
+    if (h.prev) h.prev.next = h.next;
+    if (h.next) h.next.prev = h.prev;
+    if (a.last === h) a.last = h.prev;
+    const at = h.seqs[h.seqs.length - 1];
+    let p = a.last, q: History | undefined;
+    while (p && p.seqs[p.seqs.length - 1] > at) { q = p; p = p.prev; }
+    h.prev = p; h.next = q;
+    if (p) p.next = h;
+    if (q) q.prev = h; else a.last = h;
+  }
   // Records an admitted envelope. A squash (from < seq) that this receiver
   // already holds in part (up to `last`) adds the rest of its range; every
   // CID it covers is then known here and resolves to it (a link to one of
@@ -305,14 +487,7 @@ export class TrustLedger {
   // include them), and its variables are no longer redacted here.
   /** @internal */ _fill(e: Envelope, raised: Map<string, bigint>, variables: string[]): void {
     const a = this.#authors.get(e.author)!;
-    for (const [k, v] of raised) {
-      let h = a.keys.get(k);
-      if (!h) a.keys.set(k, (h = { seqs: [], maxes: [] }));
-      const i = lastAtMost(h.seqs, e.seq);
-      if (i >= 0 && h.seqs[i] === e.seq) { if (v > h.maxes[i]) h.maxes[i] = v; }
-      else { h.seqs.splice(i + 1, 0, e.seq); h.maxes.splice(i + 1, 0, i >= 0 && h.maxes[i] > v ? h.maxes[i] : v); }
-      for (let j = i + 1; j < h.seqs.length; j++) if (h.maxes[j] < v) h.maxes[j] = v;
-    }
+    for (const [k, v] of raised) this.#raiseAt(a, k, e.seq, v);
     for (const v of variables) {
       const r = a.redacted.get(v);
       if (!r) continue;
@@ -329,31 +504,35 @@ export class TrustLedger {
   // What `src` had seen is added to what `target` (and every CID resolving
   // to it) had seen: a squash admitted before one of its links arrived.
   /** @internal */ _widen(target: CID | string, src: CID | string): void {
-    const t = this.#envelopes.get(cidKey(target)), f = this.#envelopes.get(cidKey(src));
-    if (!t || !f) return;
+    const t = this.#get(cidKey(target)), f = this.#get(cidKey(src));
+    if (!t || !f || t === f) return;
+    const own = t.vc.get(t.author);
     t.vc._join(f.vc, this.#names.of(t.author));
+    this._close(t.vc);
+    if (own !== undefined) t.vc.set(t.author, own);
     t.vc._freeze();
   }
   /** @internal */ _commit(e: Envelope, vc: Clock, raised: Map<string, bigint>): void {
     const c = cidKey(e.cid);
-    const a: AuthorState = this.#authors.get(e.author) ?? { seq: 0, bySeq: [], keys: new Map(), redacted: new Map() };
+    const a: AuthorState = this.#authors.get(e.author) ?? newAuthor();
     const last = a.seq;
     vc._freeze();
-    const entry = new Admitted(this.#names, e.author, e.seq, vc, e.redacted);
+    const entry = new Admitted(this.#names, e.author, e.from, e.seq, vc, e.redacted);
     this.#envelopes.set(c, entry);
     this.admitted++;
-    if (e.seq <= last) return; // a squash of what is held: an alias, nothing new
+    if (e.seq <= last) {
+      // A squash of what is held: an alias. What it mints beyond the run
+      // held (nothing, if it is the run's join) counts from its sequence.
+      for (const [k, v] of raised) this.#raiseAt(a, k, e.seq, v);
+      return;
+    }
     for (let s = last + 1; s <= e.seq; s++) {
       const cs = e.from < e.seq ? cidKey(e.covers[s - e.from]) : c;
-      a.bySeq[s - 1] = cs;
+      a.bySeq[s - a.base - 1] = cs;
       this.#envelopes.set(cs, entry);
     }
     a.seq = e.seq;
-    for (const [k, v] of raised) {
-      let h = a.keys.get(k);
-      if (!h) a.keys.set(k, (h = { seqs: [], maxes: [] }));
-      h.seqs.push(e.seq); h.maxes.push(v);
-    }
+    for (const [k, v] of raised) this.#raiseAt(a, k, e.seq, v);
     for (const v of e.redacted) {
       let r = a.redacted.get(v);
       if (!r) a.redacted.set(v, (r = { seqs: [], total: [] }));
@@ -361,7 +540,97 @@ export class TrustLedger {
     }
     this.#authors.set(e.author, a);
     for (const l of e.links) this.#heads.delete(cidKey(l));
-    if (!this.#heads.has(a.bySeq[e.seq - 1])) this.#heads.set(a.bySeq[e.seq - 1], undefined);
+    const head = this.#keyAt(a, e.seq)!;
+    if (!this.#heads.has(head)) this.#heads.set(head, undefined);
+  }
+
+  // Collapses the run of an admitted squash, once this node holds the squash
+  // in place of it (TrustHub calls it when it replaced the run in its log;
+  // docs/security.md, "The ledger's bound"). Every CID the squash covers
+  // then resolves to the squash's entry (a link into the run grants what
+  // the squash saw, as at a node that only ever saw the squash); the run's
+  // per-envelope clocks go, its keys' running maxima become one per key at
+  // the run's end, its redactions are the squash's, and its CIDs are kept
+  // as 32-byte digests (a replay is still a duplicate, another envelope with
+  // one of its sequences still equivocation). A clock kept here that saw
+  // the run's middle is widened to the squash's, as it would be at a node
+  // that resolved that link to the squash. Runs collapsed before inside its
+  // range join it. Returns false, changing nothing, if it is not an admitted
+  // squash whose range is all held as its covers, or if it overlaps a
+  // collapsed run without containing it.
+  collapse(squash: Envelope): boolean {
+    const e = squash, sk = cidKey(e.cid);
+    const entry = this.#envelopes.get(sk), a = this.#authors.get(e.author);
+    if (e.from >= e.seq || !entry || !a || entry.author !== e.author || entry.from !== e.from || entry.seq !== e.seq || a.seq < e.seq) return false;
+    const runs = a.runs;
+    let lo = 0;
+    while (lo < runs.length && runs[lo].to < e.from) lo++;
+    let hi = lo;
+    while (hi < runs.length && runs[hi].from <= e.seq) hi++;
+    const inner = runs.slice(lo, hi);
+    // (A run of exactly this range is collapsed already, by this squash or another.)
+    if (inner.some((r) => r.from < e.from || r.to > e.seq || (r.from === e.from && r.to === e.seq))) return false;
+    const keyOfSeq = (s: number) => cidKey(e.covers[s - e.from]);
+    // Outside the runs it contains, every sequence must be held as its cover.
+    for (let s = e.from, i = 0; s <= e.seq; s++) {
+      if (i < inner.length && s === inner[i].from) { s = inner[i++].to; continue; }
+      if (this.#keyAt(a, s) !== keyOfSeq(s)) return false;
+    }
+    const run: Run = { from: e.from, to: e.seq, entry, key: sk, segs: [] };
+    const segment = (from: number, to: number) => {
+      const n = to - from + 1, digests = new Uint8Array(32 * n);
+      for (let s = from; s <= to; s++) {
+        const c = e.covers[s - e.from];
+        digests.set(c.multihash.digest, 32 * (s - from));
+        this.#envelopes.delete(cidKey(c));
+      }
+      const g: Segment = { from, n, digests, base: 0, run };
+      this.#covered.add(g);
+      run.segs.push(g);
+    };
+    let s = e.from;
+    for (const r of inner) {
+      if (s < r.from) segment(s, r.from - 1);
+      for (const g of r.segs) { g.run = run; run.segs.push(g); }
+      if (this.#envelopes.has(r.key)) this.#envelopes.set(r.key, entry);
+      s = r.to + 1;
+    }
+    if (s <= e.seq) segment(s, e.seq);
+    runs.splice(lo, hi - lo, run);
+    // Sequences by key: the run leaves bySeq (live ones before it move to `older`).
+    if (e.seq > a.base) {
+      for (let t = a.base + 1; t < e.from; t++) (a.older ??= new Map()).set(t, a.bySeq[t - a.base - 1]);
+      a.bySeq = a.bySeq.slice(e.seq - a.base);
+      a.base = e.seq;
+    }
+    if (a.older) {
+      for (let t = e.from; t <= e.seq; t++) a.older.delete(t);
+      if (a.older.size === 0) a.older = undefined;
+    }
+    // Keys: one running maximum at the run's end for those raised in it.
+    for (let h = a.last; h && h.seqs[h.seqs.length - 1] >= e.from; h = h.prev) {
+      const i0 = lastAtMost(h.seqs, e.from - 1) + 1, i1 = lastAtMost(h.seqs, e.seq);
+      if (i1 < i0 || (i1 === i0 && h.seqs[i1] === e.seq)) continue;
+      // New arrays: splice would keep the old backing stores' length.
+      h.seqs = [...h.seqs.slice(0, i0), e.seq, ...h.seqs.slice(i1 + 1)];
+      h.maxes = [...h.maxes.slice(0, i0), h.maxes[i1], ...h.maxes.slice(i1 + 1)];
+    }
+    // Redactions: the squash's (its whole range, if it leaves the variable out).
+    const mine = entry.redacted ?? [];
+    for (const v of mine) if (!a.redacted.has(v)) a.redacted.set(v, { seqs: [], total: [] });
+    for (const [v, r] of a.redacted) {
+      const i0 = lastAtMost(r.seqs, e.from - 1) + 1, i1 = lastAtMost(r.seqs, e.seq);
+      const before = i0 > 0 ? r.total[i0 - 1] : 0;
+      const old = i1 >= i0 ? r.total[i1] - before : 0;
+      const now = mine.includes(v) ? e.seq - e.from + 1 : 0;
+      if (i1 < i0 && now === 0) continue;
+      r.seqs = [...r.seqs.slice(0, i0), ...(now > 0 ? [e.seq] : []), ...r.seqs.slice(i1 + 1)];
+      r.total = [...r.total.slice(0, i0), ...(now > 0 ? [before + now] : []), ...r.total.slice(i1 + 1).map((t) => t + now - old)];
+      if (r.seqs.length === 0) a.redacted.delete(v);
+    }
+    const ai = this.#names.of(e.author);
+    if (!(this.#collapsedTo[ai] >= e.seq)) this.#collapsedTo[ai] = e.seq;
+    return true;
   }
 }
 
@@ -389,15 +658,17 @@ function keyOf(variable: string, path: PathSegment[], replica: string, kind: "d"
 // and by filling in a redacted copy.
 function allowance(ledger: TrustLedger, env: Envelope, vc: Clock) {
   const steps = env.seq - env.from + 1;
+  // (The author's own history is asked where the envelope starts, and as
+  // at a node that only ever saw the squashes before it.)
   const seen = (key: string, replica: string): bigint => {
     const did = didOfReplica(replica);
-    return did ? ledger._seen(did, key, vc.get(did) ?? 0) : 0n;
+    return did ? ledger._seen(did, key, vc.get(did) ?? 0, did !== env.author) : 0n;
   };
   const slack = (variable: string, key: string, replica: string, own: boolean): bigint => {
     const did = didOfReplica(replica);
     if (!did) return own ? BigInt(steps) : 0n;
     const upTo = vc.get(did) ?? 0;
-    const at = ledger._seenAt(did, key, upTo)[1];
+    const at = ledger._seenAt(did, key, upTo, did !== env.author)[1];
     return BigInt(ledger._redactedIn(did, variable, at, upTo) + (own ? steps : 0));
   };
   return { seen, slack };
@@ -415,8 +686,10 @@ export async function admit(ledger: TrustLedger, input: Uint8Array | Envelope, o
     return reject(e instanceof TrustError ? e : new TrustError("MALFORMED", String((e as Error)?.message ?? e), e));
   }
   const cid = env.cid;
+  // Only a CID's own entry is filled (not a squash's it resolves to).
   const fills = (): EnvelopeItem[] => {
-    const r = ledger._envelope(cid)?.redacted;
+    const x = ledger._envelope(cid);
+    const r = x && x.from === env.from && x.seq === env.seq ? x.redacted : undefined;
     return r ? env.items.filter((it) => r.includes(it.variable)) : [];
   };
   if (ledger.has(cid)) return fills().length ? fill(ledger, env, fills(), o, reject) : { status: "duplicate", envelope: env };
@@ -437,7 +710,7 @@ export async function admit(ledger: TrustLedger, input: Uint8Array | Envelope, o
   const last = author?.seq ?? 0;
   const squash = env.from < env.seq;
   const equivocation = (s: number, other: CID): AdmitResult => {
-    const admitted = cidOfKey(author!.bySeq[s - 1]);
+    const admitted = cidOfKey(ledger._keyAt(env.author, s)!);
     const ev: Equivocation = { author: env.author, seq: s, admitted, conflicting: other, conflictingBytes: env.bytes };
     if (!o.quiet) ledger._evidence(ev);
     return refuse(new TrustError("EQUIVOCATION", `${env.author} signed ${other} and ${admitted} with sequence ${s}`), ev);
@@ -445,7 +718,17 @@ export async function admit(ledger: TrustLedger, input: Uint8Array | Envelope, o
   if (!squash && env.seq <= last) return equivocation(env.seq, env.cid);
   // A squash must name, for every sequence of its range held here, the envelope held.
   if (squash) for (let s = env.from; s <= Math.min(last, env.seq); s++) {
-    if (author!.bySeq[s - 1] !== cidKey(env.covers[s - env.from])) return equivocation(s, env.cid);
+    if (ledger._keyAt(env.author, s) !== cidKey(env.covers[s - env.from])) return equivocation(s, env.cid);
+  }
+  // ...and the rest of its range, envelopes not admitted here (each CID
+  // once): a CID admitted as another envelope cannot be one of them.
+  if (squash && env.seq > last) {
+    const named = new Set<string>();
+    for (let s = env.from; s <= env.seq; s++) {
+      const k = cidKey(env.covers[s - env.from]);
+      if (named.has(k) || (s > last && ledger.has(env.covers[s - env.from]))) return refuse(new TrustError("BAD_SQUASH", `squash ${env.cid} of ${env.author} names ${env.covers[s - env.from]} twice, or as its envelope ${s} though it is another envelope`));
+      named.add(k);
+    }
   }
   const missing = o.settledLinks ? [] : env.links.filter((l) => !ledger.settled(l));
   if (missing.length > 0) return { status: "pending", envelope: env, missing };
@@ -454,7 +737,7 @@ export async function admit(ledger: TrustLedger, input: Uint8Array | Envelope, o
   if (before > last || (!squash && env.seq !== last + 1)) return refuse(new TrustError("BAD_SEQUENCE", `${env.author}'s next sequence is ${last + 1}, got ${env.from}`));
   // Clocks keep sequences in 32 bits: a chain that long is refused, not wrapped.
   if (env.seq > 0xffffffff) return refuse(new TrustError("BAD_SEQUENCE", `sequence ${env.seq} of ${env.author} is past 2^32 - 1`));
-  const prev = before > 0 ? author!.bySeq[before - 1] : "";
+  const prev = before > 0 ? ledger._keyAt(env.author, before)! : "";
   if (before > 0 && !env.links.some((l) => cidKey(l) === prev)) {
     return refuse(new TrustError("BAD_SEQUENCE", `envelope ${env.from} of ${env.author} does not link to its envelope ${before}`));
   }
@@ -462,6 +745,7 @@ export async function admit(ledger: TrustLedger, input: Uint8Array | Envelope, o
   // What the author has seen: per author, the highest sequence its links reach.
   const vc = ledger._clock();
   for (const l of env.links) { const x = ledger._envelope(l); if (x) vc._join(x.vc); }
+  ledger._close(vc);
   // A squash is checked as one envelope standing where its range starts:
   // what its links saw, its author's own history before the range, and the
   // range's worth of steps. (A link to an envelope of the range, or to one
@@ -488,7 +772,7 @@ export async function admit(ledger: TrustLedger, input: Uint8Array | Envelope, o
     const unsure = err.code === "UNSEEN_CONTEXT" ? o.deferred?.() ?? [] : [];
     if (unsure.length) return { status: "pending", envelope: env, missing: unsure.slice(0, 64).map((c) => CID.parse(c)) };
     if (err.code === "BAD_SQUASH" && last >= env.from) {
-      const ev: Equivocation = { author: env.author, seq: env.seq, admitted: cidOfKey(author!.bySeq[Math.min(last, env.seq) - 1]), conflicting: env.cid, conflictingBytes: env.bytes };
+      const ev: Equivocation = { author: env.author, seq: env.seq, admitted: cidOfKey(ledger._keyAt(env.author, Math.min(last, env.seq))!), conflicting: env.cid, conflictingBytes: env.bytes };
       if (!o.quiet) ledger._evidence(ev);
       return refuse(err, ev);
     }
@@ -511,12 +795,14 @@ async function fill(ledger: TrustLedger, env: Envelope, items: EnvelopeItem[], o
       return reject(e instanceof TrustError ? e : new TrustError("UNAUTHORIZED", String((e as Error)?.message ?? e), e));
     }
   }
-  const known = ledger._envelope(env.cid);
+  const x = ledger._envelope(env.cid);
+  const known = x && x.from === env.from && x.seq === env.seq ? x : undefined;
   const still = known?.redacted?.filter((v) => items.some((it) => it.variable === v)) ?? [];
   if (!known || still.length === 0) return { status: "duplicate", envelope: env }; // filled meanwhile
   items = items.filter((it) => still.includes(it.variable));
   // What the links had seen: the entry's clock, the author's own entry set back before the envelope.
   const vc = known.vc._copy();
+  ledger._close(vc);
   vc.set(env.author, env.from - 1);
   const { seen, slack } = allowance(ledger, env, vc);
   const raised = new Map<string, bigint>();

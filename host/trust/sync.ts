@@ -373,7 +373,7 @@ export class TrustHub {
     if (cid) {
       // Found by its CID: a duplicate (admitted envelopes stay admitted).
       const known = this.ledger._envelope(cid);
-      if (known) { this.#stats.duplicates++; src.rep._holds(src.peer, known.author, known.seq); }
+      if (known) { this.#stats.duplicates++; src.rep._holds(src.peer, known.author, this.ledger._seqOf(cid) ?? known.seq); }
       return;
     }
     const check = this.#o.admit?.verify ?? verifySignature;
@@ -593,7 +593,7 @@ export class TrustHub {
         if (st.replaceEnvelopes) await st.replaceEnvelopes(drop.map((i) => this.#log[i].bytes), e.bytes);
         else await st.putEnvelope(e.bytes);
       }
-      this.#record(e, drop);
+      this.#recordSquash(e, drop);
     } else {
       await this.#persist(e);
       this.#record(e);
@@ -608,6 +608,29 @@ export class TrustHub {
     const own = e.author === this.identity.did;
     // One batch: the envelope and, for our own, the sequence floor.
     await Promise.all([st.putEnvelope(e.bytes), own && st.setOwnSeq ? st.setOwnSeq(e.seq) : undefined]);
+  }
+
+  // A squash in the log in place of `drop`. If no other envelope of its
+  // range stays live here (a redacted squash keeps those carrying what it
+  // leaves out; a squash overlapping another is kept beside it), the node
+  // holds the squash in place of its run, and the ledger collapses the run
+  // (TrustLedger.collapse: its per-envelope entries go).
+  #recordSquash(e: Envelope, drop: number[]): void {
+    const dropped = new Set(drop);
+    const idx = this.#bySeq.get(e.author) ?? [];
+    let alone = true;
+    for (let s = e.from; s <= e.seq && alone; s++) {
+      const i = idx[s - 1];
+      if (i !== undefined && !this.#log[i].dead && !dropped.has(i)) alone = false;
+    }
+    // Live envelopes no longer indexed by sequence (kept beside an earlier squash).
+    for (const c of e.covers) {
+      if (!alone) break;
+      const i = this.#byDigest.get(digestKey(c.multihash.digest));
+      if (i !== undefined && !dropped.has(i)) alone = false;
+    }
+    this.#record(e, drop);
+    if (alone) this.ledger.collapse(e);
   }
 
   // Records an admitted envelope in the log. A squash takes the slot of the
@@ -855,7 +878,7 @@ export class TrustHub {
         for (const l of x.env.links) {
           const c = l.toString();
           if (mine.has(c) || ext.has(c)) continue;
-          if ((this.ledger._envelope(c)?.vc.get(me) ?? 0) >= from) { ok = false; break; }
+          if (this.ledger._saw(l, me) >= from) { ok = false; break; }
           add.set(c, l);
         }
         if (!ok || ext.size + add.size > lim.maxLinks) break;
@@ -913,7 +936,8 @@ export class TrustHub {
           const e = r.envelope;
           this.#widen(e);
           // A squash read back beside the envelopes it covers (appended by a store without replaceEnvelopes).
-          this.#record(e, e.from < e.seq ? this.#inside(e.author, e.from, e.seq).filter((i) => !this.#log[i].env.items.some((it) => e.redacted.includes(it.variable))) : []);
+          if (e.from < e.seq) this.#recordSquash(e, this.#inside(e.author, e.from, e.seq).filter((i) => !this.#log[i].env.items.some((it) => e.redacted.includes(it.variable))));
+          else this.#record(e);
           this.#join(e);
           for (const it of e.items) {
             const c = covered.get(it.variable);
