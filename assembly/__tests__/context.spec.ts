@@ -8,7 +8,7 @@ import { T_AWSET } from "../lattice";
 import { AWSet } from "../types/awset";
 import { E_INVALID, E_OVERFLOW, E_OUT_OF_MEMORY } from "../errors";
 import { encodeContext } from "../dots";
-import { bytes, readerOf, hexOf, spec } from "./helpers";
+import { bytes, readerOf, hexOf, spec, numberValue } from "./helpers";
 
 // A replica id's bytes in a scratch buffer (ASCII).
 let scratch: usize = 0;
@@ -215,9 +215,9 @@ describe("DotFun", () => {
   });
 });
 
-// An AWSet op on the integer i: code, then the value (tag 3, zigzag) length-prefixed.
+// An AWSet op on the integer i: code, then the value (a number) length-prefixed.
 function intOp(code: u8, i: i32): Writer {
-  const v = new Writer(); v.u8(3); v.varint(<u64>(i * 2));
+  const v = new Writer(); numberValue(v, <f64>i);
   const w = new Writer(); w.u8(code); w.varint(<u64>v.pos); w.raw(v.ptr, v.pos);
   return w;
 }
@@ -239,10 +239,10 @@ function decodeErr(body: u8[]): i32 {
 }
 
 describe("AWSet decode accepts only honest states", () => {
-  // vv {a: 2}, no cloud; elements the one-byte values 0 and 1.
+  // vv {a: 2}, no cloud; elements the one-byte values null (1) and false (2).
   it("refuses one dot on two elements", () => {
-    expect<i32>(decodeErr([1, 1, 0x61, 2, 0, 2, 1, 0, 1, 1, 0x61, 1, 1, 1, 1, 1, 0x61, 1])).toBe(E_INVALID);
-    expect<i32>(decodeErr([1, 1, 0x61, 2, 0, 2, 1, 0, 1, 1, 0x61, 1, 1, 1, 1, 1, 0x61, 2])).toBe(0, "two dots, two elements");
+    expect<i32>(decodeErr([1, 1, 0x61, 2, 0, 2, 1, 1, 1, 1, 0x61, 1, 1, 2, 1, 1, 0x61, 1])).toBe(E_INVALID);
+    expect<i32>(decodeErr([1, 1, 0x61, 2, 0, 2, 1, 1, 1, 1, 0x61, 1, 1, 2, 1, 1, 0x61, 2])).toBe(0, "two dots, two elements");
   });
 
   it("refuses a counter whose next op would wrap", () => {
@@ -270,18 +270,19 @@ describe("AWSet decode accepts only honest states", () => {
     const s = new AWSet(spec(T_AWSET));
     held = new Writer();
     const big = held;
-    // context {a: 10000}, 10000 elements: the strings "k<i>" (tag 5), one dot each.
+    // context {a: 10000}, 10000 elements: the strings "k<i>" (tag 6), one dot each.
     big.varint(1); big.varint(1); big.u8(0x61); big.varint(10_000);
     big.varint(0);
     const els = new Array<string>();
     for (let i = 0; i < 10_000; i++) els.push("k" + i.toString());
-    // Byte order of the encoded values: tag, length, then the characters.
-    els.sort((x: string, y: string): i32 => (x.length != y.length ? x.length - y.length : x < y ? -1 : x > y ? 1 : 0));
+    // Byte order of the encoded values: tag, the characters, then 0x00 (a prefix first).
+    els.sort((x: string, y: string): i32 => (x < y ? -1 : x > y ? 1 : 0));
     big.varint(10_000);
     for (let i = 0; i < els.length; i++) {
       const e = els[i];
-      big.varint(<u64>(e.length + 2)); big.u8(5); big.varint(<u64>e.length);
+      big.varint(<u64>(e.length + 2)); big.u8(6);
       for (let j = 0; j < e.length; j++) big.u8(<u8>e.charCodeAt(j));
+      big.u8(0);
       big.varint(1); big.varint(1); big.u8(0x61); big.varint(<u64>(i + 1));
     }
     setCapPages(<i32>memory.size() + 9);
