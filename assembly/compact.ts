@@ -81,6 +81,7 @@ function expandPass(r: Reader, w: XBuf): void {
   if (m0 != MAGIC0 || m1 != MAGIC1) { r.fail(E_BAD_MAGIC); return; }
   const ver = r.u8();
   if (ver != FORMAT_VERSION && ver != V2) { r.fail(E_BAD_VERSION); return; }
+  cutKeys = ver == FORMAT_VERSION;
   const specAt = r.p;
   const spec = readSpec(r, 0);
   if (!r.ok) return;
@@ -147,7 +148,19 @@ function expandTs(r: Reader, w: XBuf): void {
 
 // The keys of one sorted list: shared-prefix-len:varint suffix:bytes, against
 // the key before (written whole in w; its offset there, since w may move).
-class KeyCursor { off: i32 = 0; len: i32 = 0; }
+// A key whose last byte is 0x00 (a string, bytes, array or object value, or
+// the number +0: docs/format.md, "Sorted keys") is written without it: the
+// reader appends it when the key's tag says so. `tag` is the key's first byte.
+class KeyCursor { off: i32 = 0; len: i32 = 0; tag: u32 = 0; }
+
+// Whether the input's keys leave out a final 0x00 (version 3; version 2
+// wrote them whole).
+let cutKeys = true;
+
+// Whether a key of n bytes with this first byte had its final 0x00 left out.
+@inline function endsInZero(tag: u32, n: i32): bool {
+  return (tag >= 6 && tag <= 9) || (tag == 5 && n == 1);
+}
 
 function expandKey(r: Reader, w: XBuf, prev: KeyCursor): void {
   const lcp = r.varint();
@@ -158,26 +171,35 @@ function expandKey(r: Reader, w: XBuf, prev: KeyCursor): void {
   if (sn > <u64>r.left) { r.fail(E_TRUNCATED); return; }
   const l = <i32>lcp, s = <i32>sn;
   if (l + s > MAX_KEY) { r.fail(E_TOO_LARGE); return; }
-  // Maximal: the suffix may not start with the byte the previous key has next
-  // (unless the cap stopped the prefix). A suffix that is empty, or smaller
-  // there, makes the key not greater: the type parser refuses the order.
-  w.varint(<u64>(l + s));
+  const tag: u32 = l > 0 ? prev.tag : s > 0 ? <u32>load<u8>(r.p) : 0;
+  // +0 written whole (05 00) would be a second form of 05.
+  if (cutKeys && tag == 5 && l + s == 2 && s > 0 && load<u8>(r.p + <usize>(s - 1)) == 0) { r.fail(E_NONCANONICAL); return; }
+  const z = cutKeys && l + s > 0 && endsInZero(tag, l + s) ? 1 : 0;
+  const n = l + s + z;
+  if (n > MAX_KEY) { r.fail(E_TOO_LARGE); return; }
+  w.varint(<u64>n);
   if (w.sizing) { // the writing pass checks the prefix: it has the key before
-    w.size += <u64>(l + s);
+    w.size += <u64>n;
     r.p += <usize>s;
-    prev.len = l + s;
+    prev.len = n; prev.tag = tag;
     return;
   }
-  if (l < MAX_PREFIX && l < prev.len && s > 0 && load<u8>(r.p) == load<u8>(w.ptr + <usize>(prev.off + l))) {
-    r.fail(E_NONCANONICAL); return;
+  // Maximal: the key's byte after the prefix (the suffix's first, or the
+  // appended 0x00) may not be the one the previous key has there (unless the
+  // cap stopped the prefix). A key that is not greater than the one before
+  // is left to the type parser, which refuses the order.
+  if (l < MAX_PREFIX && l < prev.len && (s > 0 || z > 0)) {
+    const next: u32 = s > 0 ? <u32>load<u8>(r.p) : 0;
+    if (next == <u32>load<u8>(w.ptr + <usize>(prev.off + l))) { r.fail(E_NONCANONICAL); return; }
   }
-  if (!w.ensure(l + s)) { r.fail(E_OUT_OF_MEMORY); return; }
+  if (!w.ensure(n)) { r.fail(E_OUT_OF_MEMORY); return; }
   const at = w.pos;
   memory.copy(w.ptr + <usize>at, w.ptr + <usize>prev.off, <usize>l);
   memory.copy(w.ptr + <usize>(at + l), r.p, <usize>s);
-  w.pos += l + s;
+  if (z > 0) store<u8>(w.ptr + <usize>(at + l + s), 0);
+  w.pos += n;
   r.p += <usize>s;
-  prev.off = at; prev.len = l + s;
+  prev.off = at; prev.len = n; prev.tag = tag;
 }
 
 function expandContext(r: Reader, w: XBuf): void {
@@ -385,9 +407,12 @@ function compactKey(r: Reader, w: Writer, prev: PrevKey): void {
   const most = min(min(n, prev.len), MAX_PREFIX);
   let l = 0;
   while (l < most && load<u8>(p + <usize>l) == load<u8>(prev.p + <usize>l)) l++;
+  // A final 0x00 is left out (expandKey puts it back); a key is never a
+  // prefix of the one after it, so l stays below n.
+  const z = n > 0 && load<u8>(p + <usize>(n - 1)) == 0 ? 1 : 0;
   w.varint(<u64>l);
-  w.varint(<u64>(n - l));
-  w.raw(p + <usize>l, n - l);
+  w.varint(<u64>(n - l - z));
+  w.raw(p + <usize>l, n - l - z);
   prev.p = p; prev.len = n;
 }
 

@@ -104,35 +104,42 @@ describe("timestamp base", () => {
 
 describe("front-coded keys", () => {
   const gset = (keys: number[][]) => [...HEAD, 8, 0, ...varint(keys.length), ...keys.flat()];
-  const key = (shared: number, suffix: number[]) => [...varint(shared), ...bytes(suffix)];
+  // A key is written from `shared` on, without its final 0x00 (version 3).
+  const key = (shared: number, full: number[]) => [...varint(shared), ...bytes(full.slice(shared, full[full.length - 1] === 0 ? -1 : undefined))];
+  const raw = (shared: number, suffix: number[]) => [...varint(shared), ...bytes(suffix)];
   const a = val("ab"), b = val("ac");
   const lcp = (x: number[], y: number[]) => { let l = 0; while (l < x.length && l < y.length && x[l] === y[l]) l++; return l; };
   const l = lcp(a, b);
 
   it("the shared prefix is the longest common one", () => {
-    const ok = gset([key(0, a), key(l, b.slice(l))]);
+    const ok = gset([key(0, a), key(l, b)]);
+    expect(ok).toEqual([...HEAD, 8, 0, 2, 0, 3, 6, 0x61, 0x62, 2, 1, 0x63]);
     expect(codeOf(ok)).toBe("OK");
     expect(roundTrips(ok)).toBe(true);
   });
   it("refuses a shorter shared prefix", () => {
-    expect(codeOf(gset([key(0, a), key(l - 1, b.slice(l - 1))]))).toBe("NONCANONICAL");
+    expect(codeOf(gset([key(0, a), key(l - 1, b)]))).toBe("NONCANONICAL");
   });
   it("refuses a shared prefix longer than the key before (or any on the first key)", () => {
-    expect(codeOf(gset([key(1, a.slice(1))]))).toBe("NONCANONICAL");
-    expect(codeOf(gset([key(0, a), key(a.length + 1, [0x61])]))).toBe("NONCANONICAL");
+    expect(codeOf(gset([key(1, a)]))).toBe("NONCANONICAL");
+    expect(codeOf(gset([key(0, a), raw(a.length + 1, [0x61])]))).toBe("NONCANONICAL");
   });
-  it("refuses a repeated or smaller key, and one that is not a user value", () => {
-    expect(codeOf(gset([key(0, a), key(a.length, [])]))).toBe("NONCANONICAL");
-    expect(codeOf(gset([key(0, b), key(l, a.slice(l))]))).toBe("NONCANONICAL");
-    expect(codeOf(gset([key(0, a), key(a.length, [0x61])]))).toBe("BAD_VALUE");
+  it("refuses a repeated or smaller key, one that is not a user value, and one written with its final 0x00", () => {
+    expect(codeOf(gset([key(0, a), raw(a.length - 1, [])]))).toBe("NONCANONICAL");
+    expect(codeOf(gset([key(0, b), key(l, a)]))).toBe("NONCANONICAL");
+    expect(codeOf(gset([key(0, a), raw(a.length, [0x61])]))).toBe("BAD_VALUE"); // "ab" 00 "a" 00
+    expect(codeOf(gset([raw(0, a)]))).toBe("BAD_VALUE"); // "ab" 00 00: a value and a byte more
+    expect(codeOf(gset([raw(0, [5, 0])]))).toBe("NONCANONICAL"); // the number 0 is written 05
+    expect(codeOf(gset([raw(0, [5])]))).toBe("OK");
+    expect(codeOf(gset([raw(0, [1]), raw(0, [5])]))).toBe("OK"); // null, 0
   });
   it("shares at most 255 bytes", () => {
     const x = val("x".repeat(300) + "a"), y = val("x".repeat(300) + "b");
     expect(lcp(x, y)).toBeGreaterThan(255);
-    expect(codeOf(gset([key(0, x), key(255, y.slice(255))]))).toBe("OK");
-    expect(roundTrips(gset([key(0, x), key(255, y.slice(255))]))).toBe(true);
-    expect(codeOf(gset([key(0, x), key(256, y.slice(256))]))).toBe("NONCANONICAL");
-    expect(codeOf(gset([key(0, x), key(254, y.slice(254))]))).toBe("NONCANONICAL");
+    expect(codeOf(gset([key(0, x), key(255, y)]))).toBe("OK");
+    expect(roundTrips(gset([key(0, x), key(255, y)]))).toBe(true);
+    expect(codeOf(gset([key(0, x), key(256, y)]))).toBe("NONCANONICAL");
+    expect(codeOf(gset([key(0, x), key(254, y)]))).toBe("NONCANONICAL");
   });
 });
 
@@ -147,7 +154,7 @@ describe("large inputs (measured, then expanded)", () => {
   // the GSet of those keys in v2, the key at index `cut` with one byte too few shared
   const gsetV2 = (cut = -1) => [...HEAD, 8, 0, ...varint(keys.length), ...keys.flatMap((k, i) => {
     const l = (i > 0 ? lcp(keys[i - 1], k) : 0) - (i === cut ? 1 : 0);
-    return [...varint(l), ...bytes(k.slice(l))];
+    return [...varint(l), ...bytes(k.slice(l, -1))]; // the final 0x00 left out
   })];
   const good = gsetV2();
   const v1 = Uint8Array.from([0x54, 0x52, 1, 8, ...varint(keys.length), ...keys.flatMap((k) => bytes(k))]);

@@ -134,8 +134,9 @@ describe("user values: byte order is natural order", () => {
 
 // ---- refusals ------------------------------------------------------------------------
 
-// A version 3 GSet holding one element, whatever its bytes.
-const gsetOf = (el: number[]) => compactV1(Uint8Array.from([0x54, 0x52, 1, 8, 1, ...varint(el.length), ...el]));
+// A version 3 IVar holding one value, whatever its bytes (a register's value
+// is written whole; a sorted list's keys are front-coded, "Sorted keys").
+const ivarOf = (el: number[]) => compactV1(Uint8Array.from([0x54, 0x52, 1, 5, 1, ...varint(el.length), ...el]));
 
 describe("non-canonical values are refused and change nothing", () => {
   const bad: [string, number[]][] = [
@@ -161,16 +162,16 @@ describe("non-canonical values are refused and change nothing", () => {
     ["two values", [1, 1]],
   ];
   it.each(bad)("%s: BAD_VALUE", (_what, el) => {
-    const s = new GSet<Value>("r");
+    const s = new IVar<Value>("r");
     try {
-      s.add("kept");
+      s.set("kept");
       const before = hex(s.encode());
       let err: unknown;
-      try { s.merge(gsetOf(el)); } catch (e) { err = e; }
+      try { s.merge(ivarOf(el)); } catch (e) { err = e; }
       expect(err).toBeInstanceOf(TrellisError);
       expect((err as TrellisError).code).toBe("BAD_VALUE");
       expect(hex(s.encode())).toBe(before);
-      expect(() => decodeState(gsetOf(el), "x")).toThrow(/BAD_VALUE/);
+      expect(() => decodeState(ivarOf(el), "x")).toThrow(/BAD_VALUE/);
       expect(() => decodeValue(Uint8Array.from(el))).toThrow(TrellisError);
     } finally { s.dispose(); }
   });

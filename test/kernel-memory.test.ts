@@ -192,7 +192,7 @@ describe("a kernel capped at 8 MiB", () => {
         for (let k = 0, x = i; k < 4; k++, x = Math.floor(x / 26)) tail = String.fromCharCode(97 + (x % 26)) + tail;
         const key = encodeValue("x".repeat(254) + tail);
         const l = i === 0 ? 0 : 255; // consecutive keys share 257 bytes; the cap is 255
-        parts.push(varint(l), varint(key.length - l), key.subarray(l));
+        parts.push(varint(l), varint(key.length - l - 1), key.subarray(l, key.length - 1)); // the final 0x00 left out
       }
       return join(parts);
     };

@@ -8,7 +8,7 @@ import { T_AWSET } from "../lattice";
 import { AWSet } from "../types/awset";
 import { E_INVALID, E_OVERFLOW, E_OUT_OF_MEMORY } from "../errors";
 import { encodeContext } from "../dots";
-import { bytes, readerOf, hexOf, spec, numberValue } from "./helpers";
+import { bytes, readerOf, hexOf, spec, numberValue, takeFreeSpans, releaseAll } from "./helpers";
 
 // A replica id's bytes in a scratch buffer (ASCII).
 let scratch: usize = 0;
@@ -123,9 +123,11 @@ describe("Context", () => {
     const oa = rep(o, "a");
     for (let i = 0; i < 20_000; i++) o.addDot(oa, <u64>(3 + 2 * i)); // 20k cloud dots: 512 KiB of slots
     const before = hexContext(c);
+    const held = takeFreeSpans();
     setCapPages(<i32>memory.size() + 9);
     expect<i32>(c.join(o)).toBe(-1);
     setCapPages(0);
+    releaseAll(held);
     expect<string>(hexContext(c)).toBe(before);
     expect<i32>(c.join(o)).toBe(1, "the same join once memory is there");
     c.free(); o.free();
@@ -285,10 +287,12 @@ describe("AWSet decode accepts only honest states", () => {
       big.u8(0);
       big.varint(1); big.varint(1); big.u8(0x61); big.varint(<u64>(i + 1));
     }
+    const hold = takeFreeSpans();
     setCapPages(<i32>memory.size() + 9);
     const r = new Reader(big.ptr, big.ptr + <usize>big.pos);
     expect<i32>(s.joinBody(r)).toBe(-E_OUT_OF_MEMORY);
     setCapPages(0);
+    releaseAll(hold);
     expect<bool>(s.isBottom()).toBe(true, "nothing joined");
     expect<i32>(s.joinBody(new Reader(big.ptr, big.ptr + <usize>big.pos))).toBe(1);
     expect<i32>(s.size()).toBe(10_000);

@@ -4,6 +4,7 @@ import { Reader, Writer } from "../codec";
 import { Lattice, Spec } from "../lattice";
 import { readSpec } from "../registry";
 import { writeState } from "../state";
+import { allocSpan, release, spanFreeBytes } from "../data/mem";
 
 export function bytes(a: u8[]): Writer {
   const w = new Writer();
@@ -65,4 +66,24 @@ export function numberValue(w: Writer, f: f64): void {
     const b = <u32>(((m >> <u64>(56 - 7 * i)) & 0x7f) << 1) | (i < last ? 1 : 0);
     w.u8(neg ? 0xff - b : b);
   }
+}
+
+// Takes every free page span (4 KiB at a time) so that a cap set next leaves
+// exactly the room it says: the data layer takes small blocks from free spans
+// when TLSF has no room under the cap (data/mem.ts). Give them back with
+// releaseAll.
+export function takeFreeSpans(): usize[] {
+  const held = new Array<usize>();
+  // 4 KiB units of which each block's header takes 16 bytes: one unit at a
+  // time, and stop before the allocator would have to grow memory.
+  while (spanFreeBytes() >= 4096) {
+    const p = allocSpan(4096 - 16);
+    if (p == 0) break;
+    held.push(p);
+  }
+  return held;
+}
+
+export function releaseAll(held: usize[]): void {
+  for (let i = 0; i < held.length; i++) release(held[i]);
 }

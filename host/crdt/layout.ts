@@ -29,6 +29,7 @@ const hasTs = (s: TypeSpec): boolean =>
 export function v1Layout(state: Uint8Array): Uint8Array {
   if (state.length < 3 || (state[2] !== 2 && state[2] !== 3)) return state;
   const r = new ByteReader(state);
+  const version = state[2];
   r.raw(3);
   const spec = readSpec(r);
   const w = new ByteWriter(state.length * 2 + 16);
@@ -44,7 +45,12 @@ export function v1Layout(state: Uint8Array): Uint8Array {
     let prev = new Uint8Array(0);
     for (let i = 0; i < n; i++) {
       const shared = r.varint(), suffix = r.bytes();
-      const k = new Uint8Array(shared + suffix.length);
+      // A key whose last byte is 0x00 is written without it (format.md, "Sorted
+      // keys"); version 2's keys were written whole.
+      const n = shared + suffix.length;
+      const tag = shared > 0 ? prev[0] : suffix[0];
+      const z = version === 3 && n > 0 && ((tag >= 6 && tag <= 9) || (tag === 5 && n === 1)) ? 1 : 0;
+      const k = new Uint8Array(n + z);
       k.set(prev.subarray(0, shared)); k.set(suffix, shared);
       w.bytes(k);
       prev = k;

@@ -139,10 +139,12 @@ export function compactV1(v1: Uint8Array, version = 3): Uint8Array {
       case "ts": o.varint(i.v - base); break;
       case "key": {
         const p = prev.get(i.list) ?? new Uint8Array(0);
+        // From version 3 a key's final 0x00 is left out (docs/format.md, "Sorted keys").
+        const z = version >= 3 && i.v.length > 0 && i.v[i.v.length - 1] === 0 ? 1 : 0;
         let l = 0;
-        while (l < MAX_PREFIX && l < p.length && l < i.v.length && p[l] === i.v[l]) l++;
+        while (l < MAX_PREFIX && l < p.length && l < i.v.length - z && p[l] === i.v[l]) l++;
         o.varint(l);
-        o.bytes(i.v.subarray(l));
+        o.bytes(i.v.subarray(l, i.v.length - z));
         prev.set(i.list, i.v);
         break;
       }
