@@ -20,7 +20,7 @@ import { Prng } from "./util/prng.js";
 import { Scope } from "./util/scope.js";
 import { concat, hex, sameBytes, varint } from "./util/bytes.js";
 import { compactV1 } from "./model/compact.js";
-import { modernOf } from "./model/legacy.js";
+import { asV3 as legacyAsV3, modernOf } from "./model/legacy.js";
 import { v1Layout } from "../dist/host/crdt/layout.js";
 import { runs, seedFromEnv, SCALE } from "./util/runs.js";
 
@@ -103,13 +103,7 @@ function corpusFor(f: AnyFixture, seed: number): { corpus: Uint8Array[]; targets
 
 // The version 3 encoding of an accepted state, computed in TS: legacy inputs
 // through test/model/legacy.ts and the TS compaction.
-function asV3(b: Uint8Array): Uint8Array {
-  if (b[2] === 1) return compactV1(modernOf(b));
-  if (b[2] !== 2) return b;
-  const layout = v1Layout(b).slice();
-  layout[2] = 1;
-  return compactV1(modernOf(layout));
-}
+const asV3 = (b: Uint8Array): Uint8Array => legacyAsV3(b, v1Layout);
 
 function validState(x: C, bytes: Uint8Array, where: string): void {
   let re: Uint8Array;

@@ -124,11 +124,11 @@ const truncated = () => new TrellisError("TRUNCATED", "input ended inside a valu
 
 // A number's magnitude bytes at r (its tag read), under the same canonical
 // rules the kernel checks (assembly/codec.ts skipNumber).
-function readNumber(r: ByteReader, neg: boolean): number {
+function readNumber(r: ByteReader, neg: boolean, end: number): number {
   const b = r.buf;
   let hi = 0, lo = 0;
   for (let i = 0; i < 9; i++) {
-    if (r.pos >= b.length) throw truncated();
+    if (r.pos >= end) throw truncated();
     const x = neg ? 0xff - b[r.pos++] : b[r.pos++];
     const g = x >>> 1, s = SHIFT[i];
     if (s >= 32) hi |= g << (s - 32);
@@ -148,15 +148,15 @@ function readNumber(r: ByteReader, neg: boolean): number {
   throw bad("a number longer than 9 bytes");
 }
 
-// The end of the escaped text at r.pos (the position of its terminator),
-// and whether it holds an escaped NUL.
+// The end of the escaped text at p (the position of its terminator), which
+// lies before end, and whether it holds an escaped NUL.
 let escaped = false;
-function textEnd(b: Uint8Array, p: number): number {
+function textEnd(b: Uint8Array, p: number, end: number): number {
   escaped = false;
   for (;;) {
     const q = b.indexOf(0, p);
-    if (q < 0) throw truncated();
-    if (b[q + 1] !== 0xff) return q;
+    if (q < 0 || q >= end) throw truncated();
+    if (q + 1 >= end || b[q + 1] !== 0xff) return q;
     escaped = true;
     p = q + 2;
   }
@@ -171,62 +171,66 @@ function unescape(b: Uint8Array, from: number, to: number): Uint8Array {
 
 // A string at r (its tag read). Short ASCII strings (most keys and values)
 // are read in place; a string without NUL is one TextDecoder call on a view.
-function readText(r: ByteReader): string {
+function readText(r: ByteReader, end: number): string {
   const b = r.buf, at = r.pos;
   let s = "";
-  for (let p = at; p < at + 33 && p < b.length; p++) {
+  for (let p = at; p < at + 33 && p < end; p++) {
     const c = b[p];
     if (c === 0) {
-      if (b[p + 1] === 0xff) break;
+      if (p + 1 < end && b[p + 1] === 0xff) break;
       r.pos = p + 1;
       return s;
     }
     if (c > 0x7f) break;
     s += String.fromCharCode(c);
   }
-  const end = textEnd(b, at);
-  r.pos = end + 1;
-  return fromUtf8(escaped ? unescape(b, at, end) : b.subarray(at, end));
+  const t = textEnd(b, at, end);
+  r.pos = t + 1;
+  return fromUtf8(escaped ? unescape(b, at, t) : b.subarray(at, t));
 }
 
-function readBytes(r: ByteReader): Uint8Array {
+function readBytes(r: ByteReader, end: number): Uint8Array {
   const b = r.buf, at = r.pos;
-  const end = textEnd(b, at);
-  r.pos = end + 1;
-  return escaped ? unescape(b, at, end) : b.slice(at, end);
+  const t = textEnd(b, at, end);
+  r.pos = t + 1;
+  return escaped ? unescape(b, at, t) : b.slice(at, t);
 }
 
-export function readValue(r: ByteReader, depth = 0): Value {
+// One value at r, which ends at or before `end` (a value's bytes are
+// self-delimiting, but a 0x00 0xFF across its end is not an escape: the
+// caller gives the end of the value's bytes when more follow them).
+export function readValue(r: ByteReader, depth = 0, end = r.buf.length): Value {
   if (depth > MAX_VALUE_DEPTH) throw new TrellisError("TOO_DEEP", `value nested deeper than ${MAX_VALUE_DEPTH}`);
+  if (r.pos >= end) throw truncated();
   const tag = r.u8();
   switch (tag) {
     case T_NULL: return null;
     case T_FALSE: return false;
     case T_TRUE: return true;
-    case T_NEG: case T_POS: return readNumber(r, tag === T_NEG);
-    case T_STRING: return readText(r);
-    case T_BYTES: return readBytes(r);
+    case T_NEG: case T_POS: return readNumber(r, tag === T_NEG, end);
+    case T_STRING: return readText(r, end);
+    case T_BYTES: return readBytes(r, end);
     case T_ARRAY: {
       const a: Value[] = [];
       for (;;) {
-        if (r.pos >= r.buf.length) throw truncated();
+        if (r.pos >= end) throw truncated();
         if (r.buf[r.pos] === T_END) { r.pos++; return a; }
-        a.push(readValue(r, depth + 1));
+        a.push(readValue(r, depth + 1, end));
       }
     }
     case T_OBJECT: {
       const o: Record<string, Value> = {};
       let prevAt = -1, prevEnd = -1;
       for (;;) {
-        if (r.pos >= r.buf.length) throw truncated();
+        if (r.pos >= end) throw truncated();
         if (r.buf[r.pos] === T_END) { r.pos++; return o; }
         if (r.u8() !== T_STRING) throw bad("an object key that is not a string");
         const at = r.pos;
-        const k = readText(r);
+        const k = readText(r, end);
         // keys strictly increasing by their bytes
         if (prevAt >= 0 && compareAt(r.buf, prevAt, prevEnd, at, r.pos) >= 0) throw bad("object keys out of order");
         prevAt = at; prevEnd = r.pos;
-        const v = readValue(r, depth + 1);
+        const v = readValue(r, depth + 1, end);
         // A "__proto__" key is data, never the object's prototype.
         if (k === "__proto__") Object.defineProperty(o, k, { value: v, enumerable: true, writable: true, configurable: true });
         else o[k] = v;

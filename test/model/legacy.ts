@@ -176,3 +176,15 @@ export function modernOf(v1: Uint8Array): Uint8Array {
   if (c.p !== v1.length) throw new RangeError("trailing bytes");
   return Uint8Array.from(out);
 }
+
+// The version 3 encoding of a state the kernel accepted in any version,
+// computed in TS: version 1 and 2 values rewritten (modernOf), then the TS
+// compaction. `expand` is the host's v1Layout (which writes out version 2's
+// table and keys), passed in so this file stays free of the kernel's modules.
+export function asV3(b: Uint8Array, expand: (b: Uint8Array) => Uint8Array): Uint8Array {
+  if (b[2] === 1) return compactV1(modernOf(b));
+  if (b[2] !== 2) return b;
+  const layout = expand(b).slice();
+  layout[2] = 1;
+  return compactV1(modernOf(layout));
+}
