@@ -118,11 +118,10 @@ export class Reader {
   end: usize;
   err: i32 = 0;
   dry: bool = false; // a validating pass over an op batch (see value())
-  // The format version of the state being read (state.ts readHeader sets it):
-  // 1 for stored v1 bytes, whose user values predate the current encoding;
-  // 2 for everything else, the expanded form of v2 included (compact.ts).
-  // Readers made for second passes over a body must copy it from the first.
-  version: u8 = 2;
+  // The format version of the state being read (state.ts readHeader sets
+  // it): always 3 once parsed, since versions 1 and 2 are transcoded to
+  // version 3's values before any parser sees them (legacy.ts).
+  version: u8 = 3;
 
   constructor(p: usize, end: usize) { this.p = p; this.end = end; }
 
@@ -256,56 +255,96 @@ export function sortKeys(a: Array<string>): Array<string> {
 
 // ---- user values -----------------------------------------------------------
 // Elements, map keys and register values are the host's value encoding
-// (docs/format.md, "User values"). Kernels never interpret them, but they do
-// check that they are well-formed and canonical, so a hostile peer cannot plant
-// bytes that no replica can read, or a second encoding of an equal value
-// (1 as a float beside 1 as an integer) that would split one element in two.
+// (docs/format.md, "User values"): order-preserving, so byte order is the
+// values' natural order, and self-delimiting. Kernels never interpret them, but
+// they do check that they are well-formed and canonical, so a hostile peer
+// cannot plant bytes that no replica can read, or a second encoding of an
+// equal value (−0 beside 0, a padded number) that would split one element in
+// two. Versions 1 and 2 held another encoding: legacy.ts reads those.
 
 export const MAX_VALUE_DEPTH: i32 = 64;
-const MAX_SAFE: f64 = 9007199254740991.0;
-const MAX_ZIGZAG: u64 = 18014398509481982; // zigzag of ±(2^53 − 1)
-const CANONICAL_NAN: u64 = 0x7ff8000000000000;
+export const CANONICAL_NAN: u64 = 0x7ff8000000000000;
+const INFINITY_BITS: u64 = 0x7ff0000000000000;
 
-// Reads one varint from [p, end) into `varintOut`; returns the next position, or 0.
-let varintOut: u64 = 0;
-function readVarint(p: usize, end: usize): usize {
-  let v: u64 = 0;
-  let shift: u64 = 0;
-  for (let i = 0; i < 10; i++) {
-    if (p >= end) return 0;
-    const b = <u64>load<u8>(p++);
-    if (i == 9 && b > 1) return 0;
-    v |= (b & 0x7f) << shift;
-    if ((b & 0x80) == 0) {
-      if (b == 0 && i > 0) return 0;
-      varintOut = v;
-      return p;
-    }
-    shift += 7;
-  }
-  return 0;
-}
+export const V_END: u8 = 0x00;
+export const V_NULL: u8 = 0x01;
+export const V_FALSE: u8 = 0x02;
+export const V_TRUE: u8 = 0x03;
+export const V_NEG: u8 = 0x04;
+export const V_POS: u8 = 0x05;
+export const V_STRING: u8 = 0x06;
+export const V_BYTES: u8 = 0x07;
+export const V_ARRAY: u8 = 0x08;
+export const V_OBJECT: u8 = 0x09;
 
 // Strict UTF-8: no overlong forms, no surrogates, nothing above U+10FFFF.
 export function validUtf8(p: usize, end: usize): bool {
   while (p < end) {
     const b0 = <u32>load<u8>(p);
     if (b0 < 0x80) { p++; continue; }
-    let n: i32, min: u32, cp: u32;
-    if ((b0 & 0xe0) == 0xc0) { n = 1; min = 0x80; cp = b0 & 0x1f; }
-    else if ((b0 & 0xf0) == 0xe0) { n = 2; min = 0x800; cp = b0 & 0x0f; }
-    else if ((b0 & 0xf8) == 0xf0) { n = 3; min = 0x10000; cp = b0 & 0x07; }
-    else return false;
-    if (p + <usize>n + 1 > end) return false;
-    for (let i = 1; i <= n; i++) {
-      const b = <u32>load<u8>(p + i);
-      if ((b & 0xc0) != 0x80) return false;
-      cp = (cp << 6) | (b & 0x3f);
-    }
-    if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff)) return false;
-    p += n + 1;
+    const q = utf8Seq(p, end, b0);
+    if (q == 0) return false;
+    p = q;
   }
   return true;
+}
+
+// One multi-byte UTF-8 sequence starting with b0 (≥ 0x80) at p; the position
+// after it, or 0 when it is malformed or does not fit before end.
+function utf8Seq(p: usize, end: usize, b0: u32): usize {
+  let n: i32, min: u32, cp: u32;
+  if ((b0 & 0xe0) == 0xc0) { n = 1; min = 0x80; cp = b0 & 0x1f; }
+  else if ((b0 & 0xf0) == 0xe0) { n = 2; min = 0x800; cp = b0 & 0x0f; }
+  else if ((b0 & 0xf8) == 0xf0) { n = 3; min = 0x10000; cp = b0 & 0x07; }
+  else return 0;
+  if (p + <usize>n + 1 > end) return 0;
+  for (let i = 1; i <= n; i++) {
+    const b = <u32>load<u8>(p + i);
+    if ((b & 0xc0) != 0x80) return 0;
+    cp = (cp << 6) | (b & 0x3f);
+  }
+  if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff)) return 0;
+  return p + <usize>n + 1;
+}
+
+// The payload of a string (utf8) or bytes value at p: each 0x00 escaped as
+// 0x00 0xFF, then a terminating 0x00. Returns the position after the
+// terminator, or 0.
+export function skipText(p: usize, end: usize, utf8: bool): usize {
+  while (p < end) {
+    const b = <u32>load<u8>(p);
+    if (b == 0) {
+      if (p + 1 < end && load<u8>(p + 1) == 0xff) { p += 2; continue; }
+      return p + 1;
+    }
+    if (b < 0x80 || !utf8) { p++; continue; }
+    p = utf8Seq(p, end, b);
+    if (p == 0) return 0;
+  }
+  return 0;
+}
+
+// The magnitude bits of the number at p (tag already read): 7-bit groups
+// from the most significant, each (group << 1) | more, inverted when neg.
+// Returns the position after it, or 0 when it is not canonical.
+export function skipNumber(p: usize, end: usize, neg: bool): usize {
+  let m: u64 = 0;
+  for (let i = 0; i < 9; i++) {
+    if (p >= end) return 0;
+    let b = <u32>load<u8>(p++);
+    if (neg) b = 0xff - b;
+    const g = <u64>(b >> 1);
+    m |= g << <u64>(56 - 7 * i);
+    if ((b & 1) == 0) {
+      // A final group of 0 after the first is padding; −0 is written as +0.
+      if (i > 0 && g == 0) return 0;
+      if (neg && m == 0) return 0;
+      // One NaN, and it is positive: the bits JS writes for every NaN.
+      if (m > INFINITY_BITS && (neg || m != CANONICAL_NAN)) return 0;
+      return p;
+    }
+  }
+  return 0; // a 9th group with more set: no 10th byte
 }
 
 // Checks one canonical value in [p, end); returns the position after it, or 0.
@@ -313,57 +352,37 @@ export function skipValue(p: usize, end: usize, depth: i32): usize {
   if (depth > MAX_VALUE_DEPTH || p >= end) return 0;
   const tag = load<u8>(p++);
   switch (tag) {
-    case 0: case 1: case 2: return p;
-    case 3: {
-      p = readVarint(p, end);
-      return p != 0 && varintOut <= MAX_ZIGZAG ? p : 0;
-    }
-    case 4: {
-      if (end - p < 8) return 0;
-      const bits = bswap<u64>(load<u64>(p));
-      const f = reinterpret<f64>(bits);
-      if (isNaN(f)) return bits == CANONICAL_NAN ? p + 8 : 0;
-      // Integral numbers within the safe range (and −0) are written as integers.
-      if (isFinite(f) && Math.floor(f) == f && Math.abs(f) <= MAX_SAFE) return 0;
-      return p + 8;
-    }
-    case 5: case 6: {
-      p = readVarint(p, end);
-      if (p == 0 || varintOut > <u64>(end - p)) return 0;
-      const e = p + <usize>varintOut;
-      if (tag == 5 && !validUtf8(p, e)) return 0;
-      return e;
-    }
-    case 7: {
-      p = readVarint(p, end);
-      if (p == 0 || varintOut > <u64>(end - p)) return 0;
-      const n = <i32>varintOut;
-      for (let i = 0; i < n && p != 0; i++) p = skipValue(p, end, depth + 1);
-      return p;
-    }
-    case 8: {
-      p = readVarint(p, end);
-      if (p == 0 || varintOut > <u64>((end - p) / 2)) return 0;
-      const n = <i32>varintOut;
-      let prev: usize = 0, prevLen: usize = 0;
-      for (let i = 0; i < n; i++) {
-        p = readVarint(p, end);
-        if (p == 0 || varintOut > <u64>(end - p)) return 0;
-        const k = p, klen = <usize>varintOut;
-        if (!validUtf8(k, k + klen)) return 0;
-        // keys strictly increasing in byte order
-        if (i > 0 && compareRaw(prev, prevLen, k, klen) >= 0) return 0;
-        prev = k; prevLen = klen;
-        p = skipValue(k + klen, end, depth + 1);
+    case V_NULL: case V_FALSE: case V_TRUE: return p;
+    case V_NEG: case V_POS: return skipNumber(p, end, tag == V_NEG);
+    case V_STRING: case V_BYTES: return skipText(p, end, tag == V_STRING);
+    case V_ARRAY: {
+      while (p < end && load<u8>(p) != V_END) {
+        p = skipValue(p, end, depth + 1);
         if (p == 0) return 0;
       }
-      return p;
+      return p < end ? p + 1 : 0;
+    }
+    case V_OBJECT: {
+      let prev: usize = 0, prevLen: usize = 0;
+      while (p < end && load<u8>(p) != V_END) {
+        // keys are string values, strictly increasing in byte order
+        if (load<u8>(p) != V_STRING) return 0;
+        const k = p;
+        p = skipText(p + 1, end, true);
+        if (p == 0) return 0;
+        const klen = p - k;
+        if (prev != 0 && compareRaw(prev, prevLen, k, klen) >= 0) return 0;
+        prev = k; prevLen = klen;
+        p = skipValue(p, end, depth + 1);
+        if (p == 0) return 0;
+      }
+      return p < end ? p + 1 : 0;
     }
   }
   return 0;
 }
 
-function compareRaw(a: usize, alen: usize, b: usize, blen: usize): i32 {
+export function compareRaw(a: usize, alen: usize, b: usize, blen: usize): i32 {
   const n = alen < blen ? alen : blen;
   for (let i: usize = 0; i < n; i++) {
     const x = <i32>load<u8>(a + i), y = <i32>load<u8>(b + i);

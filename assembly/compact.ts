@@ -1,17 +1,20 @@
-// Format v2's compact form (docs/format.md): what every state leaves the
-// kernel as, and the form peers and storage exchange. Inside, the kernels
-// parse and write the *expanded* form: v2 with each replica id inline, each
-// LWW timestamp absolute and each sorted key whole, which is v1's layout (so
-// v1 bytes, whose only other difference is their user values, decode through
-// the same parsers). This file is the one place that knows the difference:
+// The compact form (versions 2 and 3, docs/format.md): what every state
+// leaves the kernel as, and the form peers and storage exchange. Inside, the
+// kernels parse and write the *expanded* form: the compact layout with each
+// replica id inline, each LWW timestamp absolute and each sorted key whole,
+// which is version 1's layout, with version 3's user values. This file is the
+// one place that knows the difference:
 //
-//   expand:  compact v2 → expanded, checking what only the compact form can
+//   expand:  compact → expanded, checking what only the compact form can
 //            get wrong (table order, unreferenced entries, out-of-range
 //            indices, the timestamp base, non-maximal shared prefixes); the
-//            type parsers then check everything else, as for v1.
-//   compact: expanded → compact v2, in two passes over the expanded bytes:
-//            collect the replicas referenced and the least timestamp, then
-//            write the table, the base and the body.
+//            type parsers then check everything else.
+//   compact: expanded → compact version 3, in two passes over the expanded
+//            bytes: collect the replicas referenced and the least timestamp,
+//            then write the table, the base and the body.
+//
+// Versions 1 and 2 hold the old user values: legacy.ts rewrites them (a
+// version 2 input is expanded first), once, on the way in.
 //
 // The expanded form carries the header version byte EXPANDED, which no
 // external input may carry (openState refuses it), so it never leaves the
@@ -27,7 +30,9 @@ import {
   T_MVREGISTER, T_GSET, T_TWOPSET, T_AWSET, T_ORSET, T_GMAP, T_AWMAP, T_PAIR, T_TOPK,
 } from "./lattice";
 import { readSpec, writeSpec } from "./registry";
-import { MAGIC0, MAGIC1, FORMAT_VERSION, EXPANDED, readState, writeState } from "./state";
+import { MAGIC0, MAGIC1, FORMAT_VERSION, V1, V2, EXPANDED, readState, writeState } from "./state";
+import { XBuf } from "./xbuf";
+import { transcode, doneTranscoding } from "./legacy";
 
 // A shared prefix is the longest common one, but at most this long: a key of
 // a few bytes can then expand to at most 255 more, which bounds what a hostile
@@ -43,88 +48,6 @@ export function hasTimestamps(s: Spec): bool {
 }
 
 // ---- expand: compact v2 → expanded ---------------------------------------------
-
-// Where a v2 input is expanded. A large input is expanded twice: a first pass
-// only counts the bytes (and stops at the first error), then the second writes
-// them into a block of exactly that size from the page spans, which the call
-// gives back when it ends (doneWithInput). A merge then holds the expansion
-// once, at its size, beside the join: a managed buffer presized to 3 × the
-// input, kept up to 8 MiB between calls, came from TLSF, which grows memory
-// by doubling and whose pages the spans (where states live) never reuse; it
-// took a 100k-element AWSet merge to 10.3 MiB against a 5.5 MiB budget.
-// Small inputs take one pass into a small buffer kept between calls.
-class XBuf {
-  ptr: usize = 0;
-  cap: i32 = 0;
-  pos: i32 = 0;
-  failed: bool = false;
-  sizing: bool = false; // counting pass: size grows, nothing is written
-  size: u64 = 0;
-
-  start(sizing: bool): void { this.pos = 0; this.failed = false; this.sizing = sizing; this.size = 0; }
-
-  // Room for exactly n bytes (contents not kept); false when out of memory.
-  reserve(n: u64): bool {
-    if (n <= <u64>this.cap) return true;
-    if (n > 0x7000_0000) return false;
-    release(this.ptr);
-    this.ptr = alloc(<usize>n);
-    this.cap = this.ptr == 0 ? 0 : <i32>n;
-    return this.ptr != 0;
-  }
-
-  @inline ensure(n: i32): bool {
-    if (this.pos + n > this.cap) return this.grow(n);
-    return !this.failed;
-  }
-
-  grow(n: i32): bool {
-    if (this.failed) return false;
-    const want = <u64>this.pos + <u64>n;
-    let cap = max(<u64>this.cap << 1, <u64>256);
-    if (cap < want) cap = want;
-    const q: usize = cap > 0x7000_0000 ? <usize>0 : resize(this.ptr, <usize>cap);
-    if (q == 0) { this.failed = true; return false; }
-    this.ptr = q; this.cap = <i32>cap;
-    return true;
-  }
-
-  u8(v: u32): void {
-    if (this.sizing) { this.size++; return; }
-    if (!this.ensure(1)) return;
-    store<u8>(this.ptr + <usize>this.pos, <u8>v);
-    this.pos++;
-  }
-
-  varint(v: u64): void {
-    if (this.sizing) { this.size += <u64>varintLen(v); return; }
-    if (!this.ensure(10)) return;
-    let p = this.ptr + <usize>this.pos;
-    const start = p;
-    while (v >= 0x80) { store<u8>(p++, <u8>(v | 0x80)); v >>= 7; }
-    store<u8>(p++, <u8>v);
-    this.pos += <i32>(p - start);
-  }
-
-  raw(src: usize, n: i32): void {
-    if (this.sizing) { this.size += <u64>n; return; }
-    if (!this.ensure(n)) return;
-    memory.copy(this.ptr + <usize>this.pos, src, <usize>n);
-    this.pos += n;
-  }
-
-  // After the call: a span goes back, a small buffer stays for the next one.
-  done(): void {
-    if (<usize>this.cap >= LARGE) { release(this.ptr); this.ptr = 0; this.cap = 0; }
-    this.pos = 0;
-  }
-}
-
-@inline function varintLen(v: u64): i32 {
-  let n = 1;
-  while (v >= 0x80) { v >>= 7; n++; }
-  return n;
-}
 
 // Inputs from this size up are measured before they are expanded.
 const MEASURE_FROM: i32 = 16 << 10;
@@ -156,7 +79,9 @@ function expandPass(r: Reader, w: XBuf): void {
   const m0 = r.u8(), m1 = r.u8();
   if (!r.ok) return;
   if (m0 != MAGIC0 || m1 != MAGIC1) { r.fail(E_BAD_MAGIC); return; }
-  if (r.u8() != FORMAT_VERSION) { r.fail(E_BAD_VERSION); return; }
+  const ver = r.u8();
+  if (ver != FORMAT_VERSION && ver != V2) { r.fail(E_BAD_VERSION); return; }
+  cutKeys = ver == FORMAT_VERSION;
   const specAt = r.p;
   const spec = readSpec(r, 0);
   if (!r.ok) return;
@@ -223,7 +148,19 @@ function expandTs(r: Reader, w: XBuf): void {
 
 // The keys of one sorted list: shared-prefix-len:varint suffix:bytes, against
 // the key before (written whole in w; its offset there, since w may move).
-class KeyCursor { off: i32 = 0; len: i32 = 0; }
+// A key whose last byte is 0x00 (a string, bytes, array or object value, or
+// the number +0: docs/format.md, "Sorted keys") is written without it: the
+// reader appends it when the key's tag says so. `tag` is the key's first byte.
+class KeyCursor { off: i32 = 0; len: i32 = 0; tag: u32 = 0; }
+
+// Whether the input's keys leave out a final 0x00 (version 3; version 2
+// wrote them whole).
+let cutKeys = true;
+
+// Whether a key of n bytes with this first byte had its final 0x00 left out.
+@inline function endsInZero(tag: u32, n: i32): bool {
+  return (tag >= 6 && tag <= 9) || (tag == 5 && n == 1);
+}
 
 function expandKey(r: Reader, w: XBuf, prev: KeyCursor): void {
   const lcp = r.varint();
@@ -234,26 +171,35 @@ function expandKey(r: Reader, w: XBuf, prev: KeyCursor): void {
   if (sn > <u64>r.left) { r.fail(E_TRUNCATED); return; }
   const l = <i32>lcp, s = <i32>sn;
   if (l + s > MAX_KEY) { r.fail(E_TOO_LARGE); return; }
-  // Maximal: the suffix may not start with the byte the previous key has next
-  // (unless the cap stopped the prefix). A suffix that is empty, or smaller
-  // there, makes the key not greater: the type parser refuses the order.
-  w.varint(<u64>(l + s));
+  const tag: u32 = l > 0 ? prev.tag : s > 0 ? <u32>load<u8>(r.p) : 0;
+  // +0 written whole (05 00) would be a second form of 05.
+  if (cutKeys && tag == 5 && l + s == 2 && s > 0 && load<u8>(r.p + <usize>(s - 1)) == 0) { r.fail(E_NONCANONICAL); return; }
+  const z = cutKeys && l + s > 0 && endsInZero(tag, l + s) ? 1 : 0;
+  const n = l + s + z;
+  if (n > MAX_KEY) { r.fail(E_TOO_LARGE); return; }
+  w.varint(<u64>n);
   if (w.sizing) { // the writing pass checks the prefix: it has the key before
-    w.size += <u64>(l + s);
+    w.size += <u64>n;
     r.p += <usize>s;
-    prev.len = l + s;
+    prev.len = n; prev.tag = tag;
     return;
   }
-  if (l < MAX_PREFIX && l < prev.len && s > 0 && load<u8>(r.p) == load<u8>(w.ptr + <usize>(prev.off + l))) {
-    r.fail(E_NONCANONICAL); return;
+  // Maximal: the key's byte after the prefix (the suffix's first, or the
+  // appended 0x00) may not be the one the previous key has there (unless the
+  // cap stopped the prefix). A key that is not greater than the one before
+  // is left to the type parser, which refuses the order.
+  if (l < MAX_PREFIX && l < prev.len && (s > 0 || z > 0)) {
+    const next: u32 = s > 0 ? <u32>load<u8>(r.p) : 0;
+    if (next == <u32>load<u8>(w.ptr + <usize>(prev.off + l))) { r.fail(E_NONCANONICAL); return; }
   }
-  if (!w.ensure(l + s)) { r.fail(E_OUT_OF_MEMORY); return; }
+  if (!w.ensure(n)) { r.fail(E_OUT_OF_MEMORY); return; }
   const at = w.pos;
   memory.copy(w.ptr + <usize>at, w.ptr + <usize>prev.off, <usize>l);
   memory.copy(w.ptr + <usize>(at + l), r.p, <usize>s);
-  w.pos += l + s;
+  if (z > 0) store<u8>(w.ptr + <usize>(at + l + s), 0);
+  w.pos += n;
   r.p += <usize>s;
-  prev.off = at; prev.len = l + s;
+  prev.off = at; prev.len = n; prev.tag = tag;
 }
 
 function expandContext(r: Reader, w: XBuf): void {
@@ -502,9 +448,12 @@ function compactKey(r: Reader, w: Writer, prev: PrevKey): void {
   const most = min(min(n, prev.len), MAX_PREFIX);
   let l = 0;
   while (l < most && load<u8>(p + <usize>l) == load<u8>(prev.p + <usize>l)) l++;
+  // A final 0x00 is left out (expandKey puts it back); a key is never a
+  // prefix of the one after it, so l stays below n.
+  const z = n > 0 && load<u8>(p + <usize>(n - 1)) == 0 ? 1 : 0;
   w.varint(<u64>l);
-  w.varint(<u64>(n - l));
-  w.raw(p + <usize>l, n - l);
+  w.varint(<u64>(n - l - z));
+  w.raw(p + <usize>l, n - l - z);
   prev.p = p; prev.len = n;
 }
 
@@ -611,47 +560,56 @@ const AWSET = new Spec(T_AWSET);
 // ---- reading states from outside -------------------------------------------------
 
 const expanded = new XBuf();
+const legacy = new XBuf(); // a version 2 input's expansion, before its values are rewritten
 const xr = new Reader(0, 0);
 
-// A reader over the one state r holds from r.p to r.end: r itself for v1
-// (the parsers read it as it is), or one over its expanded form for v2.
-// The expanded version byte is refused here: only the kernel writes it.
-// On failure the returned reader has err set.
-export function openState(r: Reader): Reader {
-  if (r.left >= 3 && load<u8>(r.p) == MAGIC0 && load<u8>(r.p + 1) == MAGIC1) {
-    const v = load<u8>(r.p + 2);
-    if (v == EXPANDED) { r.fail(E_BAD_VERSION); return r; }
-    if (v == FORMAT_VERSION) {
-      expand(r, expanded);
-      if (r.ok && !r.done) r.fail(E_TRAILING);
-      if (!r.ok) return r;
-      xr.p = expanded.ptr; xr.end = expanded.ptr + <usize>expanded.pos;
-      xr.err = 0; xr.dry = false; xr.rawLen = 0; xr.version = FORMAT_VERSION;
-      return xr;
-    }
+// Reads the state at r (from r.p; r ends after it) into `expanded`, in the
+// form the parsers read: version 3 is expanded; versions 1 and 2 (version 2
+// expanded first) have their values rewritten to version 3's (legacy.ts).
+// Other version bytes, the expanded one included (only the kernel writes it),
+// are left for readHeader to refuse: the caller reads r then. Returns whether
+// `expanded` holds the state; on bad input r.err is set.
+function intoExpanded(r: Reader): bool {
+  if (r.left < 3 || load<u8>(r.p) != MAGIC0 || load<u8>(r.p + 1) != MAGIC1) return false;
+  const v = load<u8>(r.p + 2);
+  if (v == FORMAT_VERSION) { expand(r, expanded); return true; }
+  if (v == V2) {
+    expand(r, legacy);
+    if (!r.ok) return true;
+    const x = new Reader(legacy.ptr, legacy.ptr + <usize>legacy.pos);
+    transcode(x, expanded);
+    if (!x.ok) r.fail(x.err);
+    return true;
   }
-  return r;
+  if (v == V1) { transcode(r, expanded); return true; }
+  if (v == EXPANDED) r.fail(E_BAD_VERSION);
+  return false;
 }
 
-// Reads one state (v1 or v2) at r, which may hold more after it: r ends after
-// it. Returns null with r.err set on bad input.
+// A reader over the one state r holds from r.p to r.end, in expanded form:
+// r itself when the version byte is not one this build reads (readHeader
+// then refuses it). On failure the returned reader has err set.
+export function openState(r: Reader): Reader {
+  if (!intoExpanded(r)) return r;
+  if (r.ok && !r.done) r.fail(E_TRAILING);
+  if (!r.ok) return r;
+  xr.p = expanded.ptr; xr.end = expanded.ptr + <usize>expanded.pos;
+  xr.err = 0; xr.dry = false; xr.rawLen = 0; xr.version = FORMAT_VERSION;
+  return xr;
+}
+
+// Reads one state (any version) at r, which may hold more after it: r ends
+// after it. Returns null with r.err set on bad input.
 export function readAnyState(r: Reader): Lattice | null {
-  if (r.left >= 3 && load<u8>(r.p) == MAGIC0 && load<u8>(r.p + 1) == MAGIC1) {
-    const v = load<u8>(r.p + 2);
-    if (v == EXPANDED) { r.fail(E_BAD_VERSION); return null; }
-    if (v == FORMAT_VERSION) {
-      expand(r, expanded);
-      if (!r.ok) { expanded.done(); return null; }
-      const x = new Reader(expanded.ptr, expanded.ptr + <usize>expanded.pos);
-      const s = readState(x);
-      if (x.ok && !x.done) x.fail(E_TRAILING);
-      expanded.done();
-      if (!x.ok) { if (s !== null) s.free(); r.fail(x.err); return null; }
-      return s;
-    }
-  }
-  return readState(r);
+  if (!intoExpanded(r)) return r.ok ? readState(r) : null;
+  if (!r.ok) { doneWithInput(); return null; }
+  const x = new Reader(expanded.ptr, expanded.ptr + <usize>expanded.pos);
+  const s = readState(x);
+  if (x.ok && !x.done) x.fail(E_TRAILING);
+  doneWithInput();
+  if (!x.ok) { if (s !== null) s.free(); r.fail(x.err); return null; }
+  return s;
 }
 
 // Frees the expanded copy of a large input once the call is done.
-export function doneWithInput(): void { expanded.done(); }
+export function doneWithInput(): void { expanded.done(); legacy.done(); doneTranscoding(); }

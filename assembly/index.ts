@@ -167,7 +167,7 @@ export function input(len: i32): usize {
   return inPtr;
 }
 
-// Gives a large input buffer back once a v2 input is expanded (nothing then
+// Gives a large input buffer back once an input is expanded (nothing then
 // points into it): the join's new arrays may reuse its pages instead of
 // growing memory beside it. The next call's input() allocates it again.
 function dropInput(): void {
@@ -470,7 +470,7 @@ export function joinMissing(h: i32, len: i32): i32 {
 export function mints(len: i32): i32 {
   const r = openState(reader(len));
   if (!r.ok) return -r.err;
-  // the state as the parsers read it: the input (v1) or its expanded form (v2)
+  // the state as the parsers read it: its expanded form (values in version 3)
   const p = r.p, n = <i32>(r.end - r.p);
   const v = readState(r);
   if (r.ok && !r.done) r.fail(E_TRAILING);

@@ -106,7 +106,7 @@ function countParts(ptr: usize, len: i32): u64 {
 function emit(leafMark: i32): void {
   for (let i = suffixes.length - 1; i >= 0; i--) bottomBody(suffixes[i], part);
   const idx = emitted++;
-  // Parts leave the kernel, and are hashed, in their compact (v2) encoding.
+  // Parts leave the kernel, and are hashed, in their compact (v3) encoding.
   if (mode == MODE_PARTS) {
     if (idx >= rangeStart && idx < rangeEnd) {
       cpart.reset(); compactInto(part.ptr, part.pos, cpart);

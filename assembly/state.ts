@@ -7,9 +7,11 @@ import { readSpec, writeSpec, newBottom } from "./registry";
 
 export const MAGIC0: u8 = 0x54; // 'T'
 export const MAGIC1: u8 = 0x52; // 'R'
-// The version encode writes (compact.ts): 2. Version 1 still decodes.
-export const FORMAT_VERSION: u8 = 2;
+// The version encode writes (compact.ts): 3. Versions 1 and 2 still decode
+// (legacy.ts rewrites their values).
+export const FORMAT_VERSION: u8 = 3;
 export const V1: u8 = 1;
+export const V2: u8 = 2;
 // The version byte of the expanded form the kernels parse and write inside
 // (compact.ts): never accepted from outside, never written out.
 export const EXPANDED: u8 = 0x82;
@@ -32,9 +34,10 @@ export function readHeader(r: Reader): Spec | null {
   if (m0 != MAGIC0 || m1 != MAGIC1) { r.fail(E_BAD_MAGIC); return null; }
   const ver = r.u8();
   if (!r.ok) return null;
-  // v1 bytes parse as they are; v2 arrives here expanded (compact.ts openState).
-  if (ver != V1 && ver != EXPANDED) { r.fail(E_BAD_VERSION); return null; }
-  r.version = ver == V1 ? V1 : FORMAT_VERSION;
+  // Every version arrives here expanded, with version 3's values
+  // (compact.ts openState); anything else is refused.
+  if (ver != EXPANDED) { r.fail(E_BAD_VERSION); return null; }
+  r.version = FORMAT_VERSION;
   const spec = readSpec(r, 0);
   if (!r.ok) return null;
   return spec;

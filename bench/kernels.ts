@@ -70,9 +70,10 @@ interface TypeBench<S> {
 const el = (s: string) => bin(encodeValue(s));
 const has = (name: string) => typeof (trellis as Record<string, unknown>)[name] === "function";
 const kdecode = (bytes: Uint8Array): Crdt<unknown> => trellis.decodeState(bytes, "bench");
-// The twins write format v1; the kernel is fed the same states in v2, what
-// peers send and storage holds (test/model/compact.ts, checked against the
-// kernel's own compaction), converted outside the timed code.
+// The twins write the expanded layout (v1's, with v3's values); the kernel is
+// fed the same states in v3, what peers send and storage holds
+// (test/model/compact.ts, checked against the kernel's own compaction),
+// converted outside the timed code.
 const v2 = (v1: Uint8Array): Uint8Array => compactV1(v1);
 
 function types(quick: boolean): TypeBench<any>[] {
@@ -426,7 +427,7 @@ export async function kernelBenches(o: KernelOptions): Promise<Table> {
     "Applying deltas, the GSet, TwoPSet, GCounter, PNCounter, AWSet, ORSet, GMap<LWWRegister>, MaxInt, IVar, LWWRegister and TopK twins stream each delta's bytes into the state as their kernels' merge(bytes) does; the EWFlag, MVRegister, AWMap and Pair twins decode the delta, then join, as their kernels do. The twins do not count the room a join takes before starting (the kernel does, so that running out of memory changes nothing). " +
     "Target for these, n ≥ 10k: ≥ 1.5× the twin and ≥ 3× idiomatic JS; smaller n: ≥ 1× both.");
   const idiomaticOnly = all.filter((x) => !x.flat).map((x) => x.name);
-  t.notes.push("Inputs are the twins' encodings, in format v1's layout (replica ids inline, whole timestamps and keys), which the kernel still reads directly; the kernel writes format v2 (a replica table, a timestamp base, front-coded keys: docs/format.md). So the encode rows time the kernel's v2 writer (an extra compaction pass) against the twins' v1 writers, and results are compared in v1 layout.");
+  t.notes.push("Inputs are the twins' encodings, written in format v1's layout (replica ids inline, whole timestamps and keys) with format v3's order-preserving values, and fed to the kernel compacted to v3 (a replica table, a timestamp base, front-coded keys: docs/format.md), converted outside the timed code. So the encode rows time the kernel's v3 writer (an extra compaction pass) against the twins' expanded-layout writers, and results are compared in that layout.");
   if (idiomaticOnly.length) t.notes.push(`Without a same-algorithm twin yet (idiomatic JS only): ${idiomaticOnly.join(", ")}. Their kernels are on the linear-memory data layer too (issue 10; a GMap of values other than LWWRegister still holds one state object per key, docs/abi.md), but their "twin" column is their older twin over Maps (about what idiomatic JS would write), so their target stays "faster than it".`);
   t.notes.push("Idiomatic JS / older twins: " + all.map((x) => `${x.name} — ${x.twinFrom}`).join("; ") + ".");
   t.notes.push("join: replica A ⊔ replica B in place (A rebuilt untimed before each run), n elements each, half shared. Both results are compared byte for byte.");

@@ -26,7 +26,7 @@ function lwwMapBytes(writes: Map<string, [number, string, string]>): Uint8Array 
     const rb = te.encode(r), vb = encodeValue(v);
     parts.push(varint(k.length), k, [1], varint(ts), varint(rb.length), rb, varint(vb.length), vb);
   }
-  return join(parts);
+  return compactV1(join(parts)); // the expanded layout, compacted (test/model/compact.ts)
 }
 
 // The same writes made through the API, on replica r, in one batch.
@@ -62,7 +62,7 @@ describe("GMap<LWWRegister> (flat layout)", () => {
       expect(a.merge(bb)).toBe(true);
       expect(a.merge(bb)).toBe(false); // idempotent
       expect(a.size).toBe(N * 1.5);
-      expect(Buffer.compare(a.encode(), compactV1(lwwMapBytes(want)))).toBe(0);
+      expect(Buffer.compare(a.encode(), lwwMapBytes(want))).toBe(0);
       expect(a.get("k0")).toBe("a0");
       expect(a.get("k" + (N - 1))).toBe(want.get("k" + (N - 1))![2]);
       expect(a.get("k" + (N * 1.5 - 1))).toBe("b" + (N * 1.5 - 1));
@@ -93,8 +93,8 @@ describe("GMap<LWWRegister> (flat layout)", () => {
       // setAfter from ts 1: the 50th write of a key is at timestamp 50.
       const back = GMap.decode(bytes, "x");
       try { expect(hex(back.encode())).toBe(hex(bytes)); } finally { back.dispose(); }
-      // v2: the one writer "w" in the table, then the base: every key's 50th write, at 50
-      expect(hex(bytes.subarray(0, 9))).toBe(hex(new Uint8Array([0x54, 0x52, 2, 12, 6, 1, 1, 0x77, 50])));
+      // v3: the one writer "w" in the table, then the base: every key's 50th write, at 50
+      expect(hex(bytes.subarray(0, 9))).toBe(hex(new Uint8Array([0x54, 0x52, 3, 12, 6, 1, 1, 0x77, 50])));
     } finally { m.dispose(); }
   });
 
@@ -113,8 +113,8 @@ describe("GMap<LWWRegister> (flat layout)", () => {
         const rb = te.encode(rep), vb = encodeValue("v");
         return [varint(k.length), k, [1], ts, varint(rb.length), rb, varint(vb.length), vb];
       };
-      const body = (keys: Uint8Array[], last: (k: Uint8Array) => ArrayLike<number>[]) => join([[0x54, 0x52, 1, 12, 6], varint(keys.length),
-        ...keys.slice(0, -1).flatMap((k) => entry(k, [5], "p")), ...last(keys[keys.length - 1])]);
+      const body = (keys: Uint8Array[], last: (k: Uint8Array) => ArrayLike<number>[]) => compactV1(join([[0x54, 0x52, 1, 12, 6], varint(keys.length),
+        ...keys.slice(0, -1).flatMap((k) => entry(k, [5], "p")), ...last(keys[keys.length - 1])]));
       const unsorted = body(swapped, (k) => entry(k, [5], "p"));
       const emptyWriter = body(rows, (k) => entry(k, [5], ""));
       const maxTs = body(rows, (k) => entry(k, [0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x01], "p"));
@@ -133,7 +133,7 @@ describe("GMap<LWWRegister> (flat layout)", () => {
   it("a batch of setAfter writes that would pass timestamp 2^64 − 2 is refused whole, not trapped halfway", () => {
     // {"k": ("v" at 2^64 − 3 by "p")}: one setAfter may still follow (at 2^64 − 2), two may not.
     const k = encodeValue("k"), v = encodeValue("v");
-    const bytes = join([[0x54, 0x52, 1, 12, 6], [1], varint(k.length), k, [1], varint(2n ** 64n - 3n), [1], te.encode("p"), varint(v.length), v]);
+    const bytes = compactV1(join([[0x54, 0x52, 1, 12, 6], [1], varint(k.length), k, [1], varint(2n ** 64n - 3n), [1], te.encode("p"), varint(v.length), v]));
     const m = GMap.decode(bytes, "w");
     try {
       const before = hex(m.encode());
@@ -174,7 +174,10 @@ describe("GMap<LWWRegister> (flat layout)", () => {
 });
 
 // The canonical ORSet state: element -> tokens [replica, counter, removed], tokens in canonical order.
-function orsetBytes(els: Map<string, [string, number, boolean][]>): Uint8Array {
+function orsetBytes(els: Map<string, [string, number, boolean][]>): Uint8Array { return compactV1(orsetLayout(els)); }
+
+// The same in the expanded layout (test/model/compact.ts).
+function orsetLayout(els: Map<string, [string, number, boolean][]>): Uint8Array {
   const rows = [...els].map(([e, ts]) => [encodeValue(e), ts] as const).sort((a, b) => compareBytes(a[0], b[0]));
   const parts: ArrayLike<number>[] = [[0x54, 0x52, 1, 11], varint(rows.length)];
   for (const [e, ts] of rows) {
@@ -203,7 +206,7 @@ describe("ORSet on the data layer", () => {
       for (const i of range(N / 2, N * 1.5)) tok("e" + i).push(["b", ++cb, false]);
       for (const i of range(0, N)) if (i % 3 === 0) for (const t of tok("e" + i)) t[2] = true;
       for (const i of range(0, N)) if (i % 9 === 0) tok("e" + i).push(["b", ++cb, false]);
-      const want = compactV1(orsetBytes(model));
+      const want = orsetBytes(model);
       // a merges b's state from its bytes: exactly the model.
       expect(a.merge(b.encode())).toBe(true);
       expect(Buffer.compare(a.encode(), want)).toBe(0);
@@ -234,13 +237,13 @@ describe("ORSet on the data layer", () => {
         const keys = [...m2.keys()].map((e) => [e, encodeValue(e)] as const).sort((x, y) => compareBytes(x[1], y[1]));
         const lastKey = keys[keys.length - 1][0];
         m2.delete(lastKey);
-        const head = orsetBytes(m2);
+        const head = orsetLayout(m2);
         const e = encodeValue(lastKey);
         const body = head.subarray(4);
         // count + 1 (one more element), then the entries, then the bad last one
         const n = m2.size + 1;
         const rest = body.subarray(varint(m2.size).length);
-        return join([[0x54, 0x52, 1, 11], varint(n), rest, varint(e.length), e, ...tail]);
+        return compactV1(join([[0x54, 0x52, 1, 11], varint(n), rest, varint(e.length), e, ...tail]));
       };
       const q = te.encode("q");
       const badOrder = last([[2], [1], q, [9], [0], [1], q, [8], [0]]);
@@ -291,7 +294,7 @@ describe("under a memory cap", () => {
       const before = hex(m.encode());
       oom(() => m.batch((t) => { for (let i = 0; i < 300_000; i++) t.update("a fairly long key to fill memory " + i, LWWRegister.ops.set("v" + i, 2)); }));
       expect(hex(m.encode())).toBe(before);
-      expect(hex(m.takeDelta())).toBe("5452020c06000000"); // nothing pending
+      expect(hex(m.takeDelta())).toBe("5452030c06000000"); // nothing pending
       m.update("second", LWWRegister.ops.set(2, 1));
       expect(m.size).toBe(2);
     } finally { m.dispose(); }

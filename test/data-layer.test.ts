@@ -13,12 +13,13 @@ beforeAll(async () => { await init(); });
 const byBytes = compareBytes;
 
 
-// The canonical GSet state of these strings, built in JS.
+// The canonical GSet state of these strings, built in JS: the expanded
+// layout, compacted to version 3 by the TS compaction (test/model/compact.ts).
 function gsetBytes(els: string[]): Uint8Array {
   const enc = els.map((e) => encodeValue(e)).sort(byBytes);
   const parts: ArrayLike<number>[] = [[0x54, 0x52, 1, 8], varint(enc.length)];
   for (const e of enc) parts.push(varint(e.length), e);
-  return join(parts);
+  return compactV1(join(parts));
 }
 
 const range = (from: number, to: number, p = "k") => Array.from({ length: to - from }, (_, i) => p + (from + i));
@@ -36,7 +37,7 @@ describe("GSet on the data layer", () => {
       expect(s.has("k0")).toBe(true);
       expect(s.has("k1499999")).toBe(true);
       expect(s.has("k1500000")).toBe(false);
-      const want = compactV1(gsetBytes(range(0, N * 1.5)));
+      const want = gsetBytes(range(0, N * 1.5));
       const got = s.encode();
       expect(got.length).toBe(want.length);
       expect(Buffer.compare(got, want)).toBe(0);
@@ -49,10 +50,10 @@ describe("GSet on the data layer", () => {
     const s = new GSet("x");
     try {
       s.batch((t) => { for (const e of shuffled) t.add(e); });
-      expect(Buffer.compare(s.encode(), compactV1(gsetBytes(els)))).toBe(0);
+      expect(Buffer.compare(s.encode(), gsetBytes(els))).toBe(0);
       s.add("zz"); // a later add goes to the tail again
       s.add("");
-      expect(Buffer.compare(s.encode(), compactV1(gsetBytes([...els, "zz", ""])))).toBe(0);
+      expect(Buffer.compare(s.encode(), gsetBytes([...els, "zz", ""]))).toBe(0);
       expect(s.size).toBe(50_002);
     } finally { s.dispose(); }
   });
@@ -65,9 +66,9 @@ describe("GSet on the data layer", () => {
       // The last two elements swapped: the fault is 2,500 elements in.
       const enc = range(500, 3000).map((e) => encodeValue(e)).sort(byBytes);
       [enc[enc.length - 1], enc[enc.length - 2]] = [enc[enc.length - 2], enc[enc.length - 1]];
-      const unsorted = join([[0x54, 0x52, 1, 8], varint(enc.length), ...enc.flatMap((e) => [varint(e.length), e])]);
+      const unsorted = compactV1(join([[0x54, 0x52, 1, 8], varint(enc.length), ...enc.flatMap((e) => [varint(e.length), e])]));
       const badValue = good.slice();
-      badValue[badValue.length - 7] = 0x09; // the last element ("k2999": 7, then 5 5 "k2999") gets an unknown tag
+      badValue[badValue.length - 1] = 0xff; // the last element ("k2999": 06 "k2999" 00) loses its terminator
       const trailing = join([good, [0]]);
       for (const [bad, code] of [[unsorted, "NONCANONICAL"], [badValue, "BAD_VALUE"], [trailing, "TRAILING"]] as const) {
         expect(() => s.merge(bad)).toThrow(code);
@@ -151,7 +152,7 @@ describe("GCounter and TwoPSet on the data layer", () => {
 describe("MaxInt and LWWRegister on the data layer", () => {
   const lww = (ts: number, rep: string, v: string, tail: number[] = []) => {
     const r = new TextEncoder().encode(rep), e = encodeValue(v);
-    return join([[0x54, 0x52, 1, 6, 1], varint(ts), varint(r.length), r, varint(e.length), e, tail]);
+    return join([compactV1(join([[0x54, 0x52, 1, 6, 1], varint(ts), varint(r.length), r, varint(e.length), e])), tail]);
   };
 
   it("LWWRegister merges from bytes: the greater write wins by (timestamp, replica, value); bad bodies change nothing", () => {
@@ -172,7 +173,7 @@ describe("MaxInt and LWWRegister on the data layer", () => {
       expect(r.value).toBe("a".repeat(1000));
       expect(r.writer).toBe("a");
       expect(r.merge(lww(7, "b", "s"))).toBe(true); // and shrinks
-      expect(hex(r.encode())).toBe(hex(compactV1(lww(7, "b", "s"))));
+      expect(hex(r.encode())).toBe(hex(lww(7, "b", "s")));
       expect(r.merge(join([[0x54, 0x52, 1, 6, 0]]))).toBe(false); // bottom
     } finally { r.dispose(); }
   });
@@ -216,7 +217,7 @@ describe("MaxInt and LWWRegister on the data layer", () => {
 describe("IVar on the data layer", () => {
   const iv = (v: string, tail: number[] = []) => {
     const e = encodeValue(v);
-    return join([[0x54, 0x52, 1, 5, 1], varint(e.length), e, tail]);
+    return join([compactV1(join([[0x54, 0x52, 1, 5, 1], varint(e.length), e])), tail]);
   };
 
   it("merges from bytes (the byte-greater value wins), refuses bad bodies unchanged, and gives memory back", () => {
@@ -230,7 +231,7 @@ describe("IVar on the data layer", () => {
       expect(() => v.merge(Uint8Array.from([0x54, 0x52, 1, 5, 1, 1, 0xff]))).toThrow("BAD_VALUE");
       expect(v.value).toBe("m");
       expect(v.merge(iv("n".repeat(5000)))).toBe(true);
-      expect(hex(v.encode())).toBe(hex(compactV1(iv("n".repeat(5000)))));
+      expect(hex(v.encode())).toBe(hex(iv("n".repeat(5000))));
     } finally { v.dispose(); }
     const big = "v".repeat(100_000);
     IVar.decode(iv(big), "x").dispose();
@@ -289,7 +290,7 @@ describe("TopK on the data layer", () => {
   it("a merge body out of order, over k, or with a bad id changes nothing", () => {
     const t = new TopK<string>("a", 2).add("x", 5);
     const ent = (id: string, s: number) => { const e = encodeValue(id); return [...varint(e.length), ...e, ...varint(s)]; };
-    const body = (...es: number[][]) => Uint8Array.from([0x54, 0x52, 1, 15, 2, es.length, ...es.flat()]);
+    const body = (...es: number[][]) => compactV1(Uint8Array.from([0x54, 0x52, 1, 15, 2, es.length, ...es.flat()]));
     try {
       const before = hex(t.encode());
       expect(() => t.merge(body(ent("b", 9), ent("a", 9)))).toThrow("NONCANONICAL");

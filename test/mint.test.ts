@@ -2,7 +2,7 @@
 // a delta mints — dots, tokens, counter entries, writes, TopK entries — and
 // what its causal contexts cover, per replica, read from hand-made deltas.
 import { beforeAll, describe, expect, it } from "vitest";
-import { dot, rep, str, strValue, varint } from "./util/bytes.js";
+import { dot, rep, str, strValue3, varint } from "./util/bytes.js";
 import { AWSet, GCounter, LWWRegister, ORSet, TrellisError, init } from "../dist/host/index.node.js";
 import { mintsByReplica, mintsOf } from "../dist/host/replication/index.js";
 
@@ -11,7 +11,7 @@ beforeAll(async () => { await init(); });
 const ctx = (vv: [string, number][], cloud: [string, number][] = []) =>
   [...varint(vv.length), ...vv.flatMap(([r, c]) => dot(r, c)), ...varint(cloud.length), ...cloud.flatMap(([r, c]) => dot(r, c))];
 const state = (spec: number[], body: number[]) => Uint8Array.from([0x54, 0x52, 1, ...spec, ...body]);
-const key = (s: string) => ({ key: Uint8Array.from(strValue(s)) });
+const key = (s: string) => ({ key: Uint8Array.from(strValue3(s)) });
 
 describe("mintsOf: one hand-made delta per type", () => {
   it("GCounter and PNCounter: counter entries per replica", () => {
@@ -31,8 +31,8 @@ describe("mintsOf: one hand-made delta per type", () => {
     ]);
     expect(mintsOf(state([3], varint(9)))).toEqual([{ kind: "max", path: [], value: 9n }]);
     expect(mintsOf(state([15, 3], [2, ...str("ana"), ...varint(120), ...str("ben"), 90]))).toEqual([
-      { kind: "topk", path: [], id: Uint8Array.from(strValue("ana")), score: 120n },
-      { kind: "topk", path: [], id: Uint8Array.from(strValue("ben")), score: 90n },
+      { kind: "topk", path: [], id: Uint8Array.from(strValue3("ana")), score: 120n },
+      { kind: "topk", path: [], id: Uint8Array.from(strValue3("ben")), score: 90n },
     ]);
     for (const [spec, body] of [[[3], [0]], [[6], [0]], [[8], [1, ...str("x")]], [[5], [1, ...str("x")]], [[10], [0, 0, 0]]] as number[][][]) {
       expect(mintsOf(state(spec, body))).toEqual([]);

@@ -103,9 +103,10 @@ $("new-campaign-2").addEventListener("click", newCampaign);
 
 // Who counted what: a GCounter's state holds one entry per replica (its own
 // increments; the value is their sum). Read from the canonical bytes
-// (docs/format.md: 'T' 'R' version 2, spec 1, the replica table count
-// (replica:bytes)*, then count (replica-index n:varint)*; version 1 had no
-// table and the replica's bytes in each entry), grouped by tab: by its key's
+// (docs/format.md: 'T' 'R' version 3, spec 1, the replica table count
+// (replica:bytes)*, then count (replica-index n:varint)*; version 2 has the
+// same GCounter layout, version 1 had no table and the replica's bytes in
+// each entry), grouped by tab: by its key's
 // did (a reload is a new incarnation of the same key).
 function counted(ids) {
   const by = new Map();
@@ -125,11 +126,11 @@ function counted(ids) {
       }
     };
     const bytes = () => { const len = varint(); return utf8.decode(b.subarray(i, (i += len))); };
-    if (b[0] !== 0x54 || b[1] !== 0x52 || b[3] !== 1 || (b[2] !== 1 && b[2] !== 2)) continue;
+    if (b[0] !== 0x54 || b[1] !== 0x52 || b[3] !== 1 || (b[2] !== 1 && b[2] !== 2 && b[2] !== 3)) continue;
     const table = [];
-    if (b[2] === 2) for (let k = varint(); k > 0; k--) table.push(bytes());
+    if (b[2] !== 1) for (let k = varint(); k > 0; k--) table.push(bytes());
     for (let k = varint(); k > 0; k--) {
-      const replica = b[2] === 2 ? table[varint()] : bytes();
+      const replica = b[2] !== 1 ? table[varint()] : bytes();
       const who = String(replica).replace(/\..*$/, "");
       by.set(who, (by.get(who) ?? 0) + varint());
     }

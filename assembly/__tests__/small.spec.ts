@@ -15,7 +15,7 @@ function topk(k: u8, ids: string, scores: u8[]): TopK {
   // body := count (id:value score)*, ids one letter each, given in order
   const w = new Writer();
   w.varint(<u64>ids.length);
-  for (let i = 0; i < ids.length; i++) { w.u8(3); w.u8(5); w.u8(1); w.u8(ids.charCodeAt(i)); w.varint(<u64>scores[i]); }
+  for (let i = 0; i < ids.length; i++) { w.u8(3); w.u8(6); w.u8(ids.charCodeAt(i)); w.u8(0); w.varint(<u64>scores[i]); }
   const r = readerOf(w);
   t.decode(r, 0);
   expect(r.ok).toBe(true);
@@ -53,7 +53,7 @@ describe("flat registers", () => {
   it("free twice is harmless, and a freed register is bottom", () => {
     const r = new LWWRegister(spec(6));
     const w = new Writer();
-    w.u8(1); w.varint(7); w.u8(1); w.u8(0x61); w.u8(2); w.u8(5); w.u8(0);
+    w.u8(1); w.varint(7); w.u8(1); w.u8(0x61); w.u8(2); w.u8(5); w.u8(0); // the number 0
     r.decode(readerOf(w), 0);
     expect(r.isBottom()).toBe(false);
     r.free();
@@ -65,9 +65,9 @@ describe("flat registers", () => {
     const a = new LWWRegister(spec(6)), b = new LWWRegister(spec(6));
     const w = new Writer();
     const big = 1 << 19; // a 512 KiB value (values are at most 1 MiB): more than the cap below leaves
-    w.u8(1); w.varint(9); w.u8(1); w.u8(0x62); w.varint(<u64>big + 4); w.u8(6); // tag, 3-byte length, bytes
-    w.varint(<u64>big);
+    w.u8(1); w.varint(9); w.u8(1); w.u8(0x62); w.varint(<u64>big + 2); w.u8(7); // tag, bytes, terminator
     for (let i = 0; i < big; i++) w.u8(0x41);
+    w.u8(0);
     b.decode(readerOf(w), 0);
     expect(b.isBottom()).toBe(false);
     const before = enc(a);

@@ -4,7 +4,7 @@
 // renders elements, keys, register values and TopK ids with the host's value
 // codec (docs/format.md, "User values") as JSON-like text. The output format
 // is documented in docs/abi.md, "Command mode".
-import { Reader, skipValue } from "../codec";
+import { Reader, skipValue, skipText, skipNumber, V_NULL, V_FALSE, V_TRUE, V_NEG, V_POS, V_STRING, V_BYTES, V_ARRAY, V_OBJECT, V_END } from "../codec";
 import {
   Spec, T_GCOUNTER, T_PNCOUNTER, T_MAXINT, T_EWFLAG, T_IVAR, T_LWWREGISTER, T_MVREGISTER,
   T_GSET, T_TWOPSET, T_AWSET, T_ORSET, T_GMAP, T_AWMAP, T_PAIR, T_TOPK,
@@ -148,70 +148,86 @@ function skip(r: Reader): void {
   else r.p = q;
 }
 
+// An escaped string or bytes payload at r (docs/format.md, "User values"),
+// unescaped into a fresh buffer; r ends after its terminator.
+function payload(r: Reader, utf8: bool): ArrayBuffer {
+  const q = skipText(r.p, r.end, utf8);
+  if (q == 0) { r.fail(ERR); return new ArrayBuffer(0); }
+  let n = 0;
+  for (let p = r.p; p < q - 1; p++) { if (load<u8>(p) == 0) p++; n++; }
+  const b = new ArrayBuffer(n);
+  let i = 0;
+  for (let p = r.p; p < q - 1; p++) { store<u8>(changetype<usize>(b) + i++, load<u8>(p)); if (load<u8>(p) == 0) p++; }
+  r.p = q;
+  return b;
+}
+
 // value := tag payload. On malformed bytes sets r.err.
 function value(r: Reader, out: Out, depth: i32): void {
   if (depth > MAX_VALUE_DEPTH) { r.fail(ERR); return; }
+  const at = r.p;
   const tag = r.u8();
   if (!r.ok) return;
   switch (tag) {
-    case 0: out.put("null"); return;
-    case 1: out.put("false"); return;
-    case 2: out.put("true"); return;
-    case 3: {
-      const z = r.varint();
-      if (r.ok) out.put(zigzag(z));
+    case V_NULL: out.put("null"); return;
+    case V_FALSE: out.put("false"); return;
+    case V_TRUE: out.put("true"); return;
+    case V_NEG: case V_POS: {
+      const q = skipNumber(r.p, r.end, tag == V_NEG);
+      if (q == 0) { r.fail(ERR); return; }
+      let m: u64 = 0;
+      for (let i = 0; r.p < q; i++) {
+        let b = <u64>load<u8>(r.p++);
+        if (tag == V_NEG) b = 0xff - b;
+        m |= (b >> 1) << <u64>(56 - 7 * i);
+      }
+      out.put(float(reinterpret<f64>(tag == V_NEG ? m | (<u64>1 << 63) : m)));
       return;
     }
-    case 4: {
-      if (r.left < 8) { r.fail(ERR); return; }
-      const f = reinterpret<f64>(bswap<u64>(load<u64>(r.p)));
-      r.p += 8;
-      out.put(float(f));
-      return;
-    }
-    case 5: case 6: {
-      const n = len(r);
+    case V_STRING: case V_BYTES: {
+      const b = payload(r, tag == V_STRING);
       if (!r.ok) return;
-      out.put(tag == 5 ? text(r.p, n) : binary(r.p, n));
-      r.p += <usize>n;
+      out.put(tag == V_STRING ? text(changetype<usize>(b), b.byteLength) : binary(changetype<usize>(b), b.byteLength));
       return;
     }
-    case 7: {
-      const n = r.count(1);
+    case V_ARRAY: {
       out.put("[");
-      let shown = 0;
-      for (let i = 0; i < n && r.ok; i++) {
+      let i = 0, shown = 0;
+      while (r.ok && r.p < r.end && load<u8>(r.p) != V_END) {
         if (shown == i && out.take(shown)) {
           if (i > 0) out.put(", ");
           value(r, out, depth + 1);
           shown++;
         } else skip(r);
+        i++;
       }
-      if (shown < n) out.put((shown > 0 ? ", " : "") + more(n - shown));
+      r.u8(); // the end marker
+      if (shown < i) out.put((shown > 0 ? ", " : "") + more(i - shown));
       out.put("]");
       return;
     }
-    case 8: {
-      const n = r.count(2);
+    case V_OBJECT: {
       out.put("{");
-      let shown = 0;
-      for (let i = 0; i < n && r.ok; i++) {
-        const k = len(r);
+      let i = 0, shown = 0;
+      while (r.ok && r.p < r.end && load<u8>(r.p) != V_END) {
+        if (r.u8() != V_STRING) { r.fail(ERR); return; }
+        const k = payload(r, true);
         if (!r.ok) return;
-        const kp = r.p;
-        r.p += <usize>k;
         if (shown == i && out.take(shown)) {
           if (i > 0) out.put(", ");
-          out.put(text(kp, k) + ": ");
+          out.put(text(changetype<usize>(k), k.byteLength) + ": ");
           value(r, out, depth + 1);
           shown++;
         } else skip(r);
+        i++;
       }
-      if (shown < n) out.put((shown > 0 ? ", " : "") + more(n - shown));
+      r.u8();
+      if (shown < i) out.put((shown > 0 ? ", " : "") + more(i - shown));
       out.put("}");
       return;
     }
   }
+  r.p = at;
   r.fail(ERR);
 }
 

@@ -107,3 +107,17 @@ export function putVarint(p: usize, v: u64): usize {
   while (p < end) { acc |= <u64>load<u8>(p++); }
   return (acc & 0x8080_8080_8080_8080) == 0;
 }
+
+// Whether p[0..n) is all ASCII without NUL (a string value's payload that
+// needs no escape), a word at a time.
+@inline export function isAsciiText(p: usize, n: usize): bool {
+  const end = p + n;
+  while (p + 8 <= end) {
+    const x = load<u64>(p);
+    // a high bit set, or a zero byte (the classic haszero test)
+    if (((x | ((x - 0x0101_0101_0101_0101) & ~x)) & 0x8080_8080_8080_8080) != 0) return false;
+    p += 8;
+  }
+  while (p < end) { const b = load<u8>(p++); if (b == 0 || b >= 0x80) return false; }
+  return true;
+}

@@ -4,7 +4,7 @@
 // is created per element.
 export { alloc, resize, release, setCapPages, capPagesNow, canAlloc, spanFreeBytes, LARGE } from "./mem";
 export { hashBytes } from "./hash";
-export { compareBytes, compareFast, copyBytes, isAscii, equalBytes, entryLen, entryBody, varintSize, putVarint } from "./bytes";
+export { compareBytes, compareFast, copyBytes, isAscii, isAsciiText, equalBytes, entryLen, entryBody, varintSize, putVarint } from "./bytes";
 export { Vec, Bytes, U32Vec, U64Vec } from "./vec";
 export { ByteTable } from "./table";
 export { Run, entrySize, sortedIndex, sortByKey } from "./sorted";

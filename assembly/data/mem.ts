@@ -55,7 +55,10 @@ export function canAlloc(n: usize): bool { return fits(n); }
 export function alloc(n: usize): usize {
   if (n >= LARGE) return spanAlloc(n);
   if (n < 16) n = 16;
-  if (!fits(n)) return 0;
+  // Near the cap TLSF cannot grow, while freed spans may be free (a large
+  // input refused just before): a small block then takes span units, from
+  // free spans only (growing memory for it would eat the headroom TLSF keeps).
+  if (!fits(n)) return spanReuse(n);
   return heap.alloc(n);
 }
 
@@ -74,7 +77,15 @@ export function resize(p: usize, n: usize): usize {
     return q;
   }
   if (n < 16) n = 16;
-  if (!fits(n)) return 0;
+  if (!fits(n)) {
+    // As in alloc: out of TLSF into free span units, contents kept.
+    const q = spanReuse(n);
+    if (q == 0) return 0;
+    const old = changetype<BLOCK>(p - BLOCK_OVERHEAD).mmInfo & ~<usize>3;
+    memory.copy(q, p, old < n ? old : n);
+    heap.free(p);
+    return q;
+  }
   return heap.realloc(p, n);
 }
 
@@ -169,6 +180,17 @@ function take(prev: usize, b: usize, u: usize): void {
   }
   if (prev != 0) setNext(prev, rest); else freeHead = rest;
   setUnits(b, u);
+}
+
+// A block from the free spans only (memory does not grow), or 0.
+function spanReuse(n: usize): usize {
+  const u = unitsFor(n);
+  let prev: usize = 0;
+  for (let b = freeHead; b != 0; b = next(b)) {
+    if (units(b) >= u) { take(prev, b, u); return b + HEAD; }
+    prev = b;
+  }
+  return 0;
 }
 
 function spanAlloc(n: usize): usize {

@@ -9,7 +9,7 @@
 import { Reader, Writer } from "../codec";
 import { E_BAD_TAG, E_NONCANONICAL, E_OUT_OF_MEMORY, E_TOO_LARGE, E_TRAILING, MAX_PARTS, setError } from "../errors";
 import { Lattice, Spec, batchEpoch, pendingOfBatch } from "../lattice";
-import { ByteTable, Run, Vec, compareBytes, compareFast, copyBytes, entryBody, entryLen, entrySize, isAscii, sortedIndex, varintSize } from "../data/index";
+import { ByteTable, Run, Vec, compareBytes, compareFast, copyBytes, entryBody, entryLen, entrySize, isAsciiText, sortedIndex, varintSize } from "../data/index";
 
 export const OP_ADD: u32 = 0; // op := 0 element:bytes
 
@@ -343,13 +343,14 @@ export function readElements(r: Reader, n: i32, into: Run | null): void {
 }
 
 // r.valueRaw() with a fast path for what most elements are: a string of
-// fewer than 126 ASCII bytes (entry = length, tag 5, length, bytes), checked
-// a word at a time and accepting exactly what valueRaw() accepts for it.
+// fewer than 126 ASCII bytes without NUL (entry = length, tag 6, bytes,
+// 0x00), checked a word at a time and accepting exactly what valueRaw()
+// accepts for it.
 @inline export function readElement(r: Reader): usize {
   const p = r.p;
   if (p + 2 < r.end) {
     const n = <usize>load<u8>(p);
-    if (n >= 2 && n < 0x80 && n < r.end - p && load<u8>(p + 1) == 5 && <usize>load<u8>(p + 2) == n - 2 && isAscii(p + 3, n - 2)) {
+    if (n >= 2 && n < 0x80 && n < r.end - p && load<u8>(p + 1) == 6 && load<u8>(p + n) == 0 && isAsciiText(p + 2, n - 2)) {
       r.p = p + 1 + n;
       r.rawLen = <i32>n;
       return p + 1;

@@ -64,7 +64,7 @@ export class LWWRegister<T extends Value = Value> extends Crdt<T | undefined> {
     const n = r.varint();
     const end = r.pos + n;
     if (end > r.buf.length) throw new TrellisError("TRUNCATED", "input ended inside a value");
-    const v = readValue(r);
+    const v = readValue(r, 0, end);
     if (r.pos !== end) throw new TrellisError("TRAILING", "bytes left after a value");
     // Pass over the timestamp and the writer id (no view made), so an entry
     // inside a map ends where the next begins.

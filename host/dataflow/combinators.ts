@@ -116,8 +116,9 @@ export class ProductProcess extends Binary {
     for (const it of items) {
       for (const o of others) {
         const [a, b] = side === 0 ? [it, o] : [o, it];
-        // The canonical bytes of the array [a, b]: tag 7, count 2, then both values.
-        out.push({ key: "\u0007\u0002" + a.key + b.key, value: [a.value, b.value], token: this.joinTokens(side, it, o, dry), removed: it.removed || o.removed });
+        // The canonical bytes of the array [a, b] (docs/format.md, "User
+        // values"): tag 0x08, both values (self-delimiting), the end 0x00.
+        out.push({ key: "\u0008" + a.key + b.key + "\u0000", value: [a.value, b.value], token: this.joinTokens(side, it, o, dry), removed: it.removed || o.removed });
       }
     }
     this.note(side, items, dry);

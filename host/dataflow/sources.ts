@@ -8,7 +8,7 @@
 //   AWSet          the element's dots; a dot the delta's causal context covers
 //                  but its store no longer holds was removed
 import { ByteReader } from "../crdt/bytes.js";
-import { v1Layout } from "../crdt/layout.js";
+import { current, v1Layout } from "../crdt/layout.js";
 import { Tag, TypeSpec, readSpec } from "../crdt/spec.js";
 import { decodeValue } from "../crdt/value.js";
 import { Item, Tokens, bytesKey } from "./provenance.js";
@@ -43,7 +43,7 @@ export class SetSource {
   // The items of an encoded state or delta-group of this set type. With
   // commit = false nothing is recorded (a dry run over candidate elements).
   read(state: Uint8Array, commit = true): Item[] {
-    const r = new ByteReader(v1Layout(state));
+    const r = new ByteReader(v1Layout(current(state))); // values in version 3
     r.raw(3); // 'T' 'R' version: the kernel produced or validated these bytes
     readSpec(r);
     switch (this.tag) {

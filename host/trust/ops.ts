@@ -9,7 +9,7 @@ import type { Kernel } from "../wasm/kernel.js";
 import { kernel } from "../wasm/kernel.js";
 import { COMMANDS } from "./ucan.js";
 import { TrustError } from "./errors.js";
-import { v1Layout } from "../crdt/layout.js";
+import { current, v1Layout } from "../crdt/layout.js";
 
 function specAt(root: TypeSpec, path: PathSegment[]): TypeSpec {
   let s = root;
@@ -47,7 +47,7 @@ const pathKey = (p: PathSegment[]): string => p.map((s) => typeof s === "string"
 //   /trellis/write: nothing narrower describes it.
 export function commandsOf(delta: Uint8Array, k: Kernel = kernel()): string[] {
   const mints: Mint[] = mintsOf(delta, k); // validates the state first
-  const r = new ByteReader(v1Layout(delta));
+  const r = new ByteReader(v1Layout(current(delta, k))); // values in version 3
   r.raw(3); // 'T' 'R' version: checked by the kernel
   const root = readSpec(r);
   const need = new Set<string>();

@@ -11,7 +11,7 @@ import { CID } from "multiformats/cid";
 import { publicKeyFromDid } from "../identity/did.js";
 import { verifySignature, type PeerIdentity } from "../identity/identity.js";
 import { ByteReader, equalBytes, utf8 } from "../crdt/bytes.js";
-import { v1Layout } from "../crdt/layout.js";
+import { current, v1Layout } from "../crdt/layout.js";
 import { decodeValue } from "../crdt/value.js";
 import { Tag } from "../crdt/spec.js";
 import { mintsOf } from "../replication/mint.js";
@@ -100,7 +100,7 @@ export async function verifyRevocation(bytes: Uint8Array, o: { limits?: Partial<
 // bytes; anything else (another type, an element that is not bytes) is BAD_CAP.
 export function revocationElements(state: Uint8Array, k: Kernel = kernel()): Uint8Array[] {
   try { mintsOf(state, k); } catch (e) { throw new TrustError("BAD_DELTA", `${REVOCATIONS_VARIABLE}: ${(e as Error)?.message ?? String(e)}`, e); }
-  const r = new ByteReader(v1Layout(state)); // validated by mintsOf
+  const r = new ByteReader(v1Layout(current(state, k))); // validated by mintsOf; values in version 3
   r.raw(3);
   if (r.u8() !== Tag.GSet) throw new TrustError("BAD_CAP", `${REVOCATIONS_VARIABLE} is a GSet`);
   const out: Uint8Array[] = [];

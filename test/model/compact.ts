@@ -1,11 +1,17 @@
-// Format v2's compact form, written in plain TypeScript from a v1 (expanded)
-// encoding: an implementation separate from the kernel's (assembly/compact.ts),
+// The compact form (format versions 2 and 3), written in plain TypeScript from
+// the expanded layout (version 1's: replica ids inline, timestamps and keys
+// whole): an implementation separate from the kernel's (assembly/compact.ts),
 // so tests comparing the two check the format, not one implementation against
-// itself. docs/format.md, "Version 2", is the reference.
+// itself. docs/format.md is the reference.
+//
+// The models write that layout with the version byte 1 and version 3's user
+// values (the values are opaque here): compactV1 gives the version 3 state
+// the kernels write. Real version 1 and 2 bytes, with the old values, are
+// made from the same layout by test/model/legacy.ts.
 
-interface Spec { tag: number; k?: number; a?: Spec; b?: Spec }
+export interface Spec { tag: number; k?: number; a?: Spec; b?: Spec }
 
-class Cursor {
+export class Cursor {
   p = 0;
   constructor(readonly b: Uint8Array) {}
   u8(): number {
@@ -41,7 +47,7 @@ class Out {
   bytes(b: Uint8Array): void { this.varint(b.length); for (const x of b) this.parts.push(x); }
 }
 
-function readSpec(c: Cursor): Spec {
+export function readSpec(c: Cursor): Spec {
   const tag = c.u8();
   if (tag === 15) return { tag, k: c.n() };
   if (tag === 12 || tag === 13) return { tag, a: readSpec(c) };
@@ -100,8 +106,9 @@ function walk(c: Cursor, s: Spec, out: Item[], lists: { n: number }): void {
 
 export const MAX_PREFIX = 255;
 
-// The v2 encoding of the state whose v1 encoding is `v1`.
-export function compactV1(v1: Uint8Array): Uint8Array {
+// The compact encoding (version 3 unless told) of the state whose expanded
+// layout is `v1`; its values are copied as they are.
+export function compactV1(v1: Uint8Array, version = 3): Uint8Array {
   const c = new Cursor(v1);
   if (c.u8() !== 0x54 || c.u8() !== 0x52 || c.u8() !== 1) throw new RangeError("not a v1 state");
   const specAt = c.p;
@@ -117,7 +124,7 @@ export function compactV1(v1: Uint8Array): Uint8Array {
   const base = stamps.length === 0 ? 0n : stamps.reduce((a, b) => (b < a ? b : a));
 
   const o = new Out();
-  o.u8(0x54); o.u8(0x52); o.u8(2);
+  o.u8(0x54); o.u8(0x52); o.u8(version);
   for (const x of specBytes) o.u8(x);
   o.varint(reps.length);
   for (const r of reps) o.bytes(Buffer.from(r, "latin1"));
@@ -132,10 +139,12 @@ export function compactV1(v1: Uint8Array): Uint8Array {
       case "ts": o.varint(i.v - base); break;
       case "key": {
         const p = prev.get(i.list) ?? new Uint8Array(0);
+        // From version 3 a key's final 0x00 is left out (docs/format.md, "Sorted keys").
+        const z = version >= 3 && i.v.length > 0 && i.v[i.v.length - 1] === 0 ? 1 : 0;
         let l = 0;
-        while (l < MAX_PREFIX && l < p.length && l < i.v.length && p[l] === i.v[l]) l++;
+        while (l < MAX_PREFIX && l < p.length && l < i.v.length - z && p[l] === i.v[l]) l++;
         o.varint(l);
-        o.bytes(i.v.subarray(l));
+        o.bytes(i.v.subarray(l, i.v.length - z));
         prev.set(i.list, i.v);
         break;
       }

@@ -42,9 +42,12 @@ export function varint(v: number | bigint): number[] {
 }
 
 // Pieces of hand-made states (docs/format.md): UTF-8 bytes, a replica id, a
-// string value (tag 5), a length-prefixed string element, a dot.
+// string value in version 1 and 2's values (tag 5), a length-prefixed string element, a dot.
 export const utf = (s: string): number[] => [...new TextEncoder().encode(s)];
 export const rep = (r: string): number[] => [...varint(utf(r).length), ...utf(r)];
 export const strValue = (s: string): number[] => [5, ...varint(utf(s).length), ...utf(s)];
+// The same string in version 3's values (a string without NUL: tag 6, UTF-8,
+// 0x00): what the kernel reports for a version 1 string (docs/format.md).
+export const strValue3 = (s: string): number[] => [6, ...utf(s), 0];
 export const str = (s: string): number[] => [...varint(strValue(s).length), ...strValue(s)];
 export const dot = (r: string, c: bigint | number): number[] => [...rep(r), ...varint(c)];
