@@ -211,7 +211,9 @@ export class Kernel {
 
   // The input buffer for len bytes; 0 means the kernel's memory cap leaves no room.
   #input(len: number): number {
-    const p = this.exports.input(len);
+    // Pointers cross as i32: past 2 GiB of kernel memory they read negative
+    // (the full bench grew one past it), so take them unsigned.
+    const p = this.exports.input(len) >>> 0;
     if (p === 0) throw new TrellisError("OUT_OF_MEMORY", `no room for ${len} bytes of input under the kernel's memory cap`);
     return p;
   }
@@ -225,7 +227,7 @@ export class Kernel {
   }
 
   #out(len: number): Uint8Array {
-    const p = this.exports.output();
+    const p = this.exports.output() >>> 0; // unsigned, as in #input
     this.work += len;
     return this.#mem().slice(p, p + len);
   }
