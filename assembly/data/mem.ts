@@ -69,24 +69,24 @@ export function resize(p: usize, n: usize): usize {
   if (isSpan(p)) return spanResize(p, n);
   if (n >= LARGE) {
     // Moves out of TLSF: copy what the old block held.
-    return moveOut(p, spanAlloc(n), n);
+    const q = spanAlloc(n);
+    if (q == 0) return 0;
+    const old = changetype<BLOCK>(p - BLOCK_OVERHEAD).mmInfo & ~<usize>3;
+    memory.copy(q, p, old < n ? old : n);
+    heap.free(p);
+    return q;
   }
   if (n < 16) n = 16;
   if (!fits(n)) {
     // As in alloc: out of TLSF into free span units, contents kept.
-    return moveOut(p, spanReuse(n), n);
+    const q = spanReuse(n);
+    if (q == 0) return 0;
+    const old = changetype<BLOCK>(p - BLOCK_OVERHEAD).mmInfo & ~<usize>3;
+    memory.copy(q, p, old < n ? old : n);
+    heap.free(p);
+    return q;
   }
   return heap.realloc(p, n);
-}
-
-// TLSF block p's contents (up to n bytes) into span block q, freeing p;
-// q == 0 (no room) leaves p as it was.
-function moveOut(p: usize, q: usize, n: usize): usize {
-  if (q == 0) return 0;
-  const old = changetype<BLOCK>(p - BLOCK_OVERHEAD).mmInfo & ~<usize>3;
-  memory.copy(q, p, old < n ? old : n);
-  heap.free(p);
-  return q;
 }
 
 // A block of at least n bytes from the page spans whatever its size (4 KiB
@@ -195,10 +195,16 @@ function spanReuse(n: usize): usize {
 
 function spanAlloc(n: usize): usize {
   if (n > 0x7000_0000) return 0;
-  const q = spanReuse(n);
-  if (q != 0) return q;
-  if (!growTop(unitsFor(n), tailFreeUnits())) return 0;
-  return spanReuse(n); // growTop made room
+  const u = unitsFor(n);
+  for (let pass = 0; pass < 2; pass++) {
+    let prev: usize = 0;
+    for (let b = freeHead; b != 0; b = next(b)) {
+      if (units(b) >= u) { take(prev, b, u); return b + HEAD; }
+      prev = b;
+    }
+    if (pass == 0 && !growTop(u, tailFreeUnits())) return 0;
+  }
+  return 0; // unreachable: growTop made room
 }
 
 function spanResize(p: usize, n: usize): usize {
